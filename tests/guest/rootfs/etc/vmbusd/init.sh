@@ -1,0 +1,215 @@
+#!/bin/sh
+# vmbusd test guest: boot-time setup, run by busybox init as ::sysinit.
+# Marker protocol and kernel parameters: tests/guest/README.md.
+
+mount -t proc proc /proc 2>/dev/null
+. /etc/vmbusd/lib.sh
+stty -echo -F /dev/console 2>/dev/null
+m init "$(uptime_s)"
+
+mount -t sysfs sysfs /sys 2>/dev/null
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /dev/pts /dev/shm /run /tmp /var/lib/hyperv /var/log /var/run
+mount -t devpts devpts /dev/pts 2>/dev/null
+mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+mkdir -p $RUN
+# Kernel messages on the console would interleave with markers mid-line:
+# keep only emergencies unless asked otherwise (dmesg is always available).
+dmesg -n "$(param loglevel 1)" 2>/dev/null
+
+if [ "$(param poweroff 0)" = init ]; then
+	/sbin/poweroff
+	exit 0
+fi
+
+KV=$(uname -r)
+MODDIR=/lib/modules/$KV
+CMDLINE=$(cat /proc/cmdline)
+MODTIMEOUT=$(param modtimeout 30)
+FAILED=" "
+
+hostname -F /etc/hostname 2>/dev/null || hostname vmbusd-guest
+syslogd -C256 2>/dev/null   # read with logread (the hyperv daemons log there)
+ip link set lo up 2>/dev/null
+
+# modpaths NAME: module files (relative to MODDIR) to insert for NAME, deps
+# first (modules.dep lists a module's full dependency closure, last = first
+# to load).  Empty if NAME is not in the image.
+modpaths() {
+	awk -F': *' -v want="$1" '
+		function norm(s) { sub(/.*\//, "", s); sub(/\.ko.*$/, "", s); gsub(/-/, "_", s); return s }
+		BEGIN { gsub(/-/, "_", want) }
+		norm($1) == want { n = split($2, d, " "); for (i = n; i >= 1; i--) print d[i]; print $1; exit }
+	' "$MODDIR/modules.dep"
+}
+
+modname() {
+	local s=${1##*/}
+	s=${s%%.ko*}
+	echo "$s" | tr - _
+}
+
+# Module parameters given on the kernel command line as <module>.<param>=<v>
+modparams() {
+	local w mod p out=""
+	for w in $CMDLINE; do
+		case "$w" in
+		*.*=*)
+			mod=$(echo "${w%%.*}" | tr - _)
+			[ "$mod" = "$1" ] && out="$out ${w#*.}"
+			;;
+		esac
+	done
+	echo "$out"
+}
+
+# insmod_one PATH: insert one module file with a time bound (hv_vmbus
+# blocks forever in INITIATE_CONTACT if the host never answers; driver
+# probes can block too).  Prints the module marker.
+insmod_one() {
+	local path=$1 name rc err ticks=0 limit pid
+	name=$(modname "$path")
+	err=$RUN/insmod.$name.err
+	insmod "$MODDIR/$path" $(modparams "$name") >"$err" 2>&1 &
+	pid=$!
+	limit=$((MODTIMEOUT * 50))
+	while kill -0 "$pid" 2>/dev/null; do
+		ticks=$((ticks + 1))
+		if [ "$ticks" -gt "$limit" ]; then
+			m module "$name" timeout "$MODTIMEOUT"
+			FAILED="$FAILED$name "
+			return 1
+		fi
+		sleep 0.02
+	done
+	wait "$pid"
+	rc=$?
+	if [ "$rc" = 0 ]; then
+		m module "$name" ok
+		return 0
+	fi
+	# busybox insmod exits with the errno: "can't insert 'x.ko': No such device"
+	m module "$name" fail "$rc" "$(sed -n 's/.*: //p' "$err" | tail -n 1)"
+	FAILED="$FAILED$name "
+	return 1
+}
+
+# load_module NAME: NAME and its dependencies, in modules.dep order, each
+# once.  A module whose dependency failed is reported as skipped.
+load_module() {
+	local p paths name want
+	want=$(echo "$1" | tr - _)
+	paths=$(modpaths "$1")
+	if [ -z "$paths" ]; then
+		if grep -q "/$1\.ko\$" "$MODDIR/modules.builtin" 2>/dev/null ||
+		   grep -q "/$want\.ko\$" "$MODDIR/modules.builtin" 2>/dev/null; then
+			m module "$want" builtin
+			return 0
+		fi
+		m module "$want" fail 2 not in image
+		FAILED="$FAILED$want "
+		return 1
+	fi
+	for p in $paths; do
+		name=$(modname "$p")
+		case "$FAILED" in *" $name "*)
+			if [ "$name" != "$want" ]; then
+				m module "$want" skip "$name"
+				FAILED="$FAILED$want "
+			fi
+			return 1 ;;
+		esac
+		[ -e "/sys/module/$name/initstate" ] && continue   # loaded
+		insmod_one "$p" || return 1
+	done
+}
+
+MODULES=$(param modules "hv_vmbus,hv_utils,sd_mod,hv_storvsc,hv_netvsc")
+[ "$MODULES" = none ] && MODULES=""
+for mod in $(echo "$MODULES" | tr , ' '); do
+	load_module "$mod"
+done
+
+# The VMBus protocol version the guest negotiated.
+if [ -d /sys/module/hv_vmbus ]; then
+	v=$(dmesg | sed -n 's/.*Vmbus version:\([0-9.]*\).*/\1/p' | tail -n 1)
+	m vmbus-version "${v:-unknown}"
+else
+	m vmbus-version none
+fi
+
+# Wait for VMBus devices to be bound to drivers.
+#  vmbusd.expect=N  : done as soon as N devices are bound (0: don't wait);
+#  otherwise done when >=1 device exists, all are bound and nothing changed
+#  for 0.5 s, or nothing changed for 3 s (some device has no driver);
+#  in any case give up after vmbusd.wait seconds.
+if [ -d /sys/bus/vmbus/devices ]; then
+	WAIT=$(param wait 20)
+	EXPECT=$(param expect "")
+	ticks=0 limit=$((WAIT * 20)) stable=0 last=""
+	while :; do
+		total=0 bound=0
+		for d in /sys/bus/vmbus/devices/*; do
+			[ -e "$d" ] || continue
+			total=$((total + 1))
+			[ -e "$d/driver" ] && bound=$((bound + 1))
+		done
+		if [ "$last" = "$total/$bound" ]; then
+			stable=$((stable + 1))
+		else
+			stable=0 last="$total/$bound"
+		fi
+		if [ -n "$EXPECT" ]; then
+			[ "$bound" -ge "$EXPECT" ] && break
+		elif [ "$total" -gt 0 ]; then
+			[ "$bound" = "$total" ] && [ "$stable" -ge 10 ] && break
+			[ "$stable" -ge 60 ] && break
+		fi
+		[ "$ticks" -ge "$limit" ] && break
+		ticks=$((ticks + 1))
+		sleep 0.05
+	done
+	total=0 bound=0
+	for d in /sys/bus/vmbus/devices/*; do
+		[ -e "$d" ] || continue
+		total=$((total + 1))
+		cls=$(cat "$d/class_id" 2>/dev/null)
+		if [ -e "$d/driver" ]; then
+			bound=$((bound + 1))
+			drv=$(readlink "$d/driver")
+			m bound "${d##*/}" "$cls" "${drv##*/}"
+		else
+			m unbound "${d##*/}" "$cls"
+		fi
+	done
+	m devices "$bound/$total"
+fi
+
+# A fixed IPv4 address for KVP to report (documentation range, guest-only).
+IP=$(param ip 192.0.2.10/24)
+if [ "$IP" != none ] && [ -n "$(modpaths dummy)" ]; then
+	if load_module dummy; then
+		ip link set dummy0 address 02:00:c0:00:02:0a 2>/dev/null
+		ip addr add "$IP" dev dummy0 2>/dev/null
+		ip link set dummy0 up 2>/dev/null
+	fi
+fi
+
+# hyperv-daemons, for the util devices whose nodes exist.
+if [ "$(param daemons 1)" != 0 ]; then
+	for d in kvp vss fcopy; do
+		[ -c /dev/vmbus/hv_$d ] || continue
+		bin=/usr/sbin/hv_${d}_daemon
+		"$bin" -n </dev/null >/dev/null 2>&1 &
+		pid=$!
+		sleep 0.1
+		if kill -0 "$pid" 2>/dev/null; then
+			echo "$pid" >$RUN/hv_${d}_daemon.pid
+			m daemon "hv_${d}_daemon" started
+		else
+			wait "$pid"
+			m daemon "hv_${d}_daemon" fail $?
+		fi
+	done
+fi
+exit 0
