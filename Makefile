@@ -35,7 +35,7 @@ endif
 OPT ?= -O2 -g
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
 	-Wformat=2 -Wvla -Wnull-dereference
-CPPFLAGS_ALL := -I. -Isrc -Iinclude -include config.h -D_GNU_SOURCE
+CPPFLAGS_ALL := -I. -Isrc -Iinclude -include config.h -D_GNU_SOURCE -DVMBUSD_SRCDIR='"$(CURDIR)"'
 CFLAGS_ALL := -std=gnu11 $(OPT) $(WARN) $(SAN_FLAGS) -MMD -MP $(DEP_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(SAN_FLAGS) $(LDFLAGS)
 LIBS_ALL := $(DEP_LIBS) -lpthread

@@ -8,6 +8,9 @@
 
 #include "devices/device.h"
 
+/* Devices that have no subsystem header of their own. */
+extern const struct vmbus_device_ops bench_ops;
+
 extern const struct vmbus_device_ops *const device_table[];
 extern const size_t device_table_len;
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/guid.h"
@@ -111,4 +112,56 @@ int json_check_keys(const json_t *obj, const char *path, const char *const *allo
 			return json_fail(err, path, key, "unknown key");
 	}
 	return 0;
+}
+
+json_t *json_path_get(json_t *root, const char *path)
+{
+	char key[128];
+	const char *p = path;
+
+	while (root && *p) {
+		size_t n = strcspn(p, ".");
+
+		if (n >= sizeof(key))
+			return NULL;
+		memcpy(key, p, n);
+		key[n] = '\0';
+		root = json_object_get(root, key);
+		p += n;
+		if (*p == '.')
+			p++;
+	}
+	return root;
+}
+
+int json_compare(const json_t *v, const char *op, const char *want)
+{
+	int cmp;
+
+	if (!v)
+		return -EINVAL;
+	if (json_is_number(v)) {
+		double a = json_number_value(v), b = strtod(want, NULL);
+
+		cmp = a < b ? -1 : a > b;
+	} else if (json_is_string(v)) {
+		cmp = strcmp(json_string_value(v), want);
+	} else if (json_is_boolean(v)) {
+		cmp = strcmp(json_is_true(v) ? "true" : "false", want);
+	} else {
+		return -EINVAL;
+	}
+	if (!strcmp(op, "=") || !strcmp(op, "=="))
+		return cmp == 0;
+	if (!strcmp(op, "!="))
+		return cmp != 0;
+	if (!strcmp(op, ">="))
+		return cmp >= 0;
+	if (!strcmp(op, ">"))
+		return cmp > 0;
+	if (!strcmp(op, "<="))
+		return cmp <= 0;
+	if (!strcmp(op, "<"))
+		return cmp < 0;
+	return -EINVAL;
 }

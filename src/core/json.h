@@ -35,4 +35,11 @@ int json_get_guid(const json_t *obj, const char *path, const char *key, bool req
 int json_check_keys(const json_t *obj, const char *path, const char *const *allowed,
 		    struct json_err *err);
 
+/* The value at a dotted path ("devices.heartbeat.beats"), or NULL. */
+json_t *json_path_get(json_t *root, const char *path);
+/* Compares v with the text `want` under op (= == != >= > <= <): numbers
+ * numerically, strings and booleans as text.  1 true, 0 false, -EINVAL for
+ * an unknown op or a missing/unsupported value. */
+int json_compare(const json_t *v, const char *op, const char *want);
+
 #endif

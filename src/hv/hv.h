@@ -35,6 +35,27 @@ typedef void (*hv_event_handler)(void *opaque, uint32_t conn_id);
 struct hv_config {
 	uint32_t n_vcpus;
 	uint64_t tsc_hz;    /* reported by HV_MSR_TSC_FREQUENCY; 0 = do not advertise */
+	uint64_t apic_hz;   /* reported by HV_MSR_APIC_FREQUENCY (only with tsc_hz);
+			     * 0 = 1 GHz, what QEMU's emulated APIC counts */
+};
+
+/* Counters for tests and reports.  "refused" means the guest got a
+ * non-SUCCESS status or a #GP because its input was malformed. */
+struct hv_stats {
+	uint64_t hypercalls;        /* every hv_hypercall() */
+	uint64_t hc_refused;        /* ... answered with an error status */
+	uint64_t hc_unknown_code;   /* ... of which INVALID_HYPERCALL_CODE */
+	uint64_t post_messages;     /* HvPostMessage handed to a message port */
+	uint64_t signal_events;     /* HvSignalEvent handed to an event port (any path) */
+	uint64_t signal_unknown;    /* eventfd kicks for an unregistered connection id */
+	uint64_t msr_gp;            /* RDMSR/WRMSR answered with #GP */
+	uint64_t synic_delivered;   /* messages written into a SIM slot */
+	uint64_t synic_queued;      /* posts that had to wait for an EOM */
+	uint64_t synic_queue_full;  /* posts refused with -ENOSPC */
+	uint64_t synic_eoms;        /* EOM writes */
+	uint64_t synic_faults;      /* SIM/SIEF page outside guest RAM */
+	uint64_t events_signalled;  /* synic_signal_event() calls that set a flag */
+	uint64_t irqs_raised;       /* interrupts handed to the irq sink */
 };
 
 /* The partition lives across attaches; hv_partition_bind() connects it to
@@ -48,6 +69,7 @@ bool hv_partition_bound(const struct hv_partition *hv);
 void hv_partition_reset(struct hv_partition *hv);
 struct gmem *hv_partition_gmem(struct hv_partition *hv);
 uint32_t hv_partition_vcpus(const struct hv_partition *hv);
+const struct hv_stats *hv_partition_stats(const struct hv_partition *hv);
 
 /* CPUID leaves for the frontend (facts §1.2, §11).  Returns the count. */
 uint32_t hv_cpuid_fill(const struct hv_partition *hv, struct attach_cpuid *out, uint32_t max);
@@ -77,14 +99,22 @@ uint64_t hv_time_ref_count(const struct hv_partition *hv);
 
 /* Delivers a message to (vp, sint) now if its slot is free, else marks the
  * occupant msg_pending and queues it for the guest's EOM.  -ENODEV when
- * that VP's SynIC/SIMP/SINT is not enabled, -ENOSPC when the queue is full,
- * -EINVAL for a bad size or VP. */
+ * that VP's SCONTROL or SIMP is not enabled (a masked SINT still receives
+ * the message, without an interrupt, as on Hyper-V and KVM), -ENOSPC when
+ * the queue is full, -EFAULT when the SIM page is outside guest RAM,
+ * -EINVAL for a bad size, type, SINT or VP.  On success the message is
+ * either in the slot or queued (synic_queued() tells). */
 int synic_post_message(struct hv_partition *hv, uint32_t vp, uint32_t sint,
 		       uint32_t message_type, const void *payload, uint32_t size);
 /* Sets event flag `flag` of `sint` in VP's SIEF page and interrupts the VP
- * (unless the flag was already set).  -ENODEV when not enabled. */
+ * (unless the flag was already set or the SINT is masked or polling).
+ * -ENODEV when SCONTROL or SIEFP is not enabled, -EFAULT when the SIEF
+ * page is outside guest RAM, -EINVAL for a bad flag, SINT or VP. */
 int synic_signal_event(struct hv_partition *hv, uint32_t vp, uint32_t sint, uint32_t flag);
-/* true when (vp, sint) can receive messages. */
+/* true when (vp, sint) can receive messages and will be interrupted for
+ * them: SCONTROL and SIMP enabled, SINT unmasked.  (synic_post_message()
+ * also delivers to a masked SINT — the message waits in the slot for a
+ * polling guest — but raises no interrupt.) */
 bool synic_sint_ready(const struct hv_partition *hv, uint32_t vp, uint32_t sint);
 /* Messages waiting for an EOM on (vp, sint). */
 uint32_t synic_queued(const struct hv_partition *hv, uint32_t vp, uint32_t sint);

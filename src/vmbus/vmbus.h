@@ -42,6 +42,9 @@ struct vmbus_server_stats {
 	uint64_t channels_opened;
 	uint64_t ring_errors;       /* corrupt rings detected */
 	uint64_t unloads;
+	uint64_t messages_sent;     /* host->guest messages handed to the SynIC */
+	uint64_t post_queued;       /* ... that first waited for -ENOSPC to clear */
+	uint64_t post_errors;       /* ... that were dropped (-ENODEV, queue full) */
 };
 
 struct vmbus_server *vmbus_server_new(struct hv_partition *hv, struct event_base *base,
@@ -58,6 +61,10 @@ enum vmbus_conn_state vmbus_server_state(const struct vmbus_server *srv);
 const struct vmbus_server_stats *vmbus_server_stats(const struct vmbus_server *srv);
 struct event_base *vmbus_server_base(const struct vmbus_server *srv);
 struct hv_partition *vmbus_server_hv(const struct vmbus_server *srv);
+/* Retries host->guest messages that the SynIC refused with -ENOSPC (done
+ * by itself on the next guest message and on a 1 ms timer when the server
+ * has an event base).  Returns how many still wait. */
+int vmbus_server_flush(struct vmbus_server *srv);
 
 /* ---- Offers and channels ---------------------------------------------- */
 
@@ -98,6 +105,8 @@ uint32_t vmbus_chan_relid(const struct vmbus_channel *ch);
 uint16_t vmbus_chan_sub_index(const struct vmbus_channel *ch);
 uint32_t vmbus_chan_target_vp(const struct vmbus_channel *ch);
 bool vmbus_chan_is_open(const struct vmbus_channel *ch);
+/* The connection id of the offer (what the guest's HvSignalEvent carries). */
+uint32_t vmbus_chan_conn_id(const struct vmbus_channel *ch);
 struct vmbus_server *vmbus_chan_server(const struct vmbus_channel *ch);
 
 struct vmbus_chan_stats {

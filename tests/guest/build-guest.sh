@@ -149,7 +149,7 @@ depmod -b "$root" "$kv"
 bb=$work/bb/bin/busybox
 [ -x "$bb" ] || bb=$work/bb/usr/bin/busybox
 [ -x "$bb" ] || die "no busybox in $bdeb"
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,run,tmp,root,var/lib/hyperv,var/log,lib64,lib/x86_64-linux-gnu}
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,run,tmp,root,mnt,var/lib/hyperv,var/log,lib64,lib/x86_64-linux-gnu}
 cp "$bb" "$root/bin/busybox"
 for a in $("$bb" --list-full); do
 	[ -e "$root/$a" ] || [ -L "$root/$a" ] || ln -s /bin/busybox "$root/$a"

@@ -7,8 +7,11 @@
 #   - sends "@@CMD 2 poweroff" and waits for QEMU to exit.
 # The last line is "plain-boot-to-init <guest uptime s> wall <s>".
 #
-#   run-plain.sh [--quick] [--log FILE] [-- EXTRA KERNEL PARAMETERS...]
+#   run-plain.sh [--quick] [--cmd CMD]... [--log FILE] [-- EXTRA KERNEL PARAMS...]
 #     --quick   only boot and power off (vmbusd.poweroff=1), no command test
+#     --cmd     run CMD in the guest after the uname test (output to stderr)
+#     --repeat N  N --quick boots; prints each result, then
+#               "plain-boot-to-init-summary min <s> median <s> max <s>"
 #
 # Environment: QEMU (default qemu-system-x86_64, installed via apt if
 # missing), QEMU_MEM (512), QEMU_SMP (1), QEMU_CPU (max), QEMU_EXTRA,
@@ -16,11 +19,24 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-quick=0 logf="" extra=()
+quick=0 logf="" extra=() cmds=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1 ;;
 	--log) logf=$2; shift ;;
+	--cmd) cmds+=("$2"); shift ;;
+	--repeat)
+		n=$2; shift 2
+		res=""
+		for _ in $(seq "$n"); do
+			r=$("$0" --quick "$@" 2>/dev/null | tail -n 1) || { echo "run-plain: boot failed" >&2; exit 1; }
+			echo "$r"
+			res="$res${r#plain-boot-to-init } "
+		done
+		printf '%s\n' $res | awk 'NR % 3 == 1' | sort -n | awk '
+			{ v[NR] = $1 }
+			END { printf "plain-boot-to-init-summary min %s median %s max %s\n", v[1], v[int((NR + 1) / 2)], v[NR] }'
+		exit 0 ;;
 	--) shift; extra=("$@"); break ;;
 	-h|--help) sed -n '2,18p' "$0"; exit 0 ;;
 	*) echo "run-plain: unknown argument $1" >&2; exit 2 ;;
@@ -85,16 +101,22 @@ expect '^@@VMBUSD init '
 init_up=${line#@@VMBUSD init }
 init_wall=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
 
-expect '^@@VMBUSD ready '
+expect '^@@VMBUSD (ready |poweroff)'
 if [ $quick = 0 ]; then
 	printf '@@CMD 1 uname -r\n' >&"$qin"
 	expect '^@@OUT 1 '
 	[ "$line" = "@@OUT 1 $kv" ] || fail "unexpected output: $line"
 	expect '^@@VMBUSD done 1 '
 	[ "$line" = "@@VMBUSD done 1 0" ] || fail "unexpected status: $line"
+	id=10
+	for c in "${cmds[@]}"; do
+		id=$((id + 1))
+		printf '@@CMD %s %s\n' "$id" "$c" >&"$qin"
+		expect "^@@VMBUSD done $id "
+	done
 	printf '@@CMD 2 poweroff\n' >&"$qin"
 fi
-expect '^@@VMBUSD poweroff'
+case "$line" in *poweroff*) ;; *) expect '^@@VMBUSD poweroff' ;; esac
 # Drain the console until QEMU exits.
 while IFS= read -r -t 30 line <&"$qout"; do
 	printf '%s\n' "${line%$'\r'}" >>"$logf"

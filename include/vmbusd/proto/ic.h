@@ -39,12 +39,14 @@ enum icmsg_type {
 
 #define HV_S_OK    0x00000000u
 #define HV_E_FAIL  0x80004005u
-#define HV_S_CONT  0x80070103u
+#define HV_S_CONT  0x80070103u /* KVP: no such key / end of enumeration (hv_kvp_daemon) */
 #define HV_ERROR_NOT_SUPPORTED 0x80070032u
 #define HV_ERROR_MACHINE_LOCKED 0x800704F7u
 #define HV_ERROR_DEVICE_NOT_CONNECTED 0x8007048Fu
 #define HV_INVALIDARG 0x80070057u
 #define HV_GUID_NOTFOUND 0x80041002u
+#define HV_ERROR_ALREADY_EXISTS 0x80070050u
+#define HV_ERROR_DISK_FULL 0x80070070u
 
 struct icmsg_hdr {
 	struct ic_version icverframe; /* framework version */
@@ -70,6 +72,10 @@ struct icmsg_negotiate {
 	struct ic_version icversion_data[]; /* icframe_vercnt + icmsg_vercnt */
 } __attribute__((packed));
 _Static_assert(sizeof(struct icmsg_negotiate) == 8, "icmsg_negotiate");
+/* The guest answers in the host's buffer, same length (vmbus_prep_negotiate_resp,
+ * channel_mgmt.c): counts 1/1 with icversion_data[0] = framework and [1] =
+ * service version it chose, or counts 0/0 when nothing matched; icmsgsize
+ * becomes 0x10; status is left as the host sent it. */
 
 /* Heartbeat (type 1). */
 struct heartbeat_msg_data {
@@ -150,8 +156,11 @@ _Static_assert(sizeof(struct hv_kvp_hdr) == 4, "hv_kvp_hdr");
 
 struct hv_kvp_exchg_msg_value {
 	uint32_t value_type;  /* REG_SZ etc. */
-	uint32_t key_size;    /* bytes incl. the UTF-16 NUL */
-	uint32_t value_size;
+	uint32_t key_size;    /* bytes incl. the UTF-16 NUL (<= 512) */
+	uint32_t value_size;  /* bytes incl. the UTF-16 NUL (<= 2048) for REG_SZ.
+			       * Linux answers size = 2 * (units + 1) without
+			       * writing the NUL itself: it relies on the host
+			       * having zeroed the field. */
 	uint8_t key[HV_KVP_EXCHANGE_MAX_KEY_SIZE];
 	uint8_t value[HV_KVP_EXCHANGE_MAX_VALUE_SIZE]; /* union with u32/u64 */
 } __attribute__((packed));
@@ -169,13 +178,16 @@ struct hv_kvp_msg_delete {
 } __attribute__((packed));
 _Static_assert(sizeof(struct hv_kvp_msg_delete) == 516, "kvp delete");
 
-/* KVP_OP_GET_IP_INFO body (hv_kvp_ip_msg), wire form in UTF-16. */
+/* KVP_OP_GET_IP_INFO / KVP_OP_SET_IP_INFO value, wire form in UTF-16LE. */
+#define ADDR_FAMILY_NONE    0x00u
+#define ADDR_FAMILY_IPV4    0x01u
+#define ADDR_FAMILY_IPV6    0x02u
 #define MAX_ADAPTER_ID_SIZE 128u
 #define MAX_IP_ADDR_SIZE    1024u
 #define MAX_GATEWAY_SIZE    512u
 struct hv_kvp_ipaddr_value {
 	uint16_t adapter_id[MAX_ADAPTER_ID_SIZE];
-	uint8_t addr_family;
+	uint8_t addr_family;  /* ADDR_FAMILY_* */
 	uint8_t dhcp_enabled;
 	uint16_t ip_addr[MAX_IP_ADDR_SIZE];
 	uint16_t sub_net[MAX_IP_ADDR_SIZE];
@@ -184,16 +196,36 @@ struct hv_kvp_ipaddr_value {
 } __attribute__((packed));
 _Static_assert(sizeof(struct hv_kvp_ipaddr_value) == 7426, "kvp ipaddr");
 
-/* The KVP body on the wire: header, then the op-specific union. */
+/* The KVP body @28 for GET, SET, DELETE and ENUMERATE: header, then the
+ * op-specific part.  (Linux's uapi union also holds hv_kvp_ipaddr_value at
+ * offset 4, but that is only the kernel<->daemon form: on the wire the IP
+ * messages use struct hv_kvp_ip_msg below, with no pad, so it is left out
+ * here.)  The guest answers in the host's buffer with the host's length
+ * (kvp_respond_to_host: buf_len = recv_len) and trusts the host to have
+ * sent the whole op struct, so always send the full sizes below. */
 struct hv_kvp_msg {
 	struct hv_kvp_hdr kvp_hdr;
 	union {
 		struct hv_kvp_exchg_msg_value get; /* GET: key in, value out */
-		struct hv_kvp_exchg_msg_value set;
+		struct hv_kvp_exchg_msg_value set; /* SET: key and value in */
 		struct hv_kvp_msg_delete delete_;
-		struct hv_kvp_msg_enumerate enumerate;
-		struct hv_kvp_ipaddr_value ip;
+		struct hv_kvp_msg_enumerate enumerate; /* index in, key and value out */
 	} body;
 } __attribute__((packed));
+_Static_assert(sizeof(struct hv_kvp_msg) == 2580, "hv_kvp_msg");
+
+#define HV_KVP_BODY_GET_SET   (sizeof(struct hv_kvp_hdr) + sizeof(struct hv_kvp_exchg_msg_value)) /* 2576 */
+#define HV_KVP_BODY_DELETE    (sizeof(struct hv_kvp_hdr) + sizeof(struct hv_kvp_msg_delete))      /* 520 */
+#define HV_KVP_BODY_ENUMERATE (sizeof(struct hv_kvp_hdr) + sizeof(struct hv_kvp_msg_enumerate))   /* 2580 */
+
+/* KVP_OP_GET_IP_INFO / KVP_OP_SET_IP_INFO body @28 (hv_kvp.c
+ * process_ob_ipinfo/process_ib_ipinfo): operation and pool, then the value
+ * at offset 2 -- NOT the hv_kvp_hdr + union layout above. */
+struct hv_kvp_ip_msg {
+	uint8_t operation; /* KVP_OP_GET_IP_INFO or KVP_OP_SET_IP_INFO */
+	uint8_t pool;
+	struct hv_kvp_ipaddr_value kvp_ip_val;
+} __attribute__((packed));
+_Static_assert(sizeof(struct hv_kvp_ip_msg) == 7428, "hv_kvp_ip_msg");
 
 #endif /* VMBUSD_PROTO_IC_H */

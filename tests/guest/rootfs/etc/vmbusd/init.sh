@@ -4,7 +4,7 @@
 
 mount -t proc proc /proc 2>/dev/null
 . /etc/vmbusd/lib.sh
-stty -echo -F /dev/console 2>/dev/null
+stty -echo 2>/dev/null   # stdin is the console
 m init "$(uptime_s)"
 
 mount -t sysfs sysfs /sys 2>/dev/null
@@ -50,8 +50,11 @@ modname() {
 }
 
 # Module parameters given on the kernel command line as <module>.<param>=<v>
+# (the kernel does not apply them to modules loaded later; modprobe would).
+# Default: scsi_mod.scan=sync, so that LUNs are scanned when insmod
+# hv_storvsc returns.
 modparams() {
-	local w mod p out=""
+	local w mod out=""
 	for w in $CMDLINE; do
 		case "$w" in
 		*.*=*)
@@ -60,6 +63,9 @@ modparams() {
 			;;
 		esac
 	done
+	case "$1 $out " in
+	"scsi_mod "*) case "$out " in *" scan="*) ;; *) out="$out scan=sync" ;; esac ;;
+	esac
 	echo "$out"
 }
 
@@ -67,15 +73,14 @@ modparams() {
 # blocks forever in INITIATE_CONTACT if the host never answers; driver
 # probes can block too).  Prints the module marker.
 insmod_one() {
-	local path=$1 name rc err ticks=0 limit pid
+	local path=$1 name rc err deadline pid
 	name=$(modname "$path")
 	err=$RUN/insmod.$name.err
+	deadline=$(($(now_cs) + MODTIMEOUT * 100))
 	insmod "$MODDIR/$path" $(modparams "$name") >"$err" 2>&1 &
 	pid=$!
-	limit=$((MODTIMEOUT * 50))
 	while kill -0 "$pid" 2>/dev/null; do
-		ticks=$((ticks + 1))
-		if [ "$ticks" -gt "$limit" ]; then
+		if [ "$(now_cs)" -ge "$deadline" ]; then
 			m module "$name" timeout "$MODTIMEOUT"
 			FAILED="$FAILED$name "
 			return 1
@@ -141,12 +146,16 @@ fi
 # Wait for VMBus devices to be bound to drivers.
 #  vmbusd.expect=N  : done as soon as N devices are bound (0: don't wait);
 #  otherwise done when >=1 device exists, all are bound and nothing changed
-#  for 0.5 s, or nothing changed for 3 s (some device has no driver);
+#  for ~0.2 s, or nothing changed for ~3 s (some device has no driver);
 #  in any case give up after vmbusd.wait seconds.
-if [ -d /sys/bus/vmbus/devices ]; then
-	WAIT=$(param wait 20)
+WAIT=$(param wait 20)
+case "$FAILED" in
+*" hv_vmbus "*) ;;   # failed or timed out: nothing will be offered
+*) [ -d /sys/bus/vmbus/devices ] && VMBUS=1 ;;
+esac
+if [ -n "${VMBUS:-}" ]; then
 	EXPECT=$(param expect "")
-	ticks=0 limit=$((WAIT * 20)) stable=0 last=""
+	deadline=$(($(now_cs) + WAIT * 100)) stable=0 last=""
 	while :; do
 		total=0 bound=0
 		for d in /sys/bus/vmbus/devices/*; do
@@ -162,11 +171,10 @@ if [ -d /sys/bus/vmbus/devices ]; then
 		if [ -n "$EXPECT" ]; then
 			[ "$bound" -ge "$EXPECT" ] && break
 		elif [ "$total" -gt 0 ]; then
-			[ "$bound" = "$total" ] && [ "$stable" -ge 10 ] && break
+			[ "$bound" = "$total" ] && [ "$stable" -ge 4 ] && break
 			[ "$stable" -ge 60 ] && break
 		fi
-		[ "$ticks" -ge "$limit" ] && break
-		ticks=$((ticks + 1))
+		[ "$(now_cs)" -ge "$deadline" ] && break
 		sleep 0.05
 	done
 	total=0 bound=0
@@ -184,6 +192,34 @@ if [ -d /sys/bus/vmbus/devices ]; then
 	done
 	m devices "$bound/$total"
 fi
+
+# sd attaches disks asynchronously: wait (bounded) for every SCSI disk to
+# have its block device, then list disks and hv_netvsc interfaces.
+if [ -d /sys/module/sd_mod ]; then
+	deadline=$(($(now_cs) + WAIT * 100))
+	while :; do
+		pending=0
+		for s in /sys/bus/scsi/devices/*:*:*:*; do
+			[ "$(cat "$s/type" 2>/dev/null)" = 0 ] || continue
+			[ -n "$(ls "$s/block" 2>/dev/null)" ] || pending=1
+		done
+		[ "$pending" = 0 ] || [ "$(now_cs)" -ge "$deadline" ] && break
+		sleep 0.05
+	done
+	for s in /sys/bus/scsi/devices/*:*:*:*; do
+		[ "$(cat "$s/type" 2>/dev/null)" = 0 ] || continue
+		b=$(ls "$s/block" 2>/dev/null | head -n 1)
+		if [ -n "$b" ]; then
+			m disk "$b" "${s##*/}" "$(cat "/sys/block/$b/size")"
+		else
+			m disk none "${s##*/}" 0
+		fi
+	done
+fi
+for n in /sys/class/net/*; do
+	drv=$(readlink "$n/device/driver" 2>/dev/null) || continue
+	[ "${drv##*/}" = hv_netvsc ] && m netdev "${n##*/}" "$(cat "$n/address")"
+done
 
 # A fixed IPv4 address for KVP to report (documentation range, guest-only).
 IP=$(param ip 192.0.2.10/24)

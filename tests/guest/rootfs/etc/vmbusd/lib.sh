@@ -15,6 +15,13 @@ uptime_s() {
 	echo "$u"
 }
 
+# Uptime in centiseconds (/proc/uptime always has two decimals).
+now_cs() {
+	local u
+	read -r u _ </proc/uptime
+	echo "${u%.*}${u#*.}" | sed 's/^0*\([0-9]\)/\1/'
+}
+
 # param NAME DEFAULT: value of vmbusd.NAME=... on the kernel command line
 # (last occurrence wins), or DEFAULT.  A bare "vmbusd.NAME" yields 1.
 param() {

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench: the ring-benchmark device (include/vmbusd/proto/bench.h).  It sinks
+ * the guest's DATA packets, sources DATA packets on request and reports its
+ * counters, so `vmbusd bench ring` measures the ring path and nothing else.
+ * Not a Hyper-V device: Linux has no driver for its class and ignores it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/guid.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "devices/device.h"
+#include "vmbusd/proto/bench.h"
+
+/* Large enough for the 64 KiB benchmark packets plus the descriptor. */
+#define BENCH_MAX_PKT (128u * 1024u)
+
+struct bench_dev {
+	struct vmbus_channel *ch;
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	uint64_t tx_remaining;       /* packets still to source */
+	uint32_t tx_size;            /* payload bytes per sourced packet */
+	bool report_pending;
+	struct vmbus_chan_stats at_open; /* channel counters are per offer: report deltas */
+	uint64_t report_trans_id;
+	uint64_t malformed;
+	uint8_t *tx_buf;             /* one sourced payload, built once */
+};
+
+/* ---- packet handlers ------------------------------------------------------ */
+
+static void bench_handle(struct bench_dev *b, const struct vmbus_pkt *pkt)
+{
+	struct bench_msg msg;
+
+	if (pkt->type != VM_PKT_DATA_INBAND || pkt->data_len < sizeof(msg)) {
+		b->malformed++;
+		log_guest("bench: packet type %u, %u bytes: ignored", pkt->type, pkt->data_len);
+		return;
+	}
+	memcpy(&msg, pkt->data, sizeof(msg));
+	switch (msg.op) {
+	case BENCH_OP_DATA:
+		b->rx_packets++;
+		b->rx_bytes += pkt->data_len;
+		break;
+	case BENCH_OP_SOURCE:
+		if (msg.size < sizeof(msg) || msg.size > BENCH_MAX_PKT - sizeof(struct vmpacket_descriptor)) {
+			b->malformed++;
+			log_guest("bench: SOURCE size %u out of range", msg.size);
+			break;
+		}
+		b->tx_remaining = msg.count;
+		b->tx_size = msg.size;
+		memset(b->tx_buf, 0xA5, msg.size);
+		memcpy(b->tx_buf, &(struct bench_msg){ .op = BENCH_OP_DATA, .size = msg.size },
+		       sizeof(msg));
+		break;
+	case BENCH_OP_REPORT:
+		b->report_pending = true;
+		b->report_trans_id = pkt->trans_id;
+		break;
+	default:
+		b->malformed++;
+		log_guest("bench: unknown op %u", msg.op);
+	}
+}
+
+/* Sends what is owed: sourced packets first, then a pending report. */
+static void bench_pump(struct bench_dev *b)
+{
+	while (b->tx_remaining > 0) {
+		int rc = vmbus_chan_send_inband(b->ch, 0, 0, b->tx_buf, b->tx_size);
+
+		if (rc == -EAGAIN)
+			return; /* the guest signals when it has read */
+		if (rc) {
+			b->tx_remaining = 0;
+			break;
+		}
+		b->tx_remaining--;
+		b->tx_packets++;
+		b->tx_bytes += b->tx_size;
+	}
+	if (b->report_pending) {
+		const struct vmbus_chan_stats *st = vmbus_chan_stats(b->ch);
+		struct bench_report r = {
+			.op = BENCH_OP_REPORT,
+			.rx_packets = b->rx_packets, .rx_bytes = b->rx_bytes,
+			.tx_packets = b->tx_packets, .tx_bytes = b->tx_bytes,
+			.rx_signals = st->signals_in - b->at_open.signals_in,
+			.tx_signals = st->signals_out - b->at_open.signals_out,
+		};
+
+		if (vmbus_chan_send_comp(b->ch, b->report_trans_id, &r, sizeof(r)) != -EAGAIN)
+			b->report_pending = false;
+	}
+}
+
+/* ---- notify loop ---------------------------------------------------------- */
+
+static void bench_notify(struct vmbus_channel *ch)
+{
+	struct bench_dev *b = vmbus_chan_priv(ch);
+	struct vmbus_pkt pkt;
+
+	while (vmbus_chan_recv(ch, &pkt) > 0)
+		bench_handle(b, &pkt);
+	bench_pump(b);
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static int bench_open(struct vmbus_channel *ch)
+{
+	struct bench_dev *b = vmbus_chan_priv(ch);
+
+	b->rx_packets = b->rx_bytes = b->tx_packets = b->tx_bytes = 0;
+	b->tx_remaining = 0;
+	b->report_pending = false;
+	b->at_open = *vmbus_chan_stats(ch);
+	return 0;
+}
+
+static void bench_close(struct vmbus_channel *ch)
+{
+	struct bench_dev *b = vmbus_chan_priv(ch);
+
+	b->tx_remaining = 0;
+	b->report_pending = false;
+}
+
+static const struct vmbus_channel_ops bench_channel_ops = {
+	.open = bench_open,
+	.notify = bench_notify,
+	.close = bench_close,
+};
+
+static int bench_create(struct vmbus_server *srv, const json_t *config, const char *path,
+			void **out, struct json_err *err)
+{
+	static const char *const keys[] = { "instance", NULL };
+	struct vmbus_offer_params p = { .max_pkt_size = BENCH_MAX_PKT };
+	struct bench_dev *b;
+	int rc;
+
+	if ((rc = json_check_keys(config, path, keys, err)))
+		return rc;
+	guid_parse(BENCH_CLASS_GUID_STR, &p.if_type);
+	guid_parse("00000000-0000-0000-0000-000000000b0b", &p.if_instance);
+	if ((rc = json_get_guid(config, path, "instance", false, &p.if_instance, err)))
+		return rc;
+	b = calloc(1, sizeof(*b));
+	if (!b || !(b->tx_buf = malloc(BENCH_MAX_PKT))) {
+		free(b);
+		return json_fail(err, path, NULL, "out of memory");
+	}
+	b->ch = vmbus_offer(srv, &p, &bench_channel_ops, b);
+	if (!b->ch) {
+		free(b->tx_buf);
+		free(b);
+		return json_fail(err, path, NULL, "no channel left to offer");
+	}
+	*out = b;
+	return 0;
+}
+
+static void bench_destroy(void *dev)
+{
+	struct bench_dev *b = dev;
+
+	vmbus_rescind(b->ch);
+	free(b->tx_buf);
+	free(b);
+}
+
+static json_t *bench_stats(void *dev)
+{
+	struct bench_dev *b = dev;
+
+	return json_pack("{s:I,s:I,s:I,s:I,s:I}", "rx_packets", (json_int_t)b->rx_packets,
+			 "rx_bytes", (json_int_t)b->rx_bytes, "tx_packets", (json_int_t)b->tx_packets,
+			 "tx_bytes", (json_int_t)b->tx_bytes, "malformed", (json_int_t)b->malformed);
+}
+
+const struct vmbus_device_ops bench_ops = {
+	.name = "bench",
+	.description = "ring benchmark sink/source (vmbusd's own class)",
+	.create = bench_create,
+	.destroy = bench_destroy,
+	.stats = bench_stats,
+};

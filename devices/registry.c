@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one explicit table of device types, looked up by the "type" used in
+ * scenario JSON.  No constructor or linker-set registration: objects that
+ * nothing references are silently dropped from a static library.
+ */
+#include "devices/registry.h"
+
+#include <string.h>
+
+#include "devices/ic/ic.h"
+
+const struct vmbus_device_ops *const device_table[] = {
+	/* Integration components (devices/ic/). */
+	&heartbeat_ops,
+	&shutdown_ops,
+	&timesync_ops,
+	&kvp_ops,
+	/* Storage and network go here. */
+	/* vmbusd's own ring-benchmark device (not a Hyper-V class). */
+	&bench_ops,
+};
+
+const size_t device_table_len = sizeof(device_table) / sizeof(device_table[0]);
+
+const struct vmbus_device_ops *device_lookup(const char *name)
+{
+	if (!name)
+		return NULL;
+	for (size_t i = 0; i < device_table_len; i++)
+		if (strcmp(device_table[i]->name, name) == 0)
+			return device_table[i];
+	return NULL;
+}

@@ -1,0 +1,912 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * storvsp: the Hyper-V synthetic SCSI controller that Linux hv_storvsc
+ * drives (facts §8).  The wire formats are in vmbusd/proto/storvsc.h, the
+ * pure protocol (state machine, validation, completions) in storvsp_proto.c;
+ * this file owns the channels, the requests in flight, the disks and the
+ * device interface.
+ *
+ * Channels.  The primary is offered at create.  When the guest asks with
+ * CREATE_SUB_CHANNELS, subchannels 1..n are offered with the same GUIDs;
+ * I/O then arrives on any of them and each request is completed on the
+ * channel it came in on.  When the primary closes (driver unbind, UNLOAD,
+ * reset) the subchannels are rescinded, as Hyper-V does, and a later
+ * CREATE_SUB_CHANNELS offers fresh ones.
+ *
+ * Requests.  Each EXECUTE_SRB becomes a struct storvsp_req that holds the
+ * validated SRB, the guest's buffer as host iovecs (GPA-direct pages mapped
+ * straight into the SCSI target: no bounce copy) and the struct scsi_cmd.
+ * Completions go out in whatever order the target finishes them.  When the
+ * host->guest ring is full the completion waits in the channel's queue and
+ * is retried from notify (the guest signals once it has read); while
+ * anything waits, and while STORVSP_MAX_INFLIGHT requests run, the channel
+ * stops reading its ring, so the queue never holds more than the requests
+ * in flight.  A request remembers its channel's generation: one that
+ * finishes after the channel closed (or closed and reopened) is dropped,
+ * and a channel object whose vmbus channel is gone lives on until its last
+ * request is done.
+ *
+ * Addressing.  One target: path 0, target 0, LUNs from the config
+ * ("lun" per disk).  That is where Hyper-V puts a controller's disks and
+ * what Linux tooling expects (host:0:0:lun).  Every other path/target of
+ * storvsc's scan (paths 0-7 x targets 0-1) is an empty target: INQUIRY
+ * answers PQ=3 (no phantom disk), REPORT LUNS an empty list, anything else
+ * INVALID_LUN.
+ *
+ * Hot plug.  add-disk / remove-disk attach or detach a LUN (the target
+ * queues REPORTED LUNS DATA HAS CHANGED on the other LUNs) and send the
+ * unsolicited ENUMERATE_BUS (trans_id 0) that makes storvsc rescan
+ * (facts §8.5).  A removed disk closes once its last command is done.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "core/guid.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "devices/blk/blk.h"
+#include "devices/scsi/scsi.h"
+#include "devices/storvsp.h"
+
+struct storvsp_dev;
+
+struct storvsp_chan_stats {
+	uint64_t packets;             /* guest packets read */
+	uint64_t requests;            /* EXECUTE_SRBs started */
+	uint64_t bytes_read;          /* device -> guest (data-in) */
+	uint64_t bytes_written;       /* guest -> device (data-out) */
+	uint64_t errors;              /* SRBs completed with a failure status (not INVALID_LUN) */
+	uint64_t invalid_lun;         /* SRBs to a LUN that is not there */
+	uint64_t malformed;           /* refused packets (bad type, length or field) */
+	uint64_t wrong_state;         /* packets out of protocol order */
+	uint64_t unsupported;         /* operations the host does not serve */
+	uint64_t queued;              /* completions that waited for ring space */
+	uint64_t dropped;             /* completions not sent: channel closed / send error */
+	uint64_t throttled;           /* times the ring was left unread at the in-flight limit */
+};
+
+struct storvsp_req;
+
+struct storvsp_chan {
+	struct storvsp_dev *dev;
+	struct vmbus_channel *ch;     /* NULL once rescinded */
+	uint16_t index;               /* 0 = primary */
+	bool open;
+	bool in_drain;                /* guards against re-entry from synchronous completions */
+	uint32_t gen;                 /* bumped at every close */
+	unsigned int inflight;
+	struct storvsp_req *pend_head, *pend_tail; /* completions waiting for ring space */
+	bool ctrl_pending;            /* one non-SRB reply waiting for ring space */
+	uint64_t ctrl_trans_id;
+	uint32_t ctrl_len;
+	struct vstor_packet ctrl_reply;
+	bool enum_pending;            /* unsolicited ENUMERATE_BUS waiting (primary) */
+	struct iovec *scratch;        /* GPA-direct decode buffer */
+	int scratch_cap;
+	struct storvsp_chan_stats st;
+};
+
+struct storvsp_disk {
+	struct storvsp_dev *dev;
+	unsigned int lun;
+	struct blk_backend *blk;
+	struct scsi_lun *slun;        /* owned by the target while attached */
+	char *image;                  /* for stats */
+	unsigned int inflight;
+	bool attached;
+	bool closing;                 /* inside storvsp_disk_free() */
+	struct event *close_ev;       /* deferred close after remove-disk */
+	device_control_done done;     /* pending remove-disk */
+	void *cookie;
+	struct storvsp_disk *next;    /* on the device's removing list */
+};
+
+struct storvsp_req {
+	struct scsi_cmd cmd;
+	struct storvsp_chan *chan;
+	struct storvsp_disk *disk;    /* NULL when no LUN was there */
+	uint32_t gen;
+	uint64_t trans_id;
+	bool want_completion;
+	struct storvsp_srb srb;
+	struct vstor_packet reply;
+	struct storvsp_req *next;
+	struct iovec iov[];
+};
+
+struct storvsp_dev {
+	struct vmbus_server *srv;
+	struct event_base *base;
+	char path[64];                /* "devices[N]" for messages */
+	struct vmbus_offer_params offer;
+	struct storvsp_proto proto;
+	struct storvsp_chan *chans[1 + STORVSP_MAX_SUBCHANNELS]; /* [0] primary */
+	unsigned int n_sub;
+	struct scsi_target *target;   /* path 0, target 0 */
+	struct scsi_target *empty;    /* every other path/target */
+	struct storvsp_disk *disks[STORVSP_MAX_LUN + 1];
+	struct storvsp_disk *removing; /* detached, closing once idle */
+	unsigned int inflight;
+	uint64_t enumerates;          /* ENUMERATE_BUS packets sent */
+};
+
+static void storvsp_chan_drain(struct storvsp_chan *c);
+static const struct vmbus_channel_ops storvsp_channel_ops;
+struct storvsp_disk;
+static void storvsp_disk_idle(struct storvsp_disk *disk);
+
+/* ---- channels and sends -------------------------------------------------- */
+
+static struct storvsp_chan *storvsp_chan_new(struct storvsp_dev *d, uint16_t index)
+{
+	struct storvsp_chan *c = calloc(1, sizeof(*c));
+
+	if (c) {
+		c->dev = d;
+		c->index = index;
+	}
+	return c;
+}
+
+static void storvsp_chan_free_if_idle(struct storvsp_chan *c)
+{
+	/* Only a channel whose vmbus side is gone and whose last request
+	 * finished may go; until then completions still point to it. */
+	if (c->ch || c->inflight > 0)
+		return;
+	free(c->scratch);
+	free(c);
+}
+
+static void storvsp_req_free(struct storvsp_req *req)
+{
+	struct storvsp_chan *c = req->chan;
+
+	free(req);
+	storvsp_chan_free_if_idle(c);
+}
+
+static void storvsp_chan_drop_pending(struct storvsp_chan *c)
+{
+	while (c->pend_head) {
+		struct storvsp_req *req = c->pend_head;
+
+		c->pend_head = req->next;
+		c->st.dropped++;
+		free(req);
+	}
+	c->pend_tail = NULL;
+	c->ctrl_pending = false;
+	c->enum_pending = false;
+}
+
+/* Sends what waits for ring space.  true when nothing waits any more. */
+static bool storvsp_chan_flush(struct storvsp_chan *c)
+{
+	int rc;
+
+	if (c->ctrl_pending) {
+		rc = vmbus_chan_send_comp(c->ch, c->ctrl_trans_id, &c->ctrl_reply, c->ctrl_len);
+		if (rc == -EAGAIN)
+			return false;
+		if (rc)
+			c->st.dropped++;
+		c->ctrl_pending = false;
+	}
+	while (c->pend_head) {
+		struct storvsp_req *req = c->pend_head;
+
+		rc = vmbus_chan_send_comp(c->ch, req->trans_id, &req->reply, req->srb.reply_len);
+		if (rc == -EAGAIN)
+			return false;
+		if (rc)
+			c->st.dropped++;
+		c->pend_head = req->next;
+		if (!c->pend_head)
+			c->pend_tail = NULL;
+		free(req);
+	}
+	if (c->enum_pending) {
+		struct vstor_packet pkt;
+		uint32_t len = storvsp_build_enumerate(c->dev->proto.version, &pkt);
+
+		rc = vmbus_chan_send_inband(c->ch, 0, 0, &pkt, len);
+		if (rc == -EAGAIN)
+			return false;
+		c->enum_pending = false;
+		if (!rc)
+			c->dev->enumerates++;
+	}
+	return true;
+}
+
+static void storvsp_send_reply(struct storvsp_chan *c, uint64_t trans_id,
+			       const struct vstor_packet *reply, uint32_t len)
+{
+	int rc = -EAGAIN;
+
+	if (!c->ctrl_pending)
+		rc = vmbus_chan_send_comp(c->ch, trans_id, reply, len);
+	if (rc == -EAGAIN) {
+		/* The drain loop reads nothing while this waits, so one slot is
+		 * enough; a second reply could only come from a bug. */
+		if (c->ctrl_pending) {
+			c->st.dropped++;
+			return;
+		}
+		c->ctrl_pending = true;
+		c->ctrl_trans_id = trans_id;
+		c->ctrl_len = len;
+		c->ctrl_reply = *reply;
+		c->st.queued++;
+	} else if (rc) {
+		c->st.dropped++;
+		log_guest("storvsp: relid %u: completion not sent: %s", vmbus_chan_relid(c->ch),
+			  strerror(-rc));
+	}
+}
+
+/* Tells the guest to rescan (hot plug).  Only once it is ready for I/O:
+ * before that, its own scan after init sees the current LUNs anyway. */
+static void storvsp_notify_rescan(struct storvsp_dev *d)
+{
+	struct storvsp_chan *c = d->chans[0];
+
+	if (!c || !c->open || d->proto.state != STORVSP_READY)
+		return;
+	c->enum_pending = true;
+	storvsp_chan_drain(c);
+}
+
+/* ---- EXECUTE_SRB ----------------------------------------------------------- */
+
+static void storvsp_req_done(struct scsi_cmd *cmd)
+{
+	struct storvsp_req *req = container_of(cmd, struct storvsp_req, cmd);
+	struct storvsp_chan *c = req->chan;
+	struct storvsp_dev *d = c->dev;
+	struct storvsp_disk *disk = req->disk;
+	struct storvsp_scsi_result r = {
+		.scsi_status = cmd->status,
+		.lun_missing = cmd->lun_missing,
+		.transferred = cmd->transferred,
+		.sense = cmd->sense,
+		.sense_len = cmd->sense_len,
+	};
+	uint8_t srb_status;
+	int rc;
+
+	storvsp_srb_complete(&req->srb, &r, &req->reply);
+	srb_status = SRB_STATUS_CODE(req->reply.vm_srb.srb_status);
+	if (srb_status == SRB_STATUS_INVALID_LUN)
+		c->st.invalid_lun++;
+	else if (srb_status != SRB_STATUS_SUCCESS)
+		c->st.errors++;
+	if (req->srb.data_in == VSTOR_DATA_IN)
+		c->st.bytes_read += req->reply.vm_srb.data_transfer_length;
+	else if (req->srb.data_in == VSTOR_DATA_OUT)
+		c->st.bytes_written += req->reply.vm_srb.data_transfer_length;
+
+	c->inflight--;
+	d->inflight--;
+	if (disk && --disk->inflight == 0 && !disk->attached && !disk->closing)
+		storvsp_disk_idle(disk);
+
+	if (!req->want_completion || !c->open || req->gen != c->gen) {
+		if (req->want_completion)
+			c->st.dropped++;
+		storvsp_req_free(req);
+		return;
+	}
+	rc = -EAGAIN;
+	if (!c->pend_head && !c->ctrl_pending)
+		rc = vmbus_chan_send_comp(c->ch, req->trans_id, &req->reply, req->srb.reply_len);
+	if (rc == -EAGAIN) {
+		req->next = NULL;
+		if (c->pend_tail)
+			c->pend_tail->next = req;
+		else
+			c->pend_head = req;
+		c->pend_tail = req;
+		c->st.queued++;
+	} else {
+		if (rc)
+			c->st.dropped++;
+		free(req);
+	}
+	/* A request slot came free: read on if the ring was left at the limit. */
+	storvsp_chan_drain(c);
+}
+
+static int storvsp_iov_trim(struct iovec *iov, int n, uint64_t len)
+{
+	int i;
+
+	for (i = 0; i < n && len > 0; i++) {
+		if (iov[i].iov_len > len)
+			iov[i].iov_len = (size_t)len;
+		len -= iov[i].iov_len;
+	}
+	return i;
+}
+
+static void storvsp_execute(struct storvsp_chan *c, const struct vmbus_pkt *pkt,
+			    const struct storvsp_srb *srb, int niov)
+{
+	struct storvsp_dev *d = c->dev;
+	bool on_target = srb->path_id == 0 && srb->target_id == 0;
+	struct storvsp_req *req;
+
+	req = calloc(1, sizeof(*req) + (size_t)(niov > 0 ? niov : 0) * sizeof(struct iovec));
+	if (!req) {
+		/* BUSY: Linux's midlayer retries. */
+		struct vstor_packet reply;
+
+		storvsp_srb_refuse(srb, SRB_STATUS_BUSY, VSTOR_STATUS_DEVICE_BUSY, &reply);
+		if (pkt->flags & VMBUS_PKT_FLAG_COMPLETION_REQUESTED)
+			storvsp_send_reply(c, pkt->trans_id, &reply, srb->reply_len);
+		return;
+	}
+	req->chan = c;
+	req->gen = c->gen;
+	req->trans_id = pkt->trans_id;
+	req->want_completion = pkt->flags & VMBUS_PKT_FLAG_COMPLETION_REQUESTED;
+	req->srb = *srb;
+	if (srb->xfer_len > 0 && niov > 0) {
+		memcpy(req->iov, c->scratch, (size_t)niov * sizeof(struct iovec));
+		req->cmd.iov = req->iov;
+		req->cmd.iovcnt = storvsp_iov_trim(req->iov, niov, srb->xfer_len);
+	}
+	req->cmd.cdb = req->srb.cdb;
+	req->cmd.cdb_len = req->srb.cdb_len;
+	req->cmd.dir = srb->data_in == VSTOR_DATA_IN ? SCSI_DIR_READ :
+		       srb->data_in == VSTOR_DATA_OUT ? SCSI_DIR_WRITE : SCSI_DIR_NONE;
+	req->cmd.data_len = srb->xfer_len;
+	req->cmd.done = storvsp_req_done;
+	req->cmd.opaque = req;
+	if (on_target && d->disks[srb->lun] && d->disks[srb->lun]->attached) {
+		req->disk = d->disks[srb->lun];
+		req->disk->inflight++;
+	}
+	c->inflight++;
+	d->inflight++;
+	c->st.requests++;
+	/* done() may run before this returns (commands without I/O). */
+	scsi_target_execute(on_target ? d->target : d->empty, srb->lun, &req->cmd);
+}
+
+/* ---- packet handling and the notify loop --------------------------------- */
+
+/* Decodes a GPA-direct buffer into c->scratch: the iovec count, or < 0. */
+static int storvsp_decode_buffer(struct storvsp_chan *c, const struct vmbus_pkt *pkt,
+				 uint64_t *total)
+{
+	/* Pages come 8 bytes each inside the offset8 header, and a page never
+	 * yields more than one iovec, so this bounds the count. */
+	int need = (int)((pkt->data - pkt->raw) / 8) + 1;
+
+	if (need > c->scratch_cap) {
+		struct iovec *n = realloc(c->scratch, (size_t)need * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		c->scratch = n;
+		c->scratch_cap = need;
+	}
+	return vmbus_pkt_gpa_direct_iov(pkt, vmbus_chan_gmem(c->ch), c->scratch, c->scratch_cap,
+					total);
+}
+
+static int storvsp_grant_subchannels(struct storvsp_dev *d, unsigned int count)
+{
+	while (d->n_sub < count) {
+		struct vmbus_offer_params p = d->offer;
+		struct storvsp_chan *sc;
+
+		p.sub_channel_index = (uint16_t)(d->n_sub + 1);
+		sc = storvsp_chan_new(d, p.sub_channel_index);
+		if (!sc)
+			return -ENOMEM;
+		sc->ch = vmbus_offer(d->srv, &p, &storvsp_channel_ops, sc);
+		if (!sc->ch) {
+			free(sc);
+			return -ENOSPC;
+		}
+		d->chans[++d->n_sub] = sc;
+	}
+	return 0;
+}
+
+static void storvsp_handle_packet(struct storvsp_chan *c, const struct vmbus_pkt *pkt)
+{
+	struct storvsp_dev *d = c->dev;
+	struct storvsp_input in = {
+		.pkt_type = pkt->type,
+		.want_completion = pkt->flags & VMBUS_PKT_FLAG_COMPLETION_REQUESTED,
+		.primary = c->index == 0,
+		.data = pkt->data,
+		.len = pkt->data_len,
+	};
+	struct storvsp_decision dec;
+	int niov = 0;
+
+	c->st.packets++;
+	if (pkt->type == VM_PKT_DATA_USING_GPA_DIRECT) {
+		niov = storvsp_decode_buffer(c, pkt, &in.buffer_len);
+		if (niov < 0) {
+			in.buffer_bad = true;
+			in.buffer_len = 0;
+		}
+	}
+	storvsp_proto_dispatch(&d->proto, &in, &dec);
+	switch (dec.fault) {
+	case STORVSP_FAULT_NONE:
+		break;
+	case STORVSP_FAULT_MALFORMED:
+		c->st.malformed++;
+		break;
+	case STORVSP_FAULT_WRONG_STATE:
+		c->st.wrong_state++;
+		break;
+	case STORVSP_FAULT_UNSUPPORTED:
+		c->st.unsupported++;
+		break;
+	}
+	if (dec.fault != STORVSP_FAULT_NONE)
+		log_guest("storvsp %s: channel %u: %s (op %u %s, type %u, %u bytes): refused", d->path,
+			  c->index, dec.why, dec.operation, storvsp_op_name(dec.operation), pkt->type,
+			  pkt->data_len);
+
+	switch (dec.verdict) {
+	case STORVSP_DROP:
+		return;
+	case STORVSP_REPLY:
+		storvsp_send_reply(c, pkt->trans_id, &dec.reply, dec.reply_len);
+		return;
+	case STORVSP_SUBCHANNELS:
+		/* Answer first, then offer: Linux set its sc_creation callback
+		 * before asking, so the order is free; this is Hyper-V's. */
+		if (d->n_sub < dec.subchannels) {
+			int rc = storvsp_grant_subchannels(d, dec.subchannels);
+
+			if (rc) {
+				log_warn("storvsp %s: only %u of %u subchannels offered: %s", d->path,
+					 d->n_sub, dec.subchannels, strerror(-rc));
+				d->proto.subchannels = (uint16_t)d->n_sub;
+				dec.reply.status = VSTOR_STATUS_UNSUCCESSFUL;
+			}
+		}
+		if (in.want_completion)
+			storvsp_send_reply(c, pkt->trans_id, &dec.reply, dec.reply_len);
+		return;
+	case STORVSP_EXECUTE:
+		storvsp_execute(c, pkt, &dec.srb, niov);
+		return;
+	}
+}
+
+static void storvsp_chan_drain(struct storvsp_chan *c)
+{
+	struct vmbus_pkt pkt;
+
+	if (c->in_drain)
+		return;
+	c->in_drain = true;
+	while (c->open) {
+		if (!storvsp_chan_flush(c))
+			break;  /* the guest signals when it has read */
+		if (c->inflight >= STORVSP_MAX_INFLIGHT) {
+			c->st.throttled++;
+			break;  /* storvsp_req_done() comes back here */
+		}
+		if (vmbus_chan_recv(c->ch, &pkt) <= 0)
+			break;
+		storvsp_handle_packet(c, &pkt);
+	}
+	c->in_drain = false;
+}
+
+static void storvsp_chan_notify(struct vmbus_channel *ch)
+{
+	storvsp_chan_drain(vmbus_chan_priv(ch));
+}
+
+static int storvsp_chan_open(struct vmbus_channel *ch)
+{
+	struct storvsp_chan *c = vmbus_chan_priv(ch);
+
+	c->open = true;
+	if (c->index == 0)
+		storvsp_proto_reset(&c->dev->proto);
+	return 0;
+}
+
+static void storvsp_rescind_subchannels(struct storvsp_dev *d)
+{
+	while (d->n_sub > 0) {
+		struct storvsp_chan *sc = d->chans[d->n_sub];
+		struct vmbus_channel *ch = sc->ch;
+
+		d->chans[d->n_sub--] = NULL;
+		vmbus_rescind(ch);   /* closes it first: storvsp_chan_close() */
+		sc->ch = NULL;
+		storvsp_chan_free_if_idle(sc);
+	}
+	d->proto.subchannels = 0;
+}
+
+static void storvsp_chan_close(struct vmbus_channel *ch)
+{
+	struct storvsp_chan *c = vmbus_chan_priv(ch);
+
+	c->open = false;
+	c->gen++;      /* requests still running complete into nothing */
+	storvsp_chan_drop_pending(c);
+	if (c->index == 0) {
+		/* The controller starts over; its subchannels go with it. */
+		storvsp_proto_reset(&c->dev->proto);
+		storvsp_rescind_subchannels(c->dev);
+	}
+}
+
+static const struct vmbus_channel_ops storvsp_channel_ops = {
+	.open = storvsp_chan_open,
+	.notify = storvsp_chan_notify,
+	.close = storvsp_chan_close,
+};
+
+/* ---- disks --------------------------------------------------------------------- */
+
+static void storvsp_disk_free(struct storvsp_disk *disk)
+{
+	/* scsi.h: destroy an idle LUN before closing its backend; a LUN with
+	 * commands in flight needs blk_close() first, which completes them
+	 * (done() runs inside it). */
+	disk->closing = true;
+	if (disk->inflight == 0 && disk->slun) {
+		scsi_lun_destroy(disk->slun);
+		disk->slun = NULL;
+	}
+	blk_close(disk->blk);
+	if (disk->slun)
+		scsi_lun_destroy(disk->slun);
+	if (disk->close_ev)
+		event_free(disk->close_ev);
+	free(disk->image);
+	free(disk);
+}
+
+static void storvsp_disk_finish_remove(struct storvsp_disk *disk)
+{
+	struct storvsp_dev *d = disk->dev;
+	device_control_done done = disk->done;
+	void *cookie = disk->cookie;
+	json_t *res = json_pack("{s:i}", "lun", (int)disk->lun);
+
+	for (struct storvsp_disk **pp = &d->removing; *pp; pp = &(*pp)->next) {
+		if (*pp == disk) {
+			*pp = disk->next;
+			break;
+		}
+	}
+	storvsp_disk_free(disk);
+	if (done)
+		done(cookie, 0, res);
+	else
+		json_decref(res);
+}
+
+static void storvsp_disk_close_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct storvsp_disk *disk = arg;
+
+	if (disk->inflight == 0)
+		storvsp_disk_finish_remove(disk);
+}
+
+/* A removed disk's last command finished: close it from the loop, not from
+ * inside its backend's done(). */
+static void storvsp_disk_idle(struct storvsp_disk *disk)
+{
+	if (disk->close_ev)
+		event_active(disk->close_ev, EV_TIMEOUT, 0);
+	else
+		storvsp_disk_finish_remove(disk);
+}
+
+static int storvsp_disk_add(struct storvsp_dev *d, const json_t *obj, const char *path,
+			    unsigned int default_lun, bool hotplug, unsigned int *lun_out,
+			    struct json_err *err)
+{
+	static const char *const keys[] = { BLK_CONFIG_KEYS, SCSI_LUN_CONFIG_KEYS, "lun", NULL };
+	struct blk_config bc;
+	struct scsi_lun_config lc;
+	struct storvsp_disk *disk;
+	uint64_t lun = default_lun;
+	int rc;
+
+	memset(&bc, 0, sizeof(bc));
+	memset(&lc, 0, sizeof(lc));
+	if ((rc = json_check_keys(obj, path, keys, err)) ||
+	    (rc = blk_config_from_json(obj, path, &bc, err)) ||
+	    (rc = scsi_lun_config_from_json(obj, path, &lc, err)) ||
+	    (rc = json_get_u64(obj, path, "lun", false, 0, STORVSP_MAX_LUN, &lun, err)))
+		return rc;
+	if (d->disks[lun])
+		return json_fail(err, path, "lun", "LUN %u is already in use", (unsigned)lun);
+	disk = calloc(1, sizeof(*disk));
+	if (!disk || !(disk->image = strdup(bc.path))) {
+		free(disk);
+		return json_fail(err, path, NULL, "out of memory");
+	}
+	disk->dev = d;
+	disk->lun = (unsigned int)lun;
+	rc = blk_open(d->base, &bc, &disk->blk, err);
+	if (rc) {
+		/* blk names the file and the reason; add the key. */
+		char why[sizeof(err->msg)];
+
+		snprintf(why, sizeof(why), "%s", err->msg);
+		free(disk->image);
+		free(disk);
+		return json_fail(err, path, strstr(why, "format") ? "format" : "path", "%s", why);
+	}
+	rc = scsi_lun_create(disk->blk, &lc, &disk->slun, err);
+	if (!rc && d->base && !(disk->close_ev = event_new(d->base, -1, 0, storvsp_disk_close_cb,
+							    disk)))
+		rc = json_fail(err, path, NULL, "out of memory");
+	if (!rc && (rc = scsi_target_attach(d->target, disk->lun, disk->slun, hotplug)) < 0)
+		json_fail(err, path, "lun", "cannot attach LUN %u: %s", disk->lun, strerror(-rc));
+	if (rc) {
+		storvsp_disk_free(disk);
+		return rc;
+	}
+	disk->attached = true;
+	d->disks[lun] = disk;
+	*lun_out = disk->lun;
+	return 0;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------- */
+
+static void storvsp_destroy(void *opaque)
+{
+	struct storvsp_dev *d = opaque;
+
+	/* Channels first (subchannels with the primary): no new requests, and
+	 * completions from here on go nowhere. */
+	if (d->chans[0]) {
+		struct storvsp_chan *c = d->chans[0];
+		struct vmbus_channel *ch = c->ch;
+
+		vmbus_rescind(ch);
+		storvsp_rescind_subchannels(d); /* when the primary was not open */
+		c->ch = NULL;
+		d->chans[0] = NULL;
+		storvsp_chan_free_if_idle(c);
+	}
+	/* Then the disks: closing a backend completes its requests, which
+	 * frees them and the channel objects they kept alive. */
+	for (unsigned int i = 0; i <= STORVSP_MAX_LUN; i++) {
+		struct storvsp_disk *disk = d->disks[i];
+
+		if (!disk)
+			continue;
+		d->disks[i] = NULL;
+		if (disk->attached)
+			scsi_target_detach(d->target, disk->lun, false);
+		if (disk->done) {
+			disk->done(disk->cookie, -ECANCELED, NULL);
+			disk->done = NULL;
+		}
+		storvsp_disk_free(disk);
+	}
+	while (d->removing) {
+		struct storvsp_disk *disk = d->removing;
+
+		d->removing = disk->next;
+		if (disk->done)
+			disk->done(disk->cookie, -ECANCELED, NULL);
+		storvsp_disk_free(disk);
+	}
+	if (d->target)
+		scsi_target_destroy(d->target);
+	if (d->empty)
+		scsi_target_destroy(d->empty);
+	if (d->inflight) {
+		/* Cannot happen with the blk contract; leak rather than let a
+		 * late completion touch freed memory. */
+		log_error("storvsp %s: %u requests still in flight at destroy", d->path, d->inflight);
+		return;
+	}
+	free(d);
+}
+
+static int storvsp_create(struct vmbus_server *srv, const json_t *config, const char *path,
+			  void **out, struct json_err *err)
+{
+	static const char *const keys[] = { "instance", "subchannels", "max_transfer_bytes",
+					    "disks", NULL };
+	static unsigned int controllers;
+	uint64_t subchannels = STORVSP_DEFAULT_SUBCHANNELS, max_transfer = STORVSP_DEFAULT_MAX_TRANSFER;
+	const json_t *disks, *disk;
+	struct storvsp_dev *d;
+	char text[GUID_STR_LEN];
+	size_t i;
+	int rc;
+
+	if ((rc = json_check_keys(config, path, keys, err)) ||
+	    (rc = json_get_u64(config, path, "subchannels", false, 0, STORVSP_MAX_SUBCHANNELS,
+			       &subchannels, err)) ||
+	    (rc = json_get_u64(config, path, "max_transfer_bytes", false, 4096,
+			       SCSI_MAX_TRANSFER_BYTES, &max_transfer, err)))
+		return rc;
+	if (max_transfer % 4096)
+		return json_fail(err, path, "max_transfer_bytes", "must be a multiple of 4096");
+	disks = json_object_get(config, "disks");
+	if (disks && !json_is_array(disks))
+		return json_fail(err, path, "disks", "must be an array of disk objects");
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return json_fail(err, path, NULL, "out of memory");
+	d->srv = srv;
+	d->base = vmbus_server_base(srv);
+	snprintf(d->path, sizeof(d->path), "%s", path);
+	storvsp_proto_init(&d->proto, (uint16_t)subchannels, (uint32_t)max_transfer);
+	guid_parse(STORVSC_SCSI_CLASS_GUID_STR, &d->offer.if_type);
+	/* A stable default per controller, so guest device paths stay put. */
+	snprintf(text, sizeof(text), "d34b2567-b9b6-42b9-8778-0a4ec0b9%04x", controllers++ & 0xFFFF);
+	guid_parse(text, &d->offer.if_instance);
+	d->offer.max_pkt_size = STORVSC_MAX_PKT_SIZE;
+	if ((rc = json_get_guid(config, path, "instance", false, &d->offer.if_instance, err)))
+		goto fail;
+	d->target = scsi_target_create();
+	d->empty = scsi_target_create();
+	if (!d->target || !d->empty) {
+		rc = json_fail(err, path, NULL, "out of memory");
+		goto fail;
+	}
+	json_array_foreach(disks, i, disk) {
+		char dpath[96];
+		unsigned int lun;
+
+		snprintf(dpath, sizeof(dpath), "%s.disks[%zu]", path, i);
+		if ((rc = storvsp_disk_add(d, disk, dpath, (unsigned int)MIN(i, STORVSP_MAX_LUN), false,
+					   &lun, err)))
+			goto fail;
+	}
+	d->chans[0] = storvsp_chan_new(d, 0);
+	if (!d->chans[0]) {
+		rc = json_fail(err, path, NULL, "out of memory");
+		goto fail;
+	}
+	d->chans[0]->ch = vmbus_offer(srv, &d->offer, &storvsp_channel_ops, d->chans[0]);
+	if (!d->chans[0]->ch) {
+		free(d->chans[0]);
+		d->chans[0] = NULL;
+		rc = json_fail(err, path, NULL, "no channel left to offer");
+		goto fail;
+	}
+	*out = d;
+	return 0;
+fail:
+	storvsp_destroy(d);
+	return rc;
+}
+
+/* ---- control and stats -------------------------------------------------------- */
+
+static int storvsp_control(void *opaque, const char *verb, const json_t *args,
+			   device_control_done done, void *cookie, struct json_err *err)
+{
+	struct storvsp_dev *d = opaque;
+	uint64_t lun = 0;
+	int rc;
+
+	if (strcmp(verb, "add-disk") == 0) {
+		unsigned int n, free_lun = 0;
+
+		/* Without "lun": the lowest free one. */
+		while (free_lun <= STORVSP_MAX_LUN && d->disks[free_lun])
+			free_lun++;
+		if (free_lun > STORVSP_MAX_LUN && !json_object_get(args, "lun"))
+			return json_fail(err, "args", "lun", "no free LUN");
+		if ((rc = storvsp_disk_add(d, args, "args", MIN(free_lun, STORVSP_MAX_LUN), true, &n,
+					   err)))
+			return rc;
+		log_info("storvsp %s: disk hot-added at LUN %u", d->path, n);
+		storvsp_notify_rescan(d);
+		done(cookie, 0, json_pack("{s:i}", "lun", (int)n));
+		return 0;
+	}
+	if (strcmp(verb, "remove-disk") == 0) {
+		static const char *const keys[] = { "lun", NULL };
+		struct storvsp_disk *disk;
+
+		if ((rc = json_check_keys(args, "args", keys, err)) ||
+		    (rc = json_get_u64(args, "args", "lun", true, 0, STORVSP_MAX_LUN, &lun, err)))
+			return rc;
+		disk = d->disks[lun];
+		if (!disk)
+			return json_fail(err, "args", "lun", "no disk at LUN %u", (unsigned)lun);
+		d->disks[lun] = NULL;
+		scsi_target_detach(d->target, disk->lun, true);
+		disk->attached = false;
+		disk->done = done;
+		disk->cookie = cookie;
+		disk->next = d->removing;
+		d->removing = disk;
+		log_info("storvsp %s: disk hot-removed from LUN %u", d->path, disk->lun);
+		storvsp_notify_rescan(d);
+		/* The image closes when its last command is done. */
+		if (disk->inflight == 0)
+			storvsp_disk_finish_remove(disk);
+		return 0;
+	}
+	return -ENOTSUP;
+}
+
+static json_t *storvsp_chan_stats_json(const struct storvsp_chan *c)
+{
+	const struct storvsp_chan_stats *s = &c->st;
+
+	return json_pack("{s:i,s:i,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:i}",
+			 "index", c->index, "relid", c->ch ? (int)vmbus_chan_relid(c->ch) : 0,
+			 "open", c->open, "packets", (json_int_t)s->packets,
+			 "requests", (json_int_t)s->requests, "bytes_read", (json_int_t)s->bytes_read,
+			 "bytes_written", (json_int_t)s->bytes_written, "errors", (json_int_t)s->errors,
+			 "invalid_lun", (json_int_t)s->invalid_lun,
+			 "malformed", (json_int_t)s->malformed, "wrong_state", (json_int_t)s->wrong_state,
+			 "unsupported", (json_int_t)s->unsupported, "queued", (json_int_t)s->queued,
+			 "dropped", (json_int_t)s->dropped, "throttled", (json_int_t)s->throttled,
+			 "in_flight", (int)c->inflight);
+}
+
+static json_t *storvsp_stats(void *opaque)
+{
+	struct storvsp_dev *d = opaque;
+	json_t *chans = json_array(), *disks = json_array();
+	uint64_t malformed = 0, requests = 0;
+	char version[8];
+
+	for (unsigned int i = 0; i <= d->n_sub; i++) {
+		const struct storvsp_chan *c = d->chans[i];
+
+		if (!c)
+			continue;
+		malformed += c->st.malformed;
+		requests += c->st.requests;
+		json_array_append_new(chans, storvsp_chan_stats_json(c));
+	}
+	for (unsigned int i = 0; i <= STORVSP_MAX_LUN; i++) {
+		const struct storvsp_disk *disk = d->disks[i];
+
+		if (disk)
+			json_array_append_new(disks, json_pack("{s:i,s:s,s:i,s:o}", "lun",
+							       (int)disk->lun, "path", disk->image,
+							       "in_flight", (int)disk->inflight,
+							       "scsi", scsi_lun_stats(disk->slun)));
+	}
+	snprintf(version, sizeof(version), "%u.%u", d->proto.version >> 8, d->proto.version & 0xFF);
+	return json_pack("{s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:i,s:o,s:o}",
+			 "state", storvsp_state_name(d->proto.state), "version", version,
+			 "subchannels", (int)d->n_sub, "max_subchannels", (int)d->proto.max_subchannels,
+			 "max_transfer_bytes", (int)d->proto.max_transfer_bytes,
+			 "requests", (json_int_t)requests, "malformed", (json_int_t)malformed,
+			 "enumerates", (json_int_t)d->enumerates, "in_flight", (int)d->inflight,
+			 "channels", chans, "disks", disks);
+}
+
+const struct vmbus_device_ops storvsp_ops = {
+	.name = "storvsp",
+	.description = "synthetic SCSI controller (Linux hv_storvsc)",
+	.create = storvsp_create,
+	.destroy = storvsp_destroy,
+	.control = storvsp_control,
+	.stats = storvsp_stats,
+};

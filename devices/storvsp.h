@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * storvsp: the Hyper-V synthetic SCSI controller (facts §8).  Internal to
+ * devices/storvsp*.c and to the unit tests and fuzzers, which call the pure
+ * protocol functions directly.
+ *
+ * Split along one seam:
+ *  - storvsp_proto.c: pure functions, no channel, no memory but the packet.
+ *    The init state machine and packet dispatcher (what to answer, what to
+ *    run), EXECUTE_SRB validation, completion building, SCSI result ->
+ *    srb_status mapping.
+ *  - storvsp.c: channels (primary + subchannels), in-flight requests, the
+ *    notify loop, the SCSI target and its disks, config, control verbs and
+ *    stats.
+ *
+ * One storvsp device is one SCSI controller: one primary channel, up to
+ * `subchannels` subchannels the guest asks for, and one target (path 0,
+ * target 0) with the configured LUNs.  A second controller is simply a
+ * second storvsp device in the configuration's devices array.
+ */
+#ifndef VMBUSD_DEVICES_STORVSP_H
+#define VMBUSD_DEVICES_STORVSP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/device.h"
+#include "vmbusd/proto/storvsc.h"
+
+/* SRB status for a busy target (not in storvsc's list, so Linux leaves the
+ * host byte alone and the midlayer retries on SAM status BUSY). */
+#define SRB_STATUS_BUSY 0x05
+
+#define STORVSP_MAX_SUBCHANNELS      64u     /* config ceiling for "subchannels" */
+#define STORVSP_DEFAULT_SUBCHANNELS  8u      /* the guest asks for min(cpus - 1, this) */
+#define STORVSP_DEFAULT_MAX_TRANSFER 0x40000u /* 256 KiB, as Hyper-V/OpenVMM */
+#define STORVSP_MAX_LUN              254u    /* Linux: max_lun 255 per target */
+/* Requests in flight per channel before the channel stops reading its ring
+ * (it resumes as they complete): bounds memory and the completion queue. */
+#define STORVSP_MAX_INFLIGHT         512u
+
+/* ---- Pure protocol (storvsp_proto.c) ------------------------------------ */
+
+enum storvsp_state {
+	STORVSP_WAIT_BEGIN = 0, /* channel opened: only BEGIN_INITIALIZATION */
+	STORVSP_WAIT_VERSION,   /* QUERY_PROTOCOL_VERSION until one is accepted */
+	STORVSP_WAIT_PROPERTIES,/* version agreed: QUERY_PROPERTIES (or another version) */
+	STORVSP_WAIT_END,       /* CREATE_SUB_CHANNELS or END_INITIALIZATION */
+	STORVSP_READY,          /* I/O on every channel */
+};
+
+/* The protocol state of one controller: reset when its primary opens. */
+struct storvsp_proto {
+	enum storvsp_state state;
+	uint16_t version;             /* negotiated VMSTOR_PROTO_VERSION_*, 0 before */
+	uint16_t max_subchannels;     /* advertised max_channel_cnt (config) */
+	uint32_t max_transfer_bytes;  /* advertised and enforced per request */
+	uint16_t subchannels;         /* subchannels granted in this session */
+};
+
+/* A validated EXECUTE_SRB, copied out of the packet. */
+struct storvsp_srb {
+	uint8_t path_id, target_id, lun;
+	uint8_t cdb[VSTOR_CDB_MAX];
+	uint8_t cdb_len;              /* 1..16 */
+	uint8_t data_in;              /* VSTOR_DATA_* */
+	uint32_t xfer_len;            /* bytes to move: the guest's data_transfer_length */
+	uint8_t sense_cap;            /* sense bytes the completion may carry */
+	uint32_t srb_flags;
+	uint32_t reply_len;           /* payload bytes of the completion (48 or 64) */
+};
+
+enum storvsp_verdict {
+	STORVSP_DROP = 0,     /* nothing to send (no completion asked, or not answerable) */
+	STORVSP_REPLY,        /* send `reply` (reply_len bytes) as the completion */
+	STORVSP_EXECUTE,      /* run `srb`; its completion comes later */
+	STORVSP_SUBCHANNELS,  /* grant `subchannels` in all, then send `reply` */
+};
+
+enum storvsp_fault {
+	STORVSP_FAULT_NONE = 0,
+	STORVSP_FAULT_MALFORMED,   /* bad type, length or field */
+	STORVSP_FAULT_WRONG_STATE, /* valid operation out of protocol order */
+	STORVSP_FAULT_UNSUPPORTED, /* an operation this host does not serve */
+};
+
+/* One guest packet as the dispatcher sees it. */
+struct storvsp_input {
+	uint16_t pkt_type;         /* VM_PKT_* */
+	bool want_completion;      /* VMBus descriptor flags & 1 */
+	bool primary;              /* arrived on the primary channel */
+	const uint8_t *data;       /* payload (after offset8) */
+	uint32_t len;
+	uint64_t buffer_len;       /* GPA-direct bytes described (0 for inband) */
+	bool buffer_bad;           /* GPA-direct ranges did not decode */
+};
+
+struct storvsp_decision {
+	enum storvsp_verdict verdict;
+	enum storvsp_fault fault;
+	const char *why;              /* fault != NONE: for the (rate-limited) log */
+	uint32_t operation;           /* the guest's operation, 0 if unreadable */
+	struct vstor_packet reply;    /* REPLY / SUBCHANNELS */
+	uint32_t reply_len;           /* bytes of reply to send */
+	struct storvsp_srb srb;       /* EXECUTE */
+	uint16_t subchannels;         /* SUBCHANNELS: total wanted */
+};
+
+void storvsp_proto_init(struct storvsp_proto *p, uint16_t max_subchannels,
+			uint32_t max_transfer_bytes);
+/* The primary channel (re)opened: back to WAIT_BEGIN. */
+void storvsp_proto_reset(struct storvsp_proto *p);
+/* Decides what one guest packet means.  Never fails; updates p. */
+void storvsp_proto_dispatch(struct storvsp_proto *p, const struct storvsp_input *in,
+			    struct storvsp_decision *out);
+
+/* Request size (vmscsi_request bytes) of a protocol version: 52 from WIN8,
+ * 36 before and before negotiation; sense bytes: 20 from WIN8, 18 before. */
+uint32_t storvsp_request_size(uint16_t version);
+uint8_t storvsp_sense_size(uint16_t version);
+bool storvsp_version_supported(uint16_t major_minor);
+/* Payload size of the answer to a `rx_len`-byte request (Hyper-V answers
+ * with the size the guest sent, at least the version's size, at most 64). */
+uint32_t storvsp_reply_len(uint32_t rx_len, uint16_t version);
+
+/* Validates an EXECUTE_SRB whose payload is `len` bytes.  0 with *out
+ * filled, or -EINVAL with *why set. */
+int storvsp_srb_parse(const uint8_t *data, uint32_t len, uint16_t version,
+		      uint32_t max_transfer, bool inband, uint64_t buffer_len,
+		      struct storvsp_srb *out, const char **why);
+
+/* The outcome of one SCSI command, as storvsp maps it. */
+struct storvsp_scsi_result {
+	uint8_t scsi_status;          /* SAM status */
+	bool lun_missing;             /* -> SRB_STATUS_INVALID_LUN */
+	uint64_t transferred;         /* bytes moved */
+	const uint8_t *sense;         /* CHECK CONDITION sense, or NULL */
+	uint32_t sense_len;
+};
+/* Builds the COMPLETE_IO for srb from a SCSI result (facts §8.3). */
+void storvsp_srb_complete(const struct storvsp_srb *srb, const struct storvsp_scsi_result *r,
+			  struct vstor_packet *out);
+/* A COMPLETE_IO that refuses srb without running it: srb_status (e.g.
+ * SRB_STATUS_INVALID_REQUEST), NT status `status`, no data. */
+void storvsp_srb_refuse(const struct storvsp_srb *srb, uint8_t srb_status, uint32_t status,
+			struct vstor_packet *out);
+/* The unsolicited ENUMERATE_BUS that makes Linux rescan (facts §8.5);
+ * returns its payload length. */
+uint32_t storvsp_build_enumerate(uint16_t version, struct vstor_packet *out);
+
+const char *storvsp_op_name(uint32_t op);
+const char *storvsp_state_name(enum storvsp_state s);
+
+/* ---- The device (storvsp.c) ---------------------------------------------- */
+
+extern const struct vmbus_device_ops storvsp_ops;
+
+#endif

@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * storvsp protocol, the pure part (facts §8): the initialisation state
+ * machine, the packet dispatcher, EXECUTE_SRB validation and the mapping of
+ * SCSI results to completions.  No channel and no guest memory here, so the
+ * unit tests and the fuzzer drive it with plain buffers.
+ *
+ * Order the guest follows (storvsc_channel_init, Linux 6.1), each step an
+ * inband packet with trans_id VMBUS_RQST_INIT and a completion asked for:
+ *   BEGIN_INITIALIZATION -> QUERY_PROTOCOL_VERSION (0x0602, 0x0600, 0x0501
+ *   until one is accepted) -> QUERY_PROPERTIES -> END_INITIALIZATION ->
+ *   CREATE_SUB_CHANNELS (when the properties allowed multi-channel).
+ * Out-of-order packets are answered INVALID_DEVICE_STATE, as Hyper-V and
+ * OpenVMM do; every answer is a COMPLETE_IO, even a refusal (facts §8.2).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "devices/storvsp.h"
+
+/* ---- sizes per version ---------------------------------------------------- */
+
+bool storvsp_version_supported(uint16_t v)
+{
+	/* Linux 6.1 tries WIN10, WIN8.1, WIN8 (storvsc_drv.c protocol_version[]).
+	 * WIN7 and WIN6 are what older guests fall back to; they differ only in
+	 * sizes (36-byte request, 18-byte sense, no multi-channel), which every
+	 * size below follows, so they are accepted as Hyper-V does. */
+	switch (v) {
+	case VMSTOR_PROTO_VERSION_WIN10:
+	case VMSTOR_PROTO_VERSION_WIN8_1:
+	case VMSTOR_PROTO_VERSION_WIN8:
+	case VMSTOR_PROTO_VERSION_WIN7:
+	case VMSTOR_PROTO_VERSION_WIN6:
+		return true;
+	default:
+		return false;
+	}
+}
+
+uint32_t storvsp_request_size(uint16_t version)
+{
+	return version >= VMSTOR_PROTO_VERSION_WIN8 ? VMSCSI_REQUEST_LEN_V2 : VMSCSI_REQUEST_LEN_V1;
+}
+
+uint8_t storvsp_sense_size(uint16_t version)
+{
+	return version >= VMSTOR_PROTO_VERSION_WIN8 ? VSTOR_SENSE_SIZE : VSTOR_SENSE_SIZE_PRE_WIN8;
+}
+
+uint32_t storvsp_reply_len(uint32_t rx_len, uint16_t version)
+{
+	/* Hyper-V answers with as many bytes as the request had, not the
+	 * version's size: Linux 6.1 sends 64 from the first packet on and
+	 * drops completions shorter than sizeof(vstor_packet) (OpenVMM
+	 * parse_packet notes the same).  Never less than the version's size,
+	 * never more than the 64-byte struct (storvsc max_pkt_size 80). */
+	uint32_t min = VSTOR_PACKET_HDR_SIZE + storvsp_request_size(version);
+
+	if (rx_len < min)
+		return min;
+	return rx_len > sizeof(struct vstor_packet) ? (uint32_t)sizeof(struct vstor_packet) : rx_len;
+}
+
+const char *storvsp_op_name(uint32_t op)
+{
+	static const char *const names[] = {
+		[VSTOR_OP_COMPLETE_IO] = "COMPLETE_IO",
+		[VSTOR_OP_REMOVE_DEVICE] = "REMOVE_DEVICE",
+		[VSTOR_OP_EXECUTE_SRB] = "EXECUTE_SRB",
+		[VSTOR_OP_RESET_LUN] = "RESET_LUN",
+		[VSTOR_OP_RESET_ADAPTER] = "RESET_ADAPTER",
+		[VSTOR_OP_RESET_BUS] = "RESET_BUS",
+		[VSTOR_OP_BEGIN_INITIALIZATION] = "BEGIN_INITIALIZATION",
+		[VSTOR_OP_END_INITIALIZATION] = "END_INITIALIZATION",
+		[VSTOR_OP_QUERY_PROTOCOL_VERSION] = "QUERY_PROTOCOL_VERSION",
+		[VSTOR_OP_QUERY_PROPERTIES] = "QUERY_PROPERTIES",
+		[VSTOR_OP_ENUMERATE_BUS] = "ENUMERATE_BUS",
+		[VSTOR_OP_FCHBA_DATA] = "FCHBA_DATA",
+		[VSTOR_OP_CREATE_SUB_CHANNELS] = "CREATE_SUB_CHANNELS",
+	};
+
+	return op < ARRAY_SIZE(names) && names[op] ? names[op] : "unknown";
+}
+
+const char *storvsp_state_name(enum storvsp_state s)
+{
+	switch (s) {
+	case STORVSP_WAIT_BEGIN: return "wait_begin";
+	case STORVSP_WAIT_VERSION: return "wait_version";
+	case STORVSP_WAIT_PROPERTIES: return "wait_properties";
+	case STORVSP_WAIT_END: return "wait_end";
+	case STORVSP_READY: return "ready";
+	}
+	return "?";
+}
+
+void storvsp_proto_init(struct storvsp_proto *p, uint16_t max_subchannels,
+			uint32_t max_transfer_bytes)
+{
+	memset(p, 0, sizeof(*p));
+	p->max_subchannels = max_subchannels;
+	p->max_transfer_bytes = max_transfer_bytes;
+}
+
+void storvsp_proto_reset(struct storvsp_proto *p)
+{
+	p->state = STORVSP_WAIT_BEGIN;
+	p->version = 0;
+	p->subchannels = 0;
+}
+
+static bool storvsp_multichannel(const struct storvsp_proto *p)
+{
+	/* Linux honours the flag only from WIN8 on (multi-channel came with 5.1). */
+	return p->version >= VMSTOR_PROTO_VERSION_WIN8 && p->max_subchannels > 0;
+}
+
+/* ---- EXECUTE_SRB ------------------------------------------------------------ */
+
+int storvsp_srb_parse(const uint8_t *data, uint32_t len, uint16_t version,
+		      uint32_t max_transfer, bool inband, uint64_t buffer_len,
+		      struct storvsp_srb *out, const char **why)
+{
+	struct vstor_packet pkt;
+	const struct vmscsi_request *r = &pkt.vm_srb;
+	uint32_t req_size = storvsp_request_size(version);
+
+	memset(out, 0, sizeof(*out));
+	out->reply_len = storvsp_reply_len(len, version);
+	memset(&pkt, 0, sizeof(pkt));
+	memcpy(&pkt, data, MIN(len, (uint32_t)sizeof(pkt)));
+	/* Echo the address even when refusing: Linux logs it. */
+	if (len >= VSTOR_PACKET_HDR_SIZE + 8) {
+		out->path_id = r->path_id;
+		out->target_id = r->target_id;
+		out->lun = r->lun;
+	}
+	if (len < VSTOR_PACKET_HDR_SIZE + req_size) {
+		*why = "EXECUTE_SRB shorter than the version's request";
+		return -EINVAL;
+	}
+	if (r->length < VMSCSI_REQUEST_LEN_V1 || r->length > sizeof(struct vmscsi_request) ||
+	    r->length > len - VSTOR_PACKET_HDR_SIZE) {
+		*why = "vmscsi_request.length out of range";
+		return -EINVAL;
+	}
+	if (r->cdb_length == 0 || r->cdb_length > VSTOR_CDB_MAX) {
+		*why = "cdb_length not in 1..16";
+		return -EINVAL;
+	}
+	if (r->data_in > VSTOR_DATA_UNKNOWN) {
+		*why = "data_in not 0, 1 or 2";
+		return -EINVAL;
+	}
+	if (r->data_transfer_length > max_transfer) {
+		*why = "data_transfer_length above max_transfer_bytes";
+		return -EINVAL;
+	}
+	if (r->data_transfer_length > 0) {
+		if (r->data_in == VSTOR_DATA_UNKNOWN) {
+			*why = "data_transfer_length without a data direction";
+			return -EINVAL;
+		}
+		if (inband) {
+			*why = "data_transfer_length in a packet without a buffer";
+			return -EINVAL;
+		}
+		if (buffer_len < r->data_transfer_length) {
+			*why = "GPA-direct buffer shorter than data_transfer_length";
+			return -EINVAL;
+		}
+	}
+	memcpy(out->cdb, r->cdb, r->cdb_length);
+	out->cdb_len = r->cdb_length;
+	out->data_in = r->data_in;
+	out->xfer_len = r->data_transfer_length;
+	out->sense_cap = MIN(r->sense_info_length, storvsp_sense_size(version));
+	/* The Win8 extension is present only in 52-byte requests. */
+	out->srb_flags = r->length >= VMSCSI_REQUEST_LEN_V2 ? r->srb_flags : 0;
+	return 0;
+}
+
+static void storvsp_srb_reply_init(const struct storvsp_srb *srb, struct vstor_packet *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->operation = VSTOR_OP_COMPLETE_IO;
+	out->vm_srb.length = (uint16_t)(srb->reply_len - VSTOR_PACKET_HDR_SIZE);
+	out->vm_srb.path_id = srb->path_id;
+	out->vm_srb.target_id = srb->target_id;
+	out->vm_srb.lun = srb->lun;
+	out->vm_srb.cdb_length = srb->cdb_len;
+	out->vm_srb.data_in = srb->data_in;
+}
+
+void storvsp_srb_refuse(const struct storvsp_srb *srb, uint8_t srb_status, uint32_t status,
+			struct vstor_packet *out)
+{
+	storvsp_srb_reply_init(srb, out);
+	out->status = status;
+	out->vm_srb.srb_status = srb_status;
+}
+
+void storvsp_srb_complete(const struct storvsp_srb *srb, const struct storvsp_scsi_result *r,
+			  struct vstor_packet *out)
+{
+	uint64_t moved = MIN(r->transferred, (uint64_t)srb->xfer_len);
+	uint32_t sense = 0;
+
+	storvsp_srb_reply_init(srb, out);
+	/* Bytes moved, whatever the status: Linux keeps them only on SUCCESS,
+	 * DATA_OVERRUN and the statuses it forces to SUCCESS (INQUIRY, MODE
+	 * SENSE), and sets the residual from them. */
+	out->vm_srb.data_transfer_length = (uint32_t)moved;
+	if (r->lun_missing) {
+		/* Linux: DID_NO_CONNECT and the sdev is removed (facts §8.5). */
+		out->vm_srb.srb_status = SRB_STATUS_INVALID_LUN;
+		out->vm_srb.data_transfer_length = 0;
+		out->status = VSTOR_STATUS_DEVICE_DOES_NOT_EXIST;
+		return;
+	}
+	out->vm_srb.scsi_status = r->scsi_status;
+	switch (r->scsi_status) {
+	case 0x00: /* GOOD */
+		out->vm_srb.srb_status = SRB_STATUS_SUCCESS;
+		out->status = VSTOR_STATUS_SUCCESS;
+		return;
+	case 0x02: /* CHECK CONDITION: sense goes along when the guest has room */
+		if (r->sense && r->sense_len > 0)
+			sense = MIN(r->sense_len, (uint32_t)srb->sense_cap);
+		out->vm_srb.srb_status = SRB_STATUS_ERROR | (sense ? SRB_STATUS_AUTOSENSE_VALID : 0);
+		out->vm_srb.sense_info_length = (uint8_t)sense;
+		memcpy(out->vm_srb.sense_data, r->sense, sense);
+		out->status = VSTOR_STATUS_IO_DEVICE_ERROR;
+		return;
+	case 0x08: /* BUSY */
+	case 0x28: /* TASK SET FULL */
+		out->vm_srb.srb_status = SRB_STATUS_BUSY;
+		out->status = VSTOR_STATUS_DEVICE_BUSY;
+		return;
+	default:
+		out->vm_srb.srb_status = SRB_STATUS_ERROR;
+		out->status = VSTOR_STATUS_IO_DEVICE_ERROR;
+		return;
+	}
+}
+
+uint32_t storvsp_build_enumerate(uint16_t version, struct vstor_packet *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->operation = VSTOR_OP_ENUMERATE_BUS;
+	return VSTOR_PACKET_HDR_SIZE + storvsp_request_size(version);
+}
+
+/* ---- dispatcher ------------------------------------------------------------- */
+
+static void storvsp_reply(struct storvsp_decision *d, const struct storvsp_input *in,
+			  uint32_t status)
+{
+	d->reply.operation = VSTOR_OP_COMPLETE_IO;
+	d->reply.status = status;
+	d->verdict = in->want_completion ? STORVSP_REPLY : STORVSP_DROP;
+}
+
+static void storvsp_fault(struct storvsp_decision *d, const struct storvsp_input *in,
+			  enum storvsp_fault fault, const char *why, uint32_t status)
+{
+	d->fault = fault;
+	d->why = why;
+	storvsp_reply(d, in, status);
+}
+
+static void storvsp_dispatch_srb(struct storvsp_proto *p, const struct storvsp_input *in,
+				 struct storvsp_decision *d)
+{
+	const char *why = NULL;
+	bool inband = in->pkt_type == VM_PKT_DATA_INBAND;
+
+	if (storvsp_srb_parse(in->data, in->len, p->version, p->max_transfer_bytes, inband,
+			      in->buffer_len, &d->srb, &why) < 0) {
+		storvsp_fault(d, in, STORVSP_FAULT_MALFORMED, why, VSTOR_STATUS_INVALID_PARAMETER);
+		storvsp_srb_refuse(&d->srb, SRB_STATUS_INVALID_REQUEST,
+				   VSTOR_STATUS_INVALID_PARAMETER, &d->reply);
+		return;
+	}
+	if (in->buffer_bad) {
+		storvsp_fault(d, in, STORVSP_FAULT_MALFORMED, "GPA-direct ranges outside guest RAM",
+			      VSTOR_STATUS_INVALID_PARAMETER);
+		storvsp_srb_refuse(&d->srb, SRB_STATUS_INVALID_REQUEST,
+				   VSTOR_STATUS_INVALID_PARAMETER, &d->reply);
+		return;
+	}
+	if (p->state != STORVSP_READY) {
+		storvsp_fault(d, in, STORVSP_FAULT_WRONG_STATE, "EXECUTE_SRB before END_INITIALIZATION",
+			      VSTOR_STATUS_INVALID_DEVICE_STATE);
+		storvsp_srb_refuse(&d->srb, SRB_STATUS_INVALID_REQUEST,
+				   VSTOR_STATUS_INVALID_DEVICE_STATE, &d->reply);
+		return;
+	}
+	d->verdict = STORVSP_EXECUTE;
+}
+
+void storvsp_proto_dispatch(struct storvsp_proto *p, const struct storvsp_input *in,
+			    struct storvsp_decision *d)
+{
+	struct vstor_packet pkt;
+
+	memset(d, 0, sizeof(*d));
+	d->reply_len = storvsp_reply_len(in->len, p->version);
+	if (in->pkt_type == VM_PKT_COMP) {
+		/* The host sends nothing that asks for a completion. */
+		d->fault = STORVSP_FAULT_MALFORMED;
+		d->why = "unexpected completion packet";
+		return;
+	}
+	if (in->pkt_type != VM_PKT_DATA_INBAND && in->pkt_type != VM_PKT_DATA_USING_GPA_DIRECT) {
+		storvsp_fault(d, in, STORVSP_FAULT_MALFORMED, "packet type not inband or GPA-direct",
+			      VSTOR_STATUS_INVALID_PARAMETER);
+		return;
+	}
+	if (in->len < VSTOR_PACKET_HDR_SIZE) {
+		storvsp_fault(d, in, STORVSP_FAULT_MALFORMED, "packet shorter than the vstor header",
+			      VSTOR_STATUS_INVALID_PARAMETER);
+		return;
+	}
+	memset(&pkt, 0, sizeof(pkt));
+	memcpy(&pkt, in->data, MIN(in->len, (uint32_t)sizeof(pkt)));
+	d->operation = pkt.operation;
+
+	if (pkt.operation == VSTOR_OP_EXECUTE_SRB) {
+		storvsp_dispatch_srb(p, in, d);
+		return;
+	}
+	if (in->pkt_type != VM_PKT_DATA_INBAND) {
+		storvsp_fault(d, in, STORVSP_FAULT_MALFORMED, "buffer on an operation that takes none",
+			      VSTOR_STATUS_INVALID_PARAMETER);
+		return;
+	}
+
+	switch (pkt.operation) {
+	case VSTOR_OP_BEGIN_INITIALIZATION:
+		/* Restartable until END_INITIALIZATION; after it, I/O may be in
+		 * flight and only a channel close starts over. */
+		if (!in->primary || p->state == STORVSP_READY) {
+			storvsp_fault(d, in, STORVSP_FAULT_WRONG_STATE, "BEGIN_INITIALIZATION when ready",
+				      VSTOR_STATUS_INVALID_DEVICE_STATE);
+			return;
+		}
+		p->state = STORVSP_WAIT_VERSION;
+		p->version = 0;
+		storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
+		return;
+
+	case VSTOR_OP_QUERY_PROTOCOL_VERSION:
+		if (in->len < VSTOR_PACKET_HDR_SIZE + sizeof(struct vmstorage_protocol_version)) {
+			storvsp_fault(d, in, STORVSP_FAULT_MALFORMED, "QUERY_PROTOCOL_VERSION too short",
+				      VSTOR_STATUS_INVALID_PARAMETER);
+			return;
+		}
+		if (!in->primary || (p->state != STORVSP_WAIT_VERSION &&
+				     p->state != STORVSP_WAIT_PROPERTIES)) {
+			storvsp_fault(d, in, STORVSP_FAULT_WRONG_STATE,
+				      "QUERY_PROTOCOL_VERSION out of order",
+				      VSTOR_STATUS_INVALID_DEVICE_STATE);
+			return;
+		}
+		d->reply.version.major_minor = pkt.version.major_minor;
+		if (!storvsp_version_supported(pkt.version.major_minor)) {
+			/* Not a fault: the guest walks down its list. */
+			storvsp_reply(d, in, VSTOR_STATUS_REVISION_MISMATCH);
+			return;
+		}
+		p->version = pkt.version.major_minor;
+		p->state = STORVSP_WAIT_PROPERTIES;
+		storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
+		return;
+
+	case VSTOR_OP_QUERY_PROPERTIES:
+		if (!in->primary || (p->state != STORVSP_WAIT_PROPERTIES &&
+				     p->state != STORVSP_WAIT_END)) {
+			storvsp_fault(d, in, STORVSP_FAULT_WRONG_STATE, "QUERY_PROPERTIES out of order",
+				      VSTOR_STATUS_INVALID_DEVICE_STATE);
+			return;
+		}
+		d->reply.properties.max_transfer_bytes = p->max_transfer_bytes;
+		if (storvsp_multichannel(p)) {
+			d->reply.properties.flags = STORAGE_CHANNEL_SUPPORTS_MULTI_CHANNEL;
+			d->reply.properties.max_channel_cnt = p->max_subchannels;
+		}
+		p->state = STORVSP_WAIT_END;
+		storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
+		return;
+
+	case VSTOR_OP_END_INITIALIZATION:
+		if (!in->primary || p->state != STORVSP_WAIT_END) {
+			storvsp_fault(d, in, STORVSP_FAULT_WRONG_STATE, "END_INITIALIZATION out of order",
+				      VSTOR_STATUS_INVALID_DEVICE_STATE);
+			return;
+		}
+		p->state = STORVSP_READY;
+		storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
+		return;
+
+	case VSTOR_OP_CREATE_SUB_CHANNELS:
+		if (in->len < VSTOR_PACKET_HDR_SIZE + sizeof(uint16_t)) {
+			storvsp_fault(d, in, STORVSP_FAULT_MALFORMED, "CREATE_SUB_CHANNELS too short",
+				      VSTOR_STATUS_INVALID_PARAMETER);
+			return;
+		}
+		/* Linux sends it after END_INITIALIZATION; OpenVMM also takes it
+		 * just before.  Only on the primary, only when advertised. */
+		if (!in->primary || (p->state != STORVSP_WAIT_END && p->state != STORVSP_READY)) {
+			storvsp_fault(d, in, STORVSP_FAULT_WRONG_STATE, "CREATE_SUB_CHANNELS out of order",
+				      VSTOR_STATUS_INVALID_DEVICE_STATE);
+			return;
+		}
+		if (!storvsp_multichannel(p) || pkt.sub_channel_count > p->max_subchannels) {
+			storvsp_fault(d, in, STORVSP_FAULT_MALFORMED,
+				      "sub_channel_count above the advertised max_channel_cnt",
+				      VSTOR_STATUS_INVALID_PARAMETER);
+			return;
+		}
+		/* Granted subchannels stay until the primary closes: a smaller
+		 * count later does not take any back. */
+		if (pkt.sub_channel_count > p->subchannels)
+			p->subchannels = pkt.sub_channel_count;
+		d->subchannels = p->subchannels;
+		storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
+		d->verdict = STORVSP_SUBCHANNELS;
+		return;
+
+	case VSTOR_OP_RESET_LUN:
+	case VSTOR_OP_RESET_ADAPTER:
+	case VSTOR_OP_RESET_BUS:
+		/* No-ops, as on Hyper-V: requests in flight still complete, which
+		 * is what storvsc_host_reset_handler waits for. */
+		if (p->state != STORVSP_READY) {
+			storvsp_fault(d, in, STORVSP_FAULT_WRONG_STATE, "reset before END_INITIALIZATION",
+				      VSTOR_STATUS_INVALID_DEVICE_STATE);
+			return;
+		}
+		storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
+		return;
+
+	case VSTOR_OP_FCHBA_DATA:
+		storvsp_fault(d, in, STORVSP_FAULT_UNSUPPORTED, "FCHBA_DATA on a SCSI controller",
+			      VSTOR_STATUS_INVALID_DEVICE_REQUEST);
+		return;
+
+	default:
+		/* COMPLETE_IO, REMOVE_DEVICE, ENUMERATE_BUS are host->guest only. */
+		storvsp_fault(d, in, STORVSP_FAULT_UNSUPPORTED, "operation not served by the host",
+			      VSTOR_STATUS_INVALID_DEVICE_REQUEST);
+		return;
+	}
+}

@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: MIT */
+#include "host/host.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "attach/attach.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "devices/registry.h"
+#include "hv/hv.h"
+#include "vmbus/vmbus.h"
+
+/* ---- configuration -------------------------------------------------------- */
+
+static const struct {
+	const char *text;
+	uint32_t version;
+} versions[] = {
+	{ "0.13", VMBUS_VERSION_WS2008 },    { "1.1", VMBUS_VERSION_WIN7 },
+	{ "2.4", VMBUS_VERSION_WIN8 },       { "3.0", VMBUS_VERSION_WIN8_1 },
+	{ "4.0", VMBUS_VERSION_WIN10 },      { "4.1", VMBUS_VERSION_WIN10_V4_1 },
+	{ "5.0", VMBUS_VERSION_WIN10_V5 },   { "5.1", VMBUS_VERSION_WIN10_V5_1 },
+	{ "5.2", VMBUS_VERSION_WIN10_V5_2 }, { "5.3", VMBUS_VERSION_WIN10_V5_3 },
+};
+
+int host_parse_version(const char *text, uint32_t *version)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(versions); i++) {
+		if (strcmp(versions[i].text, text) == 0) {
+			*version = versions[i].version;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static json_t *default_devices(void)
+{
+	return json_pack("[{s:s},{s:s},{s:s},{s:s}]", "type", "heartbeat", "type", "shutdown",
+			 "type", "timesync", "type", "kvp");
+}
+
+int host_config_from_json(json_t *root, struct host_config *cfg, struct json_err *err)
+{
+	static const char *const top_keys[] = { "vmbus", "devices", "scenario", "guest", NULL };
+	static const char *const vmbus_keys[] = { "max_version", NULL };
+	const json_t *vmbus, *devices;
+	const char *maxv = NULL;
+	size_t i;
+	json_t *dev;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if ((rc = json_check_keys(root, "", top_keys, err)))
+		return rc;
+	vmbus = json_object_get(root, "vmbus");
+	if (vmbus) {
+		if ((rc = json_check_keys(vmbus, "vmbus", vmbus_keys, err)) ||
+		    (rc = json_get_string(vmbus, "vmbus", "max_version", false, &maxv, err)))
+			return rc;
+		if (maxv && host_parse_version(maxv, &cfg->max_version))
+			return json_fail(err, "vmbus", "max_version",
+					 "\"%s\" is not a VMBus version (0.13 1.1 2.4 3.0 4.0 4.1 5.0 5.1 5.2 5.3)",
+					 maxv);
+	}
+	devices = json_object_get(root, "devices");
+	if (!devices) {
+		json_object_set_new(root, "devices", default_devices());
+		devices = json_object_get(root, "devices");
+	}
+	if (!json_is_array(devices))
+		return json_fail(err, "", "devices", "must be an array of device objects");
+	if (json_array_size(devices) > HOST_MAX_DEVICES)
+		return json_fail(err, "", "devices", "at most %d devices", HOST_MAX_DEVICES);
+	json_array_foreach(devices, i, dev) {
+		char path[32];
+		const char *type = NULL, *name = NULL;
+
+		snprintf(path, sizeof(path), "devices[%zu]", i);
+		if (!json_is_object(dev))
+			return json_fail(err, path, NULL, "must be an object");
+		if ((rc = json_get_string(dev, path, "type", true, &type, err)) ||
+		    (rc = json_get_string(dev, path, "name", false, &name, err)))
+			return rc;
+		if (!device_lookup(type))
+			return json_fail(err, path, "type", "unknown device \"%s\"", type);
+		if (name && (strlen(name) == 0 || strlen(name) >= HOST_NAME_MAX))
+			return json_fail(err, path, "name", "must be 1 to %d characters",
+					 HOST_NAME_MAX - 1);
+	}
+	cfg->root = json_incref(root);
+	return 0;
+}
+
+int host_config_load(const char *path, struct host_config *cfg, struct json_err *err)
+{
+	json_error_t jerr;
+	json_t *root;
+	int rc;
+
+	if (!path) {
+		root = json_object();
+	} else {
+		root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+		if (!root) {
+			snprintf(err->msg, sizeof(err->msg), "%s:%d:%d: %s", path, jerr.line,
+				 jerr.column, jerr.text);
+			return -EINVAL;
+		}
+	}
+	rc = host_config_from_json(root, cfg, err);
+	json_decref(root);
+	return rc;
+}
+
+void host_config_free(struct host_config *cfg)
+{
+	json_decref(cfg->root);
+	cfg->root = NULL;
+}
+
+/* ---- wiring the layers ---------------------------------------------------- */
+
+static void host_raise_irq(void *opaque, uint32_t vp, uint8_t vector)
+{
+	struct host *d = opaque;
+
+	attach_raise_irq(d->attach, vp, vector);
+}
+
+static int backend_attach(void *opaque, struct gmem *mem, uint32_t n_vcpus,
+			  struct attach_cpuid *cpuid, uint32_t max)
+{
+	struct host *d = opaque;
+	struct hv_config cfg = { .n_vcpus = n_vcpus };
+	int rc;
+
+	if (hv_partition_bound(d->hv))
+		return -EBUSY;
+	rc = hv_partition_bind(d->hv, mem, &cfg);
+	if (rc)
+		return rc;
+	log_info("frontend attached: %u vCPUs, %u RAM regions", n_vcpus, mem->n_regions);
+	return (int)hv_cpuid_fill(d->hv, cpuid, max);
+}
+
+static int backend_msr_read(void *opaque, uint32_t vcpu, uint32_t msr, uint64_t *value)
+{
+	return hv_msr_read(((struct host *)opaque)->hv, vcpu, msr, value);
+}
+
+static int backend_msr_write(void *opaque, uint32_t vcpu, uint32_t msr, uint64_t value,
+			     uint32_t *action, uint64_t *arg)
+{
+	return hv_msr_write(((struct host *)opaque)->hv, vcpu, msr, value, action, arg);
+}
+
+static uint64_t backend_hypercall(void *opaque, uint32_t vcpu, uint64_t control, uint64_t input,
+				  uint64_t output, uint32_t *signal_conn_id)
+{
+	return hv_hypercall(((struct host *)opaque)->hv, vcpu, control, input, output,
+			    signal_conn_id);
+}
+
+static void backend_signal(void *opaque, uint32_t conn_id)
+{
+	hv_signal_event_port(((struct host *)opaque)->hv, conn_id);
+}
+
+/* A guest reset: channels close first (devices stop touching guest memory),
+ * then the partition returns to its power-on state. */
+static void backend_reset(void *opaque)
+{
+	struct host *d = opaque;
+
+	log_info("guest reset");
+	vmbus_server_reset(d->vmbus);
+	hv_partition_reset(d->hv);
+}
+
+static void backend_detach(void *opaque)
+{
+	struct host *d = opaque;
+
+	log_info("frontend detached");
+	vmbus_server_reset(d->vmbus);
+	hv_partition_reset(d->hv);
+	hv_partition_unbind(d->hv);
+}
+
+static const struct attach_backend_ops host_backend_ops = {
+	.attach = backend_attach,
+	.msr_read = backend_msr_read,
+	.msr_write = backend_msr_write,
+	.hypercall = backend_hypercall,
+	.signal = backend_signal,
+	.reset = backend_reset,
+	.detach = backend_detach,
+};
+
+static void host_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct host *d = arg;
+
+	log_info("signal %d: shutting down", (int)sig);
+	event_base_loopexit(d->base, NULL);
+}
+
+/* The device's own keys only: "type" and "name" belong to the daemon. */
+static json_t *device_own_config(const json_t *dev)
+{
+	json_t *copy = json_copy((json_t *)dev);
+
+	json_object_del(copy, "type");
+	json_object_del(copy, "name");
+	return copy;
+}
+
+static int host_create_devices(struct host *d, const json_t *devices, struct json_err *err)
+{
+	size_t i;
+	json_t *dev;
+
+	json_array_foreach(devices, i, dev) {
+		const char *type = json_string_value(json_object_get(dev, "type"));
+		const char *name = json_string_value(json_object_get(dev, "name"));
+		struct host_device *slot = &d->devices[d->n_devices];
+		char path[32];
+		json_t *own;
+		int rc;
+
+		snprintf(path, sizeof(path), "devices[%zu]", i);
+		slot->ops = device_lookup(type);
+		if (!name) {
+			/* Default names: the type, then type2, type3, ... */
+			snprintf(slot->name, sizeof(slot->name), "%s", type);
+			for (unsigned int n = 2; host_find_device(d, slot->name); n++)
+				snprintf(slot->name, sizeof(slot->name), "%s%u", type, n);
+		} else if (host_find_device(d, name)) {
+			return json_fail(err, path, "name", "\"%s\" is used twice", name);
+		} else {
+			snprintf(slot->name, sizeof(slot->name), "%s", name);
+		}
+		own = device_own_config(dev);
+		rc = slot->ops->create(d->vmbus, own, path, &slot->dev, err);
+		json_decref(own);
+		if (rc)
+			return rc;
+		d->n_devices++;
+	}
+	return 0;
+}
+
+int host_init(struct host *d, struct event_base *base, const struct host_config *cfg,
+		const char *socket_path, const char *control_path, struct json_err *err)
+{
+	struct hv_irq_sink sink = { .raise = host_raise_irq, .opaque = d };
+	struct vmbus_server_config vcfg = { .max_version = cfg->max_version };
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	d->base = base;
+	d->max_version = cfg->max_version;
+	d->hv = hv_partition_new(&sink);
+	if (!d->hv)
+		goto nomem;
+	d->vmbus = vmbus_server_new(d->hv, base, &vcfg);
+	if (!d->vmbus)
+		goto nomem;
+	rc = host_create_devices(d, json_object_get(cfg->root, "devices"), err);
+	if (rc)
+		goto fail;
+	d->attach = attach_server_new(base, socket_path, &host_backend_ops, d);
+	if (!d->attach) {
+		snprintf(err->msg, sizeof(err->msg), "cannot listen on %s", socket_path);
+		rc = -EADDRNOTAVAIL;
+		goto fail;
+	}
+	if (control_path) {
+		d->control = control_server_new(d, control_path);
+		if (!d->control) {
+			snprintf(err->msg, sizeof(err->msg), "cannot listen on %s", control_path);
+			rc = -EADDRNOTAVAIL;
+			goto fail;
+		}
+	}
+	d->sig_int = evsignal_new(base, SIGINT, host_on_signal, d);
+	d->sig_term = evsignal_new(base, SIGTERM, host_on_signal, d);
+	if (!d->sig_int || !d->sig_term)
+		goto nomem;
+	evsignal_add(d->sig_int, NULL);
+	evsignal_add(d->sig_term, NULL);
+	return 0;
+nomem:
+	snprintf(err->msg, sizeof(err->msg), "out of memory");
+	rc = -ENOMEM;
+fail:
+	host_fini(d);
+	return rc;
+}
+
+/* Teardown in reverse order of init. */
+void host_fini(struct host *d)
+{
+	if (d->sig_term)
+		event_free(d->sig_term);
+	if (d->sig_int)
+		event_free(d->sig_int);
+	if (d->control)
+		control_server_free(d->control);
+	if (d->attach)
+		attach_server_free(d->attach);
+	if (d->vmbus)
+		vmbus_server_reset(d->vmbus);
+	while (d->n_devices > 0) {
+		struct host_device *dev = &d->devices[--d->n_devices];
+
+		dev->ops->destroy(dev->dev);
+	}
+	if (d->vmbus)
+		vmbus_server_free(d->vmbus);
+	if (d->hv)
+		hv_partition_free(d->hv);
+	memset(d, 0, sizeof(*d));
+}
+
+struct host_device *host_find_device(struct host *d, const char *name)
+{
+	for (unsigned int i = 0; i < d->n_devices; i++)
+		if (strcmp(d->devices[i].name, name) == 0)
+			return &d->devices[i];
+	return NULL;
+}
+
+static const char *conn_state_name(enum vmbus_conn_state s)
+{
+	switch (s) {
+	case VMBUS_DISCONNECTED: return "disconnected";
+	case VMBUS_CONNECTED: return "connected";
+	case VMBUS_OFFERS_SENT: return "offers-sent";
+	}
+	return "unknown";
+}
+
+json_t *host_status(struct host *d)
+{
+	const struct vmbus_server_stats *st = vmbus_server_stats(d->vmbus);
+	uint32_t v = vmbus_server_version(d->vmbus);
+	json_t *devs = json_object();
+	char vtext[16] = "";
+
+	if (v)
+		snprintf(vtext, sizeof(vtext), "%u.%u", v >> 16, v & 0xFFFF);
+	for (unsigned int i = 0; i < d->n_devices; i++) {
+		struct host_device *dev = &d->devices[i];
+		json_t *s = dev->ops->stats ? dev->ops->stats(dev->dev) : json_object();
+
+		json_object_set_new(s, "type", json_string(dev->ops->name));
+		json_object_set_new(devs, dev->name, s);
+	}
+	return json_pack("{s:b,s:I,s:{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:o}",
+			 "attached", attach_server_attached(d->attach),
+			 "generation", (json_int_t)attach_server_generation(d->attach),
+			 "vmbus", "state", conn_state_name(vmbus_server_state(d->vmbus)),
+			 "version", vtext,
+			 "messages", (json_int_t)st->messages,
+			 "malformed", (json_int_t)st->malformed,
+			 "wrong_state", (json_int_t)st->wrong_state,
+			 "versions_refused", (json_int_t)st->versions_refused,
+			 "offers_sent", (json_int_t)st->offers_sent,
+			 "gpadls_created", (json_int_t)st->gpadls_created,
+			 "gpadls_refused", (json_int_t)st->gpadls_refused,
+			 "channels_opened", (json_int_t)st->channels_opened,
+			 "ring_errors", (json_int_t)st->ring_errors,
+			 "unloads", (json_int_t)st->unloads,
+			 "devices", devs);
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * host/: one partition served on one socket.  It wires the layers
+ * together — attach/ (frontend) → hv/ (partition) → vmbus/ (channels) →
+ * devices/ — and owns the event loop.  Used by `vmbusd serve` (cli/)
+ * and by the scenario engine (scenario/).
+ */
+#ifndef VMBUSD_HOST_HOST_H
+#define VMBUSD_HOST_HOST_H
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdint.h>
+
+#include "core/json.h"
+#include "devices/device.h"
+
+#define HOST_MAX_DEVICES 64
+#define HOST_NAME_MAX 64
+
+struct host_device {
+	char name[HOST_NAME_MAX];           /* unique; used by control requests */
+	const struct vmbus_device_ops *ops;
+	void *dev;
+};
+
+struct host {
+	struct event_base *base;
+	struct hv_partition *hv;
+	struct vmbus_server *vmbus;
+	struct attach_server *attach;
+	struct control_server *control;
+	struct event *sig_int, *sig_term;
+	struct host_device devices[HOST_MAX_DEVICES];
+	unsigned int n_devices;
+	uint32_t max_version;
+};
+
+struct host_config {
+	json_t *root;          /* owned; the whole configuration */
+	uint32_t max_version;  /* from vmbus.max_version; 0 = highest */
+};
+
+/* Loads and checks a configuration (NULL path: every IC with defaults).
+ * Errors name the key: "devices[1].type: unknown device \"foo\"". */
+int host_config_load(const char *path, struct host_config *cfg, struct json_err *err);
+/* Same, from an already parsed object (scenarios embed one). */
+int host_config_from_json(json_t *root, struct host_config *cfg, struct json_err *err);
+void host_config_free(struct host_config *cfg);
+/* "5.3" -> VMBUS_VERSION(5, 3); -EINVAL for anything not in the list. */
+int host_parse_version(const char *text, uint32_t *version);
+
+/* Builds the layers and the devices, listens on socket_path (and on
+ * control_path when not NULL).  Nothing runs until event_base_dispatch(). */
+int host_init(struct host *d, struct event_base *base, const struct host_config *cfg,
+		const char *socket_path, const char *control_path, struct json_err *err);
+void host_fini(struct host *d);
+
+struct host_device *host_find_device(struct host *d, const char *name);
+/* {"attached":..,"generation":..,"vmbus":{..},"devices":{name:stats}} */
+json_t *host_status(struct host *d);
+
+/* The control socket (control.c): JSON lines, see docs in README. */
+struct control_server *control_server_new(struct host *d, const char *path);
+void control_server_free(struct control_server *c);
+
+#endif

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The scenario engine: host in-process, guest in QEMU, steps in order.
+ * Everything is driven by one event loop; a step is re-evaluated whenever
+ * something happens (console line, QEMU exit, control completion) and on a
+ * 20 ms tick, so a step is a predicate over what has been seen, not a
+ * callback chain.
+ */
+#include "scenario/scenario.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "scenario/scenario_internal.h"
+
+#define SCENARIO_TICK_US 20000
+
+double scenario_elapsed(const struct scenario *sc)
+{
+	return (double)(now_ns() - sc->t0_ns) / 1e9;
+}
+
+static const char *step_title(json_t *spec)
+{
+	const char *t = json_string_value(json_object_get(spec, "title"));
+	const struct step_kind *k = step_lookup(json_string_value(json_object_get(spec, "step")));
+
+	return t ? t : k ? k->default_title : "?";
+}
+
+static void scenario_begin_step(struct scenario *sc);
+
+static void scenario_finish(struct scenario *sc, int result)
+{
+	sc->result = result;
+	event_base_loopexit(sc->base, NULL);
+}
+
+/* Called after anything happened: evaluate the running step. */
+static void scenario_poll(struct scenario *sc)
+{
+	json_t *spec;
+	const struct step_kind *k;
+
+	while (sc->cur < json_array_size(sc->steps) && sc->result < 0) {
+		spec = json_array_get(sc->steps, sc->cur);
+		k = step_lookup(json_string_value(json_object_get(spec, "step")));
+		if (sc->state == STEP_PENDING)
+			k->poll(sc, spec);
+		if (sc->state == STEP_PENDING && now_ns() > sc->deadline_ns) {
+			snprintf(sc->detail + strlen(sc->detail), sizeof(sc->detail) - strlen(sc->detail),
+				 "%stimed out after %.0f s", sc->detail[0] ? "; " : "",
+				 (double)(sc->deadline_ns - sc->step_t0_ns) / 1e9);
+			sc->state = STEP_FAILED;
+		}
+		if (sc->state == STEP_PENDING)
+			return;
+		printf("[%8.3f s] %-4s %-34s %s\n", scenario_elapsed(sc),
+		       sc->state == STEP_PASSED ? "ok" : "FAIL", step_title(spec), sc->detail);
+		fflush(stdout);
+		if (sc->state == STEP_FAILED) {
+			printf("step %zu (%s) failed\n", sc->cur + 1, step_title(spec));
+			scenario_finish(sc, 1);
+			return;
+		}
+		sc->passed++;
+		sc->cur++;
+		if (sc->cur == json_array_size(sc->steps)) {
+			scenario_finish(sc, 0);
+			return;
+		}
+		scenario_begin_step(sc);
+	}
+}
+
+static void scenario_begin_step(struct scenario *sc)
+{
+	json_t *spec = json_array_get(sc->steps, sc->cur);
+	const struct step_kind *k = step_lookup(json_string_value(json_object_get(spec, "step")));
+	json_t *timeout = json_object_get(spec, "timeout_s");
+	double t = json_is_number(timeout) ? json_number_value(timeout) : k->default_timeout_s;
+
+	sc->state = STEP_PENDING;
+	sc->detail[0] = '\0';
+	sc->step_t0_ns = now_ns();
+	sc->deadline_ns = sc->step_t0_ns + (uint64_t)(t * 1e9);
+	k->start(sc, spec);
+}
+
+static void scenario_on_activity(void *opaque)
+{
+	scenario_poll(opaque);
+}
+
+static void scenario_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	scenario_poll(arg);
+}
+
+/* Checks every step before anything runs: a typo fails at once, not after
+ * a minute of booting. */
+static int scenario_check_steps(json_t *steps, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *spec;
+
+	if (!json_is_array(steps) || json_array_size(steps) == 0) {
+		snprintf(err, errlen, "steps: must be a non-empty array");
+		return -EINVAL;
+	}
+	json_array_foreach(steps, i, spec) {
+		const char *kind = json_string_value(json_object_get(spec, "step"));
+		const struct step_kind *k = kind ? step_lookup(kind) : NULL;
+
+		if (!k) {
+			snprintf(err, errlen, "steps[%zu].step: unknown step kind \"%s\"", i,
+				 kind ? kind : "(missing)");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int scenario_load(const char *path, struct scenario *sc, struct host_config *hc,
+			 char *err, size_t errlen)
+{
+	static const char *const keys[] = { "name", "description", "guest", "vmbus", "devices",
+					    "steps", NULL };
+	struct json_err jerr = { "" };
+	json_error_t perr;
+	json_t *host_part;
+	int rc;
+
+	sc->root = json_load_file(path, JSON_REJECT_DUPLICATES, &perr);
+	if (!sc->root) {
+		snprintf(err, errlen, "%s:%d:%d: %s", path, perr.line, perr.column, perr.text);
+		return -EINVAL;
+	}
+	if (json_check_keys(sc->root, "", keys, &jerr)) {
+		snprintf(err, errlen, "%s", jerr.msg);
+		return -EINVAL;
+	}
+	sc->steps = json_object_get(sc->root, "steps");
+	if ((rc = scenario_check_steps(sc->steps, err, errlen)))
+		return rc;
+	host_part = json_object();
+	if (json_object_get(sc->root, "vmbus"))
+		json_object_set(host_part, "vmbus", json_object_get(sc->root, "vmbus"));
+	if (json_object_get(sc->root, "devices"))
+		json_object_set(host_part, "devices", json_object_get(sc->root, "devices"));
+	rc = host_config_from_json(host_part, hc, &jerr);
+	json_decref(host_part);
+	if (rc)
+		snprintf(err, errlen, "%s", jerr.msg);
+	return rc;
+}
+
+static int scenario_start_guest(struct scenario *sc, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "vcpus", "memory_mib", "cmdline", "no_reboot", NULL };
+	json_t *g = json_object_get(sc->root, "guest");
+	struct json_err jerr = { "" };
+	uint64_t vcpus = 2, mem = 512;
+	const char *cmdline = NULL;
+	bool no_reboot = true;
+	char console_log[300], qemu_log[300], full_cmdline[1024];
+	unsigned int with_driver = 0;
+	struct vm_config vc;
+	int rc;
+
+	if (g && (json_check_keys(g, "guest", keys, &jerr) ||
+		  json_get_u64(g, "guest", "vcpus", false, 1, 64, &vcpus, &jerr) ||
+		  json_get_u64(g, "guest", "memory_mib", false, 128, 65536, &mem, &jerr) ||
+		  json_get_string(g, "guest", "cmdline", false, &cmdline, &jerr) ||
+		  json_get_bool(g, "guest", "no_reboot", false, &no_reboot, &jerr))) {
+		snprintf(err, errlen, "%s", jerr.msg);
+		return -EINVAL;
+	}
+	/* The guest init stops waiting for drivers once this many are bound. */
+	for (unsigned int i = 0; i < sc->host.n_devices; i++)
+		with_driver += step_class_of(sc->host.devices[i].ops->name) != NULL;
+	snprintf(full_cmdline, sizeof(full_cmdline), "vmbusd.expect=%u %s", with_driver,
+		 cmdline ? cmdline : "");
+	snprintf(console_log, sizeof(console_log), "%s/console.log", sc->paths->workdir);
+	snprintf(qemu_log, sizeof(qemu_log), "%s/qemu.log", sc->paths->workdir);
+	vc = (struct vm_config){
+		.qemu = sc->paths->qemu, .kernel = sc->paths->kernel, .initrd = sc->paths->initrd,
+		.ssdt = sc->paths->ssdt, .socket = sc->socket_path, .cmdline_extra = full_cmdline,
+		.console_log = console_log, .qemu_log = qemu_log,
+		.vcpus = (uint32_t)vcpus, .memory_mib = (uint32_t)mem, .no_reboot = no_reboot,
+		.echo_console = sc->paths->echo_console,
+	};
+	rc = vm_start(&sc->vm, sc->base, &vc);
+	if (rc) {
+		snprintf(err, errlen, "cannot start %s: %s", sc->paths->qemu, strerror(-rc));
+		return rc;
+	}
+	sc->vm.on_activity = scenario_on_activity;
+	sc->vm.opaque = sc;
+	sc->vm_started = true;
+	printf("[%8.3f s] %-4s %-34s %s (TCG, %u vCPUs, %u MiB), logs in %s\n",
+	       scenario_elapsed(sc), "", "guest started", sc->paths->qemu, (uint32_t)vcpus,
+	       (uint32_t)mem, sc->paths->workdir);
+	return 0;
+}
+
+int scenario_run_file(const char *path, const struct scenario_paths *paths)
+{
+	struct scenario sc = { .result = -1, .paths = paths };
+	struct host_config hc = { 0 };
+	struct json_err jerr = { "" };
+	char err[512] = "";
+	struct timeval tick = { 0, SCENARIO_TICK_US };
+	int result;
+
+	if (scenario_load(path, &sc, &hc, err, sizeof(err))) {
+		fprintf(stderr, "vmbusd run: %s\n", err);
+		json_decref(sc.root);
+		host_config_free(&hc);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(sc.socket_path, sizeof(sc.socket_path), "%s/vmbus.sock", paths->workdir);
+	sc.base = event_base_new();
+	if (host_init(&sc.host, sc.base, &hc, sc.socket_path, NULL, &jerr)) {
+		fprintf(stderr, "vmbusd run: %s\n", jerr.msg);
+		event_base_free(sc.base);
+		json_decref(sc.root);
+		host_config_free(&hc);
+		return 2;
+	}
+	printf("vmbusd run: %s%s%s\n", path,
+	       json_object_get(sc.root, "name") ? " — " : "",
+	       json_string_value(json_object_get(sc.root, "name")) ?: "");
+	sc.t0_ns = now_ns();
+	if (scenario_start_guest(&sc, err, sizeof(err))) {
+		fprintf(stderr, "vmbusd run: %s\n", err);
+		sc.result = 2;
+	} else {
+		sc.tick = event_new(sc.base, -1, EV_PERSIST, scenario_on_tick, &sc);
+		event_add(sc.tick, &tick);
+		scenario_begin_step(&sc);
+		scenario_poll(&sc);
+		if (sc.result < 0)
+			event_base_dispatch(sc.base);
+	}
+	if (sc.bound_ns && sc.vm_started)
+		printf("boot to all VMBus devices bound: %.3f s\n",
+		       (double)(sc.bound_ns - sc.vm.start_ns) / 1e9);
+	printf("result: %u/%zu steps passed%s\n", sc.passed, json_array_size(sc.steps),
+	       sc.result == 0 ? "" : " — FAILED");
+	if (sc.result != 0 && sc.vm_started)
+		printf("console log: %s/console.log, QEMU log: %s/qemu.log\n", paths->workdir,
+		       paths->workdir);
+	result = sc.result < 0 ? 1 : sc.result;
+	if (sc.tick)
+		event_free(sc.tick);
+	if (sc.vm_started)
+		vm_free(&sc.vm);
+	host_fini(&sc.host);
+	json_decref(sc.control_result);
+	json_decref(sc.root);
+	host_config_free(&hc);
+	event_base_free(sc.base);
+	return result;
+}

@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The step kinds of a scenario.  Each starts, then is polled after every
+ * console line, control completion or 20 ms tick until it passes or fails;
+ * the engine (scenario.c) enforces the timeout.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "core/util.h"
+#include "scenario/scenario.h"
+#include "scenario/scenario_internal.h"
+
+void step_set_detail(struct scenario *sc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sc->detail, sizeof(sc->detail), fmt, ap);
+	va_end(ap);
+}
+
+static const char *spec_str(json_t *spec, const char *key)
+{
+	return json_string_value(json_object_get(spec, key));
+}
+
+static void pass(struct scenario *sc) { sc->state = STEP_PASSED; }
+
+static void fail(struct scenario *sc, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void fail(struct scenario *sc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sc->detail, sizeof(sc->detail), fmt, ap);
+	va_end(ap);
+	sc->state = STEP_FAILED;
+}
+
+/* A step that needs the guest fails as soon as QEMU is gone. */
+static bool guest_gone(struct scenario *sc)
+{
+	if (!sc->vm.exited)
+		return false;
+	fail(sc, "QEMU exited (status %d) before this step completed", sc->vm.exit_status);
+	return true;
+}
+
+/* ---- console: a kernel or init line ---------------------------------------- */
+
+static int console_start(struct scenario *sc, json_t *spec)
+{
+	return spec_str(spec, "match") ? 0 : -EINVAL;
+}
+
+static void console_poll(struct scenario *sc, json_t *spec)
+{
+	const char *line = vm_find_line(&sc->vm, spec_str(spec, "match"));
+
+	if (line) {
+		step_set_detail(sc, "%s", line);
+		pass(sc);
+	} else {
+		guest_gone(sc);
+	}
+}
+
+/* ---- marker: a progress marker from the guest's init ----------------------- */
+
+static int marker_start(struct scenario *sc, json_t *spec)
+{
+	return spec_str(spec, "event") ? 0 : -EINVAL;
+}
+
+static void marker_poll(struct scenario *sc, json_t *spec)
+{
+	const struct vm_marker *m = vm_find_marker(&sc->vm, spec_str(spec, "event"),
+						   spec_str(spec, "args"));
+
+	if (m) {
+		step_set_detail(sc, "%s", m->args);
+		pass(sc);
+	} else {
+		guest_gone(sc);
+	}
+}
+
+/* ---- version: what the guest negotiated, seen from both sides --------------- */
+
+static int version_start(struct scenario *sc, json_t *spec)
+{
+	return spec_str(spec, "expect") ? 0 : -EINVAL;
+}
+
+static void version_poll(struct scenario *sc, json_t *spec)
+{
+	const struct vm_marker *m = vm_find_marker(&sc->vm, "vmbus-version", NULL);
+	const char *want = spec_str(spec, "expect");
+	json_t *st;
+	const char *host_v;
+
+	if (!m) {
+		guest_gone(sc);
+		return;
+	}
+	st = host_status(&sc->host);
+	host_v = json_string_value(json_path_get(st, "vmbus.version"));
+	if (strcmp(m->args, want) == 0 && host_v && strcmp(host_v, want) == 0) {
+		step_set_detail(sc, "%s (guest and host agree)", want);
+		pass(sc);
+	} else {
+		fail(sc, "guest says %s, host says %s, expected %s", m->args,
+		     host_v && *host_v ? host_v : "none", want);
+	}
+	json_decref(st);
+}
+
+/* ---- bound: every offered device has a Linux driver ----------------------- */
+
+static const struct {
+	const char *type;
+	const char *class_id; /* as sysfs prints it, without braces */
+} known_classes[] = {
+	{ "heartbeat", "57164f39-9115-4e78-ab55-382f3bd5422d" },
+	{ "shutdown", "0e0b6031-5213-4934-818b-38d90ced39db" },
+	{ "timesync", "9527e630-d0ae-497b-adce-e80ab0175caf" },
+	{ "kvp", "a9a0f4e7-5a45-4d96-b827-8a841e8c03e6" },
+	{ "vss", "35fa2e29-ea23-4236-96ae-3a6ebacba440" },
+	{ "fcopy", "34d14be3-dee4-41c8-9ae7-6b174977c192" },
+	{ "storvsp", "ba6163d9-04a1-4d29-b605-72e2ffb1dc7f" },
+	{ "netvsp", "f8615163-df3e-46c5-913f-f2d2f965ed0e" },
+};
+
+const char *step_class_of(const char *type)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(known_classes); i++)
+		if (strcmp(known_classes[i].type, type) == 0)
+			return known_classes[i].class_id;
+	return NULL;
+}
+
+/* The driver bound to a device of this class, from "bound <dev> {class} <drv>". */
+static const char *bound_driver(const struct vm *vm, const char *class_id)
+{
+	for (size_t i = 0; i < vm->n_markers; i++) {
+		const struct vm_marker *m = &vm->markers[i];
+		const char *c;
+
+		if (strcmp(m->event, "bound") != 0)
+			continue;
+		c = strstr(m->args, class_id);
+		if (c && strchr(c, ' '))
+			return strrchr(m->args, ' ') + 1;
+	}
+	return NULL;
+}
+
+static int bound_start(struct scenario *sc, json_t *spec)
+{
+	return 0;
+}
+
+static void bound_poll(struct scenario *sc, json_t *spec)
+{
+	const struct vm_marker *total = vm_find_marker(&sc->vm, "devices", NULL);
+	char *p = sc->detail;
+	size_t left = sizeof(sc->detail);
+
+	if (!total) {
+		guest_gone(sc);
+		return;
+	}
+	sc->detail[0] = '\0';
+	for (unsigned int i = 0; i < sc->host.n_devices; i++) {
+		const struct host_device *d = &sc->host.devices[i];
+		const char *cls = step_class_of(d->ops->name), *drv;
+		int n;
+
+		if (!cls)
+			continue; /* e.g. the bench device: no Linux driver exists */
+		drv = bound_driver(&sc->vm, cls);
+		if (!drv) {
+			fail(sc, "%s (class %s) is not bound to a driver (guest: %s devices bound)",
+			     d->name, cls, total->args);
+			return;
+		}
+		n = snprintf(p, left, "%s%s->%s", p == sc->detail ? "" : ", ", d->name, drv);
+		if (n > 0 && (size_t)n < left) {
+			p += n;
+			left -= (size_t)n;
+		}
+	}
+	sc->bound_ns = total->t_ns;
+	pass(sc);
+}
+
+/* ---- status: a value in the host's status ------------------------------------ */
+
+static int status_start(struct scenario *sc, json_t *spec)
+{
+	return spec_str(spec, "key") && spec_str(spec, "op") && json_object_get(spec, "value") ? 0
+												: -EINVAL;
+}
+
+static void status_poll(struct scenario *sc, json_t *spec)
+{
+	json_t *st = host_status(&sc->host);
+	json_t *v = json_path_get(st, spec_str(spec, "key"));
+	json_t *want = json_object_get(spec, "value");
+	char text[64];
+	char *vt;
+
+	if (json_is_string(want))
+		snprintf(text, sizeof(text), "%s", json_string_value(want));
+	else
+		snprintf(text, sizeof(text), "%g", json_number_value(want));
+	if (json_compare(v, spec_str(spec, "op"), text) == 1) {
+		vt = json_dumps(v, JSON_ENCODE_ANY);
+		step_set_detail(sc, "%s = %s", spec_str(spec, "key"), vt ? vt : "?");
+		free(vt);
+		pass(sc);
+	} else if (!json_is_true(json_object_get(spec, "host_only"))) {
+		guest_gone(sc);
+	}
+	json_decref(st);
+}
+
+/* ---- control: a device action on the host, answered by the guest ------------- */
+
+static void control_done(void *cookie, int status, json_t *result)
+{
+	struct scenario *sc = cookie;
+
+	sc->control_done = true;
+	sc->control_status = status;
+	sc->control_result = result;
+}
+
+static int control_start(struct scenario *sc, json_t *spec)
+{
+	const char *dev = spec_str(spec, "device"), *action = spec_str(spec, "action");
+	json_t *args = json_object_get(spec, "args");
+	struct host_device *d;
+	struct json_err err = { "" };
+	json_t *empty = NULL;
+	int rc;
+
+	if (!dev || !action)
+		return -EINVAL;
+	d = host_find_device(&sc->host, dev);
+	if (!d || !d->ops->control) {
+		fail(sc, "no device \"%s\" with actions", dev);
+		return 0;
+	}
+	sc->control_done = false;
+	json_decref(sc->control_result);
+	sc->control_result = NULL;
+	if (!args)
+		args = empty = json_object();
+	rc = d->ops->control(d->dev, action, args, control_done, sc, &err);
+	json_decref(empty);
+	if (rc)
+		fail(sc, "%s %s refused: %s", dev, action, err.msg[0] ? err.msg : strerror(-rc));
+	return 0;
+}
+
+/* "expect": {"key": "value" | "*"} — each key present (and equal unless "*"). */
+static bool control_check(struct scenario *sc, json_t *spec)
+{
+	json_t *expect = json_object_get(spec, "expect"), *show = json_object_get(spec, "show");
+	const char *key;
+	json_t *want, *item;
+	size_t i;
+	char *p = sc->detail;
+	size_t left = sizeof(sc->detail);
+
+	json_object_foreach(expect, key, want) {
+		json_t *got = json_path_get(sc->control_result, key);
+
+		if (!got) {
+			fail(sc, "result has no \"%s\"", key);
+			return false;
+		}
+		if (json_is_string(want) && strcmp(json_string_value(want), "*") != 0 &&
+		    !json_equal(got, want)) {
+			char *g = json_dumps(got, JSON_ENCODE_ANY);
+
+			fail(sc, "%s = %s, expected %s", key, g ? g : "?", json_string_value(want));
+			free(g);
+			return false;
+		}
+	}
+	sc->detail[0] = '\0';
+	json_array_foreach(show, i, item) {
+		json_t *got = json_path_get(sc->control_result, json_string_value(item));
+		char *g = got ? json_dumps(got, JSON_ENCODE_ANY) : NULL;
+		int n = snprintf(p, left, "%s%s=%s", i ? ", " : "", json_string_value(item),
+				 g ? g : "(none)");
+
+		free(g);
+		if (n > 0 && (size_t)n < left) {
+			p += n;
+			left -= (size_t)n;
+		}
+	}
+	return true;
+}
+
+static void control_poll(struct scenario *sc, json_t *spec)
+{
+	if (!sc->control_done) {
+		if (!json_is_true(json_object_get(spec, "guest_may_exit")))
+			guest_gone(sc);
+		return;
+	}
+	if (sc->control_status) {
+		fail(sc, "%s %s: guest answered %d (%s)", spec_str(spec, "device"),
+		     spec_str(spec, "action"), sc->control_status, strerror(-sc->control_status));
+		return;
+	}
+	if (control_check(sc, spec))
+		pass(sc);
+}
+
+/* ---- guest: run a shell command in the guest ------------------------------- */
+
+static int guest_start(struct scenario *sc, json_t *spec)
+{
+	if (!spec_str(spec, "run"))
+		return -EINVAL;
+	sc->cmd_id++;
+	if (vm_send_command(&sc->vm, sc->cmd_id, spec_str(spec, "run")))
+		fail(sc, "cannot send the command to the guest console");
+	return 0;
+}
+
+static void guest_poll(struct scenario *sc, json_t *spec)
+{
+	char id[16], prefix[32];
+	const struct vm_marker *done;
+	const char *expect = spec_str(spec, "expect");
+	json_t *want_rc = json_object_get(spec, "expect_rc");
+	bool found = !expect;
+	size_t plen;
+
+	snprintf(id, sizeof(id), "%u ", sc->cmd_id);
+	done = vm_find_marker(&sc->vm, "done", id);
+	if (!done) {
+		guest_gone(sc);
+		return;
+	}
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "@@OUT %u ", sc->cmd_id);
+	sc->detail[0] = '\0';
+	for (size_t i = 0; i < sc->vm.n_lines; i++) {
+		const char *l = strstr(sc->vm.lines[i], prefix);
+
+		if (!l)
+			continue;
+		l += plen;
+		if (expect && strstr(l, expect)) {
+			found = true;
+			step_set_detail(sc, "%s", l);
+		} else if (!sc->detail[0]) {
+			step_set_detail(sc, "%s", l);
+		}
+	}
+	if (atoi(done->args + strlen(id)) != (want_rc ? json_integer_value(want_rc) : 0))
+		fail(sc, "exit status %s (output: %s)", done->args + strlen(id), sc->detail);
+	else if (!found)
+		fail(sc, "output lacks \"%s\" (first line: %s)", expect, sc->detail);
+	else
+		pass(sc);
+}
+
+/* ---- poweroff / exit: QEMU ends ---------------------------------------------- */
+
+static int poweroff_start(struct scenario *sc, json_t *spec)
+{
+	return 0;
+}
+
+static void poweroff_poll(struct scenario *sc, json_t *spec)
+{
+	if (!sc->vm.exited)
+		return;
+	if (!WIFEXITED(sc->vm.exit_status) || WEXITSTATUS(sc->vm.exit_status) != 0) {
+		fail(sc, "QEMU ended with status 0x%x", sc->vm.exit_status);
+		return;
+	}
+	if (!json_is_false(json_object_get(spec, "marker")) &&
+	    !vm_find_marker(&sc->vm, "poweroff", NULL)) {
+		fail(sc, "QEMU exited but the guest never ran its poweroff");
+		return;
+	}
+	step_set_detail(sc, "guest powered off, QEMU exited 0");
+	pass(sc);
+}
+
+/* ---- sleep ------------------------------------------------------------------ */
+
+static int sleep_start(struct scenario *sc, json_t *spec)
+{
+	return json_is_number(json_object_get(spec, "seconds")) ? 0 : -EINVAL;
+}
+
+static void sleep_poll(struct scenario *sc, json_t *spec)
+{
+	double s = json_number_value(json_object_get(spec, "seconds"));
+
+	if ((double)(now_ns() - sc->step_t0_ns) / 1e9 >= s)
+		pass(sc);
+}
+
+static const struct step_kind step_kinds[] = {
+	{ "console", console_start, console_poll, "console line", 60 },
+	{ "marker", marker_start, marker_poll, "guest marker", 60 },
+	{ "version", version_start, version_poll, "VMBus version negotiated", 90 },
+	{ "bound", bound_start, bound_poll, "every offered device bound", 90 },
+	{ "status", status_start, status_poll, "host status", 60 },
+	{ "control", control_start, control_poll, "host action", 90 },
+	{ "guest", guest_start, guest_poll, "guest command", 60 },
+	{ "poweroff", poweroff_start, poweroff_poll, "guest powered off", 60 },
+	{ "sleep", sleep_start, sleep_poll, "pause", 3600 },
+};
+
+const struct step_kind *step_lookup(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(step_kinds); i++)
+		if (strcmp(step_kinds[i].name, name) == 0)
+			return &step_kinds[i];
+	return NULL;
+}

@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Host side of the VMBus ring buffers (facts §6).
+ *
+ * Layout.  A channel's ring GPADL holds two rings: pages [0, downstream)
+ * are guest->host ("in"), the rest host->guest ("out").  Each ring is a
+ * 4 KiB header (struct vmbus_ring_header) and a data area.  We map each
+ * ring contiguously from the guest's memfd pages and map its data area a
+ * second time right behind the first, so a packet that wraps past the end
+ * is one linear copy.  A packet is a 16-byte descriptor, payload padded to
+ * 8 bytes, then an 8-byte trailer (old write index << 32, ignored by
+ * readers); it uses len8 * 8 + 8 bytes of the ring.  read == write means
+ * empty, so a writer never fills a ring completely: it needs free > need.
+ *
+ * Who writes what.  In each header the writer owns write_index and
+ * pending_send_sz, the reader owns read_index and interrupt_mask.  The
+ * guest can write anything anywhere at any time, so the host never trusts
+ * an index it reads: it keeps its own read index of "in" and its own write
+ * index of "out" privately, and checks every guest index it loads
+ * (< data size, 8-aligned).  A bad index or descriptor marks the channel
+ * broken: counted, logged once, vmbus_chan_recv/send return -EPIPE until
+ * the guest closes the channel.  Packets are copied out of the ring before
+ * they are parsed, so the guest cannot change them under the parser.
+ *
+ * Signalling contract (Linux 6.1 drivers/hv/ring_buffer.c).
+ *   guest -> host data: the guest signals (HvSignalEvent on the channel's
+ *     connection id) after a write only if "in".interrupt_mask is 0 and the
+ *     ring was empty before its write (old write index == our read_index).
+ *     We never set interrupt_mask, so the host must drain "in" until it is
+ *     empty: a non-empty ring never produces another signal.
+ *   host -> guest data: after writing we publish write_index, issue a full
+ *     fence, and interrupt target_vp (SIEF bit relid + SINT2) if the
+ *     guest's "out".interrupt_mask is 0 and the ring was empty before our
+ *     write (its read_index == our old write index), or always for
+ *     signal_every_packet channels (util ICs read one packet per interrupt).
+ *   host blocked (out full): we set "out".pending_send_sz to the bytes we
+ *     need, fence, re-check; the guest's reader signals us when its read
+ *     makes the free space cross that value.  The send returns -EAGAIN and
+ *     the device retries from ops->notify.
+ *   guest blocked (in full): if the guest set "in".pending_send_sz (Linux
+ *     6.1 never does, but the feature bit says it may), we signal it when a
+ *     read makes the free space cross that value.
+ *
+ * Memory ordering.  The guest is another CPU; its side uses full barriers
+ * (virt_mb) around these points.  Ours, as C11 atomics on the header words:
+ *   A. load-acquire of the peer's index (in.write_index, out.read_index):
+ *      the packet bytes (in) or the freed bytes (out) are read/written only
+ *      after the index that covers them was seen.
+ *   B. store-release of our index (in.read_index, out.write_index): every
+ *      read of the consumed packet, or write of the new packet, happens
+ *      before the guest can see the index move.
+ *   C. seq_cst fence between "publish our index" and "look at the peer's
+ *      flags" (interrupt_mask, pending_send_sz, the peer's index again),
+ *      and between "set pending_send_sz" and the re-check of read_index.
+ *      Each is one side of a store->fence->load pair whose other side is the
+ *      guest's virt_mb(); with both fences at least one side sees the
+ *      other's store, so no wake-up is lost.  (A release/acquire pair does
+ *      not order a store before a later load; x86 needs the mfence here.)
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "core/fault.h"
+#include "core/log.h"
+#include "core/trace.h"
+#include "core/util.h"
+#include "vmbus/vmbus_internal.h"
+
+#define RING_KICK_US 1000
+
+/* Header words, addressed without taking the address of a packed member. */
+#define RING_WORD(ring, field) \
+	((uint32_t *)((uint8_t *)(ring)->hdr + offsetof(struct vmbus_ring_header, field)))
+
+static uint32_t ring_load_acquire(uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static uint32_t ring_load_relaxed(uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static void ring_store_release(uint32_t *p, uint32_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static void ring_store_relaxed(uint32_t *p, uint32_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
+static void ring_fence(void)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static bool ring_index_ok(const struct vmbus_ring *ring, uint32_t idx)
+{
+	return idx < ring->size && (idx & 7) == 0;
+}
+
+/* Bytes a writer may still use; it needs strictly more than a packet. */
+static uint32_t ring_space(const struct vmbus_ring *ring, uint32_t r, uint32_t w)
+{
+	return w >= r ? ring->size - (w - r) : r - w;
+}
+
+/* ---- mapping ------------------------------------------------------------ */
+
+/* Maps n guest pages at `at`, one mmap per run of pages that are also
+ * contiguous in the same memfd. */
+static int ring_map_pages(uint8_t *at, const struct gmem *mem, const uint64_t *pfns, uint32_t n)
+{
+	uint32_t i = 0;
+
+	while (i < n) {
+		uint64_t off0, off;
+		uint32_t run = 1;
+		int fd0, fd;
+
+		if (pfns[i] > (UINT64_MAX >> GMEM_PAGE_SHIFT) ||
+		    gmem_page_fd(mem, pfns[i] << GMEM_PAGE_SHIFT, &fd0, &off0) < 0)
+			return -EFAULT;
+		while (i + run < n && pfns[i + run] <= (UINT64_MAX >> GMEM_PAGE_SHIFT) &&
+		       gmem_page_fd(mem, pfns[i + run] << GMEM_PAGE_SHIFT, &fd, &off) == 0 &&
+		       fd == fd0 && off == off0 + (uint64_t)run * GMEM_PAGE_SIZE)
+			run++;
+		if (mmap(at + (size_t)i * GMEM_PAGE_SIZE, (size_t)run * GMEM_PAGE_SIZE,
+			 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd0, (off_t)off0) == MAP_FAILED)
+			return -errno;
+		i += run;
+	}
+	return 0;
+}
+
+int vmbus_ring_map(struct vmbus_ring *ring, const struct gmem *mem, const uint64_t *pfns,
+		   uint32_t n_pages)
+{
+	size_t data, total;
+	uint8_t *area;
+	int ret;
+
+	memset(ring, 0, sizeof(*ring));
+	if (n_pages < 2 || n_pages - 1 > VMBUS_GPADL_MAX_PAGES)
+		return -EINVAL;
+	data = (size_t)(n_pages - 1) * GMEM_PAGE_SIZE;
+	total = GMEM_PAGE_SIZE + 2 * data;
+	/* Reserve the address range first so the pieces land back to back. */
+	area = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (area == MAP_FAILED)
+		return -errno;
+	ret = ring_map_pages(area, mem, pfns, n_pages);
+	if (ret == 0)
+		ret = ring_map_pages(area + GMEM_PAGE_SIZE + data, mem, pfns + 1, n_pages - 1);
+	if (ret < 0) {
+		munmap(area, total);
+		return ret;
+	}
+	ring->map = area;
+	ring->map_len = total;
+	ring->hdr = (struct vmbus_ring_header *)area;
+	ring->data = area + GMEM_PAGE_SIZE;
+	ring->size = (uint32_t)data;
+	return 0;
+}
+
+void vmbus_ring_unmap(struct vmbus_ring *ring)
+{
+	if (ring->map)
+		munmap(ring->map, ring->map_len);
+	memset(ring, 0, sizeof(*ring));
+}
+
+int vmbus_ring_start(struct vmbus_channel *ch)
+{
+	struct vmbus_ring *in = &ch->in, *out = &ch->out;
+	uint32_t in_r = ring_load_acquire(RING_WORD(in, read_index));
+	uint32_t in_w = ring_load_acquire(RING_WORD(in, write_index));
+	uint32_t out_r = ring_load_acquire(RING_WORD(out, read_index));
+	uint32_t out_w = ring_load_acquire(RING_WORD(out, write_index));
+
+	/* Linux zeroes both headers before OPENCHANNEL; take what is there. */
+	if (!ring_index_ok(in, in_r) || !ring_index_ok(in, in_w) ||
+	    !ring_index_ok(out, out_r) || !ring_index_ok(out, out_w))
+		return -EINVAL;
+	in->idx = in_r;
+	out->idx = out_w;
+	/* We want every guest->host signal, and are not blocked. */
+	ring_store_relaxed(RING_WORD(in, interrupt_mask), 0);
+	ring_store_relaxed(RING_WORD(out, pending_send_sz), 0);
+	/* Feature bits are the guest's statement; read, never required. */
+	log_debug("vmbus: relid %u open: rings %u/%u bytes, features %#x/%#x", ch->relid,
+		  in->size, out->size, ring_load_relaxed(RING_WORD(in, feature_bits)),
+		  ring_load_relaxed(RING_WORD(out, feature_bits)));
+	return 0;
+}
+
+static int ring_broken(struct vmbus_channel *ch, const char *what, uint32_t a, uint32_t b)
+{
+	ch->broken = true;
+	ch->srv->stats.ring_errors++;
+	log_guest("vmbus: relid %u: corrupt ring (%s: %u, %u); channel silenced until closed",
+		  ch->relid, what, a, b);
+	return -EPIPE;
+}
+
+/* ---- guest -> host -------------------------------------------------------- */
+
+/* After a read freed `consumed` bytes: wake a guest writer that set
+ * pending_send_sz and now has room. */
+static void ring_check_pending(struct vmbus_channel *ch, uint32_t r, uint32_t consumed)
+{
+	struct vmbus_ring *in = &ch->in;
+	uint32_t pending, w, after, before;
+
+	/* C: our read_index store before the load of pending_send_sz; pairs
+	 * with the guest's store of pending_send_sz, virt_mb, re-check. */
+	ring_fence();
+	pending = ring_load_relaxed(RING_WORD(in, pending_send_sz));
+	if (!pending)
+		return;
+	w = ring_load_relaxed(RING_WORD(in, write_index));
+	if (!ring_index_ok(in, w))
+		return; /* the next recv reports it */
+	after = ring_space(in, r, w);
+	before = after > consumed ? after - consumed : 0;
+	if (before <= pending && after > pending)
+		vmbus_chan_signal_guest(ch);
+}
+
+int vmbus_chan_recv(struct vmbus_channel *ch, struct vmbus_pkt *pkt)
+{
+	struct vmbus_ring *in = &ch->in;
+	struct vmpacket_descriptor desc;
+	uint32_t r, w, avail, len, used;
+
+	if (!ch->open || ch->closing || ch->broken)
+		return -EPIPE;
+	if (fault_hit("vmbus.recv"))
+		return -EPIPE;
+	r = in->idx;
+	/* A: packet bytes are read only after the index covering them. */
+	w = ring_load_acquire(RING_WORD(in, write_index));
+	if (!ring_index_ok(in, w))
+		return ring_broken(ch, "guest write index", w, in->size);
+	if (w == r) {
+		/* C: our last read_index store, then this load.  Pairs with the
+		 * guest's write_index store, virt_mb, read_index load: either it
+		 * saw the ring empty and signals, or we see its packet now. */
+		ring_fence();
+		w = ring_load_acquire(RING_WORD(in, write_index));
+		if (!ring_index_ok(in, w))
+			return ring_broken(ch, "guest write index", w, in->size);
+		if (w == r)
+			return 0;
+	}
+	avail = w > r ? w - r : in->size - (r - w);
+	if (avail < sizeof(desc) + VMBUS_PKT_TRAILER_SIZE)
+		return ring_broken(ch, "partial packet", avail, r);
+	memcpy(&desc, in->data + r, sizeof(desc));
+	len = (uint32_t)desc.len8 * 8;
+	if (desc.offset8 < 2 || desc.offset8 > desc.len8 ||
+	    (uint64_t)len + VMBUS_PKT_TRAILER_SIZE > avail)
+		return ring_broken(ch, "descriptor offset8/len8", desc.offset8, desc.len8);
+	if (len > ch->rx_cap) {
+		uint32_t cap = ch->rx_cap ? ch->rx_cap : 256;
+		uint8_t *buf;
+
+		while (cap < len)
+			cap *= 2;
+		buf = realloc(ch->rx_buf, cap);
+		if (!buf)
+			return -ENOMEM;
+		ch->rx_buf = buf;
+		ch->rx_cap = cap;
+	}
+	/* One linear copy even across the end: the data area is mapped twice.
+	 * The descriptor we validated replaces whatever the copy holds now. */
+	memcpy(ch->rx_buf, in->data + r, len);
+	memcpy(ch->rx_buf, &desc, sizeof(desc));
+	used = len + VMBUS_PKT_TRAILER_SIZE;
+	r = (uint32_t)(((uint64_t)r + used) % in->size);
+	in->idx = r;
+	/* B: the copy above is complete before the guest may reuse the bytes. */
+	ring_store_release(RING_WORD(in, read_index), r);
+
+	pkt->type = desc.type;
+	pkt->flags = desc.flags;
+	pkt->trans_id = desc.trans_id;
+	pkt->raw = ch->rx_buf;
+	pkt->raw_len = len;
+	pkt->data = ch->rx_buf + (uint32_t)desc.offset8 * 8;
+	pkt->data_len = len - (uint32_t)desc.offset8 * 8;
+	ch->stats.packets_in++;
+	ch->stats.bytes_in += len;
+	trace_emit("ring.g2h", ch->relid, ch->rx_buf, len);
+	ring_check_pending(ch, r, used);
+	return 1;
+}
+
+/* ---- host -> guest -------------------------------------------------------- */
+
+static void ring_kick_later(struct vmbus_channel *ch)
+{
+	struct timeval tv = { 0, RING_KICK_US };
+
+	if (ch->kick_ev && !evtimer_pending(ch->kick_ev, NULL))
+		evtimer_add(ch->kick_ev, &tv);
+}
+
+/* Packet bytes for `payload` bytes after the descriptor; 0 if too big. */
+static uint32_t ring_pkt_len(const struct vmbus_channel *ch, size_t payload)
+{
+	uint64_t len;
+
+	if (payload > UINT32_MAX)
+		return 0;
+	len = ALIGN_UP((uint64_t)sizeof(struct vmpacket_descriptor) + payload, 8);
+	if (len > ch->max_pkt || len > 0xFFFFu * 8)
+		return 0;
+	return (uint32_t)len;
+}
+
+bool vmbus_chan_can_send(const struct vmbus_channel *ch, size_t payload)
+{
+	const struct vmbus_ring *out = &ch->out;
+	uint32_t len = ring_pkt_len(ch, payload), r;
+
+	if (!ch->open || ch->closing || ch->broken || !len)
+		return false;
+	r = ring_load_acquire(RING_WORD(out, read_index));
+	if (!ring_index_ok(out, r))
+		return false;
+	return ring_space(out, r, out->idx) > len + VMBUS_PKT_TRAILER_SIZE;
+}
+
+int vmbus_chan_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uint64_t trans_id,
+		    uint32_t hdr_len, const struct iovec *iov, int iovcnt)
+{
+	struct vmbus_ring *out = &ch->out;
+	struct vmpacket_descriptor desc;
+	uint32_t len, need, r, w, old_w, mask;
+	uint64_t trailer;
+	size_t payload = 0;
+	uint8_t *dst;
+
+	if (!ch->open || ch->closing || ch->broken)
+		return -EPIPE;
+	if (iovcnt < 0 || (iovcnt > 0 && !iov))
+		return -EINVAL;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > SIZE_MAX - payload)
+			return -EMSGSIZE;
+		payload += iov[i].iov_len;
+	}
+	if (hdr_len % 8 || hdr_len > payload)
+		return -EINVAL;
+	len = ring_pkt_len(ch, payload);
+	if (!len)
+		return -EMSGSIZE;
+	need = len + VMBUS_PKT_TRAILER_SIZE;
+	if (need >= out->size)
+		return -EMSGSIZE; /* could never fit this ring */
+	if (fault_hit("vmbus.send")) {
+		/* As if full, and retried from notify a little later. */
+		ch->stats.send_full++;
+		ring_kick_later(ch);
+		return -EAGAIN;
+	}
+
+	old_w = w = out->idx;
+	/* A: the bytes we overwrite were freed by the guest's read. */
+	r = ring_load_acquire(RING_WORD(out, read_index));
+	if (!ring_index_ok(out, r))
+		return ring_broken(ch, "guest read index", r, out->size);
+	if (ring_space(out, r, w) <= need) {
+		ring_store_relaxed(RING_WORD(out, pending_send_sz), need);
+		/* C: pending_send_sz store before the re-check of read_index;
+		 * pairs with the guest's read_index store, virt_mb, load of
+		 * pending_send_sz (hv_pkt_iter_close). */
+		ring_fence();
+		r = ring_load_acquire(RING_WORD(out, read_index));
+		if (!ring_index_ok(out, r))
+			return ring_broken(ch, "guest read index", r, out->size);
+		if (ring_space(out, r, w) <= need) {
+			ch->stats.send_full++;
+			return -EAGAIN;
+		}
+	}
+	if (ring_load_relaxed(RING_WORD(out, pending_send_sz)))
+		ring_store_relaxed(RING_WORD(out, pending_send_sz), 0);
+
+	desc.type = type;
+	desc.offset8 = (uint16_t)((sizeof(desc) + hdr_len) / 8);
+	desc.len8 = (uint16_t)(len / 8);
+	desc.flags = flags;
+	desc.trans_id = trans_id;
+	/* Linear even across the end of the data area (double mapping). */
+	dst = out->data + w;
+	memcpy(dst, &desc, sizeof(desc));
+	dst += sizeof(desc);
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len)
+			memcpy(dst, iov[i].iov_base, iov[i].iov_len);
+		dst += iov[i].iov_len;
+	}
+	memset(dst, 0, len - sizeof(desc) - payload);
+	dst += len - sizeof(desc) - payload;
+	trailer = (uint64_t)old_w << 32;
+	memcpy(dst, &trailer, sizeof(trailer));
+	trace_emit("ring.h2g", ch->relid, out->data + w, len);
+
+	w = (uint32_t)(((uint64_t)w + need) % out->size);
+	out->idx = w;
+	/* B: the packet bytes are visible before the index that covers them. */
+	ring_store_release(RING_WORD(out, write_index), w);
+	/* C: write_index store before the loads of interrupt_mask/read_index;
+	 * pairs with the guest's hv_end_read (mask = 0, virt_mb, re-check). */
+	ring_fence();
+	mask = ring_load_relaxed(RING_WORD(out, interrupt_mask));
+	r = ring_load_relaxed(RING_WORD(out, read_index));
+	ch->stats.packets_out++;
+	ch->stats.bytes_out += len;
+	if (mask == 0 && (r == old_w || ch->params.signal_every_packet))
+		vmbus_chan_signal_guest(ch);
+	return 0;
+}

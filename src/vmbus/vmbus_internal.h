@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmbus/ internals shared by server.c (connection state, dispatch),
+ * offer.c (relids, offers, rescind), gpadl.c, channel.c (open/close/modify,
+ * guest signals), ring.c (host side of the rings) and packet.c.
+ * Nothing outside src/vmbus/ includes this.
+ */
+#ifndef VMBUSD_VMBUS_INTERNAL_H
+#define VMBUSD_VMBUS_INTERNAL_H
+
+#include "vmbus/vmbus.h"
+
+/* Limits on what a guest can make the host hold (all guest-controlled). */
+#define VMBUS_GPADL_MAX_PAGES      262144u  /* one GPADL: 1 GiB */
+#define VMBUS_GPADL_TOTAL_PAGES    1048576u /* all GPADLs: 4 GiB of guest RAM */
+#define VMBUS_GPADL_MAX_PER_CHAN   64u
+#define VMBUS_GPADL_MAX_TOTAL      1024u
+#define VMBUS_GPADL_HASH           256u
+#define VMBUS_OUTQ_MAX             4096u    /* host->guest messages waiting for -ENOSPC to clear */
+#define VMBUS_CONN_ID_BASE         0x10u    /* channel connection id = base + relid (as QEMU) */
+#define VMBUS_DEFAULT_MAX_PKT      4096u
+
+/* Status values we put in GPADL_CREATED, OPENCHANNEL_RESULT,
+ * MODIFYCHANNEL_RESPONSE and TL_CONNECT_RESULT (Linux only tests != 0). */
+#define VMBUS_STATUS_UNSUCCESSFUL  0xC0000001u
+#define VMBUS_STATUS_CONN_REFUSED  0xC0000236u
+
+/* One ring of a channel, as the host sees it. */
+struct vmbus_ring {
+	struct vmbus_ring_header *hdr; /* guest page: both sides write parts of it */
+	uint8_t *data;                 /* data area, mapped twice back to back */
+	uint32_t size;                 /* data area bytes (page multiple) */
+	uint32_t idx;                  /* host's own index: read (g->h) or write (h->g) */
+	void *map;                     /* whole reservation, for munmap */
+	size_t map_len;
+};
+
+struct vmbus_gpadl_range {
+	uint32_t byte_count;
+	uint32_t byte_offset;
+	uint32_t first_pfn;            /* index into gpadl->words */
+	uint32_t n_pfns;
+};
+
+struct vmbus_gpadl {
+	struct vmbus_gpadl *hnext;     /* hash chain */
+	struct vmbus_channel *ch;      /* owner; NULL if the header named an unknown relid */
+	uint32_t handle;
+	uint32_t relid;
+	uint16_t rangecount;
+	bool complete;
+	bool in_use;                   /* the ring GPADL of an open channel */
+	bool teardown_pending;         /* TEARDOWN arrived while in use: answer at close */
+	uint32_t buflen;               /* range_buflen from the header */
+	uint32_t filled;               /* bytes received so far */
+	uint64_t *words;               /* the range buffer, u64-aligned */
+	struct vmbus_gpadl_range *ranges;
+	uint32_t n_pages;              /* PFNs over all ranges */
+	uint64_t size;                 /* sum of byte_count */
+};
+
+struct vmbus_channel {
+	struct vmbus_server *srv;
+	struct vmbus_channel *next;    /* offer order */
+	const struct vmbus_channel_ops *ops;
+	void *priv;
+	struct vmbus_offer_params params;
+	uint8_t user_def[120];
+	uint32_t relid;
+	uint32_t conn_id;
+	uint32_t max_pkt;
+
+	bool offered;                  /* the guest has seen OFFERCHANNEL this connection */
+	bool rescinded;                /* RESCIND sent, waiting for RELID_RELEASED */
+	bool open;
+	bool opening;                  /* inside ops->open: signals are deferred */
+	bool closing;                  /* inside ops->close: no traffic */
+	bool broken;                   /* corrupt ring seen: silent until closed */
+	bool signal_deferred;
+	bool port_registered;
+
+	uint32_t target_vp;
+	uint32_t openid;
+	struct vmbus_gpadl *ring_gpadl;
+	uint32_t n_gpadls;
+
+	struct vmbus_ring in;          /* guest -> host */
+	struct vmbus_ring out;         /* host -> guest */
+	uint8_t *rx_buf;               /* private copy of the current packet */
+	uint32_t rx_cap;
+
+	struct event *kick_ev;         /* deferred ops->notify (fault-injected -EAGAIN) */
+	struct vmbus_chan_stats stats;
+};
+
+struct vmbus_outmsg {
+	struct vmbus_outmsg *next;
+	uint32_t size;
+	uint8_t data[VMBUS_MSG_MAX];
+};
+
+struct vmbus_server {
+	struct hv_partition *hv;
+	struct event_base *base;
+	uint32_t max_version;
+	uint32_t version;
+	enum vmbus_conn_state state;
+	uint32_t target_vcpu;          /* VP for host->guest messages */
+
+	struct vmbus_channel *relids[VMBUS_MAX_RELID + 1];
+	struct vmbus_channel *chan_head;
+	struct vmbus_channel **chan_tail;
+
+	struct vmbus_gpadl *gpadls[VMBUS_GPADL_HASH];
+	uint32_t n_gpadls;
+	uint64_t gpadl_pages;
+
+	struct vmbus_outmsg *outq_head;
+	struct vmbus_outmsg **outq_tail;
+	uint32_t outq_len;
+	struct event *outq_ev;
+
+	struct vmbus_server_stats stats;
+};
+
+/* server.c */
+void vmbus_post(struct vmbus_server *srv, const void *msg, uint32_t size);
+uint32_t vmbus_n_vcpus(const struct vmbus_server *srv);
+/* Closes every channel, drops every GPADL (no messages), frees rescinded
+ * channels, clears offered flags. */
+void vmbus_server_drop_all(struct vmbus_server *srv);
+
+/* Message handlers; `msg` is a private copy, size >= the table minimum. */
+typedef void (*vmbus_msg_handler)(struct vmbus_server *srv, uint32_t vp, const void *msg,
+				  uint32_t size);
+void vmbus_handle_request_offers(struct vmbus_server *srv, uint32_t vp, const void *msg,
+				 uint32_t size);
+void vmbus_handle_relid_released(struct vmbus_server *srv, uint32_t vp, const void *msg,
+				 uint32_t size);
+void vmbus_handle_gpadl_header(struct vmbus_server *srv, uint32_t vp, const void *msg,
+			       uint32_t size);
+void vmbus_handle_gpadl_body(struct vmbus_server *srv, uint32_t vp, const void *msg,
+			     uint32_t size);
+void vmbus_handle_gpadl_teardown(struct vmbus_server *srv, uint32_t vp, const void *msg,
+				 uint32_t size);
+void vmbus_handle_open_channel(struct vmbus_server *srv, uint32_t vp, const void *msg,
+			       uint32_t size);
+void vmbus_handle_close_channel(struct vmbus_server *srv, uint32_t vp, const void *msg,
+				uint32_t size);
+void vmbus_handle_modify_channel(struct vmbus_server *srv, uint32_t vp, const void *msg,
+				 uint32_t size);
+
+/* offer.c */
+/* The channel the guest may address by `relid` now (offered, known). */
+struct vmbus_channel *vmbus_chan_lookup(struct vmbus_server *srv, uint32_t relid);
+void vmbus_chan_free(struct vmbus_channel *ch);
+void vmbus_send_offer(struct vmbus_channel *ch);
+
+/* gpadl.c */
+struct vmbus_gpadl *vmbus_gpadl_find(struct vmbus_server *srv, uint32_t handle);
+/* Frees every GPADL of `ch` (all when ch is NULL) without telling the guest. */
+void vmbus_gpadl_drop(struct vmbus_server *srv, struct vmbus_channel *ch);
+/* The ring GPADL was released by a close: answers a deferred teardown. */
+void vmbus_gpadl_release(struct vmbus_server *srv, struct vmbus_gpadl *g);
+/* Page list of a GPADL made only of whole pages; NULL otherwise. */
+const uint64_t *vmbus_gpadl_pages(const struct vmbus_gpadl *g, uint32_t *n_pages);
+
+/* channel.c */
+/* ops->close, unmap, release the ring GPADL.  Idempotent. */
+void vmbus_chan_close(struct vmbus_channel *ch);
+void vmbus_chan_signal_guest(struct vmbus_channel *ch);
+int vmbus_chan_register_port(struct vmbus_channel *ch);
+
+/* ring.c */
+int vmbus_ring_map(struct vmbus_ring *ring, const struct gmem *mem, const uint64_t *pfns,
+		   uint32_t n_pages);
+void vmbus_ring_unmap(struct vmbus_ring *ring);
+/* Validates the guest-written indices at open and takes the host's own. */
+int vmbus_ring_start(struct vmbus_channel *ch);
+
+#endif

@@ -1,0 +1,22 @@
+# A bad configuration is a clear error naming the key, with a non-zero exit.
+. ./lib.sh
+check() { # CONFIG-TEXT EXPECTED-SUBSTRING
+	printf '%s' "$1" >"$T/bad.json"
+	if "$VMBUSD" serve --socket "$T/x.sock" --config "$T/bad.json" >"$T/err" 2>&1; then
+		fail "accepted: $1"
+	fi
+	grep -qF -- "$2" "$T/err" || { cat "$T/err"; fail "error for '$1' lacks '$2'"; }
+}
+check '{"devices":[{"type":"nope"}]}' 'devices[0].type: unknown device "nope"'
+check '{"devices":[{"type":"heartbeat","interval_ms":0}]}' 'devices[0].interval_ms'
+check '{"devices":[{"type":"heartbeat","instance":"xyz"}]}' 'devices[0].instance'
+check '{"devices":[{"type":"heartbeat","colour":1}]}' 'devices[0].colour: unknown key'
+check '{"vmbus":{"max_version":"9.9"}}' 'vmbus.max_version'
+check '{"devices":{}}' 'devices: must be an array'
+check '{"devices":[{"type":"kvp","name":"a"},{"type":"kvp","name":"a"}]}' 'devices[1].name'
+check '{"devices": [' 'bad.json:'
+"$VMBUSD" serve --socket "$T/x.sock" --max-version 7.1 >"$T/err" 2>&1 && fail "bad --max-version accepted"
+"$VMBUSD" --version | grep -q '^vmbusd ' || fail "--version"
+"$VMBUSD" --help | grep -q 'serve' || fail "--help"
+"$VMBUSD" nosuchcommand >/dev/null 2>&1 && fail "unknown command accepted"
+true

@@ -1,0 +1,16 @@
+# The frontend killed mid-negotiation (and mid-run): the daemon survives,
+# forgets the partition, and serves the next frontend from scratch.
+. ./lib.sh
+start_daemon
+for delay in 0.005 0.02 0.05 0.2; do
+	"${GUEST[@]}" run --duration 10 >/dev/null 2>&1 &
+	gpid=$!
+	sleep "$delay"
+	kill -9 "$gpid"; wait "$gpid" 2>/dev/null || true
+	ctl wait attached = false -t 5
+	daemon_alive
+	guest negotiate >"$T/n.out" || fail "negotiate after a kill at ${delay}s"
+	expect_event "$T/n.out" '"version":"5.3"'
+done
+ctl wait generation '>=' 8 -t 2
+stop_daemon

@@ -1,0 +1,597 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Block backends against real files and a real libevent loop: the raw
+ * backend (parallel requests, exact data, holes, O_DIRECT, flush, close with
+ * requests in flight) and, when built with libnbd and qemu-storage-daemon
+ * is installed (package qemu-system-common), qcow2 and vhdx images through
+ * NBD.
+ */
+#include <check.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "devices/blk/blk.h"
+
+#define MIB (1024u * 1024u)
+#define WAIT_LOOPS 20000
+
+static struct event_base *base;
+static char dir[64];
+static int completions;
+static bool in_submit;       /* set around blk_submit: done() must not run there */
+static bool sync_done;
+
+static void on_done(struct blk_request *req, int result)
+{
+	if (in_submit)
+		sync_done = true;
+	completions++;
+	*(int *)req->opaque = result;
+}
+
+static int submit(struct blk_backend *b, struct blk_request *req)
+{
+	int rc;
+
+	in_submit = true;
+	rc = blk_submit(b, req);
+	in_submit = false;
+	return rc;
+}
+
+static void wait_for(int n)
+{
+	for (int i = 0; completions < n && i < WAIT_LOOPS; i++)
+		event_base_loop(base, EVLOOP_ONCE);
+	ck_assert_int_eq(completions, n);
+	ck_assert(!sync_done);
+}
+
+static void make_file(const char *path, uint64_t size)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+	close(fd);
+}
+
+static struct blk_backend *open_raw(const char *path, bool ro, enum blk_cache cache, bool discard)
+{
+	struct blk_config cfg = { .path = path, .format = "raw", .readonly = ro, .cache = cache,
+				  .discard = discard };
+	struct blk_backend *b = NULL;
+	struct json_err err = { "" };
+	int rc = blk_open(base, &cfg, &b, &err);
+
+	ck_assert_msg(rc == 0, "blk_open %s: %d %s", path, rc, err.msg);
+	return b;
+}
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/test_blk.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	base = event_base_new();
+	completions = 0;
+	sync_done = false;
+	log_set_level(LOG_WARN);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	event_base_free(base);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* ---- raw ------------------------------------------------------------------ */
+
+#define NREQ 64
+#define REQ_BYTES 8192u
+
+START_TEST(raw_parallel_requests_land_exactly)
+{
+	char path[128];
+	static uint8_t wbuf[NREQ][REQ_BYTES], rbuf[NREQ][REQ_BYTES];
+	struct blk_request req[NREQ];
+	struct iovec iov[NREQ][3];
+	int res[NREQ];
+	struct blk_backend *b;
+
+	snprintf(path, sizeof(path), "%s/disk.raw", dir);
+	make_file(path, NREQ * REQ_BYTES);
+	b = open_raw(path, false, BLK_CACHE_WRITEBACK, false);
+	ck_assert_uint_eq(blk_info(b)->size, NREQ * REQ_BYTES);
+	ck_assert_uint_eq(blk_info(b)->block_size, 512);
+	ck_assert_str_eq(blk_info(b)->format, "raw");
+	/* Writes scattered over three iovecs each, in reverse order. */
+	for (int i = 0; i < NREQ; i++) {
+		for (unsigned j = 0; j < REQ_BYTES; j++)
+			wbuf[i][j] = (uint8_t)(i * 7 + j * 13);
+		iov[i][0] = (struct iovec){ wbuf[i], 100 };
+		iov[i][1] = (struct iovec){ wbuf[i] + 100, 3000 };
+		iov[i][2] = (struct iovec){ wbuf[i] + 3100, REQ_BYTES - 3100 };
+		req[i] = (struct blk_request){ .op = BLK_OP_WRITE,
+					       .offset = (uint64_t)(NREQ - 1 - i) * REQ_BYTES,
+					       .len = REQ_BYTES, .iov = iov[i], .iovcnt = 3,
+					       .done = on_done, .opaque = &res[i] };
+		res[i] = 1;
+		ck_assert_int_eq(submit(b, &req[i]), 0);
+	}
+	wait_for(NREQ);
+	for (int i = 0; i < NREQ; i++)
+		ck_assert_int_eq(res[i], 0);
+	/* Reads, all in flight together. */
+	for (int i = 0; i < NREQ; i++) {
+		iov[i][0] = (struct iovec){ rbuf[i], REQ_BYTES };
+		req[i] = (struct blk_request){ .op = BLK_OP_READ, .offset = (uint64_t)i * REQ_BYTES,
+					       .len = REQ_BYTES, .iov = iov[i], .iovcnt = 1,
+					       .done = on_done, .opaque = &res[i] };
+		ck_assert_int_eq(submit(b, &req[i]), 0);
+	}
+	wait_for(2 * NREQ);
+	for (int i = 0; i < NREQ; i++) {
+		ck_assert_int_eq(res[i], 0);
+		ck_assert_mem_eq(rbuf[i], wbuf[NREQ - 1 - i], REQ_BYTES);
+	}
+	blk_close(b);
+}
+END_TEST
+
+START_TEST(raw_submit_rejects_bad_requests)
+{
+	char path[128];
+	uint8_t buf[1024];
+	struct iovec iov = { buf, 512 };
+	struct blk_request req = { .op = BLK_OP_READ, .len = 512, .iov = &iov, .iovcnt = 1,
+				   .done = on_done };
+	struct blk_backend *b;
+
+	snprintf(path, sizeof(path), "%s/disk.raw", dir);
+	make_file(path, MIB);
+	b = open_raw(path, true, BLK_CACHE_WRITEBACK, true);
+	ck_assert(blk_info(b)->readonly);
+	ck_assert(!blk_info(b)->discard);       /* read-only wins */
+	req.offset = 100;
+	ck_assert_int_eq(blk_submit(b, &req), -EINVAL);          /* misaligned */
+	req.offset = MIB;
+	ck_assert_int_eq(blk_submit(b, &req), -EINVAL);          /* past the end */
+	req.offset = UINT64_MAX - 511;
+	ck_assert_int_eq(blk_submit(b, &req), -EINVAL);          /* overflow */
+	req.offset = 0;
+	req.len = 1024;
+	ck_assert_int_eq(blk_submit(b, &req), -EINVAL);          /* iov total != len */
+	req.len = 512;
+	req.op = BLK_OP_WRITE;
+	ck_assert_int_eq(blk_submit(b, &req), -EROFS);
+	req.op = BLK_OP_DISCARD;
+	ck_assert_int_eq(blk_submit(b, &req), -EROFS);
+	req.op = (enum blk_op)99;
+	ck_assert_int_eq(blk_submit(b, &req), -EINVAL);
+	ck_assert_int_eq(completions, 0);
+	blk_close(b);
+	b = open_raw(path, false, BLK_CACHE_WRITEBACK, false);
+	req.op = BLK_OP_DISCARD;
+	ck_assert_int_eq(blk_submit(b, &req), -EOPNOTSUPP);
+	ck_assert_int_eq(completions, 0);
+	blk_close(b);
+}
+END_TEST
+
+START_TEST(raw_read_past_eof_is_zero_filled)
+{
+	char path[128];
+	uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	int res = 1, fd;
+	struct blk_request req = { .op = BLK_OP_READ, .offset = 2 * 4096, .len = sizeof(buf),
+				   .iov = &iov, .iovcnt = 1, .done = on_done, .opaque = &res };
+	struct blk_backend *b;
+
+	snprintf(path, sizeof(path), "%s/disk.raw", dir);
+	make_file(path, 4 * 4096);
+	b = open_raw(path, false, BLK_CACHE_WRITEBACK, false);
+	/* Someone shrinks the file behind our back: reads return zeroes. */
+	fd = open(path, O_RDWR);
+	ck_assert_int_eq(ftruncate(fd, 2 * 4096 + 1000), 0);
+	ck_assert_int_eq(pwrite(fd, "\xAA\xAA\xAA\xAA", 4, 2 * 4096), 4);
+	close(fd);
+	memset(buf, 0x55, sizeof(buf));
+	ck_assert_int_eq(submit(b, &req), 0);
+	wait_for(1);
+	ck_assert_int_eq(res, 0);
+	ck_assert_uint_eq(buf[0], 0xAA);
+	ck_assert_uint_eq(buf[4], 0);
+	ck_assert_uint_eq(buf[999], 0);
+	ck_assert_uint_eq(buf[1000], 0);
+	ck_assert_uint_eq(buf[4095], 0);
+	ck_assert_int_eq(blk_refresh_size(b), 1);
+	ck_assert_uint_eq(blk_info(b)->size, 2 * 4096 + 512);
+	blk_close(b);
+}
+END_TEST
+
+static void do_one(struct blk_backend *b, enum blk_op op, uint64_t off, uint64_t len, void *buf)
+{
+	struct iovec iov = { buf, (size_t)len };
+	int res = 1, before = completions;
+	struct blk_request req = { .op = op, .offset = off, .len = len, .iov = &iov,
+				   .iovcnt = buf ? 1 : 0, .done = on_done, .opaque = &res };
+
+	ck_assert_int_eq(submit(b, &req), 0);
+	wait_for(before + 1);
+	ck_assert_int_eq(res, 0);
+}
+
+START_TEST(raw_discard_punches_holes)
+{
+	char path[128];
+	uint8_t *buf = malloc(MIB);
+	struct blk_backend *b;
+	struct stat st1, st2;
+
+	snprintf(path, sizeof(path), "%s/disk.raw", dir);
+	make_file(path, 4 * MIB);
+	b = open_raw(path, false, BLK_CACHE_WRITEBACK, true);
+	ck_assert(blk_info(b)->discard);
+	ck_assert(blk_info(b)->zero_after_discard);
+	memset(buf, 0x5A, MIB);
+	do_one(b, BLK_OP_WRITE, MIB, MIB, buf);
+	do_one(b, BLK_OP_FLUSH, 0, 0, NULL);
+	ck_assert_int_eq(stat(path, &st1), 0);
+	ck_assert_int_ge(st1.st_blocks, MIB / 512);
+	do_one(b, BLK_OP_DISCARD, MIB, MIB / 2, NULL);
+	ck_assert_int_eq(stat(path, &st2), 0);
+	ck_assert_int_le(st2.st_blocks, st1.st_blocks - (MIB / 2) / 512);
+	ck_assert_int_eq(st2.st_size, 4 * MIB);       /* KEEP_SIZE */
+	do_one(b, BLK_OP_READ, MIB, MIB, buf);
+	for (unsigned i = 0; i < MIB / 2; i++)
+		ck_assert_uint_eq(buf[i], 0);
+	for (unsigned i = MIB / 2; i < MIB; i++)
+		ck_assert_uint_eq(buf[i], 0x5A);
+	/* WRITE_ZEROES: zeroes, size kept. */
+	do_one(b, BLK_OP_WRITE_ZEROES, MIB + MIB / 2, 4096, NULL);
+	do_one(b, BLK_OP_READ, MIB, MIB, buf);
+	for (unsigned i = 0; i < MIB / 2 + 4096; i++)
+		ck_assert_uint_eq(buf[i], 0);
+	ck_assert_uint_eq(buf[MIB / 2 + 4096], 0x5A);
+	blk_close(b);
+	free(buf);
+}
+END_TEST
+
+START_TEST(raw_flush_and_unsafe)
+{
+	char path[128];
+	struct blk_backend *b;
+	json_t *st;
+
+	snprintf(path, sizeof(path), "%s/disk.raw", dir);
+	make_file(path, MIB);
+	b = open_raw(path, false, BLK_CACHE_WRITEBACK, false);
+	ck_assert(blk_info(b)->write_cache);
+	do_one(b, BLK_OP_FLUSH, 0, 0, NULL);
+	st = blk_stats(b);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "flushes")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "in_flight")), 0);
+	json_decref(st);
+	blk_close(b);
+	b = open_raw(path, false, BLK_CACHE_UNSAFE, false);
+	ck_assert(!blk_info(b)->write_cache);
+	do_one(b, BLK_OP_FLUSH, 0, 0, NULL);
+	blk_close(b);
+}
+END_TEST
+
+/* cache=none: either the filesystem takes O_DIRECT (then even unaligned
+ * guest buffers work, through the bounce buffer) or open says why. */
+static void check_direct(const char *path)
+{
+	struct blk_config cfg = { .path = path, .format = "raw", .cache = BLK_CACHE_NONE };
+	struct blk_backend *b = NULL;
+	struct json_err err = { "" };
+	uint8_t *raw = malloc(3 * 4096), *odd = raw + 7, *back = malloc(2 * 4096);
+	int rc;
+
+	make_file(path, MIB);
+	rc = blk_open(base, &cfg, &b, &err);
+	if (rc < 0) {
+		ck_assert_int_eq(rc, -EINVAL);
+		ck_assert_msg(strstr(err.msg, "O_DIRECT") && strstr(err.msg, path), "%s", err.msg);
+	} else {
+		memset(odd, 0x3C, 2 * 4096);
+		do_one(b, BLK_OP_WRITE, 4096, 2 * 4096, odd);      /* unaligned buffer */
+		do_one(b, BLK_OP_READ, 4096, 2 * 4096, back);
+		ck_assert_mem_eq(back, odd, 2 * 4096);
+		do_one(b, BLK_OP_READ, 4096, 1024, odd);           /* 512-aligned length */
+		ck_assert_uint_eq(odd[1023], 0x3C);
+		blk_close(b);
+	}
+	free(raw);
+	free(back);
+}
+
+START_TEST(raw_direct_on_disk_and_tmpfs)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/direct.raw", dir);
+	check_direct(path);
+	snprintf(path, sizeof(path), "/dev/shm/test_blk_direct.%d", (int)getpid());
+	check_direct(path);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(raw_close_completes_in_flight)
+{
+	char path[128];
+	static uint8_t buf[32][4096];
+	struct blk_request req[32];
+	struct iovec iov[32];
+	int res[32];
+	struct blk_backend *b;
+
+	snprintf(path, sizeof(path), "%s/disk.raw", dir);
+	make_file(path, 32 * 4096);
+	b = open_raw(path, false, BLK_CACHE_WRITEBACK, false);
+	for (int i = 0; i < 32; i++) {
+		iov[i] = (struct iovec){ buf[i], 4096 };
+		res[i] = 1;
+		req[i] = (struct blk_request){ .op = i % 2 ? BLK_OP_READ : BLK_OP_WRITE,
+					       .offset = (uint64_t)i * 4096, .len = 4096,
+					       .iov = &iov[i], .iovcnt = 1, .done = on_done,
+					       .opaque = &res[i] };
+		ck_assert_int_eq(submit(b, &req[i]), 0);
+	}
+	blk_close(b);      /* every done() ran inside */
+	ck_assert_int_eq(completions, 32);
+	for (int i = 0; i < 32; i++)
+		ck_assert_int_eq(res[i], 0);
+}
+END_TEST
+
+START_TEST(open_errors_name_the_file)
+{
+	struct blk_config cfg = { .path = "/nonexistent/disk.img", .format = "raw" };
+	struct blk_backend *b = NULL;
+	struct json_err err = { "" };
+	char path[128];
+
+	ck_assert_int_eq(blk_open(base, &cfg, &b, &err), -ENOENT);
+	ck_assert_ptr_null(b);
+	ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/disk.img"));
+	cfg.format = "qcow3";
+	ck_assert_int_eq(blk_open(base, &cfg, &b, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "qcow3"));
+	cfg.path = dir;   /* a directory */
+	cfg.format = "raw";
+	ck_assert_int_lt(blk_open(base, &cfg, &b, &err), 0);
+	ck_assert_ptr_nonnull(strstr(err.msg, dir));
+	/* "auto" on a plain file: qemu-img says raw (when installed). */
+	snprintf(path, sizeof(path), "%s/disk.raw", dir);
+	make_file(path, MIB);
+	cfg.path = path;
+	cfg.format = "auto";
+	if (blk_open(base, &cfg, &b, &err) == 0) {
+		ck_assert_str_eq(blk_info(b)->format, "raw");
+		blk_close(b);
+	} else {
+		ck_assert_ptr_nonnull(strstr(err.msg, "qemu-img"));
+	}
+}
+END_TEST
+
+START_TEST(config_from_json_names_keys)
+{
+	struct blk_config cfg;
+	struct json_err err = { "" };
+	json_t *o = json_pack("{s:s, s:s, s:b}", "path", "/x.img", "cache", "none", "discard", 1);
+
+	ck_assert_int_eq(blk_config_from_json(o, "devices[0]", &cfg, &err), 0);
+	ck_assert_str_eq(cfg.path, "/x.img");
+	ck_assert_str_eq(cfg.format, "auto");
+	ck_assert_int_eq(cfg.cache, BLK_CACHE_NONE);
+	ck_assert(cfg.discard && !cfg.readonly);
+	json_object_set_new(o, "cache", json_string("sometimes"));
+	ck_assert_int_eq(blk_config_from_json(o, "devices[0]", &cfg, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "devices[0].cache: \"sometimes\" is not writeback, none or unsafe");
+	json_object_del(o, "cache");
+	json_object_set_new(o, "readonly", json_string("yes"));
+	ck_assert_int_eq(blk_config_from_json(o, "devices[0]", &cfg, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "devices[0].readonly"));
+	json_object_del(o, "readonly");
+	json_object_del(o, "path");
+	ck_assert_int_eq(blk_config_from_json(o, "devices[0]", &cfg, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "devices[0].path"));
+	json_decref(o);
+}
+END_TEST
+
+/* ---- NBD (qemu-storage-daemon) ------------------------------------------- */
+
+static bool UNUSED have_tool(const char *name)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", name);
+	return system(cmd) == 0;
+}
+
+static bool UNUSED make_image(const char *path, const char *fmt, const char *size)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f %s %s %s", fmt, path, size);
+	return system(cmd) == 0;
+}
+
+#ifdef HAVE_LIBNBD
+static void nbd_roundtrip(const char *fmt)
+{
+	struct blk_config cfg = { .format = fmt, .discard = true };
+	struct blk_backend *b = NULL;
+	struct json_err err = { "" };
+	static uint8_t w[3][64 * 1024], r[3 * 64 * 1024];
+	struct iovec iov[3];
+	struct blk_request req[8];
+	int res[8];
+	char path[128];
+
+	if (!have_tool("qemu-storage-daemon") || !have_tool("qemu-img")) {
+		fprintf(stderr, "test_blk: SKIP nbd %s: qemu-storage-daemon (package "
+			"qemu-system-common) or qemu-img (qemu-utils) not installed\n", fmt);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/disk.%s", dir, fmt);
+	ck_assert(make_image(path, fmt, "64M"));
+	cfg.path = path;
+	ck_assert_msg(blk_open(base, &cfg, &b, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(blk_info(b)->size, 64 * MIB);
+	ck_assert_str_eq(blk_info(b)->format, fmt);
+	/* Three writes in flight, one of them scattered (bounce buffer). */
+	for (int i = 0; i < 3; i++)
+		memset(w[i], 0x11 * (i + 1), sizeof(w[i]));
+	iov[0] = (struct iovec){ w[0], sizeof(w[0]) };
+	iov[1] = (struct iovec){ w[1], 1000 };
+	iov[2] = (struct iovec){ w[1] + 1000, sizeof(w[1]) - 1000 };
+	iov[0].iov_len = 4096;
+	req[0] = (struct blk_request){ .op = BLK_OP_WRITE, .offset = 0, .len = 4096,
+				       .iov = &iov[0], .iovcnt = 1, .done = on_done, .opaque = &res[0] };
+	req[1] = (struct blk_request){ .op = BLK_OP_WRITE, .offset = 64 * 1024, .len = sizeof(w[1]),
+				       .iov = &iov[1], .iovcnt = 2, .done = on_done, .opaque = &res[1] };
+	req[2] = (struct blk_request){ .op = BLK_OP_WRITE, .offset = 63 * MIB, .len = 4096,
+				       .iov = &iov[0], .iovcnt = 1, .done = on_done, .opaque = &res[2] };
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(submit(b, &req[i]), 0);
+	wait_for(3);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(res[i], 0);
+	do_one(b, BLK_OP_FLUSH, 0, 0, NULL);
+	do_one(b, BLK_OP_READ, 0, 3 * 64 * 1024, r);
+	ck_assert_mem_eq(r, w[0], 4096);
+	ck_assert_uint_eq(r[4096], 0);
+	ck_assert_mem_eq(r + 64 * 1024, w[1], sizeof(w[1]));
+	do_one(b, BLK_OP_WRITE_ZEROES, 64 * 1024, 4096, NULL);
+	if (blk_info(b)->discard)
+		do_one(b, BLK_OP_DISCARD, 32 * MIB, MIB, NULL);
+	do_one(b, BLK_OP_READ, 64 * 1024, 8192, r);
+	ck_assert_uint_eq(r[0], 0);
+	ck_assert_uint_eq(r[4095], 0);
+	ck_assert_uint_eq(r[4096], 0x22);
+	blk_close(b);
+	ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);   /* the daemon was reaped */
+
+	/* Reopen read-only with "auto": the data persisted, writes refused. */
+	cfg.format = "auto";
+	cfg.readonly = true;
+	ck_assert_msg(blk_open(base, &cfg, &b, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(blk_info(b)->format, fmt);
+	ck_assert(blk_info(b)->readonly);
+	do_one(b, BLK_OP_READ, 63 * MIB, 4096, r);
+	ck_assert_uint_eq(r[0], 0x11);
+	iov[0] = (struct iovec){ r, 4096 };
+	req[0] = (struct blk_request){ .op = BLK_OP_WRITE, .len = 4096, .iov = &iov[0], .iovcnt = 1,
+				       .done = on_done, .opaque = &res[0] };
+	ck_assert_int_eq(blk_submit(b, &req[0]), -EROFS);
+	blk_close(b);
+}
+
+START_TEST(nbd_qcow2)
+{
+	nbd_roundtrip("qcow2");
+}
+END_TEST
+
+START_TEST(nbd_vhdx)
+{
+	nbd_roundtrip("vhdx");
+}
+END_TEST
+
+START_TEST(nbd_wrong_format_says_why)
+{
+	struct blk_config cfg = { .format = "vhdx" };
+	struct blk_backend *b = NULL;
+	struct json_err err = { "" };
+	char path[128];
+
+	if (!have_tool("qemu-storage-daemon") || !have_tool("qemu-img")) {
+		fprintf(stderr, "test_blk: SKIP nbd errors: qemu-storage-daemon not installed\n");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/disk.qcow2", dir);
+	ck_assert(make_image(path, "qcow2", "16M"));
+	cfg.path = path;
+	ck_assert_int_eq(blk_open(base, &cfg, &b, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, "qemu-storage-daemon"), "%s", err.msg);
+	snprintf(path, sizeof(path), "%s/missing.qcow2", dir);
+	cfg.format = "qcow2";
+	ck_assert_int_eq(blk_open(base, &cfg, &b, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "No such file"), "%s", err.msg);
+	ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+}
+END_TEST
+#else
+START_TEST(nbd_not_built_says_so)
+{
+	struct blk_config cfg = { .format = "qcow2" };
+	struct blk_backend *b = NULL;
+	struct json_err err = { "" };
+	char path[128];
+
+	fprintf(stderr, "test_blk: SKIP nbd: built without libnbd (HAVE_LIBNBD)\n");
+	snprintf(path, sizeof(path), "%s/disk.qcow2", dir);
+	make_file(path, MIB);
+	cfg.path = path;
+	ck_assert_int_eq(blk_open(base, &cfg, &b, &err), -ENOTSUP);
+	ck_assert_ptr_nonnull(strstr(err.msg, "libnbd"));
+
+}
+END_TEST
+#endif
+
+int main(void)
+{
+	Suite *s = suite_create("blk");
+	TCase *tc = tcase_create("blk");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, raw_parallel_requests_land_exactly);
+	tcase_add_test(tc, raw_submit_rejects_bad_requests);
+	tcase_add_test(tc, raw_read_past_eof_is_zero_filled);
+	tcase_add_test(tc, raw_discard_punches_holes);
+	tcase_add_test(tc, raw_flush_and_unsafe);
+	tcase_add_test(tc, raw_direct_on_disk_and_tmpfs);
+	tcase_add_test(tc, raw_close_completes_in_flight);
+	tcase_add_test(tc, open_errors_name_the_file);
+	tcase_add_test(tc, config_from_json_names_keys);
+#ifdef HAVE_LIBNBD
+	tcase_add_test(tc, nbd_qcow2);
+	tcase_add_test(tc, nbd_vhdx);
+	tcase_add_test(tc, nbd_wrong_format_says_why);
+#else
+	tcase_add_test(tc, nbd_not_built_says_so);
+#endif
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
