@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "devices/ic/ic.h"
+#include "devices/storvsp.h"
 
 const struct vmbus_device_ops *const device_table[] = {
 	/* Integration components (devices/ic/). */
@@ -16,7 +17,8 @@ const struct vmbus_device_ops *const device_table[] = {
 	&shutdown_ops,
 	&timesync_ops,
 	&kvp_ops,
-	/* Storage and network go here. */
+	/* Storage (devices/storvsp*.c over devices/scsi and devices/blk). */
+	&storvsp_ops,
 	/* vmbusd's own ring-benchmark device (not a Hyper-V class). */
 	&bench_ops,
 };

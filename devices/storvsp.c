@@ -2,9 +2,9 @@
 /*
  * storvsp: the Hyper-V synthetic SCSI controller that Linux hv_storvsc
  * drives (facts §8).  The wire formats are in vmbusd/proto/storvsc.h, the
- * pure protocol (state machine, validation, completions) in storvsp_proto.c;
- * this file owns the channels, the requests in flight, the disks and the
- * device interface.
+ * pure protocol (state machine, validation, completions) in storvsp_proto.c,
+ * the disks, hot plug, control verbs and stats in storvsp_disk.c; this file
+ * owns the channels, the requests in flight and the device lifecycle.
  *
  * Channels.  The primary is offered at create.  When the guest asks with
  * CREATE_SUB_CHANNELS, subchannels 1..n are offered with the same GUIDs;
@@ -43,67 +43,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-
 #include "core/guid.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "devices/blk/blk.h"
 #include "devices/scsi/scsi.h"
 #include "devices/storvsp.h"
-
-struct storvsp_dev;
-
-struct storvsp_chan_stats {
-	uint64_t packets;             /* guest packets read */
-	uint64_t requests;            /* EXECUTE_SRBs started */
-	uint64_t bytes_read;          /* device -> guest (data-in) */
-	uint64_t bytes_written;       /* guest -> device (data-out) */
-	uint64_t errors;              /* SRBs completed with a failure status (not INVALID_LUN) */
-	uint64_t invalid_lun;         /* SRBs to a LUN that is not there */
-	uint64_t malformed;           /* refused packets (bad type, length or field) */
-	uint64_t wrong_state;         /* packets out of protocol order */
-	uint64_t unsupported;         /* operations the host does not serve */
-	uint64_t queued;              /* completions that waited for ring space */
-	uint64_t dropped;             /* completions not sent: channel closed / send error */
-	uint64_t throttled;           /* times the ring was left unread at the in-flight limit */
-};
-
-struct storvsp_req;
-
-struct storvsp_chan {
-	struct storvsp_dev *dev;
-	struct vmbus_channel *ch;     /* NULL once rescinded */
-	uint16_t index;               /* 0 = primary */
-	bool open;
-	bool in_drain;                /* guards against re-entry from synchronous completions */
-	uint32_t gen;                 /* bumped at every close */
-	unsigned int inflight;
-	struct storvsp_req *pend_head, *pend_tail; /* completions waiting for ring space */
-	bool ctrl_pending;            /* one non-SRB reply waiting for ring space */
-	uint64_t ctrl_trans_id;
-	uint32_t ctrl_len;
-	struct vstor_packet ctrl_reply;
-	bool enum_pending;            /* unsolicited ENUMERATE_BUS waiting (primary) */
-	struct iovec *scratch;        /* GPA-direct decode buffer */
-	int scratch_cap;
-	struct storvsp_chan_stats st;
-};
-
-struct storvsp_disk {
-	struct storvsp_dev *dev;
-	unsigned int lun;
-	struct blk_backend *blk;
-	struct scsi_lun *slun;        /* owned by the target while attached */
-	char *image;                  /* for stats */
-	unsigned int inflight;
-	bool attached;
-	bool closing;                 /* inside storvsp_disk_free() */
-	struct event *close_ev;       /* deferred close after remove-disk */
-	device_control_done done;     /* pending remove-disk */
-	void *cookie;
-	struct storvsp_disk *next;    /* on the device's removing list */
-};
 
 struct storvsp_req {
 	struct scsi_cmd cmd;
@@ -118,26 +62,8 @@ struct storvsp_req {
 	struct iovec iov[];
 };
 
-struct storvsp_dev {
-	struct vmbus_server *srv;
-	struct event_base *base;
-	char path[64];                /* "devices[N]" for messages */
-	struct vmbus_offer_params offer;
-	struct storvsp_proto proto;
-	struct storvsp_chan *chans[1 + STORVSP_MAX_SUBCHANNELS]; /* [0] primary */
-	unsigned int n_sub;
-	struct scsi_target *target;   /* path 0, target 0 */
-	struct scsi_target *empty;    /* every other path/target */
-	struct storvsp_disk *disks[STORVSP_MAX_LUN + 1];
-	struct storvsp_disk *removing; /* detached, closing once idle */
-	unsigned int inflight;
-	uint64_t enumerates;          /* ENUMERATE_BUS packets sent */
-};
-
 static void storvsp_chan_drain(struct storvsp_chan *c);
 static const struct vmbus_channel_ops storvsp_channel_ops;
-struct storvsp_disk;
-static void storvsp_disk_idle(struct storvsp_disk *disk);
 
 /* ---- channels and sends -------------------------------------------------- */
 
@@ -252,7 +178,7 @@ static void storvsp_send_reply(struct storvsp_chan *c, uint64_t trans_id,
 
 /* Tells the guest to rescan (hot plug).  Only once it is ready for I/O:
  * before that, its own scan after init sees the current LUNs anyway. */
-static void storvsp_notify_rescan(struct storvsp_dev *d)
+void storvsp_notify_rescan(struct storvsp_dev *d)
 {
 	struct storvsp_chan *c = d->chans[0];
 
@@ -368,6 +294,7 @@ static void storvsp_execute(struct storvsp_chan *c, const struct vmbus_pkt *pkt,
 	req->cmd.data_len = srb->xfer_len;
 	req->cmd.done = storvsp_req_done;
 	req->cmd.opaque = req;
+	/* lun is the guest's byte (0..255); disks[] covers it all. */
 	if (on_target && d->disks[srb->lun] && d->disks[srb->lun]->attached) {
 		req->disk = d->disks[srb->lun];
 		req->disk->inflight++;
@@ -559,118 +486,6 @@ static const struct vmbus_channel_ops storvsp_channel_ops = {
 	.close = storvsp_chan_close,
 };
 
-/* ---- disks --------------------------------------------------------------------- */
-
-static void storvsp_disk_free(struct storvsp_disk *disk)
-{
-	/* scsi.h: destroy an idle LUN before closing its backend; a LUN with
-	 * commands in flight needs blk_close() first, which completes them
-	 * (done() runs inside it). */
-	disk->closing = true;
-	if (disk->inflight == 0 && disk->slun) {
-		scsi_lun_destroy(disk->slun);
-		disk->slun = NULL;
-	}
-	blk_close(disk->blk);
-	if (disk->slun)
-		scsi_lun_destroy(disk->slun);
-	if (disk->close_ev)
-		event_free(disk->close_ev);
-	free(disk->image);
-	free(disk);
-}
-
-static void storvsp_disk_finish_remove(struct storvsp_disk *disk)
-{
-	struct storvsp_dev *d = disk->dev;
-	device_control_done done = disk->done;
-	void *cookie = disk->cookie;
-	json_t *res = json_pack("{s:i}", "lun", (int)disk->lun);
-
-	for (struct storvsp_disk **pp = &d->removing; *pp; pp = &(*pp)->next) {
-		if (*pp == disk) {
-			*pp = disk->next;
-			break;
-		}
-	}
-	storvsp_disk_free(disk);
-	if (done)
-		done(cookie, 0, res);
-	else
-		json_decref(res);
-}
-
-static void storvsp_disk_close_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct storvsp_disk *disk = arg;
-
-	if (disk->inflight == 0)
-		storvsp_disk_finish_remove(disk);
-}
-
-/* A removed disk's last command finished: close it from the loop, not from
- * inside its backend's done(). */
-static void storvsp_disk_idle(struct storvsp_disk *disk)
-{
-	if (disk->close_ev)
-		event_active(disk->close_ev, EV_TIMEOUT, 0);
-	else
-		storvsp_disk_finish_remove(disk);
-}
-
-static int storvsp_disk_add(struct storvsp_dev *d, const json_t *obj, const char *path,
-			    unsigned int default_lun, bool hotplug, unsigned int *lun_out,
-			    struct json_err *err)
-{
-	static const char *const keys[] = { BLK_CONFIG_KEYS, SCSI_LUN_CONFIG_KEYS, "lun", NULL };
-	struct blk_config bc;
-	struct scsi_lun_config lc;
-	struct storvsp_disk *disk;
-	uint64_t lun = default_lun;
-	int rc;
-
-	memset(&bc, 0, sizeof(bc));
-	memset(&lc, 0, sizeof(lc));
-	if ((rc = json_check_keys(obj, path, keys, err)) ||
-	    (rc = blk_config_from_json(obj, path, &bc, err)) ||
-	    (rc = scsi_lun_config_from_json(obj, path, &lc, err)) ||
-	    (rc = json_get_u64(obj, path, "lun", false, 0, STORVSP_MAX_LUN, &lun, err)))
-		return rc;
-	if (d->disks[lun])
-		return json_fail(err, path, "lun", "LUN %u is already in use", (unsigned)lun);
-	disk = calloc(1, sizeof(*disk));
-	if (!disk || !(disk->image = strdup(bc.path))) {
-		free(disk);
-		return json_fail(err, path, NULL, "out of memory");
-	}
-	disk->dev = d;
-	disk->lun = (unsigned int)lun;
-	rc = blk_open(d->base, &bc, &disk->blk, err);
-	if (rc) {
-		/* blk names the file and the reason; add the key. */
-		char why[sizeof(err->msg)];
-
-		snprintf(why, sizeof(why), "%s", err->msg);
-		free(disk->image);
-		free(disk);
-		return json_fail(err, path, strstr(why, "format") ? "format" : "path", "%s", why);
-	}
-	rc = scsi_lun_create(disk->blk, &lc, &disk->slun, err);
-	if (!rc && d->base && !(disk->close_ev = event_new(d->base, -1, 0, storvsp_disk_close_cb,
-							    disk)))
-		rc = json_fail(err, path, NULL, "out of memory");
-	if (!rc && (rc = scsi_target_attach(d->target, disk->lun, disk->slun, hotplug)) < 0)
-		json_fail(err, path, "lun", "cannot attach LUN %u: %s", disk->lun, strerror(-rc));
-	if (rc) {
-		storvsp_disk_free(disk);
-		return rc;
-	}
-	disk->attached = true;
-	d->disks[lun] = disk;
-	*lun_out = disk->lun;
-	return 0;
-}
-
 /* ---- lifecycle ----------------------------------------------------------------- */
 
 static void storvsp_destroy(void *opaque)
@@ -691,28 +506,7 @@ static void storvsp_destroy(void *opaque)
 	}
 	/* Then the disks: closing a backend completes its requests, which
 	 * frees them and the channel objects they kept alive. */
-	for (unsigned int i = 0; i <= STORVSP_MAX_LUN; i++) {
-		struct storvsp_disk *disk = d->disks[i];
-
-		if (!disk)
-			continue;
-		d->disks[i] = NULL;
-		if (disk->attached)
-			scsi_target_detach(d->target, disk->lun, false);
-		if (disk->done) {
-			disk->done(disk->cookie, -ECANCELED, NULL);
-			disk->done = NULL;
-		}
-		storvsp_disk_free(disk);
-	}
-	while (d->removing) {
-		struct storvsp_disk *disk = d->removing;
-
-		d->removing = disk->next;
-		if (disk->done)
-			disk->done(disk->cookie, -ECANCELED, NULL);
-		storvsp_disk_free(disk);
-	}
+	storvsp_disks_close_all(d);
 	if (d->target)
 		scsi_target_destroy(d->target);
 	if (d->empty)
@@ -797,109 +591,6 @@ static int storvsp_create(struct vmbus_server *srv, const json_t *config, const 
 fail:
 	storvsp_destroy(d);
 	return rc;
-}
-
-/* ---- control and stats -------------------------------------------------------- */
-
-static int storvsp_control(void *opaque, const char *verb, const json_t *args,
-			   device_control_done done, void *cookie, struct json_err *err)
-{
-	struct storvsp_dev *d = opaque;
-	uint64_t lun = 0;
-	int rc;
-
-	if (strcmp(verb, "add-disk") == 0) {
-		unsigned int n, free_lun = 0;
-
-		/* Without "lun": the lowest free one. */
-		while (free_lun <= STORVSP_MAX_LUN && d->disks[free_lun])
-			free_lun++;
-		if (free_lun > STORVSP_MAX_LUN && !json_object_get(args, "lun"))
-			return json_fail(err, "args", "lun", "no free LUN");
-		if ((rc = storvsp_disk_add(d, args, "args", MIN(free_lun, STORVSP_MAX_LUN), true, &n,
-					   err)))
-			return rc;
-		log_info("storvsp %s: disk hot-added at LUN %u", d->path, n);
-		storvsp_notify_rescan(d);
-		done(cookie, 0, json_pack("{s:i}", "lun", (int)n));
-		return 0;
-	}
-	if (strcmp(verb, "remove-disk") == 0) {
-		static const char *const keys[] = { "lun", NULL };
-		struct storvsp_disk *disk;
-
-		if ((rc = json_check_keys(args, "args", keys, err)) ||
-		    (rc = json_get_u64(args, "args", "lun", true, 0, STORVSP_MAX_LUN, &lun, err)))
-			return rc;
-		disk = d->disks[lun];
-		if (!disk)
-			return json_fail(err, "args", "lun", "no disk at LUN %u", (unsigned)lun);
-		d->disks[lun] = NULL;
-		scsi_target_detach(d->target, disk->lun, true);
-		disk->attached = false;
-		disk->done = done;
-		disk->cookie = cookie;
-		disk->next = d->removing;
-		d->removing = disk;
-		log_info("storvsp %s: disk hot-removed from LUN %u", d->path, disk->lun);
-		storvsp_notify_rescan(d);
-		/* The image closes when its last command is done. */
-		if (disk->inflight == 0)
-			storvsp_disk_finish_remove(disk);
-		return 0;
-	}
-	return -ENOTSUP;
-}
-
-static json_t *storvsp_chan_stats_json(const struct storvsp_chan *c)
-{
-	const struct storvsp_chan_stats *s = &c->st;
-
-	return json_pack("{s:i,s:i,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:i}",
-			 "index", c->index, "relid", c->ch ? (int)vmbus_chan_relid(c->ch) : 0,
-			 "open", c->open, "packets", (json_int_t)s->packets,
-			 "requests", (json_int_t)s->requests, "bytes_read", (json_int_t)s->bytes_read,
-			 "bytes_written", (json_int_t)s->bytes_written, "errors", (json_int_t)s->errors,
-			 "invalid_lun", (json_int_t)s->invalid_lun,
-			 "malformed", (json_int_t)s->malformed, "wrong_state", (json_int_t)s->wrong_state,
-			 "unsupported", (json_int_t)s->unsupported, "queued", (json_int_t)s->queued,
-			 "dropped", (json_int_t)s->dropped, "throttled", (json_int_t)s->throttled,
-			 "in_flight", (int)c->inflight);
-}
-
-static json_t *storvsp_stats(void *opaque)
-{
-	struct storvsp_dev *d = opaque;
-	json_t *chans = json_array(), *disks = json_array();
-	uint64_t malformed = 0, requests = 0;
-	char version[8];
-
-	for (unsigned int i = 0; i <= d->n_sub; i++) {
-		const struct storvsp_chan *c = d->chans[i];
-
-		if (!c)
-			continue;
-		malformed += c->st.malformed;
-		requests += c->st.requests;
-		json_array_append_new(chans, storvsp_chan_stats_json(c));
-	}
-	for (unsigned int i = 0; i <= STORVSP_MAX_LUN; i++) {
-		const struct storvsp_disk *disk = d->disks[i];
-
-		if (disk)
-			json_array_append_new(disks, json_pack("{s:i,s:s,s:i,s:o}", "lun",
-							       (int)disk->lun, "path", disk->image,
-							       "in_flight", (int)disk->inflight,
-							       "scsi", scsi_lun_stats(disk->slun)));
-	}
-	snprintf(version, sizeof(version), "%u.%u", d->proto.version >> 8, d->proto.version & 0xFF);
-	return json_pack("{s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:i,s:o,s:o}",
-			 "state", storvsp_state_name(d->proto.state), "version", version,
-			 "subchannels", (int)d->n_sub, "max_subchannels", (int)d->proto.max_subchannels,
-			 "max_transfer_bytes", (int)d->proto.max_transfer_bytes,
-			 "requests", (json_int_t)requests, "malformed", (json_int_t)malformed,
-			 "enumerates", (json_int_t)d->enumerates, "in_flight", (int)d->inflight,
-			 "channels", chans, "disks", disks);
 }
 
 const struct vmbus_device_ops storvsp_ops = {

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "devices/device.h"
+#include "vmbus/vmbus.h"
 #include "vmbusd/proto/storvsc.h"
 
 /* SRB status for a busy target (not in storvsc's list, so Linux leaves the
@@ -34,7 +35,7 @@
 #define STORVSP_MAX_SUBCHANNELS      64u     /* config ceiling for "subchannels" */
 #define STORVSP_DEFAULT_SUBCHANNELS  8u      /* the guest asks for min(cpus - 1, this) */
 #define STORVSP_DEFAULT_MAX_TRANSFER 0x40000u /* 256 KiB, as Hyper-V/OpenVMM */
-#define STORVSP_MAX_LUN              254u    /* Linux: max_lun 255 per target */
+#define STORVSP_MAX_LUN              254u    /* config ceiling (Linux: max_lun 255) */
 /* Requests in flight per channel before the channel stops reading its ring
  * (it resumes as they complete): bounds memory and the completion queue. */
 #define STORVSP_MAX_INFLIGHT         512u
@@ -151,7 +152,99 @@ uint32_t storvsp_build_enumerate(uint16_t version, struct vstor_packet *out);
 const char *storvsp_op_name(uint32_t op);
 const char *storvsp_state_name(enum storvsp_state s);
 
-/* ---- The device (storvsp.c) ---------------------------------------------- */
+/* ---- The device (storvsp.c: channels and I/O; storvsp_disk.c: disks,
+ * hot plug, control verbs, stats) ------------------------------------------- */
+
+struct blk_backend;
+struct scsi_lun;
+struct scsi_target;
+struct event;
+struct storvsp_dev;
+struct storvsp_req;
+
+struct storvsp_chan_stats {
+	uint64_t packets;             /* guest packets read */
+	uint64_t requests;            /* EXECUTE_SRBs started */
+	uint64_t bytes_read;          /* device -> guest (data-in) */
+	uint64_t bytes_written;       /* guest -> device (data-out) */
+	uint64_t errors;              /* SRBs completed with a failure status (not INVALID_LUN) */
+	uint64_t invalid_lun;         /* SRBs to a LUN that is not there */
+	uint64_t malformed;           /* refused packets (bad type, length or field) */
+	uint64_t wrong_state;         /* packets out of protocol order */
+	uint64_t unsupported;         /* operations the host does not serve */
+	uint64_t queued;              /* completions that waited for ring space */
+	uint64_t dropped;             /* completions not sent: channel closed / send error */
+	uint64_t throttled;           /* times the ring was left unread at the in-flight limit */
+};
+
+struct storvsp_chan {
+	struct storvsp_dev *dev;
+	struct vmbus_channel *ch;     /* NULL once rescinded */
+	uint16_t index;               /* 0 = primary */
+	bool open;
+	bool in_drain;                /* guards against re-entry from synchronous completions */
+	uint32_t gen;                 /* bumped at every close */
+	unsigned int inflight;
+	struct storvsp_req *pend_head, *pend_tail; /* completions waiting for ring space */
+	bool ctrl_pending;            /* one non-SRB reply waiting for ring space */
+	uint64_t ctrl_trans_id;
+	uint32_t ctrl_len;
+	struct vstor_packet ctrl_reply;
+	bool enum_pending;            /* unsolicited ENUMERATE_BUS waiting (primary) */
+	struct iovec *scratch;        /* GPA-direct decode buffer */
+	int scratch_cap;
+	struct storvsp_chan_stats st;
+};
+
+struct storvsp_disk {
+	struct storvsp_dev *dev;
+	unsigned int lun;
+	struct blk_backend *blk;
+	struct scsi_lun *slun;        /* owned by the target while attached */
+	char *image;                  /* for stats */
+	unsigned int inflight;
+	bool attached;
+	bool closing;                 /* inside storvsp_disk_free() */
+	struct event *close_ev;       /* deferred close after remove-disk */
+	device_control_done done;     /* pending remove-disk */
+	void *cookie;
+	struct storvsp_disk *next;    /* on the device's removing list */
+};
+
+struct storvsp_dev {
+	struct vmbus_server *srv;
+	struct event_base *base;
+	char path[64];                /* "devices[N]" for messages */
+	struct vmbus_offer_params offer;
+	struct storvsp_proto proto;
+	struct storvsp_chan *chans[1 + STORVSP_MAX_SUBCHANNELS]; /* [0] primary */
+	unsigned int n_sub;
+	struct scsi_target *target;   /* path 0, target 0 */
+	struct scsi_target *empty;    /* every other path/target */
+	struct storvsp_disk *disks[256];  /* by LUN; indexed with the guest's lun byte */
+	struct storvsp_disk *removing; /* detached, closing once idle */
+	unsigned int inflight;
+	uint64_t enumerates;          /* ENUMERATE_BUS packets sent */
+};
+
+
+/* storvsp.c */
+/* Sends the unsolicited ENUMERATE_BUS when the guest is ready for I/O. */
+void storvsp_notify_rescan(struct storvsp_dev *d);
+
+/* storvsp_disk.c */
+/* Parses one disk object (keys BLK_CONFIG_KEYS, SCSI_LUN_CONFIG_KEYS,
+ * "lun"), opens it and attaches it at its LUN; errors name the key. */
+int storvsp_disk_add(struct storvsp_dev *d, const json_t *obj, const char *path,
+		     unsigned int default_lun, bool hotplug, unsigned int *lun_out,
+		     struct json_err *err);
+/* A removed disk's last command finished. */
+void storvsp_disk_idle(struct storvsp_disk *disk);
+/* Closes every disk (completing what is in flight); at destroy. */
+void storvsp_disks_close_all(struct storvsp_dev *d);
+int storvsp_control(void *dev, const char *verb, const json_t *args, device_control_done done,
+		    void *cookie, struct json_err *err);
+json_t *storvsp_stats(void *dev);
 
 extern const struct vmbus_device_ops storvsp_ops;
 

@@ -61,9 +61,20 @@ finish() {
 
 mkdir -p "$cache_root" || die "cannot create $cache_root"
 exec 9>"$cache_root/qemu-build.lock"
-say "waiting for the build lock $cache_root/qemu-build.lock"
-flock 9
+if ! flock -n 9; then
+    say "waiting for another build to release $cache_root/qemu-build.lock"
+    flock 9
+fi
 [ -f "$dir/.done" ] && finish        # another run built it meanwhile
+
+# Builds of other hashes that never finished are dead weight (we hold the lock).
+for old in "$cache_root"/qemu-*; do
+    case "$old" in "$dir"|"$cache_root/qemu-dl"|"$cache_root/qemu-build.lock") continue ;; esac
+    if [ -d "$old" ] && [ ! -f "$old/.done" ]; then
+        say "removing unfinished build $old"
+        rm -rf "$old"
+    fi
+done
 
 sudo=
 if [ "$(id -u)" -ne 0 ]; then
@@ -72,8 +83,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # ---- build dependencies ---------------------------------------------------
-deps=(gcc make pkg-config python3 meson ninja-build libglib2.0-dev
-      libpixman-1-dev libfdt-dev flex bison dpkg-dev patch xz-utils bzip2)
+deps=(gcc libc6-dev make pkg-config python3 meson ninja-build libglib2.0-dev
+      libpixman-1-dev libfdt-dev flex bison dpkg-dev patch xz-utils)
 missing=()
 for d in "${deps[@]}"; do
     dpkg-query -W -f='${Status}\n' "$d" 2>/dev/null | grep -q '^install ok installed$' ||
@@ -113,12 +124,13 @@ fi
 
 dl=$cache_root/qemu-dl
 mkdir -p "$dl"
-dsc=$(ls -v "$dl"/qemu_*.dsc 2>/dev/null | tail -n1 || true)
+newest_dsc() { find "$dl" -maxdepth 1 -name 'qemu_*.dsc' | sort -V | tail -n1; }
+dsc=$(newest_dsc)
 if [ -z "$dsc" ]; then
     say "downloading Debian's qemu source package into $dl"
     (cd "$dl" && apt-get source --download-only qemu) ||
         die "apt-get source --download-only qemu failed"
-    dsc=$(ls -v "$dl"/qemu_*.dsc 2>/dev/null | tail -n1 || true)
+    dsc=$(newest_dsc)
     [ -n "$dsc" ] || die "apt-get source left no qemu_*.dsc in $dl"
 fi
 case "$(basename "$dsc")" in

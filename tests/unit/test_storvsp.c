@@ -739,6 +739,8 @@ static void guest_open_primary(struct tg_chan *c, int *n_offers)
 	ck_assert_int_eq(tg_open(&T, c, offers[0].child_relid, 0x100, 32, 32, 0, 0), 0);
 }
 
+static uint8_t srb_target; /* target_id of the next guest_srb() */
+
 /* An EXECUTE_SRB over `len` bytes of guest RAM at gpa (GPA-direct), or
  * inband when len == 0. */
 static void guest_srb(struct tg_chan *c, uint64_t tid, const uint8_t *cdb, uint8_t cdb_len,
@@ -750,6 +752,7 @@ static void guest_srb(struct tg_chan *c, uint64_t tid, const uint8_t *cdb, uint8
 
 	p.vm_srb.length = sizeof(struct vmscsi_request);
 	p.vm_srb.lun = lun;
+	p.vm_srb.target_id = srb_target;
 	p.vm_srb.cdb_length = cdb_len;
 	p.vm_srb.sense_info_length = VSTOR_SENSE_SIZE;
 	p.vm_srb.data_in = data_in;
@@ -878,7 +881,19 @@ START_TEST(test_device_end_to_end)
 	ck_assert_int_eq(guest_recv(&c, &r, &d), 80);
 	ck_assert_uint_eq(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
 	ck_assert_uint_eq(mem[0], 0x7F);
-	/* ... and on another target. */
+	/* ... and on LUN 0 of another target (Linux scans targets 0-1). */
+	memset(mem, 0, 64);
+	srb_target = 1;
+	guest_srb(&c, 80, inquiry, 6, VSTOR_DATA_IN, buf, 36, 0);
+	ck_assert_int_eq(guest_recv(&c, &r, &d), 80);
+	ck_assert_uint_eq(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+	ck_assert_uint_eq(r.vm_srb.target_id, 1);
+	ck_assert_uint_eq(mem[0], 0x7F);
+	srb_target = 0;
+	/* LUN 255 (the largest the guest can address). */
+	guest_srb(&c, 81, tur, 6, VSTOR_DATA_UNKNOWN, 0, 0, 255);
+	ck_assert_int_eq(guest_recv(&c, &r, &d), 80);
+	ck_assert_uint_eq(r.vm_srb.srb_status, SRB_STATUS_INVALID_LUN);
 	/* TEST UNIT READY to a missing LUN: INVALID_LUN. */
 	guest_srb(&c, 9, tur, 6, VSTOR_DATA_UNKNOWN, 0, 0, 5);
 	ck_assert_int_eq(guest_recv(&c, &r, &d), 80);
