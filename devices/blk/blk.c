@@ -165,7 +165,7 @@ int blk_open(struct event_base *base, const struct blk_config *cfg, struct blk_b
 	*out = NULL;
 	if (!cfg->path || !*cfg->path)
 		return blk_errf(err, -EINVAL, "block backend: no path");
-	if (!cfg->format || !strcmp(cfg->format, "auto")) {
+	if (cfg->format && !strcmp(cfg->format, "auto")) {
 		rc = blk_probe_format(cfg->path, format, sizeof(format), err);
 		if (rc < 0)
 			return rc;
@@ -308,7 +308,9 @@ int blk_config_from_json(const json_t *obj, const char *path, struct blk_config 
 	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->format = "auto";
+	/* Not "auto": probing an image a guest can write lets the guest choose
+	 * the format (and a backing file) for the next start. */
+	cfg->format = "raw";
 	if ((rc = json_get_string(obj, path, "path", true, &cfg->path, err)) < 0 ||
 	    (rc = json_get_string(obj, path, "format", false, &cfg->format, err)) < 0 ||
 	    (rc = json_get_bool(obj, path, "readonly", false, &cfg->readonly, err)) < 0 ||

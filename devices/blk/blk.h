@@ -54,7 +54,11 @@ enum blk_cache {
 struct blk_config {
 	const char *path;        /* image file or block device (required) */
 	const char *format;      /* "raw", "qcow2", "vhdx", "vpc", "vmdk", "vdi", "qed",
-	                          * ... or "auto" (probe with qemu-img); NULL = "auto" */
+	                          * ... or "auto" (probe with qemu-img); NULL = "raw".
+	                          * Name the format for images a guest can write: a raw
+	                          * disk whose guest wrote a qcow2 header would be
+	                          * probed as qcow2 next time (and could name a host
+	                          * file as its backing file). */
 	bool readonly;
 	enum blk_cache cache;
 	bool discard;            /* pass guest discards/unmaps to the image */
@@ -116,7 +120,7 @@ void blk_close(struct blk_backend *b);
 json_t *blk_stats(const struct blk_backend *b);
 
 /* Parses the block keys of a device's JSON object into cfg (strings point
- * into obj):  "path" (required), "format" (default "auto"), "readonly"
+ * into obj):  "path" (required), "format" (default "raw"), "readonly"
  * (false), "cache" ("writeback" | "none" | "unsafe", default "writeback"),
  * "discard" (false).  It does not check for unknown keys (the caller knows
  * its other keys): see BLK_CONFIG_KEYS.  Returns 0 or -EINVAL with err set. */

@@ -79,8 +79,10 @@ struct scsi_cmd {
 	uint8_t sense_len;       /* 0, or SCSI_SENSE_LEN with CHECK CONDITION */
 	bool lun_missing;        /* set by scsi_target_execute/scsi_missing_lun_execute for a
 	                          * command (other than INQUIRY/REPORT LUNS) addressed to a LUN
-	                          * that is not present: status/sense are meaningless; storvsp
-	                          * answers SRB_STATUS_INVALID_LUN (0x20, facts §8.5) */
+	                          * that is not present; storvsp should answer
+	                          * SRB_STATUS_INVALID_LUN (0x20, facts §8.5).  status/sense
+	                          * hold CHECK CONDITION / LOGICAL UNIT NOT SUPPORTED (25h)
+	                          * for a caller that wants a SCSI answer instead. */
 	uint64_t transferred;    /* bytes actually moved (<= data_len) */
 	/* --- private to the target --- */
 	struct blk_request blk;

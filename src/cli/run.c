@@ -41,7 +41,9 @@ static char *run_capture(const char *cmd)
 	return last;
 }
 
-static char *resolve(const char *given, const char *env, const char *script_fmt, const char *arg)
+/* An explicit option, else the environment, else the project's script
+ * (relative to the source tree) run with `args`. */
+static char *resolve(const char *given, const char *env, const char *script, const char *args)
 {
 	char cmd[1024];
 	const char *e = getenv(env);
@@ -50,7 +52,7 @@ static char *resolve(const char *given, const char *env, const char *script_fmt,
 		return strdup(given);
 	if (e && *e)
 		return strdup(e);
-	snprintf(cmd, sizeof(cmd), script_fmt, VMBUSD_SRCDIR, arg ? arg : "");
+	snprintf(cmd, sizeof(cmd), "%s/%s %s", VMBUSD_SRCDIR, script, args);
 	return run_capture(cmd);
 }
 
@@ -107,10 +109,9 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "vmbusd run: cannot create a work directory: %s\n", strerror(errno));
 		return 2;
 	}
-	qemu = resolve(qemu_opt, "VMBUSD_QEMU", "%s/qemu/build.sh --print-path%s", NULL);
-	guest = resolve(guest_opt, "VMBUSD_GUEST_DIR", "%s/tests/guest/build-guest.sh --print-dir%s",
-			NULL);
-	ssdt = resolve(ssdt_opt, "VMBUSD_SSDT", "%s/qemu/build-ssdt.sh %s", workdir);
+	qemu = resolve(qemu_opt, "VMBUSD_QEMU", "qemu/build.sh", "--print-path");
+	guest = resolve(guest_opt, "VMBUSD_GUEST_DIR", "tests/guest/build-guest.sh", "--print-dir");
+	ssdt = resolve(ssdt_opt, "VMBUSD_SSDT", "qemu/build-ssdt.sh", workdir);
 	if (!qemu || !guest || !ssdt) {
 		fprintf(stderr, "vmbusd run: cannot find the %s (see the messages above)\n",
 			!qemu ? "patched QEMU" : !guest ? "guest image" : "SSDT");

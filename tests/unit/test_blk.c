@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,7 +403,7 @@ START_TEST(config_from_json_names_keys)
 
 	ck_assert_int_eq(blk_config_from_json(o, "devices[0]", &cfg, &err), 0);
 	ck_assert_str_eq(cfg.path, "/x.img");
-	ck_assert_str_eq(cfg.format, "auto");
+	ck_assert_str_eq(cfg.format, "raw");
 	ck_assert_int_eq(cfg.cache, BLK_CACHE_NONE);
 	ck_assert(cfg.discard && !cfg.readonly);
 	json_object_set_new(o, "cache", json_string("sometimes"));
@@ -521,6 +522,76 @@ START_TEST(nbd_vhdx)
 }
 END_TEST
 
+/* The daemon dies under us: requests fail (no hang), close still works. */
+static pid_t only_child(void)
+{
+	char p[64], buf[64];
+	FILE *f;
+	long pid = -1;
+
+	snprintf(p, sizeof(p), "/proc/self/task/%d/children", (int)getpid());
+	f = fopen(p, "r");
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%ld", &pid) != 1)
+		pid = -1;
+	fclose(f);
+	return (pid_t)pid;
+}
+
+START_TEST(nbd_close_in_flight_and_daemon_death)
+{
+	struct blk_config cfg = { .format = "qcow2" };
+	struct blk_backend *b = NULL;
+	struct json_err err = { "" };
+	static uint8_t buf[16][4096];
+	struct blk_request req[16];
+	struct iovec iov[16];
+	int res[16];
+	char path[128];
+	pid_t pid;
+
+	if (!have_tool("qemu-storage-daemon") || !have_tool("qemu-img")) {
+		fprintf(stderr, "test_blk: SKIP nbd close: qemu-storage-daemon not installed\n");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/disk.qcow2", dir);
+	ck_assert(make_image(path, "qcow2", "16M"));
+	cfg.path = path;
+	ck_assert_msg(blk_open(base, &cfg, &b, &err) == 0, "%s", err.msg);
+	for (int i = 0; i < 16; i++) {
+		iov[i] = (struct iovec){ buf[i], 4096 };
+		res[i] = 1;
+		req[i] = (struct blk_request){ .op = i % 2 ? BLK_OP_READ : BLK_OP_WRITE,
+					       .offset = (uint64_t)i * 4096, .len = 4096,
+					       .iov = &iov[i], .iovcnt = 1, .done = on_done,
+					       .opaque = &res[i] };
+		ck_assert_int_eq(submit(b, &req[i]), 0);
+	}
+	blk_close(b);                                   /* all complete inside */
+	ck_assert_int_eq(completions, 16);
+	for (int i = 0; i < 16; i++)
+		ck_assert_int_eq(res[i], 0);
+
+	ck_assert_msg(blk_open(base, &cfg, &b, &err) == 0, "%s", err.msg);
+	pid = only_child();
+	ck_assert_msg(pid > 0 || access("/proc/self/task", F_OK) != 0, "no child pid found");
+	if (pid > 0) {
+		ck_assert_int_eq(kill(pid, SIGKILL), 0);
+		usleep(100 * 1000);
+		for (int i = 0; i < 4; i++) {
+			res[i] = 1;
+			ck_assert_int_eq(submit(b, &req[i]), 0);
+		}
+		wait_for(20);
+		for (int i = 0; i < 4; i++)
+			ck_assert_int_lt(res[i], 0);
+	}
+	blk_close(b);
+	ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+}
+END_TEST
+
 START_TEST(nbd_wrong_format_says_why)
 {
 	struct blk_config cfg = { .format = "vhdx" };
@@ -585,6 +656,7 @@ int main(void)
 	tcase_add_test(tc, nbd_qcow2);
 	tcase_add_test(tc, nbd_vhdx);
 	tcase_add_test(tc, nbd_wrong_format_says_why);
+	tcase_add_test(tc, nbd_close_in_flight_and_daemon_death);
 #else
 	tcase_add_test(tc, nbd_not_built_says_so);
 #endif
