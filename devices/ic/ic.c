@@ -24,6 +24,7 @@ struct ic_request {
 	uint16_t msgtype;
 	uint64_t trans_id;     /* VMBus trans_id the guest echoes */
 	uint32_t timeout_ms;   /* 0 = none */
+	uint64_t deadline_ns;  /* while queued: submission + timeout (0 = none) */
 	ic_reply_fn fn;
 	void *arg;
 	size_t body_len;
@@ -234,6 +235,47 @@ static void ic_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	ic_schedule(ic);
 }
 
+/* A request's timeout counts from its submission: one queued behind a
+ * NEGOTIATE the guest never answers (Linux KVP without hv_kvp_daemon,
+ * facts §7.2) fails with -ETIMEDOUT instead of waiting for ever. */
+static void ic_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ic_dev *ic = arg;
+	struct ic_request **pp = &ic->head, *expired = NULL, **ep = &expired;
+	uint64_t now = now_ns();
+
+	while (*pp) {
+		struct ic_request *req = *pp;
+
+		if (req->deadline_ns && now >= req->deadline_ns) {
+			*pp = req->next;
+			if (ic->tail == req)
+				ic->tail = NULL;
+			ic->queued--;
+			req->next = NULL;
+			*ep = req;
+			ep = &req->next;
+		} else {
+			pp = &req->next;
+		}
+	}
+	/* Re-find the tail after removals from anywhere in the list. */
+	for (ic->tail = ic->head; ic->tail && ic->tail->next; ic->tail = ic->tail->next)
+		;
+	while (expired) {
+		struct ic_request *next = expired->next;
+
+		ic->stats.timeouts++;
+		log_warn("%s: the guest did not become ready within %u ms (state %s): request failed",
+			 ic->svc->name, expired->timeout_ms,
+			 ic->state == IC_NEGOTIATING ? "negotiating" : "closed");
+		ic_finish(ic, expired, -ETIMEDOUT, NULL);
+		expired = next;
+	}
+	if (!ic->head)
+		evtimer_del(ic->sweep);
+}
+
 int ic_submit(struct ic_dev *ic, const void *body, size_t body_len, uint32_t timeout_ms,
 	      ic_reply_fn fn, void *arg)
 {
@@ -261,6 +303,13 @@ int ic_submit(struct ic_dev *ic, const void *body, size_t body_len, uint32_t tim
 		ic->head = req;
 	ic->tail = req;
 	ic->queued++;
+	if (req->timeout_ms) {
+		static const struct timeval sweep_period = { 0, 250000 };
+
+		req->deadline_ns = now_ns() + (uint64_t)req->timeout_ms * 1000000ull;
+		if (!evtimer_pending(ic->sweep, NULL))
+			evtimer_add(ic->sweep, &sweep_period);
+	}
 	ic_schedule(ic); /* deferred: fn never runs before we return */
 	return 0;
 }
@@ -426,7 +475,8 @@ int ic_create(struct ic_dev *ic, const struct ic_service *svc, void *owner,
 	ic->timeout_ms = (uint32_t)timeout;
 	ic->kick = event_new(vmbus_server_base(srv), -1, 0, ic_kick_cb, ic);
 	ic->timer = evtimer_new(vmbus_server_base(srv), ic_timeout_cb, ic);
-	if (!ic->kick || !ic->timer) {
+	ic->sweep = event_new(vmbus_server_base(srv), -1, EV_PERSIST, ic_sweep_cb, ic);
+	if (!ic->kick || !ic->timer || !ic->sweep) {
 		ic_destroy(ic);
 		return json_fail(err, path, NULL, "out of memory");
 	}
@@ -451,7 +501,9 @@ void ic_destroy(struct ic_dev *ic)
 		event_free(ic->kick);
 	if (ic->timer)
 		event_free(ic->timer);
-	ic->kick = ic->timer = NULL;
+	if (ic->sweep)
+		event_free(ic->sweep);
+	ic->kick = ic->timer = ic->sweep = NULL;
 }
 
 json_t *ic_stats_json(const struct ic_dev *ic)

@@ -92,6 +92,7 @@ struct ic_dev {
 	struct vmbus_channel *chan;
 	struct event *kick;           /* deferred pump: sends the next request */
 	struct event *timer;          /* timeout of the outstanding request */
+	struct event *sweep;          /* expires queued requests (guest never ready) */
 	enum ic_state state;
 	struct ic_version fw_ver;     /* negotiated */
 	struct ic_version svc_ver;

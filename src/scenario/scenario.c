@@ -35,6 +35,12 @@ static const char *step_title(json_t *spec)
 }
 
 static void scenario_begin_step(struct scenario *sc);
+static void scenario_poll(struct scenario *sc);
+
+static void scenario_on_activity(void *opaque)
+{
+	scenario_poll(opaque);
+}
 
 static void scenario_finish(struct scenario *sc, int result)
 {
@@ -93,10 +99,6 @@ static void scenario_begin_step(struct scenario *sc)
 	k->start(sc, spec);
 }
 
-static void scenario_on_activity(void *opaque)
-{
-	scenario_poll(opaque);
-}
 
 static void scenario_on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -127,11 +129,69 @@ static int scenario_check_steps(json_t *steps, char *err, size_t errlen)
 	return 0;
 }
 
+/* Replaces "${WORKDIR}" in every string below `v` (device paths). */
+static void scenario_expand(json_t *v, const char *workdir)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach(v, key, item)
+			scenario_expand(item, workdir);
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, item)
+			scenario_expand(item, workdir);
+	} else if (json_is_string(v)) {
+		const char *s = json_string_value(v), *hit;
+		char out[1024];
+		size_t n = 0;
+
+		if (!strstr(s, "${WORKDIR}"))
+			return;
+		while ((hit = strstr(s, "${WORKDIR}")) && n < sizeof(out)) {
+			n += (size_t)snprintf(out + n, sizeof(out) - n, "%.*s%s", (int)(hit - s), s,
+					      workdir);
+			s = hit + strlen("${WORKDIR}");
+		}
+		if (n < sizeof(out))
+			snprintf(out + n, sizeof(out) - n, "%s", s);
+		json_string_set(v, out);
+	}
+}
+
+/* "setup": shell commands run on the host before it starts (disk images);
+ * they and every "host" step see $WORKDIR. */
+static int scenario_setup(struct scenario *sc, char *err, size_t errlen)
+{
+	json_t *setup = json_object_get(sc->root, "setup"), *cmd;
+	size_t i;
+
+	setenv("WORKDIR", sc->paths->workdir, 1);
+	scenario_expand(json_object_get(sc->root, "devices"), sc->paths->workdir);
+	scenario_expand(json_object_get(sc->root, "steps"), sc->paths->workdir);
+	json_array_foreach(setup, i, cmd) {
+		int status;
+
+		if (!json_is_string(cmd)) {
+			snprintf(err, errlen, "setup[%zu]: must be a shell command string", i);
+			return -EINVAL;
+		}
+		status = system(json_string_value(cmd));
+		if (status != 0) {
+			snprintf(err, errlen, "setup[%zu] failed (status %d): %s", i, status,
+				 json_string_value(cmd));
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
 static int scenario_load(const char *path, struct scenario *sc, struct host_config *hc,
 			 char *err, size_t errlen)
 {
 	static const char *const keys[] = { "name", "description", "guest", "vmbus", "devices",
-					    "steps", NULL };
+					    "setup", "steps", NULL };
 	struct json_err jerr = { "" };
 	json_error_t perr;
 	json_t *host_part;
@@ -149,6 +209,8 @@ static int scenario_load(const char *path, struct scenario *sc, struct host_conf
 	sc->steps = json_object_get(sc->root, "steps");
 	if ((rc = scenario_check_steps(sc->steps, err, errlen)))
 		return rc;
+	if ((rc = scenario_setup(sc, err, errlen)))
+		return rc;
 	host_part = json_object();
 	if (json_object_get(sc->root, "vmbus"))
 		json_object_set(host_part, "vmbus", json_object_get(sc->root, "vmbus"));
@@ -161,6 +223,23 @@ static int scenario_load(const char *path, struct scenario *sc, struct host_conf
 	return rc;
 }
 
+int scenario_boot(struct scenario *sc, char *err, size_t errlen)
+{
+	int rc;
+
+	if (sc->vm_started) {
+		rc = vm_restart(&sc->vm, sc->base);
+	} else {
+		rc = vm_start(&sc->vm, sc->base, &sc->vm_cfg);
+		sc->vm.on_activity = scenario_on_activity;
+		sc->vm.opaque = sc;
+		sc->vm_started = rc == 0;
+	}
+	if (rc)
+		snprintf(err, errlen, "cannot start %s: %s", sc->vm_cfg.qemu, strerror(-rc));
+	return rc;
+}
+
 static int scenario_start_guest(struct scenario *sc, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "vcpus", "memory_mib", "cmdline", "no_reboot", NULL };
@@ -169,9 +248,7 @@ static int scenario_start_guest(struct scenario *sc, char *err, size_t errlen)
 	uint64_t vcpus = 2, mem = 512;
 	const char *cmdline = NULL;
 	bool no_reboot = true;
-	char console_log[300], qemu_log[300], full_cmdline[1024];
 	unsigned int with_driver = 0;
-	struct vm_config vc;
 	int rc;
 
 	if (g && (json_check_keys(g, "guest", keys, &jerr) ||
@@ -185,25 +262,20 @@ static int scenario_start_guest(struct scenario *sc, char *err, size_t errlen)
 	/* The guest init stops waiting for drivers once this many are bound. */
 	for (unsigned int i = 0; i < sc->host.n_devices; i++)
 		with_driver += step_class_of(sc->host.devices[i].ops->name) != NULL;
-	snprintf(full_cmdline, sizeof(full_cmdline), "vmbusd.expect=%u %s", with_driver,
+	snprintf(sc->cmdline, sizeof(sc->cmdline), "vmbusd.expect=%u %s", with_driver,
 		 cmdline ? cmdline : "");
-	snprintf(console_log, sizeof(console_log), "%s/console.log", sc->paths->workdir);
-	snprintf(qemu_log, sizeof(qemu_log), "%s/qemu.log", sc->paths->workdir);
-	vc = (struct vm_config){
+	snprintf(sc->console_log, sizeof(sc->console_log), "%s/console.log", sc->paths->workdir);
+	snprintf(sc->qemu_log, sizeof(sc->qemu_log), "%s/qemu.log", sc->paths->workdir);
+	sc->vm_cfg = (struct vm_config){
 		.qemu = sc->paths->qemu, .kernel = sc->paths->kernel, .initrd = sc->paths->initrd,
-		.ssdt = sc->paths->ssdt, .socket = sc->socket_path, .cmdline_extra = full_cmdline,
-		.console_log = console_log, .qemu_log = qemu_log,
+		.ssdt = sc->paths->ssdt, .socket = sc->socket_path, .cmdline_extra = sc->cmdline,
+		.console_log = sc->console_log, .qemu_log = sc->qemu_log,
 		.vcpus = (uint32_t)vcpus, .memory_mib = (uint32_t)mem, .no_reboot = no_reboot,
 		.echo_console = sc->paths->echo_console,
 	};
-	rc = vm_start(&sc->vm, sc->base, &vc);
-	if (rc) {
-		snprintf(err, errlen, "cannot start %s: %s", sc->paths->qemu, strerror(-rc));
+	rc = scenario_boot(sc, err, errlen);
+	if (rc)
 		return rc;
-	}
-	sc->vm.on_activity = scenario_on_activity;
-	sc->vm.opaque = sc;
-	sc->vm_started = true;
 	printf("[%8.3f s] %-4s %-34s %s (TCG, %u vCPUs, %u MiB), logs in %s\n",
 	       scenario_elapsed(sc), "", "guest started", sc->paths->qemu, (uint32_t)vcpus,
 	       (uint32_t)mem, sc->paths->workdir);

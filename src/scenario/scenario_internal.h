@@ -45,11 +45,17 @@ struct scenario {
 	int control_status;
 	json_t *control_result;
 	uint64_t bound_ns;           /* when "all devices bound" was seen */
+	uint64_t retry_ns;           /* last re-run of a retrying guest command */
+	struct vm_config vm_cfg;     /* for every boot of this scenario */
+	char console_log[300], qemu_log[300], cmdline[1024];
 	const struct scenario_paths *paths;
 	char socket_path[256];
 };
 
 const struct step_kind *step_lookup(const char *name);
+/* Starts a (new) QEMU for this scenario; earlier console lines and markers
+ * are kept, so "count" on markers spans reboots. */
+int scenario_boot(struct scenario *sc, char *err, size_t errlen);
 /* The Linux class id (sysfs form) of a device type, NULL if Linux has no
  * driver for it. */
 const char *step_class_of(const char *type);

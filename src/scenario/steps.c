@@ -78,11 +78,23 @@ static int marker_start(struct scenario *sc, json_t *spec)
 	return spec_str(spec, "event") ? 0 : -EINVAL;
 }
 
+/* "count": N waits for the Nth such marker (e.g. a second "init" after a
+ * reboot); markers of earlier QEMU runs in this scenario count too. */
 static void marker_poll(struct scenario *sc, json_t *spec)
 {
-	const struct vm_marker *m = vm_find_marker(&sc->vm, spec_str(spec, "event"),
-						   spec_str(spec, "args"));
+	json_t *count = json_object_get(spec, "count");
+	const char *event = spec_str(spec, "event"), *args = spec_str(spec, "args");
+	const struct vm_marker *m = vm_find_marker(&sc->vm, event, args);
+	size_t seen;
 
+	if (json_is_integer(count)) {
+		seen = 0;
+		for (size_t i = 0; i < sc->vm.n_markers; i++)
+			seen += strcmp(sc->vm.markers[i].event, event) == 0 &&
+				(!args || strncmp(sc->vm.markers[i].args, args, strlen(args)) == 0);
+		if (seen < (size_t)json_integer_value(count))
+			m = NULL;
+	}
 	if (m) {
 		step_set_detail(sc, "%s", m->args);
 		pass(sc);
@@ -100,7 +112,7 @@ static int version_start(struct scenario *sc, json_t *spec)
 
 static void version_poll(struct scenario *sc, json_t *spec)
 {
-	const struct vm_marker *m = vm_find_marker(&sc->vm, "vmbus-version", NULL);
+	const struct vm_marker *m = vm_find_marker_this_boot(&sc->vm, "vmbus-version", NULL);
 	const char *want = spec_str(spec, "expect");
 	json_t *st;
 	const char *host_v;
@@ -148,10 +160,12 @@ const char *step_class_of(const char *type)
 /* The driver bound to a device of this class, from "bound <dev> {class} <drv>". */
 static const char *bound_driver(const struct vm *vm, const char *class_id)
 {
-	for (size_t i = 0; i < vm->n_markers; i++) {
+	for (size_t i = vm->n_markers; i-- > 0;) {
 		const struct vm_marker *m = &vm->markers[i];
 		const char *c;
 
+		if (strcmp(m->event, "init") == 0)
+			return NULL; /* only this boot's bindings count */
 		if (strcmp(m->event, "bound") != 0)
 			continue;
 		c = strstr(m->args, class_id);
@@ -168,7 +182,7 @@ static int bound_start(struct scenario *sc, json_t *spec)
 
 static void bound_poll(struct scenario *sc, json_t *spec)
 {
-	const struct vm_marker *total = vm_find_marker(&sc->vm, "devices", NULL);
+	const struct vm_marker *total = vm_find_marker_this_boot(&sc->vm, "devices", NULL);
 	char *p = sc->detail;
 	size_t left = sizeof(sc->detail);
 
@@ -319,6 +333,18 @@ static void control_poll(struct scenario *sc, json_t *spec)
 			guest_gone(sc);
 		return;
 	}
+	if (json_is_integer(json_object_get(spec, "expect_status"))) {
+		int want = (int)json_integer_value(json_object_get(spec, "expect_status"));
+
+		if (sc->control_status == want) {
+			step_set_detail(sc, "failed as expected: %s", strerror(-want));
+			pass(sc);
+		} else {
+			fail(sc, "status %d (%s), expected %d (%s)", sc->control_status,
+			     strerror(-sc->control_status), want, strerror(-want));
+		}
+		return;
+	}
 	if (sc->control_status) {
 		fail(sc, "%s %s: guest answered %d (%s)", spec_str(spec, "device"),
 		     spec_str(spec, "action"), sc->control_status, strerror(-sc->control_status));
@@ -376,6 +402,15 @@ static void guest_poll(struct scenario *sc, json_t *spec)
 		fail(sc, "output lacks \"%s\" (first line: %s)", expect, sc->detail);
 	else
 		pass(sc);
+	/* "retry": run it again until it passes (the engine's timeout ends it). */
+	if (sc->state == STEP_FAILED && json_is_true(json_object_get(spec, "retry")) &&
+	    !sc->vm.exited) {
+		sc->state = STEP_PENDING;
+		if (now_ns() - sc->retry_ns > 250000000ull) {
+			sc->retry_ns = now_ns();
+			guest_start(sc, spec);
+		}
+	}
 }
 
 /* ---- poweroff / exit: QEMU ends ---------------------------------------------- */
@@ -400,6 +435,91 @@ static void poweroff_poll(struct scenario *sc, json_t *spec)
 	}
 	step_set_detail(sc, "guest powered off, QEMU exited 0");
 	pass(sc);
+}
+
+/* ---- host: a shell command on the host (sees $WORKDIR) ---------------------- */
+
+static int host_start(struct scenario *sc, json_t *spec)
+{
+	const char *cmd = spec_str(spec, "run"), *expect = spec_str(spec, "expect");
+	json_t *want_rc = json_object_get(spec, "expect_rc");
+	char line[512], first[512] = "";
+	bool found = !expect;
+	FILE *p;
+	int status;
+
+	if (!cmd)
+		return -EINVAL;
+	p = popen(cmd, "r");
+	if (!p) {
+		fail(sc, "cannot run: %s", strerror(errno));
+		return 0;
+	}
+	while (fgets(line, sizeof(line), p)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!first[0])
+			snprintf(first, sizeof(first), "%s", line);
+		if (expect && strstr(line, expect) && !found) {
+			found = true;
+			snprintf(first, sizeof(first), "%s", line);
+		}
+	}
+	status = pclose(p);
+	if (!WIFEXITED(status) ||
+	    WEXITSTATUS(status) != (want_rc ? json_integer_value(want_rc) : 0))
+		fail(sc, "exit status %d (output: %s)", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		     first);
+	else if (!found)
+		fail(sc, "output lacks \"%s\" (first line: %s)", expect, first);
+	else {
+		step_set_detail(sc, "%s", first);
+		pass(sc);
+	}
+	return 0;
+}
+
+static void host_poll(struct scenario *sc, json_t *spec)
+{
+}
+
+/* ---- kill: QEMU dies (SIGKILL); the host must notice and survive ----------- */
+
+static int kill_start(struct scenario *sc, json_t *spec)
+{
+	vm_kill(&sc->vm);
+	return 0;
+}
+
+static void kill_poll(struct scenario *sc, json_t *spec)
+{
+	json_t *st = host_status(&sc->host);
+
+	if (json_is_false(json_object_get(st, "attached"))) {
+		step_set_detail(sc, "QEMU killed; host detached it and kept running");
+		pass(sc);
+	}
+	json_decref(st);
+}
+
+/* ---- boot: a new QEMU on the same host (after kill or poweroff) ------------ */
+
+static int boot_start(struct scenario *sc, json_t *spec)
+{
+	char err[256];
+
+	if (!sc->vm.exited) {
+		fail(sc, "the previous QEMU is still running");
+		return 0;
+	}
+	if (scenario_boot(sc, err, sizeof(err)))
+		fail(sc, "%s", err);
+	else
+		pass(sc);
+	return 0;
+}
+
+static void boot_poll(struct scenario *sc, json_t *spec)
+{
 }
 
 /* ---- sleep ------------------------------------------------------------------ */
@@ -427,6 +547,9 @@ static const struct step_kind step_kinds[] = {
 	{ "guest", guest_start, guest_poll, "guest command", 60 },
 	{ "poweroff", poweroff_start, poweroff_poll, "guest powered off", 60 },
 	{ "sleep", sleep_start, sleep_poll, "pause", 3600 },
+	{ "host", host_start, host_poll, "host command", 120 },
+	{ "kill", kill_start, kill_poll, "QEMU killed", 10 },
+	{ "boot", boot_start, boot_poll, "guest booted again", 10 },
 };
 
 const struct step_kind *step_lookup(const char *name)

@@ -146,26 +146,27 @@ static int vm_build_argv(const struct vm_config *c, char **argv, char *buf, size
 	return n;
 }
 
-int vm_start(struct vm *vm, struct event_base *base, const struct vm_config *cfg)
+/* Forks and execs QEMU with the console on two pipes. */
+static int vm_spawn(struct vm *vm, struct event_base *base)
 {
 	static char argbuf[8192];
 	char *argv[VM_ARGV_MAX];
 	int in[2], out[2], logfd;
 	pid_t pid;
 
-	memset(vm, 0, sizeof(*vm));
-	vm->cfg = *cfg;
-	if (vm_build_argv(cfg, argv, argbuf, sizeof(argbuf)) < 0)
+	if (vm_build_argv(&vm->cfg, argv, argbuf, sizeof(argbuf)) < 0)
 		return -E2BIG;
-	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
+	if (pipe2(in, O_CLOEXEC))
 		return -errno;
-	logfd = open(cfg->qemu_log ? cfg->qemu_log : "/dev/null",
-		     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (cfg->console_log)
-		vm->console_log = fopen(cfg->console_log, "w");
-	vm->reaper = evsignal_new(base, SIGCHLD, vm_on_sigchld, vm);
-	evsignal_add(vm->reaper, NULL);
+	if (pipe2(out, O_CLOEXEC)) {
+		close(in[0]);
+		close(in[1]);
+		return -errno;
+	}
+	logfd = open(vm->cfg.qemu_log ? vm->cfg.qemu_log : "/dev/null",
+		     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	vm->start_ns = now_ns();
+	vm->exited = false;
 	pid = fork();
 	if (pid < 0)
 		return -errno;
@@ -191,6 +192,40 @@ int vm_start(struct vm *vm, struct event_base *base, const struct vm_config *cfg
 	return 0;
 }
 
+int vm_start(struct vm *vm, struct event_base *base, const struct vm_config *cfg)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	if (cfg->qemu_log)
+		truncate(cfg->qemu_log, 0);
+	if (cfg->console_log)
+		vm->console_log = fopen(cfg->console_log, "w");
+	vm->reaper = evsignal_new(base, SIGCHLD, vm_on_sigchld, vm);
+	evsignal_add(vm->reaper, NULL);
+	return vm_spawn(vm, base);
+}
+
+/* The process half of teardown: console and pipes, not the history. */
+static void vm_release_process(struct vm *vm)
+{
+	vm_kill(vm);
+	if (vm->console)
+		bufferevent_free(vm->console);
+	if (vm->console_in > 0)
+		close(vm->console_in);
+	vm->console = NULL;
+	vm->console_in = -1;
+	vm->pid = 0;
+}
+
+int vm_restart(struct vm *vm, struct event_base *base)
+{
+	vm_release_process(vm);
+	if (vm->console_log)
+		fprintf(vm->console_log, "---- QEMU restarted ----\n");
+	return vm_spawn(vm, base);
+}
+
 int vm_send_command(struct vm *vm, unsigned int id, const char *command)
 {
 	char line[4096];
@@ -212,11 +247,7 @@ void vm_kill(struct vm *vm)
 
 void vm_free(struct vm *vm)
 {
-	vm_kill(vm);
-	if (vm->console)
-		bufferevent_free(vm->console);
-	if (vm->console_in > 0)
-		close(vm->console_in);
+	vm_release_process(vm);
 	if (vm->reaper)
 		event_free(vm->reaper);
 	if (vm->console_log)
@@ -241,6 +272,21 @@ const struct vm_marker *vm_find_marker(const struct vm *vm, const char *event,
 		if (strcmp(m->event, event) == 0 &&
 		    (!args_prefix || strncmp(m->args, args_prefix, strlen(args_prefix)) == 0))
 			return m;
+	}
+	return NULL;
+}
+
+const struct vm_marker *vm_find_marker_this_boot(const struct vm *vm, const char *event,
+						 const char *args_prefix)
+{
+	for (size_t i = vm->n_markers; i-- > 0;) {
+		const struct vm_marker *m = &vm->markers[i];
+
+		if (strcmp(m->event, event) == 0 &&
+		    (!args_prefix || strncmp(m->args, args_prefix, strlen(args_prefix)) == 0))
+			return m;
+		if (strcmp(m->event, "init") == 0)
+			return NULL;
 	}
 	return NULL;
 }

@@ -55,6 +55,9 @@ struct vm {
 };
 
 int vm_start(struct vm *vm, struct event_base *base, const struct vm_config *cfg);
+/* Starts QEMU again after it exited (or was killed), keeping the console
+ * lines and markers seen so far and the activity callback. */
+int vm_restart(struct vm *vm, struct event_base *base);
 /* Sends "@@CMD <id> <command>" to the guest's command loop. */
 int vm_send_command(struct vm *vm, unsigned int id, const char *command);
 /* SIGKILL, then reap. */
@@ -65,6 +68,10 @@ void vm_free(struct vm *vm);
  * with it), or NULL. */
 const struct vm_marker *vm_find_marker(const struct vm *vm, const char *event,
 				       const char *args_prefix);
+/* Like vm_find_marker, but only among markers printed since the guest's
+ * latest "init" (this boot), so a reboot cannot pass on old markers. */
+const struct vm_marker *vm_find_marker_this_boot(const struct vm *vm, const char *event,
+						 const char *args_prefix);
 /* The first console line containing `needle`, or NULL. */
 const char *vm_find_line(const struct vm *vm, const char *needle);
 
