@@ -3,7 +3,7 @@
  * vmbus-guest: the synthetic guest as a command-line tool.  One JSON event
  * per line on stdout, logs on stderr.  Exit status: 0 success, 1 usage,
  * 2 failure (attach, protocol, daemon gone), 3 a `run` condition was not
- * met in time.
+ * met in time, 4 a `storvsc` step failed its verification.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,8 +19,9 @@
 #include "core/util.h"
 #include "guest/guest.h"
 #include "guest/guest_bench.h"
+#include "guest/guest_storvsc.h"
 
-enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_FAIL = 2, EXIT_TIMEOUT = 3 };
+enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_FAIL = 2, EXIT_TIMEOUT = 3, EXIT_VERIFY = 4 };
 
 static const char usage_text[] =
 	"usage: vmbus-guest --socket PATH [options] COMMAND [args]\n"
@@ -42,7 +43,11 @@ static const char usage_text[] =
 	"  raw-ring --class GUID FILE [--wait-ms N] [--ring-kib K]\n"
 	"                                    write FILE raw into a channel's ring\n"
 	"  reboot-cycle N                    negotiate, open ICs, unload, reset; N times\n"
-	"  bench --size S --count N --direction g2h|h2g [--ring-kib K] [--target-vp N]\n";
+	"  bench --size S --count N --direction g2h|h2g [--ring-kib K] [--target-vp N]\n"
+	"  storvsc [--subchannels N] [--queue-depth Q] STEP...\n"
+	"                                    drive the first SCSI controller like hv_storvsc;\n"
+	"                                    one JSON line per step, exit 4 at the first\n"
+	"                                    failed verification (--help-storvsc: the steps)\n";
 
 struct cli {
 	struct guest_opts opts;
@@ -64,6 +69,9 @@ struct cli {
 	uint64_t count;
 	const char *direction;
 	uint32_t target_vp;
+	/* storvsc */
+	int subchannels;
+	uint32_t queue_depth;
 };
 
 static void on_signal(int sig)
@@ -479,11 +487,35 @@ static int cmd_bench(struct cli *c)
 	return fail_code(ret);
 }
 
+/* ---- storvsc ----------------------------------------------------------------- */
+
+static int cmd_storvsc(struct cli *c, int argc, char **argv)
+{
+	struct guest_storvsc_params p = { .subchannels = c->subchannels,
+					  .queue_depth = c->queue_depth };
+	struct guest g;
+	int ret;
+
+	if (argc == 0 || guest_storvsc_check_script(argc, argv)) {
+		fputs(guest_storvsc_usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (guest_open(&g, &c->opts))
+		return EXIT_FAIL;
+	ret = guest_vmbus_connect(&g);
+	if (!ret)
+		ret = guest_vmbus_request_offers(&g);
+	if (!ret)
+		ret = guest_storvsc_run(&g, &p, argc, argv);
+	guest_close(&g, true);
+	return ret == GUEST_STORVSC_VERIFY_FAILED ? EXIT_VERIFY : fail_code(ret);
+}
+
 int main(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_VCPUS, O_MEM, O_MAXVER, O_TIMEOUT, O_RAWMSG, O_KVPGET, O_VERBOSE,
 	       O_UNTIL_HB, O_UNTIL_SD, O_DURATION, O_EXIT_AFTER, O_NO_NEG, O_CONN_ID, O_MSG_TYPE,
-	       O_PSIZE, O_WAIT, O_CLASS, O_RING_KIB, O_SIZE, O_COUNT, O_DIR, O_TVP, O_HELP };
+	       O_PSIZE, O_WAIT, O_CLASS, O_RING_KIB, O_SIZE, O_COUNT, O_DIR, O_TVP, O_SUBCH, O_QD, O_HELP_SC, O_HELP };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "vcpus", required_argument, NULL, O_VCPUS },
@@ -508,6 +540,9 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, O_COUNT },
 		{ "direction", required_argument, NULL, O_DIR },
 		{ "target-vp", required_argument, NULL, O_TVP },
+		{ "subchannels", required_argument, NULL, O_SUBCH },
+		{ "queue-depth", required_argument, NULL, O_QD },
+		{ "help-storvsc", no_argument, NULL, O_HELP_SC },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -524,6 +559,7 @@ int main(int argc, char **argv)
 	c.payload_size = -1;
 	c.message_type = HVMSG_VMBUS;
 	c.wait_ms = 500;
+	c.subchannels = -1;
 	while ((opt = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
 		switch (opt) {
 		case O_SOCKET: c.opts.socket = optarg; break;
@@ -555,6 +591,9 @@ int main(int argc, char **argv)
 		case O_COUNT: c.count = strtoull(optarg, NULL, 0); break;
 		case O_DIR: c.direction = optarg; break;
 		case O_TVP: c.target_vp = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case O_SUBCH: c.subchannels = (int)strtol(optarg, NULL, 0); break;
+		case O_QD: c.queue_depth = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case O_HELP_SC: fputs(guest_storvsc_usage, stdout); return EXIT_OK;
 		case 'h':
 		case O_HELP: fputs(usage_text, stdout); return EXIT_OK;
 		default: fputs(usage_text, stderr); return EXIT_USAGE;
@@ -586,6 +625,8 @@ int main(int argc, char **argv)
 		return cmd_reboot_cycle(&c, argv[optind + 1]);
 	if (!strcmp(cmd, "bench") && optind + 1 == argc)
 		return cmd_bench(&c);
+	if (!strcmp(cmd, "storvsc"))
+		return cmd_storvsc(&c, argc - optind - 1, argv + optind + 1);
 	fputs(usage_text, stderr);
 	return EXIT_USAGE;
 }
