@@ -110,7 +110,8 @@ struct sc {
 	uint64_t enum_consumed;
 	uint64_t host_errors;      /* protocol violations by the host */
 
-	struct sc_geo geo[256];
+	struct sc_geo geo[256];        /* by LUN, of path 0 / target 0 */
+	uint8_t cur_path, cur_target;  /* the step's address (LUN given as P:T:L) */
 	struct sc_result last;     /* the previous command, for expect-* */
 	bool have_last;
 };
@@ -346,6 +347,10 @@ static int sc_req_submit_wire(struct sc *sc, struct sc_req *req, const struct sc
 {
 	int ret;
 
+	if (req->pkt.operation == VSTOR_OP_EXECUTE_SRB) {
+		req->pkt.vm_srb.path_id = sc->cur_path;
+		req->pkt.vm_srb.target_id = sc->cur_target;
+	}
 	req->sent = true;
 	req->seq = sc->seq++;
 	req->counted = true;
@@ -1025,7 +1030,7 @@ static void sc_batch_complete(struct sc *sc, struct sc_batch *b, struct sc_req *
 
 			if (at)
 				snprintf(b->mismatch, sizeof(b->mismatch),
-					 "LBA %llu byte %llu: read 0x%02x, wrote 0x%02x",
+					 "LBA %llu byte %llu: read 0x%02x, expected 0x%02x",
 					 (unsigned long long)(job->lba + (at - 1) / b->bs),
 					 (unsigned long long)((at - 1) % b->bs), got, want);
 		}
@@ -1120,6 +1125,7 @@ struct step_def {
 
 struct step {
 	const struct step_def *def;
+	struct sc *sc;
 	char *args[SC_MAX_STEP_ARGS];
 	int nargs;
 	char *kv[SC_MAX_STEP_KV];
@@ -1168,16 +1174,27 @@ static int parse_u64(const char *s, uint64_t *out)
 	return errno || *end || (!strncasecmp(s, "0x", 2) && !s[2]) ? -EINVAL : 0;
 }
 
+/* LUN, or PATH:TARGET:LUN for the other (empty) targets of the scan. */
 static int parse_lun(struct step *st, const char *s, uint8_t *lun)
 {
+	unsigned int p = 0, t = 0, l;
+	char extra;
 	uint64_t v;
 
-	if (parse_u64(s, &v) || v > 255) {
-		step_fail(st, "bad LUN \"%s\"", s);
-		return -EINVAL;
+	if (strchr(s, ':')) {
+		if (sscanf(s, "%u:%u:%u%c", &p, &t, &l, &extra) != 3 || p > 255 || t > 255 || l > 255)
+			goto bad;
+		v = l;
+	} else if (parse_u64(s, &v) || v > 255) {
+		goto bad;
 	}
+	st->sc->cur_path = (uint8_t)p;
+	st->sc->cur_target = (uint8_t)t;
 	*lun = (uint8_t)v;
 	return 0;
+bad:
+	step_fail(st, "bad LUN \"%s\" (LUN or PATH:TARGET:LUN)", s);
+	return -EINVAL;
 }
 
 static int parse_pattern(const char *s, int *pattern)
@@ -2024,7 +2041,7 @@ static const struct step_def step_defs[] = {
 
 const char guest_storvsc_usage[] =
 	"storvsc script (numbers decimal or 0x hex; CDB and sense in hex):\n"
-	"  inquiry LUN [vendor=S product=S revision=S byte0=N]\n"
+	"  inquiry LUN [vendor=S product=S revision=S byte0=N]   LUN: N or PATH:TARGET:N\n"
 	"  inquiry-vpd LUN PAGE [serial=S]      e.g. inquiry-vpd 0 0x80\n"
 	"  report-luns [luns=0,1]               exact, sorted; \"luns=\" for none\n"
 	"  capacity LUN [bytes=N blocks=N block_size=N]   READ CAPACITY(16)\n"
@@ -2182,6 +2199,15 @@ int guest_storvsc_run(struct guest *g, const struct guest_storvsc_params *p, int
 		uint64_t errors = sc->host_errors;
 
 		st->out = json_object();
+		if (st->nargs) {
+			json_t *args = json_array();
+
+			for (int k = 0; k < st->nargs; k++)
+				json_array_append_new(args, json_string(st->args[k]));
+			json_object_set_new(st->out, "args", args);
+		}
+		st->sc = sc;
+		sc->cur_path = sc->cur_target = 0;
 		ret = st->def->fn(sc, st);
 		if (!ret && sc->host_errors != errors)
 			step_fail(st, "host protocol error (see the error events)");

@@ -78,13 +78,13 @@ static int marker_start(struct scenario *sc, json_t *spec)
 	return spec_str(spec, "event") ? 0 : -EINVAL;
 }
 
-/* "count": N waits for the Nth such marker (e.g. a second "init" after a
- * reboot); markers of earlier QEMU runs in this scenario count too. */
+/* A marker of the current boot; or with "count": N, the Nth such marker of
+ * the whole scenario (e.g. a second "init" after a reboot). */
 static void marker_poll(struct scenario *sc, json_t *spec)
 {
 	json_t *count = json_object_get(spec, "count");
 	const char *event = spec_str(spec, "event"), *args = spec_str(spec, "args");
-	const struct vm_marker *m = vm_find_marker(&sc->vm, event, args);
+	const struct vm_marker *m = vm_find_marker_this_boot(&sc->vm, event, args);
 	size_t seen;
 
 	if (json_is_integer(count)) {
@@ -92,8 +92,8 @@ static void marker_poll(struct scenario *sc, json_t *spec)
 		for (size_t i = 0; i < sc->vm.n_markers; i++)
 			seen += strcmp(sc->vm.markers[i].event, event) == 0 &&
 				(!args || strncmp(sc->vm.markers[i].args, args, strlen(args)) == 0);
-		if (seen < (size_t)json_integer_value(count))
-			m = NULL;
+		m = seen >= (size_t)json_integer_value(count) ?
+			    vm_find_marker(&sc->vm, event, args) : NULL;
 	}
 	if (m) {
 		step_set_detail(sc, "%s", m->args);
@@ -164,7 +164,7 @@ static const char *bound_driver(const struct vm *vm, const char *class_id)
 		const struct vm_marker *m = &vm->markers[i];
 		const char *c;
 
-		if (strcmp(m->event, "init") == 0)
+		if (strcmp(m->event, "init") == 0 || strcmp(m->event, "qemu-start") == 0)
 			return NULL; /* only this boot's bindings count */
 		if (strcmp(m->event, "bound") != 0)
 			continue;

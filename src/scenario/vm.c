@@ -167,6 +167,8 @@ static int vm_spawn(struct vm *vm, struct event_base *base)
 		     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	vm->start_ns = now_ns();
 	vm->exited = false;
+	/* A boot boundary for vm_find_marker_this_boot(). */
+	vm_store_marker(vm, "qemu-start");
 	pid = fork();
 	if (pid < 0)
 		return -errno;
@@ -285,7 +287,7 @@ const struct vm_marker *vm_find_marker_this_boot(const struct vm *vm, const char
 		if (strcmp(m->event, event) == 0 &&
 		    (!args_prefix || strncmp(m->args, args_prefix, strlen(args_prefix)) == 0))
 			return m;
-		if (strcmp(m->event, "init") == 0)
+		if (strcmp(m->event, "init") == 0 || strcmp(m->event, "qemu-start") == 0)
 			return NULL;
 	}
 	return NULL;

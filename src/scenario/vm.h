@@ -69,7 +69,8 @@ void vm_free(struct vm *vm);
 const struct vm_marker *vm_find_marker(const struct vm *vm, const char *event,
 				       const char *args_prefix);
 /* Like vm_find_marker, but only among markers printed since the guest's
- * latest "init" (this boot), so a reboot cannot pass on old markers. */
+ * latest "init" or QEMU's latest start (the synthetic marker "qemu-start"),
+ * so a reboot cannot pass on old markers. */
 const struct vm_marker *vm_find_marker_this_boot(const struct vm *vm, const char *event,
 						 const char *args_prefix);
 /* The first console line containing `needle`, or NULL. */
