@@ -126,7 +126,14 @@ json_t *json_path_get(json_t *root, const char *path)
 			return NULL;
 		memcpy(key, p, n);
 		key[n] = '\0';
-		root = json_object_get(root, key);
+		if (json_is_array(root)) {
+			char *end;
+			unsigned long i = strtoul(key, &end, 10);
+
+			root = *key && !*end ? json_array_get(root, i) : NULL;
+		} else {
+			root = json_object_get(root, key);
+		}
 		p += n;
 		if (*p == '.')
 			p++;

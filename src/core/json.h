@@ -35,7 +35,8 @@ int json_get_guid(const json_t *obj, const char *path, const char *key, bool req
 int json_check_keys(const json_t *obj, const char *path, const char *const *allowed,
 		    struct json_err *err);
 
-/* The value at a dotted path ("devices.heartbeat.beats"), or NULL. */
+/* The value at a dotted path ("devices.heartbeat.beats"; a number indexes
+ * an array: "devices.storvsp.channels.1.requests"), or NULL. */
 json_t *json_path_get(json_t *root, const char *path);
 /* Compares v with the text `want` under op (= == != >= > <= <): numbers
  * numerically, strings and booleans as text.  1 true, 0 false, -EINVAL for
