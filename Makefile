@@ -122,7 +122,7 @@ bench: $(BINS)
 	@$(MAKE) --no-print-directory bench-guest
 
 bench-guest: $(BINS) qemu guest
-	@VMBUSD=$(abspath $(VMBUSD)) tests/guest/bench-boot.sh
+	@VMBUSD=$(abspath $(VMBUSD)) tests/guest/bench-guest.sh
 
 # ---- the real guest: patched QEMU, guest image, demo ------------------------
 

@@ -89,6 +89,7 @@ struct sc_geo {
 
 struct sc {
 	struct guest *g;
+	const struct guest_storvsc_params *params;
 	struct guest_channel *chan[SC_MAX_CHANNELS];
 	uint32_t relid[SC_MAX_CHANNELS];
 	unsigned int n_chan;
@@ -2018,6 +2019,54 @@ static int step_hostile(struct sc *sc, struct step *st)
 	return 0;
 }
 
+struct sc_released {
+	struct sc *sc;
+	uint32_t relid[SC_MAX_CHANNELS];
+	unsigned int n;
+};
+
+static bool sc_subchannels_released(struct guest *g, void *arg)
+{
+	struct sc_released *r = arg;
+
+	for (unsigned int i = 0; i < r->n; i++)
+		if (g->chan[r->relid[i]])
+			return false;
+	return true;
+}
+
+/*
+ * rebind: storvsc_remove (subchannels closed, then the primary) and
+ * storvsc_probe again.  The host must rescind the subchannels when the
+ * primary closes and serve a fresh initialisation on the same primary.
+ */
+static int step_rebind(struct sc *sc, struct step *st)
+{
+	struct sc_released rel = { .sc = sc };
+	int ret;
+
+	for (unsigned int ci = 1; ci < sc->n_chan; ci++)
+		rel.relid[rel.n++] = sc->relid[ci];
+	sc_close_all(sc);
+	ret = guest_wait(sc->g, sc_subchannels_released, &rel, sc->g->opts.timeout_ms);
+	if (ret == -ETIMEDOUT) {
+		step_fail(st, "subchannels not rescinded after the primary closed");
+		return 0;
+	}
+	if (ret)
+		return ret;
+	json_object_set_new(st->out, "rescinded", json_integer(rel.n));
+	sc->version = 0;
+	memset(&sc->props, 0, sizeof(sc->props));
+	memset(sc->geo, 0, sizeof(sc->geo));
+	ret = sc_init(sc, sc->params, st->out);
+	if (ret == GUEST_STORVSC_VERIFY_FAILED) {
+		step_fail(st, "initialisation failed");
+		return 0;
+	}
+	return ret;
+}
+
 static const struct step_def step_defs[] = {
 	{ "inquiry", 1, "vendor,product,revision,byte0", step_inquiry },
 	{ "inquiry-vpd", 2, "serial", step_inquiry_vpd },
@@ -2032,6 +2081,7 @@ static const struct step_def step_defs[] = {
 	{ "parallel", 2, "lba", step_parallel },
 	{ "raw-cdb", 2, "", step_raw_cdb },
 	{ "reset", 0, "", step_reset },
+	{ "rebind", 0, "", step_rebind },
 	{ "wait-enumerate", 0, "", step_wait_enumerate },
 	{ "sleep", 1, "", step_sleep },
 	{ "hostile", 2, "", step_hostile },
@@ -2052,6 +2102,7 @@ const char guest_storvsc_usage[] =
 	"  parallel LUN N [lba=START]           N 4 KiB writes, then N reads, verified\n"
 	"  raw-cdb LUN HEX [LEN [in|out]]\n"
 	"  reset                                RESET_BUS (trans_id ...FFFC)\n"
+	"  rebind                               close all channels, probe and init again\n"
 	"  wait-enumerate                       an unsolicited ENUMERATE_BUS/REMOVE_DEVICE\n"
 	"  sleep MS                             (SIGTERM/SIGINT end it early)\n"
 	"  hostile KIND LUN                     pfn-edge pfn-huge overlength over-max\n"
@@ -2177,6 +2228,7 @@ int guest_storvsc_run(struct guest *g, const struct guest_storvsc_params *p, int
 		return -ENOMEM;
 	}
 	sc->g = g;
+	sc->params = p;
 	sc->qd = p->queue_depth ? MIN(p->queue_depth, SC_MAX_QD) : SC_DEFAULT_QD;
 	sc->slots = calloc(sc->qd, sizeof(*sc->slots));
 	if (!sc->slots) {

@@ -170,6 +170,7 @@ static int scenario_setup(struct scenario *sc, char *err, size_t errlen)
 	setenv("WORKDIR", sc->paths->workdir, 1);
 	scenario_expand(json_object_get(sc->root, "devices"), sc->paths->workdir);
 	scenario_expand(json_object_get(sc->root, "steps"), sc->paths->workdir);
+	scenario_expand(json_object_get(sc->root, "guest"), sc->paths->workdir);
 	json_array_foreach(setup, i, cmd) {
 		int status;
 
@@ -242,8 +243,10 @@ int scenario_boot(struct scenario *sc, char *err, size_t errlen)
 
 static int scenario_start_guest(struct scenario *sc, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "vcpus", "memory_mib", "cmdline", "no_reboot", NULL };
-	json_t *g = json_object_get(sc->root, "guest");
+	static const char *const keys[] = { "vcpus", "memory_mib", "cmdline", "no_reboot",
+					    "qemu_args", NULL };
+	json_t *g = json_object_get(sc->root, "guest"), *args, *a;
+	size_t i;
 	struct json_err jerr = { "" };
 	uint64_t vcpus = 2, mem = 512;
 	const char *cmdline = NULL;
@@ -259,9 +262,23 @@ static int scenario_start_guest(struct scenario *sc, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", jerr.msg);
 		return -EINVAL;
 	}
+	/* Extra QEMU arguments (e.g. a virtio-blk disk for a baseline). */
+	args = json_object_get(g, "qemu_args");
+	if (args && (!json_is_array(args) || json_array_size(args) >= ARRAY_SIZE(sc->qemu_args))) {
+		snprintf(err, errlen, "guest.qemu_args: must be an array of at most %zu strings",
+			 ARRAY_SIZE(sc->qemu_args) - 1);
+		return -EINVAL;
+	}
+	json_array_foreach(args, i, a) {
+		if (!json_is_string(a)) {
+			snprintf(err, errlen, "guest.qemu_args[%zu]: must be a string", i);
+			return -EINVAL;
+		}
+		sc->qemu_args[i] = json_string_value(a);
+	}
 	/* The guest init stops waiting for drivers once this many are bound. */
-	for (unsigned int i = 0; i < sc->host.n_devices; i++)
-		with_driver += step_class_of(sc->host.devices[i].ops->name) != NULL;
+	for (unsigned int d = 0; d < sc->host.n_devices; d++)
+		with_driver += step_class_of(sc->host.devices[d].ops->name) != NULL;
 	snprintf(sc->cmdline, sizeof(sc->cmdline), "vmbusd.expect=%u %s", with_driver,
 		 cmdline ? cmdline : "");
 	snprintf(sc->console_log, sizeof(sc->console_log), "%s/console.log", sc->paths->workdir);
@@ -271,7 +288,7 @@ static int scenario_start_guest(struct scenario *sc, char *err, size_t errlen)
 		.ssdt = sc->paths->ssdt, .socket = sc->socket_path, .cmdline_extra = sc->cmdline,
 		.console_log = sc->console_log, .qemu_log = sc->qemu_log,
 		.vcpus = (uint32_t)vcpus, .memory_mib = (uint32_t)mem, .no_reboot = no_reboot,
-		.echo_console = sc->paths->echo_console,
+		.echo_console = sc->paths->echo_console, .extra_args = sc->qemu_args,
 	};
 	rc = scenario_boot(sc, err, errlen);
 	if (rc)

@@ -48,6 +48,7 @@ struct scenario {
 	uint64_t retry_ns;           /* last re-run of a retrying guest command */
 	struct vm_config vm_cfg;     /* for every boot of this scenario */
 	char console_log[300], qemu_log[300], cmdline[1024];
+	const char *qemu_args[33];   /* guest.qemu_args, NULL-terminated */
 	const struct scenario_paths *paths;
 	char socket_path[256];
 };

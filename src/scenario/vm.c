@@ -141,6 +141,8 @@ static int vm_build_argv(const struct vm_config *c, char **argv, char *buf, size
 	ARG("-append"); ARG("console=ttyS0 panic=-1 %s", c->cmdline_extra ? c->cmdline_extra : "");
 	if (c->no_reboot)
 		ARG("-no-reboot");
+	for (const char *const *a = c->extra_args; a && *a; a++)
+		ARG("%s", *a);
 #undef ARG
 	argv[n] = NULL;
 	return n;

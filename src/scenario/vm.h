@@ -23,6 +23,7 @@ struct vm_config {
 	const char *cmdline_extra;
 	const char *console_log; /* every console line is appended here (may be NULL) */
 	const char *qemu_log;    /* QEMU's stderr */
+	const char *const *extra_args; /* more QEMU arguments, NULL-terminated (or NULL) */
 	uint32_t vcpus;
 	uint32_t memory_mib;
 	bool no_reboot;          /* a guest reboot ends QEMU instead of resetting */

@@ -27,7 +27,7 @@ DEBS=$CACHE/debs
 # init loads hv_vmbus hv_utils sd_mod hv_storvsc hv_netvsc (+ deps) and
 # dummy; the rest can be loaded by tests with modprobe.
 MODULES="hv_vmbus hv_utils hv_storvsc sd_mod sg hv_netvsc dummy hv_balloon
-         hv_sock hyperv-keyboard"
+         hv_sock hyperv-keyboard virtio_pci virtio_blk"
 
 log() { echo "build-guest: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -45,7 +45,7 @@ while [ $# -gt 0 ]; do
 done
 
 hash=$(cd "$HERE" && { echo build-guest.sh; cat build-guest.sh;
-	find rootfs \( -type f -o -type l \) | LC_ALL=C sort | while read -r f; do
+	find rootfs tools \( -type f -o -type l \) | LC_ALL=C sort | while read -r f; do
 		echo "$f $(stat -c %a "$f")"
 		if [ -L "$f" ]; then readlink "$f"; else cat "$f"; fi
 	done; } | sha256sum | cut -c1-16)
@@ -189,6 +189,11 @@ done
 
 # --- our files -------------------------------------------------------------------
 cp -a "$HERE/rootfs/." "$root/"
+# Our guest tools (tools/*.c), static so they need nothing from the image.
+for src in "$HERE"/tools/*.c; do
+	gcc -static -O2 -o "$root/usr/bin/$(basename "$src" .c)" "$src" ||
+		{ log "cannot compile $src (gcc and libc6-dev are needed)"; exit 1; }
+done
 for a in poweroff reboot halt; do
 	rm -f "$root/sbin/$a"
 	ln -s /usr/libexec/vmbusd/power "$root/sbin/$a"

@@ -1,6 +1,8 @@
 # storvsc queueing: 256 concurrent 4 KiB writes, then 256 reads, with 64 in
 # flight over the primary and 2 subchannels, every block verified; the
 # daemon's per-channel stats show the requests spread over the channels.
+# Then a driver rebind (subchannels closed, then the primary: the host
+# rescinds the subchannels) and a fresh init with new ones, and a bus reset.
 . ./lib.sh
 truncate -s 16M "$T/a.img"
 cat >"$T/c.json" <<JSON
@@ -9,7 +11,8 @@ JSON
 start_daemon --config "$T/c.json"
 # The sleep holds the channels open while the stats are read; SIGTERM ends it.
 "${GUEST[@]}" storvsc --subchannels 2 --queue-depth 64 \
-	parallel 0 256 parallel 0 256 lba=1024 sleep 20000 >"$T/out" &
+	parallel 0 256 parallel 0 256 lba=1024 sleep 20000 \
+	rebind parallel 0 128 lba=2048 reset read-verify 0 1024 2048 lba >"$T/out" &
 G=$!
 for _ in $(seq 200); do
 	[ "$(grep -c '"step":"parallel"' "$T/out")" = 2 ] && break
@@ -30,5 +33,8 @@ total=$(jq '.result.devices.storvsp.requests' <<<"$st")
 kill -TERM $G
 wait $G || { cat "$T/out"; fail "guest failed"; }
 expect_event "$T/out" '"event":"storvsc_done","ok":true'
+expect_line "$T/out" '"step":"rebind"' '"ok":true' '"rescinded":2' '"channels":3'
+st=$(ctl status)
+[ "$(jq '.result.devices.storvsp.malformed' <<<"$st")" = 0 ] || fail "malformed: $st"
 daemon_alive
 stop_daemon
