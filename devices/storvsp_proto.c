@@ -279,6 +279,10 @@ static void storvsp_dispatch_srb(struct storvsp_proto *p, const struct storvsp_i
 
 	if (storvsp_srb_parse(in->data, in->len, p->version, p->max_transfer_bytes, inband,
 			      in->buffer_len, &d->srb, &why) < 0) {
+		/* Undecodable ranges reach the parser as a 0-byte buffer: name
+		 * the real cause. */
+		if (in->buffer_bad)
+			why = "GPA-direct ranges outside guest RAM";
 		storvsp_fault(d, in, STORVSP_FAULT_MALFORMED, why, VSTOR_STATUS_INVALID_PARAMETER);
 		storvsp_srb_refuse(&d->srb, SRB_STATUS_INVALID_REQUEST,
 				   VSTOR_STATUS_INVALID_PARAMETER, &d->reply);

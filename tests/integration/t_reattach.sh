@@ -12,5 +12,7 @@ for delay in 0.005 0.02 0.05 0.2; do
 	guest negotiate >"$T/n.out" || fail "negotiate after a kill at ${delay}s"
 	expect_event "$T/n.out" '"version":"5.3"'
 done
-ctl wait generation '>=' 8 -t 2
+# Four clean sessions, plus at least the killed ones that had attached
+# (a guest killed after 5 ms may not have connected yet, e.g. under ASan).
+ctl wait generation '>=' 5 -t 2
 stop_daemon
