@@ -8,7 +8,8 @@ int cli_ctl(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_run(int argc, char **argv);
 
-/* "error" .. "debug" -> enum log_level, -1 when unknown. */
-int cli_log_level(const char *name);
+/* Sets the log level from "error" .. "debug"; -1 (message printed) when
+ * the name is unknown. */
+int cli_set_log_level(const char *cmd, const char *name);
 
 #endif

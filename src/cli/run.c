@@ -72,7 +72,7 @@ int cli_run(int argc, char **argv)
 	char kernel[1024], initrd[1024], tmpl[] = "/tmp/vmbusd-run.XXXXXX";
 	char *qemu = NULL, *guest = NULL, *ssdt = NULL;
 	struct scenario_paths paths = { 0 };
-	int opt, rc = 2, level;
+	int opt, rc = 2;
 
 	log_set_level(LOG_WARN);
 	while ((opt = getopt_long(argc, argv, "q:g:s:w:el:h", opts, NULL)) != -1) {
@@ -83,12 +83,8 @@ int cli_run(int argc, char **argv)
 		case 'w': workdir = optarg; break;
 		case 'e': paths.echo_console = true; break;
 		case 'l':
-			level = cli_log_level(optarg);
-			if (level < 0) {
-				fprintf(stderr, "vmbusd run: --log-level: unknown level \"%s\"\n", optarg);
+			if (cli_set_log_level("run", optarg))
 				return 2;
-			}
-			log_set_level((enum log_level)level);
 			break;
 		default:
 			fputs("usage: vmbusd run SCENARIO.json [--qemu PATH] [--guest-dir DIR] [--ssdt FILE]\n"

@@ -21,13 +21,18 @@ static void serve_usage(FILE *f)
 	      f);
 }
 
-int cli_log_level(const char *name)
+int cli_set_log_level(const char *cmd, const char *name)
 {
 	static const char *const names[] = { "error", "warn", "info", "debug" };
 
-	for (int i = 0; i < 4; i++)
-		if (strcmp(names[i], name) == 0)
-			return i;
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(names[i], name) == 0) {
+			log_set_level((enum log_level)i);
+			return 0;
+		}
+	}
+	fprintf(stderr, "vmbusd %s: --log-level: unknown level \"%s\" (error, warn, info, debug)\n",
+		cmd, name);
 	return -1;
 }
 
@@ -48,7 +53,7 @@ int cli_serve(int argc, char **argv)
 	struct event_base *base;
 	struct host d;
 	char ctl_default[256];
-	int opt, level;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "s:f:c:m:l:h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -57,12 +62,8 @@ int cli_serve(int argc, char **argv)
 		case 'c': control = optarg; break;
 		case 'm': maxv = optarg; break;
 		case 'l':
-			level = cli_log_level(optarg);
-			if (level < 0) {
-				fprintf(stderr, "vmbusd serve: --log-level: unknown level \"%s\"\n", optarg);
+			if (cli_set_log_level("serve", optarg))
 				return 2;
-			}
-			log_set_level((enum log_level)level);
 			break;
 		case 'h': serve_usage(stdout); return 0;
 		default: serve_usage(stderr); return 2;

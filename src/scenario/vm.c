@@ -267,8 +267,10 @@ void vm_free(struct vm *vm)
 	memset(vm, 0, sizeof(*vm));
 }
 
-const struct vm_marker *vm_find_marker(const struct vm *vm, const char *event,
-				       const char *args_prefix)
+/* The latest matching marker; with this_boot, none from before the latest
+ * "init" or QEMU start (the boundary itself can match). */
+static const struct vm_marker *vm_find(const struct vm *vm, const char *event,
+				       const char *args_prefix, bool this_boot)
 {
 	for (size_t i = vm->n_markers; i-- > 0;) {
 		const struct vm_marker *m = &vm->markers[i];
@@ -276,23 +278,22 @@ const struct vm_marker *vm_find_marker(const struct vm *vm, const char *event,
 		if (strcmp(m->event, event) == 0 &&
 		    (!args_prefix || strncmp(m->args, args_prefix, strlen(args_prefix)) == 0))
 			return m;
+		if (this_boot && (strcmp(m->event, "init") == 0 || strcmp(m->event, "qemu-start") == 0))
+			return NULL;
 	}
 	return NULL;
+}
+
+const struct vm_marker *vm_find_marker(const struct vm *vm, const char *event,
+				       const char *args_prefix)
+{
+	return vm_find(vm, event, args_prefix, false);
 }
 
 const struct vm_marker *vm_find_marker_this_boot(const struct vm *vm, const char *event,
 						 const char *args_prefix)
 {
-	for (size_t i = vm->n_markers; i-- > 0;) {
-		const struct vm_marker *m = &vm->markers[i];
-
-		if (strcmp(m->event, event) == 0 &&
-		    (!args_prefix || strncmp(m->args, args_prefix, strlen(args_prefix)) == 0))
-			return m;
-		if (strcmp(m->event, "init") == 0 || strcmp(m->event, "qemu-start") == 0)
-			return NULL;
-	}
-	return NULL;
+	return vm_find(vm, event, args_prefix, true);
 }
 
 const char *vm_find_line(const struct vm *vm, const char *needle)
