@@ -101,7 +101,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # ---- Debian source package ------------------------------------------------
-have_src() { apt-cache showsrc qemu 2>/dev/null | grep -q '^Package: qemu$'; }
+# Not `apt-cache ... | grep -q`: under pipefail, grep -q exits at the first
+# match, apt-cache dies of SIGPIPE writing the rest, and the test fails.
+have_src() { apt-cache showsrc qemu 2>/dev/null | grep -c '^Package: qemu$' >/dev/null; }
 if ! have_src; then
     list=/etc/apt/sources.list.d/vmbusd-deb-src.sources
     if [ ! -f "$list" ]; then
@@ -178,7 +180,7 @@ start=$(date +%s)
 ninja -C "$dir/build" qemu-system-x86_64 || die "ninja failed (see the output above)"
 say "build took $(( $(date +%s) - start )) s"
 "$bin" --version >/dev/null || die "$bin does not run"
-"$bin" -device help 2>/dev/null | grep -q '"vmbus-user"' ||
+"$bin" -device help 2>/dev/null | grep -c '"vmbus-user"' >/dev/null ||
     die "$bin has no vmbus-user device: the patches did not take"
 touch "$dir/.done"
 finish

@@ -5,7 +5,9 @@ set -u
 passed=0 failed=0
 for t in "$@"; do
 	name=$(basename "$t")
-	out=$(CK_FORK=yes "$t" 2>&1); rc=$?
+	# check(3) kills a test after CK_DEFAULT_TIMEOUT s (4 by default): too
+	# tight for the race tests under ASan on a loaded 2-core machine.
+	out=$(CK_FORK=yes CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-60} "$t" 2>&1); rc=$?
 	checks=$(echo "$out" | sed -nE 's/.*Checks: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+).*/\1 \2 \3/p' | tail -1)
 	if [ -z "$checks" ]; then
 		echo "$out" | tail -30 | sed "s|^|$name: |"
