@@ -77,7 +77,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB) config.mk
 
 .PHONY: check check-unit check-integration check-guest check-sanitize
 # The README's test command.  Order: fastest feedback first.
-check: check-unit check-integration fuzz check-guest
+check: check-unit check-integration fuzz check-guest check-sanitize
 
 check-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
@@ -87,6 +87,11 @@ check-integration: $(BINS)
 
 check-guest: $(BINS) qemu guest
 	@VMBUSD=$(abspath $(VMBUSD)) tests/guest/run-tests.sh
+
+# Unit, integration and real-guest tests again with the ASan + UBSan daemon
+# (any report aborts it, so the test that provoked it fails).
+check-sanitize:
+	@$(MAKE) --no-print-directory SANITIZE=1 check-unit check-integration check-guest
 
 # ---- fuzzing (clang + libFuzzer, its own build of the library) ------------
 
