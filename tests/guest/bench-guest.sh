@@ -6,7 +6,7 @@
 #   2. storage: the same guest and the same raw image, through storvsc on
 #      vmbusd versus QEMU's virtio-blk: sequential 1 MiB O_DIRECT read and
 #      write, 4 KiB random read (queue depth 1, tests/guest/tools/iobench.c).
-# BENCH_RUNS (default 3) boots per boot measurement; the median is used.
+# BENCH_RUNS (default 3) runs of each measurement; medians are reported.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VMBUSD=${VMBUSD:-build/vmbusd}
@@ -82,13 +82,21 @@ cat >"$work/virtio.json" <<JSON
 $(iob /dev/vda)
     { "step": "control", "device": "shutdown", "action": "shutdown", "guest_may_exit": true }, { "step": "poweroff" } ] }
 JSON
-for which in storvsc virtio; do
-	mkdir -p "$work/$which"
-	"$VMBUSD" run --workdir "$work/$which" "$work/$which.json" >"$work/$which.log" 2>&1 ||
-		{ cat "$work/$which.log"; echo "bench: the $which run failed"; exit 1; }
+# Alternate the two so drift on a shared machine hits both alike; medians.
+for i in $(seq "$RUNS"); do
+	for which in storvsc virtio; do
+		mkdir -p "$work/$which$i"
+		"$VMBUSD" run --workdir "$work/$which$i" "$work/$which.json" >"$work/$which$i.log" 2>&1 ||
+			{ cat "$work/$which$i.log"; echo "bench: the $which run failed"; exit 1; }
+	done
 done
-val() { grep -Eo "iobench $2 bs=[0-9]+ ops=[0-9]+ secs=[0-9.]+ MBps=[0-9.]+ IOPS=[0-9]+" "$work/$1.log" | grep -Eo "$3=[0-9.]+" | cut -d= -f2; }
-printf '%-34s %12s %12s %8s\n' "metric" "storvsc" "virtio-blk" "ratio"
+val() { # WHICH MODE KEY -> median over the runs
+	for i in $(seq "$RUNS"); do
+		grep -Eo "iobench $2 bs=[0-9]+ ops=[0-9]+ secs=[0-9.]+ MBps=[0-9.]+ IOPS=[0-9]+" "$work/$1$i.log" |
+			grep -Eo "$3=[0-9.]+" | cut -d= -f2
+	done | median
+}
+printf '%-34s %12s %12s %8s   (median of %s runs each)\n' "metric" "storvsc" "virtio-blk" "ratio" "$RUNS"
 for row in "read MBps seq 1 MiB read (MB/s)" "write MBps seq 1 MiB write (MB/s)" "randread IOPS 4 KiB random read (IOPS)"; do
 	set -- $row; mode=$1 key=$2; shift 2
 	s=$(val storvsc "$mode" "$key"); v=$(val virtio "$mode" "$key")
