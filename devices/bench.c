@@ -160,9 +160,11 @@ static int bench_create(struct vmbus_server *srv, const json_t *config, const ch
 	}
 	b->ch = vmbus_offer(srv, &p, &bench_channel_ops, b);
 	if (!b->ch) {
+		int e = errno;
+
 		free(b->tx_buf);
 		free(b);
-		return json_fail(err, path, NULL, "no channel left to offer");
+		return json_fail(err, path, "instance", "%s", vmbus_offer_strerror(e));
 	}
 	*out = b;
 	return 0;

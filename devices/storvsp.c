@@ -523,17 +523,22 @@ static void storvsp_destroy(void *opaque)
 static int storvsp_create(struct vmbus_server *srv, const json_t *config, const char *path,
 			  void **out, struct json_err *err)
 {
-	static const char *const keys[] = { "instance", "subchannels", "max_transfer_bytes",
-					    "disks", NULL };
-	static unsigned int controllers;
+	static const char *const keys[] = { "instance", "controller", "subchannels",
+					    "max_transfer_bytes", "disks", NULL };
+	static unsigned int next_controller;
 	uint64_t subchannels = STORVSP_DEFAULT_SUBCHANNELS, max_transfer = STORVSP_DEFAULT_MAX_TRANSFER;
+	uint64_t controller;
 	const json_t *disks, *disk;
 	struct storvsp_dev *d;
 	char text[GUID_STR_LEN];
 	size_t i;
 	int rc;
 
+	/* Controllers are numbered in configuration order unless numbered
+	 * explicitly; the number picks the stable default instance GUID. */
+	controller = next_controller;
 	if ((rc = json_check_keys(config, path, keys, err)) ||
+	    (rc = json_get_u64(config, path, "controller", false, 0, 0xFFFF, &controller, err)) ||
 	    (rc = json_get_u64(config, path, "subchannels", false, 0, STORVSP_MAX_SUBCHANNELS,
 			       &subchannels, err)) ||
 	    (rc = json_get_u64(config, path, "max_transfer_bytes", false, 4096,
@@ -554,7 +559,9 @@ static int storvsp_create(struct vmbus_server *srv, const json_t *config, const 
 	storvsp_proto_init(&d->proto, (uint16_t)subchannels, (uint32_t)max_transfer);
 	guid_parse(STORVSC_SCSI_CLASS_GUID_STR, &d->offer.if_type);
 	/* A stable default per controller, so guest device paths stay put. */
-	snprintf(text, sizeof(text), "d34b2567-b9b6-42b9-8778-0a4ec0b9%04x", controllers++ & 0xFFFF);
+	next_controller = (unsigned int)controller + 1;
+	d->controller = (unsigned int)controller;
+	snprintf(text, sizeof(text), "d34b2567-b9b6-42b9-8778-0a4ec0b9%04x", d->controller);
 	guid_parse(text, &d->offer.if_instance);
 	d->offer.max_pkt_size = STORVSC_MAX_PKT_SIZE;
 	if ((rc = json_get_guid(config, path, "instance", false, &d->offer.if_instance, err)))
@@ -581,9 +588,11 @@ static int storvsp_create(struct vmbus_server *srv, const json_t *config, const 
 	}
 	d->chans[0]->ch = vmbus_offer(srv, &d->offer, &storvsp_channel_ops, d->chans[0]);
 	if (!d->chans[0]->ch) {
+		int e = errno;
+
 		free(d->chans[0]);
 		d->chans[0] = NULL;
-		rc = json_fail(err, path, NULL, "no channel left to offer");
+		rc = json_fail(err, path, "instance", "%s", vmbus_offer_strerror(e));
 		goto fail;
 	}
 	*out = d;

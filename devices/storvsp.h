@@ -212,6 +212,7 @@ struct storvsp_disk {
 };
 
 struct storvsp_dev {
+	unsigned int controller;            /* config "controller": its number */
 	struct vmbus_server *srv;
 	struct event_base *base;
 	char path[64];                /* "devices[N]" for messages */

@@ -88,11 +88,12 @@ int storvsp_disk_add(struct storvsp_dev *d, const json_t *obj, const char *path,
 		     unsigned int default_lun, bool hotplug, unsigned int *lun_out,
 		     struct json_err *err)
 {
-	static const char *const keys[] = { BLK_CONFIG_KEYS, SCSI_LUN_CONFIG_KEYS, "lun", NULL };
+	static const char *const keys[] = { BLK_CONFIG_KEYS, SCSI_LUN_CONFIG_KEYS, "lun",
+					    "controller", NULL };
 	struct blk_config bc;
 	struct scsi_lun_config lc;
 	struct storvsp_disk *disk;
-	uint64_t lun = default_lun;
+	uint64_t lun = default_lun, controller = d->controller;
 	int rc;
 
 	memset(&bc, 0, sizeof(bc));
@@ -100,8 +101,16 @@ int storvsp_disk_add(struct storvsp_dev *d, const json_t *obj, const char *path,
 	if ((rc = json_check_keys(obj, path, keys, err)) ||
 	    (rc = blk_config_from_json(obj, path, &bc, err)) ||
 	    (rc = scsi_lun_config_from_json(obj, path, &lc, err)) ||
-	    (rc = json_get_u64(obj, path, "lun", false, 0, STORVSP_MAX_LUN, &lun, err)))
+	    (rc = json_get_u64(obj, path, "lun", false, 0, STORVSP_MAX_LUN, &lun, err)) ||
+	    (rc = json_get_u64(obj, path, "controller", false, 0, 0xFFFF, &controller, err)))
 		return rc;
+	/* One storvsp device is one controller: a disk names the controller
+	 * it is listed under (a check, so a moved disk cannot go unnoticed). */
+	if (controller != d->controller)
+		return json_fail(err, path, "controller",
+				 "%u, but it is listed under controller %u (a controller is a "
+				 "storvsp device; list the disk under the one with \"controller\": %u)",
+				 (unsigned)controller, d->controller, (unsigned)controller);
 	if (d->disks[lun])
 		return json_fail(err, path, "lun", "LUN %u is already in use", (unsigned)lun);
 	disk = calloc(1, sizeof(*disk));
@@ -253,7 +262,8 @@ json_t *storvsp_stats(void *opaque)
 							       "scsi", scsi_lun_stats(disk->slun)));
 	}
 	snprintf(version, sizeof(version), "%u.%u", d->proto.version >> 8, d->proto.version & 0xFF);
-	return json_pack("{s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:i,s:o,s:o}",
+	return json_pack("{s:i,s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:i,s:o,s:o}",
+			 "controller", (int)d->controller,
 			 "state", storvsp_state_name(d->proto.state), "version", version,
 			 "subchannels", (int)d->n_sub, "max_subchannels", (int)d->proto.max_subchannels,
 			 "max_transfer_bytes", (int)d->proto.max_transfer_bytes,

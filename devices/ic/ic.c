@@ -484,8 +484,10 @@ int ic_create(struct ic_dev *ic, const struct ic_service *svc, void *owner,
 	p.signal_every_packet = true; /* Linux util callbacks read one packet per interrupt */
 	ic->chan = vmbus_offer(srv, &p, &ic_channel_ops, ic);
 	if (!ic->chan) {
+		int e = errno;
+
 		ic_destroy(ic);
-		return json_fail(err, path, NULL, "could not offer the %s channel", svc->name);
+		return json_fail(err, path, "instance", "%s", vmbus_offer_strerror(e));
 	}
 	return 0;
 }

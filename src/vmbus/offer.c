@@ -9,9 +9,11 @@
  * a new one.  Channels are offered in the order devices registered them
  * (a primary before its subchannels).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/guid.h"
 #include "core/log.h"
 #include "vmbus/vmbus_internal.h"
 
@@ -60,16 +62,30 @@ struct vmbus_channel *vmbus_offer(struct vmbus_server *srv, const struct vmbus_o
 	struct vmbus_channel *ch;
 	uint32_t relid;
 
+	/* Linux rejects a second offer with the same class, instance and
+	 * subchannel index (facts §5.3): refuse it here, where it is a
+	 * configuration error, rather than let the guest drop a device. */
+	for (ch = srv->chan_head; ch; ch = ch->next) {
+		if (!ch->rescinded && ch->params.sub_channel_index == p->sub_channel_index &&
+		    guid_equal(&ch->params.if_type, &p->if_type) &&
+		    guid_equal(&ch->params.if_instance, &p->if_instance)) {
+			errno = EEXIST;
+			return NULL;
+		}
+	}
 	for (relid = 1; relid <= VMBUS_MAX_RELID; relid++)
 		if (!srv->relids[relid])
 			break;
 	if (relid > VMBUS_MAX_RELID) {
 		log_error("vmbus: no free relid for another channel");
+		errno = ENOSPC;
 		return NULL;
 	}
 	ch = calloc(1, sizeof(*ch));
-	if (!ch)
+	if (!ch) {
+		errno = ENOMEM;
 		return NULL;
+	}
 	ch->srv = srv;
 	ch->ops = ops;
 	ch->priv = priv;
@@ -212,4 +228,17 @@ const struct vmbus_chan_stats *vmbus_chan_stats(const struct vmbus_channel *ch)
 struct gmem *vmbus_chan_gmem(const struct vmbus_channel *ch)
 {
 	return hv_partition_gmem(ch->srv->hv);
+}
+
+const char *vmbus_offer_strerror(int err)
+{
+	switch (err) {
+	case EEXIST:
+		return "another device already offers this class and instance "
+		       "(give each an \"instance\")";
+	case ENOSPC:
+		return "no channel left to offer (2047 relids)";
+	default:
+		return "out of memory";
+	}
 }

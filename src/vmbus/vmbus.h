@@ -92,13 +92,16 @@ struct vmbus_offer_params {
 };
 
 /* Registers an offer; sends OFFERCHANNEL at once when offers were already
- * requested.  NULL when relids run out (logged). */
+ * requested.  NULL with errno EEXIST (this class, instance and subchannel
+ * index is already offered), ENOSPC (relids ran out) or ENOMEM. */
 struct vmbus_channel *vmbus_offer(struct vmbus_server *srv, const struct vmbus_offer_params *p,
 				  const struct vmbus_channel_ops *ops, void *priv);
 /* Withdraws an offer (RESCIND_CHANNELOFFER); closes it first if open.  The
  * channel object is freed once the guest released the relid (or at once
  * when the guest never saw the offer); do not touch it after this call. */
 void vmbus_rescind(struct vmbus_channel *ch);
+/* Why an offer failed, for a device's configuration error (errno above). */
+const char *vmbus_offer_strerror(int err);
 
 void *vmbus_chan_priv(const struct vmbus_channel *ch);
 uint32_t vmbus_chan_relid(const struct vmbus_channel *ch);

@@ -15,6 +15,13 @@ check '{"vmbus":{"max_version":"9.9"}}' 'vmbus.max_version'
 check '{"devices":{}}' 'devices: must be an array'
 check '{"devices":[{"type":"kvp","name":"a"},{"type":"kvp","name":"a"}]}' 'devices[1].name'
 check '{"devices": [' 'bad.json:'
+# Two devices that would offer the same class and instance (Linux would drop one).
+check '{"devices":[{"type":"heartbeat"},{"type":"heartbeat"}]}' 'devices[1].instance: another device already offers'
+check '{"devices":[{"type":"storvsp","controller":3},{"type":"storvsp","controller":3}]}' 'devices[1].instance'
+# A disk names the controller it is listed under.
+truncate -s 1M "$T/d.img"
+check "{\"devices\":[{\"type\":\"storvsp\",\"controller\":0,\"disks\":[{\"path\":\"$T/d.img\",\"controller\":1}]}]}" 'devices[0].disks[0].controller: 1, but it is listed under controller 0'
+check '{"devices":[{"type":"storvsp","disks":[{"path":"/nonexistent/x.img"}]}]}' 'devices[0].disks[0]'
 "$VMBUSD" serve --socket "$T/x.sock" --max-version 7.1 >"$T/err" 2>&1 && fail "bad --max-version accepted"
 "$VMBUSD" --version | grep -q '^vmbusd ' || fail "--version"
 "$VMBUSD" --help | grep -q 'serve' || fail "--help"
