@@ -85,16 +85,10 @@ static void marker_poll(struct scenario *sc, json_t *spec)
 	json_t *count = json_object_get(spec, "count");
 	const char *event = spec_str(spec, "event"), *args = spec_str(spec, "args");
 	const struct vm_marker *m = vm_find_marker_this_boot(&sc->vm, event, args);
-	size_t seen;
 
-	if (json_is_integer(count)) {
-		seen = 0;
-		for (size_t i = 0; i < sc->vm.n_markers; i++)
-			seen += strcmp(sc->vm.markers[i].event, event) == 0 &&
-				(!args || strncmp(sc->vm.markers[i].args, args, strlen(args)) == 0);
-		m = seen >= (size_t)json_integer_value(count) ?
+	if (json_is_integer(count))
+		m = vm_count_markers(&sc->vm, event, args) >= (size_t)json_integer_value(count) ?
 			    vm_find_marker(&sc->vm, event, args) : NULL;
-	}
 	if (m) {
 		step_set_detail(sc, "%s", m->args);
 		pass(sc);

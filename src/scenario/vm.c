@@ -269,14 +269,20 @@ void vm_free(struct vm *vm)
 
 /* The latest matching marker; with this_boot, none from before the latest
  * "init" or QEMU start (the boundary itself can match). */
+static bool vm_marker_matches(const struct vm_marker *m, const char *event,
+			      const char *args_prefix)
+{
+	return strcmp(m->event, event) == 0 &&
+	       (!args_prefix || strncmp(m->args, args_prefix, strlen(args_prefix)) == 0);
+}
+
 static const struct vm_marker *vm_find(const struct vm *vm, const char *event,
 				       const char *args_prefix, bool this_boot)
 {
 	for (size_t i = vm->n_markers; i-- > 0;) {
 		const struct vm_marker *m = &vm->markers[i];
 
-		if (strcmp(m->event, event) == 0 &&
-		    (!args_prefix || strncmp(m->args, args_prefix, strlen(args_prefix)) == 0))
+		if (vm_marker_matches(m, event, args_prefix))
 			return m;
 		if (this_boot && (strcmp(m->event, "init") == 0 || strcmp(m->event, "qemu-start") == 0))
 			return NULL;
@@ -294,6 +300,15 @@ const struct vm_marker *vm_find_marker_this_boot(const struct vm *vm, const char
 						 const char *args_prefix)
 {
 	return vm_find(vm, event, args_prefix, true);
+}
+
+size_t vm_count_markers(const struct vm *vm, const char *event, const char *args_prefix)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < vm->n_markers; i++)
+		n += vm_marker_matches(&vm->markers[i], event, args_prefix);
+	return n;
 }
 
 const char *vm_find_line(const struct vm *vm, const char *needle)

@@ -74,6 +74,8 @@ const struct vm_marker *vm_find_marker(const struct vm *vm, const char *event,
  * so a reboot cannot pass on old markers. */
 const struct vm_marker *vm_find_marker_this_boot(const struct vm *vm, const char *event,
 						 const char *args_prefix);
+/* How many markers of the whole run (every boot) match. */
+size_t vm_count_markers(const struct vm *vm, const char *event, const char *args_prefix);
 /* The first console line containing `needle`, or NULL. */
 const char *vm_find_line(const struct vm *vm, const char *needle);
 
