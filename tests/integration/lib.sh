@@ -76,3 +76,18 @@ le32() {
 		printf "\\x$(printf %02x $((v & 255)))\\x$(printf %02x $(((v >> 8) & 255)))\\x$(printf %02x $(((v >> 16) & 255)))\\x$(printf %02x $(((v >> 24) & 255)))"
 	done
 }
+
+# Expected disk images for the storvsc tests, built independently of the
+# synthetic guest's pattern code:
+# bytes VALUE COUNT: COUNT bytes of VALUE on stdout.
+bytes() { head -c "$2" /dev/zero | tr '\0' "\\$(printf %03o "$1")"; }
+# lba_blocks FIRST N: N 512-byte blocks in the guest's "lba" pattern (every
+# 16 bytes of block L read "LBA=%011d\n").
+lba_blocks() {
+	local l k
+	for ((l = $1; l < $1 + $2; l++)); do
+		for ((k = 0; k < 32; k++)); do printf 'LBA=%011d\n' "$l"; done
+	done
+}
+# put FILE LBA: stdin into FILE at 512-byte block LBA.
+put() { dd of="$1" bs=512 seek="$2" conv=notrunc status=none; }

@@ -42,17 +42,9 @@ stop_daemon
 # What qemu-img reads from the image is what the guest wrote.
 qemu-img check -q "$T/q.qcow2" || fail "qcow2 image is inconsistent"
 qemu-img convert -f qcow2 -O raw "$T/q.qcow2" "$T/got.raw"
-bytes() { head -c "$2" /dev/zero | tr '\0' "\\$(printf %03o "$1")"; }
-lba_blocks() {
-	local l k
-	for ((l = $1; l < $1 + $2; l++)); do
-		for ((k = 0; k < 32; k++)); do printf 'LBA=%011d\n' "$l"; done
-	done
-}
-put() { dd of="$T/exp.raw" bs=512 seek="$1" conv=notrunc status=none; }
 truncate -s 16M "$T/exp.raw"
-bytes 0xc3 4096 | put 0
-lba_blocks 30000 100 | put 30000
-lba_blocks 32767 1 | put 32767
-lba_blocks 2048 512 | put 2048       # parallel: 64 x 4 KiB from LBA 2048
+bytes 0xc3 4096 | put "$T/exp.raw" 0
+lba_blocks 30000 100 | put "$T/exp.raw" 30000
+lba_blocks 32767 1 | put "$T/exp.raw" 32767
+lba_blocks 2048 512 | put "$T/exp.raw" 2048       # parallel: 64 x 4 KiB from LBA 2048
 cmp "$T/got.raw" "$T/exp.raw" || fail "qcow2 contents differ from what was written"

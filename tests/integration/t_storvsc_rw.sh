@@ -37,19 +37,11 @@ expect_line "$T/out" '"step":"write"' '"args":["0","4000","1200","0x5a"]' '"requ
 stop_daemon
 
 # The expected image, built independently of the guest's pattern code.
-bytes() { head -c "$2" /dev/zero | tr '\0' "\\$(printf %03o "$1")"; }
-lba_blocks() {
-	local l k
-	for ((l = $1; l < $1 + $2; l++)); do
-		for ((k = 0; k < 32; k++)); do printf 'LBA=%011d\n' "$l"; done
-	done
-}
-put() { dd of="$T/exp.img" bs=512 seek="$1" conv=notrunc status=none; }
 truncate -s 8M "$T/exp.img"
-bytes 0xa5 4096 | put 0
-lba_blocks 1000 3 | put 1000
-bytes 0x5a $((1200 * 512)) | put 4000
-lba_blocks 16383 1 | put 16383
+bytes 0xa5 4096 | put "$T/exp.img" 0
+lba_blocks 1000 3 | put "$T/exp.img" 1000
+bytes 0x5a $((1200 * 512)) | put "$T/exp.img" 4000
+lba_blocks 16383 1 | put "$T/exp.img" 16383
 cmp "$T/a.img" "$T/exp.img" || fail "image differs from what was written"
 [ "$(stat -c %s "$T/a.img")" = 8388608 ] || fail "image size changed"
 cmp -n 1048576 "$T/b.img" /dev/zero || fail "read-only image was modified"
