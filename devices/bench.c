@@ -12,7 +12,7 @@
 #include "core/guid.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "devices/device.h"
+#include "devices/registry.h"
 #include "vmbusd/proto/bench.h"
 
 /* Large enough for the 64 KiB benchmark packets plus the descriptor. */
@@ -190,6 +190,8 @@ static json_t *bench_stats(void *dev)
 
 const struct vmbus_device_ops bench_ops = {
 	.name = "bench",
+	.class_guid = BENCH_CLASS_GUID_STR,
+	.guest_driver = NULL,   /* vmbusd's own class: no Linux driver */
 	.description = "ring benchmark sink/source (vmbusd's own class)",
 	.create = bench_create,
 	.destroy = bench_destroy,

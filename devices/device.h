@@ -19,6 +19,9 @@ typedef void (*device_control_done)(void *cookie, int status, json_t *result);
 struct vmbus_device_ops {
 	const char *name;        /* the "type" in configuration JSON */
 	const char *description;
+	const char *class_guid;  /* the offer's if_type (facts §7.3), "xxxxxxxx-xxxx-..." */
+	const char *guest_driver; /* the Linux driver that binds the class, NULL if none:
+				   * a real guest is expected to bind every device with one */
 	/* Parses `config` (the device's object, never NULL) and offers its
 	 * channels.  Errors name the key: json_fail(err, path, key, ...). */
 	int (*create)(struct vmbus_server *srv, const json_t *config, const char *path,

@@ -8,16 +8,13 @@
 
 #include <string.h>
 
-#include "devices/ic/ic.h"
-#include "devices/storvsp.h"
-
 const struct vmbus_device_ops *const device_table[] = {
 	/* Integration components (devices/ic/). */
 	&heartbeat_ops,
 	&shutdown_ops,
 	&timesync_ops,
 	&kvp_ops,
-	/* Storage (devices/storvsp*.c over devices/scsi and devices/blk). */
+	/* Storage (devices/storvsp/ over devices/scsi and devices/blk). */
 	&storvsp_ops,
 	/* vmbusd's own ring-benchmark device (not a Hyper-V class). */
 	&bench_ops,

@@ -8,8 +8,14 @@
 
 #include "devices/device.h"
 
-/* Devices that have no subsystem header of their own. */
-extern const struct vmbus_device_ops bench_ops;
+/* Every device type, each defined at the end of its own file (or folder):
+ * a new device is that file plus one line here and one in registry.c. */
+extern const struct vmbus_device_ops heartbeat_ops;  /* devices/ic/heartbeat.c */
+extern const struct vmbus_device_ops shutdown_ops;   /* devices/ic/shutdown.c */
+extern const struct vmbus_device_ops timesync_ops;   /* devices/ic/timesync.c */
+extern const struct vmbus_device_ops kvp_ops;        /* devices/ic/kvp.c */
+extern const struct vmbus_device_ops storvsp_ops;    /* devices/storvsp/ */
+extern const struct vmbus_device_ops bench_ops;      /* devices/bench.c */
 
 extern const struct vmbus_device_ops *const device_table[];
 extern const size_t device_table_len;

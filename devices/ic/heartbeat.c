@@ -17,7 +17,8 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "devices/device.h"
-#include "devices/ic/ic.h"
+#include "devices/ic/ic_internal.h"
+#include "devices/registry.h"
 
 #define HEARTBEAT_DEFAULT_INTERVAL_MS 1000u
 #define HEARTBEAT_MAX_INTERVAL_MS     3600000u
@@ -132,7 +133,7 @@ static void heartbeat_down(struct ic_dev *ic)
 
 static const struct ic_service heartbeat_service = {
 	.name = "heartbeat",
-	.class_guid = "57164f39-9115-4e78-ab55-382f3bd5422d",
+	.class_guid = IC_HEARTBEAT_CLASS_GUID_STR,
 	.default_instance = "fd149e91-82e0-4a7d-afa6-2a4166cbd7c0",
 	.msgtype = ICMSGTYPE_HEARTBEAT,
 	.max_pkt_size = 4096,
@@ -211,6 +212,8 @@ static json_t *heartbeat_stats(void *dev)
 
 const struct vmbus_device_ops heartbeat_ops = {
 	.name = "heartbeat",
+	.class_guid = IC_HEARTBEAT_CLASS_GUID_STR,
+	.guest_driver = "hv_utils",
 	.description = "Hyper-V heartbeat integration component",
 	.create = heartbeat_create,
 	.destroy = heartbeat_destroy,

@@ -5,7 +5,7 @@
  * bounded queue, response matching, and the helpers the services share.
  * The framing itself is in icmsg.c (pure functions).
  */
-#include "devices/ic/ic.h"
+#include "devices/ic/ic_internal.h"
 
 #include <errno.h>
 #include <event2/event.h>

@@ -4,7 +4,7 @@
  * and IC headers and the NEGOTIATE body, parsing the guest's answers.  No
  * channel, no state: the unit tests and the fuzzer call them directly.
  */
-#include "devices/ic/ic.h"
+#include "devices/ic/ic_internal.h"
 
 #include <errno.h>
 #include <string.h>

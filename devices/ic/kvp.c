@@ -33,7 +33,8 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "devices/device.h"
-#include "devices/ic/ic.h"
+#include "devices/ic/ic_internal.h"
+#include "devices/registry.h"
 
 #define KVP_ENUMERATE_MAX 4096u /* enumerate-all gives up past this index */
 
@@ -345,7 +346,7 @@ static void kvp_down(struct ic_dev *ic)
 
 static const struct ic_service kvp_service = {
 	.name = "kvp",
-	.class_guid = "a9a0f4e7-5a45-4d96-b827-8a841e8c03e6",
+	.class_guid = IC_KVP_CLASS_GUID_STR,
 	.default_instance = "242ff919-07db-4180-9c2e-b86cb68c8c55",
 	.msgtype = ICMSGTYPE_KVPEXCHANGE,
 	.max_pkt_size = 16384, /* hv_kvp_init: HV_HYP_PAGE_SIZE * 4 (facts §6.4) */
@@ -444,6 +445,8 @@ static json_t *kvp_stats(void *dev)
 
 const struct vmbus_device_ops kvp_ops = {
 	.name = "kvp",
+	.class_guid = IC_KVP_CLASS_GUID_STR,
+	.guest_driver = "hv_utils",
 	.description = "Hyper-V key-value pair exchange integration component",
 	.create = kvp_create,
 	.destroy = kvp_destroy,

@@ -5,7 +5,7 @@
  * answers in the host's buffer and writes no string terminator of its
  * own, and the parsers of the guest's answers, which trust no size field.
  */
-#include "devices/ic/ic.h"
+#include "devices/ic/ic_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>

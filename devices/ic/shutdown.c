@@ -19,7 +19,8 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "devices/device.h"
-#include "devices/ic/ic.h"
+#include "devices/ic/ic_internal.h"
+#include "devices/registry.h"
 
 static const struct ic_version shutdown_versions[] = { { 3, 2 }, { 3, 1 }, { 3, 0 }, { 1, 0 } };
 
@@ -127,7 +128,7 @@ static int shutdown_control(void *dev, const char *verb, const json_t *args,
 
 static const struct ic_service shutdown_service = {
 	.name = "shutdown",
-	.class_guid = "0e0b6031-5213-4934-818b-38d90ced39db",
+	.class_guid = IC_SHUTDOWN_CLASS_GUID_STR,
 	.default_instance = "b6650ff7-33bc-4840-8048-e0676786f393",
 	.msgtype = ICMSGTYPE_SHUTDOWN,
 	.max_pkt_size = 4096,
@@ -182,6 +183,8 @@ static json_t *shutdown_stats(void *dev)
 
 const struct vmbus_device_ops shutdown_ops = {
 	.name = "shutdown",
+	.class_guid = IC_SHUTDOWN_CLASS_GUID_STR,
+	.guest_driver = "hv_utils",
 	.description = "Hyper-V shutdown integration component",
 	.create = shutdown_create,
 	.destroy = shutdown_destroy,

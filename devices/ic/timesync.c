@@ -24,7 +24,8 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "devices/device.h"
-#include "devices/ic/ic.h"
+#include "devices/ic/ic_internal.h"
+#include "devices/registry.h"
 #include "hv/hv.h"
 
 #define TIMESYNC_DEFAULT_INTERVAL_MS 5000u
@@ -206,7 +207,7 @@ static void timesync_down(struct ic_dev *ic)
 
 static const struct ic_service timesync_service = {
 	.name = "timesync",
-	.class_guid = "9527e630-d0ae-497b-adce-e80ab0175caf",
+	.class_guid = IC_TIMESYNC_CLASS_GUID_STR,
 	.default_instance = "2dd1ce17-079e-403c-b352-a1921ee207ee",
 	.msgtype = ICMSGTYPE_TIMESYNC,
 	.max_pkt_size = 4096,
@@ -280,6 +281,8 @@ static json_t *timesync_stats(void *dev)
 
 const struct vmbus_device_ops timesync_ops = {
 	.name = "timesync",
+	.class_guid = IC_TIMESYNC_CLASS_GUID_STR,
+	.guest_driver = "hv_utils",
 	.description = "Hyper-V time synchronisation integration component",
 	.create = timesync_create,
 	.destroy = timesync_destroy,

@@ -4,7 +4,7 @@
  * message), bounded and NUL-terminated.  The guest's side is hostile:
  * sizes are checked against the bytes really present.
  */
-#include "devices/ic/ic.h"
+#include "devices/ic/ic_internal.h"
 
 #include <errno.h>
 #include <string.h>

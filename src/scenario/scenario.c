@@ -278,7 +278,7 @@ static int scenario_start_guest(struct scenario *sc, char *err, size_t errlen)
 	}
 	/* The guest init stops waiting for drivers once this many are bound. */
 	for (unsigned int d = 0; d < sc->host.n_devices; d++)
-		with_driver += step_class_of(sc->host.devices[d].ops->name) != NULL;
+		with_driver += step_class_of(sc->host.devices[d].ops) != NULL;
 	snprintf(sc->cmdline, sizeof(sc->cmdline), "vmbusd.expect=%u %s", with_driver,
 		 cmdline ? cmdline : "");
 	snprintf(sc->console_log, sizeof(sc->console_log), "%s/console.log", sc->paths->workdir);

@@ -57,9 +57,9 @@ const struct step_kind *step_lookup(const char *name);
 /* Starts a (new) QEMU for this scenario; earlier console lines and markers
  * are kept, so "count" on markers spans reboots. */
 int scenario_boot(struct scenario *sc, char *err, size_t errlen);
-/* The Linux class id (sysfs form) of a device type, NULL if Linux has no
- * driver for it. */
-const char *step_class_of(const char *type);
+/* The class id (sysfs form) a real guest binds a driver to, NULL if Linux
+ * has no driver for the device type. */
+const char *step_class_of(const struct vmbus_device_ops *ops);
 /* Seconds since the scenario started. */
 double scenario_elapsed(const struct scenario *sc);
 /* The JSON path from a "control" step's result, as text, for messages. */

@@ -129,26 +129,12 @@ static void version_poll(struct scenario *sc, json_t *spec)
 
 /* ---- bound: every offered device has a Linux driver ----------------------- */
 
-static const struct {
-	const char *type;
-	const char *class_id; /* as sysfs prints it, without braces */
-} known_classes[] = {
-	{ "heartbeat", "57164f39-9115-4e78-ab55-382f3bd5422d" },
-	{ "shutdown", "0e0b6031-5213-4934-818b-38d90ced39db" },
-	{ "timesync", "9527e630-d0ae-497b-adce-e80ab0175caf" },
-	{ "kvp", "a9a0f4e7-5a45-4d96-b827-8a841e8c03e6" },
-	{ "vss", "35fa2e29-ea23-4236-96ae-3a6ebacba440" },
-	{ "fcopy", "34d14be3-dee4-41c8-9ae7-6b174977c192" },
-	{ "storvsp", "ba6163d9-04a1-4d29-b605-72e2ffb1dc7f" },
-	{ "netvsp", "f8615163-df3e-46c5-913f-f2d2f965ed0e" },
-};
-
-const char *step_class_of(const char *type)
+/* The class a real guest binds a driver to, NULL for a device Linux has no
+ * driver for (the bench device).  sysfs prints class GUIDs in the form the
+ * device table keeps them: lower case, no braces. */
+const char *step_class_of(const struct vmbus_device_ops *ops)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(known_classes); i++)
-		if (strcmp(known_classes[i].type, type) == 0)
-			return known_classes[i].class_id;
-	return NULL;
+	return ops->guest_driver ? ops->class_guid : NULL;
 }
 
 /* The driver bound to a device of this class, from "bound <dev> {class} <drv>". */
@@ -187,7 +173,7 @@ static void bound_poll(struct scenario *sc, json_t *spec)
 	sc->detail[0] = '\0';
 	for (unsigned int i = 0; i < sc->host.n_devices; i++) {
 		const struct host_device *d = &sc->host.devices[i];
-		const char *cls = step_class_of(d->ops->name), *drv;
+		const char *cls = step_class_of(d->ops), *drv;
 		int n;
 
 		if (!cls)

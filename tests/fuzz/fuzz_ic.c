@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "devices/ic/ic.h"
+#include "devices/ic/ic_internal.h"
 
 static const struct ic_version offered[] = { { 4, 0 }, { 3, 2 }, { 3, 1 }, { 3, 0 }, { 1, 0 } };
 

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/storvsp.h"
+#include "devices/storvsp/storvsp_internal.h"
 
 #define CHECK(cond) do { if (!(cond)) __builtin_trap(); } while (0)
 

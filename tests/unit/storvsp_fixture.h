@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "devices/storvsp.h"
+#include "devices/storvsp/storvsp_internal.h"
 
 /* A vstor_packet of operation `op` that asks for a completion. */
 static struct vstor_packet pkt_op(uint32_t op)

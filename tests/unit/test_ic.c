@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/ic/ic.h"
+#include "core/guid.h"
+#include "devices/ic/ic_internal.h"
 #include "core/util.h"
 #include "devices/registry.h"
 
@@ -448,6 +449,11 @@ START_TEST(test_registry)
 		ck_assert_ptr_nonnull(device_table[i]->create);
 		ck_assert_ptr_nonnull(device_table[i]->destroy);
 		ck_assert_ptr_eq(device_lookup(device_table[i]->name), device_table[i]);
+		/* The class lives in the ops: the scenario engine and the
+		 * offers take it from there and nowhere else. */
+		struct guid cls;
+		ck_assert_ptr_nonnull(device_table[i]->class_guid);
+		ck_assert_int_eq(guid_parse(device_table[i]->class_guid, &cls), 0);
 	}
 }
 END_TEST

@@ -16,7 +16,8 @@
 #include <event2/event.h>
 
 #include "core/util.h"
-#include "devices/storvsp.h"
+#include "devices/registry.h"
+#include "devices/storvsp/storvsp_internal.h"
 #include "storvsp_fixture.h"
 #include "vmbus_harness.h"
 

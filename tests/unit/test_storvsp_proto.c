@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * storvsp: the pure protocol (devices/storvsp_proto.c) packet by packet.
+ * storvsp: the pure protocol (devices/storvsp/storvsp_proto.c) packet by packet.
  * The device over a real channel is test_storvsp_device's.
  */
 #include <check.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/util.h"
-#include "devices/storvsp.h"
+#include "devices/storvsp/storvsp_internal.h"
 #include "storvsp_fixture.h"
 
 /* ---- helpers -------------------------------------------------------------- */

@@ -33,6 +33,12 @@ enum icmsg_type {
 	ICMSGTYPE_FCOPY       = 7,
 };
 
+/* The integration components' device classes (facts §7.3; the offer's if_type). */
+#define IC_HEARTBEAT_CLASS_GUID_STR "57164f39-9115-4e78-ab55-382f3bd5422d"
+#define IC_SHUTDOWN_CLASS_GUID_STR  "0e0b6031-5213-4934-818b-38d90ced39db"
+#define IC_TIMESYNC_CLASS_GUID_STR  "9527e630-d0ae-497b-adce-e80ab0175caf"
+#define IC_KVP_CLASS_GUID_STR       "a9a0f4e7-5a45-4d96-b827-8a841e8c03e6"
+
 #define ICMSGHDRFLAG_TRANSACTION 1u
 #define ICMSGHDRFLAG_REQUEST     2u
 #define ICMSGHDRFLAG_RESPONSE    4u

@@ -13,8 +13,8 @@
  * until it has answered, so the framework keeps ONE request outstanding per
  * channel and queues the rest (bounded).
  */
-#ifndef VMBUSD_DEVICES_IC_IC_H
-#define VMBUSD_DEVICES_IC_IC_H
+#ifndef VMBUSD_DEVICES_IC_IC_INTERNAL_H
+#define VMBUSD_DEVICES_IC_IC_INTERNAL_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -240,11 +240,5 @@ int kvp_msg_put_string(uint8_t *field, size_t cap, const char *s);
 /* kvp.c: "external" | "guest" | "auto" | "auto_external" | "auto_internal" or
  * 0..4 -> pool; -EINVAL otherwise. */
 int kvp_pool_from_json(const json_t *v, uint8_t *pool_out);
-
-/* The device types (listed in devices/registry.c). */
-extern const struct vmbus_device_ops heartbeat_ops;
-extern const struct vmbus_device_ops shutdown_ops;
-extern const struct vmbus_device_ops timesync_ops;
-extern const struct vmbus_device_ops kvp_ops;
 
 #endif

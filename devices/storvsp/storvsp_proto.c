@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "core/util.h"
-#include "devices/storvsp.h"
+#include "devices/storvsp/storvsp_internal.h"
 
 /* ---- sizes per version ---------------------------------------------------- */
 

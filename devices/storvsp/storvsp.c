@@ -47,7 +47,8 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "devices/scsi/scsi.h"
-#include "devices/storvsp.h"
+#include "devices/registry.h"
+#include "devices/storvsp/storvsp_internal.h"
 
 struct storvsp_req {
 	struct scsi_cmd cmd;
@@ -604,6 +605,8 @@ fail:
 
 const struct vmbus_device_ops storvsp_ops = {
 	.name = "storvsp",
+	.class_guid = STORVSC_SCSI_CLASS_GUID_STR,
+	.guest_driver = "hv_storvsc",
 	.description = "synthetic SCSI controller (Linux hv_storvsc)",
 	.create = storvsp_create,
 	.destroy = storvsp_destroy,

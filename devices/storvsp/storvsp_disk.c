@@ -23,7 +23,7 @@
 #include "core/util.h"
 #include "devices/blk/blk.h"
 #include "devices/scsi/scsi.h"
-#include "devices/storvsp.h"
+#include "devices/storvsp/storvsp_internal.h"
 
 /* ---- disks --------------------------------------------------------------------- */
 

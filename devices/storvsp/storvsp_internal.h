@@ -18,8 +18,8 @@
  * target 0) with the configured LUNs.  A second controller is simply a
  * second storvsp device in the configuration's devices array.
  */
-#ifndef VMBUSD_DEVICES_STORVSP_H
-#define VMBUSD_DEVICES_STORVSP_H
+#ifndef VMBUSD_DEVICES_STORVSP_INTERNAL_H
+#define VMBUSD_DEVICES_STORVSP_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -246,7 +246,5 @@ void storvsp_disks_close_all(struct storvsp_dev *d);
 int storvsp_control(void *dev, const char *verb, const json_t *args, device_control_done done,
 		    void *cookie, struct json_err *err);
 json_t *storvsp_stats(void *dev);
-
-extern const struct vmbus_device_ops storvsp_ops;
 
 #endif
