@@ -229,5 +229,7 @@ int guest_channel_recv(struct guest *g, struct guest_channel *ch, struct guest_r
  * timesync, KVP) with its driver; returns how many opened. */
 int guest_ic_open_all(struct guest *g);
 bool guest_ic_known(const struct guest_channel *ch);
+/* An open IC channel whose NEGOTIATE has not arrived (and been answered) yet. */
+bool guest_ic_negotiating(const struct guest_channel *ch);
 
 #endif

@@ -50,6 +50,7 @@ struct ic_drv {
 	const struct ic_desc *desc;
 	uint32_t fw_version;
 	uint32_t srv_version;   /* 0 until negotiated: timesync then uses the old format */
+	bool negotiate_seen;    /* the host's NEGOTIATE was answered (agreed or not) */
 	uint8_t *buf;           /* work buffer, max_pkt + slack, zeroed per packet */
 	uint32_t buf_size;
 	struct guest_kvp *kvp;
@@ -76,6 +77,13 @@ static const struct ic_desc *ic_find(const struct guest_channel *ch)
 bool guest_ic_known(const struct guest_channel *ch)
 {
 	return ic_find(ch) != NULL && ch->offer.sub_channel_index == 0;
+}
+
+bool guest_ic_negotiating(const struct guest_channel *ch)
+{
+	const struct ic_drv *d = ch->drv;
+
+	return ch->open && ch->drv_free == ic_drv_free && d && !d->negotiate_seen;
 }
 
 static const char *ver_str(uint32_t v, char buf[16])
@@ -300,6 +308,7 @@ static void ic_on_event(struct guest *g, struct guest_channel *ch)
 				ok = ic_negotiate(hdr, d->buf, len, fw_versions, ARRAY_SIZE(fw_versions),
 						  desc->versions, desc->n_versions, &fw, &srv);
 			}
+			d->negotiate_seen = true;
 			if (ok) {
 				d->fw_version = fw;
 				d->srv_version = srv;

@@ -156,11 +156,24 @@ static void run_on_event(struct guest *g, const char *name, json_t *ev, void *op
 		rs->met = true;
 }
 
+/* The run condition held and no IC is half-way through its negotiation:
+ * an IC opened before the condition was met answers NEGOTIATE first, so
+ * the output always says how each IC negotiated, however loaded the host. */
+static bool run_finished(struct guest *g, const struct run_state *rs)
+{
+	if (!rs->met)
+		return false;
+	for (uint32_t relid = 1; relid <= VMBUS_MAX_RELID; relid++)
+		if (g->chan[relid] && guest_ic_negotiating(g->chan[relid]))
+			return false;
+	return true;
+}
+
 static bool run_done(struct guest *g, void *arg)
 {
 	struct run_state *rs = arg;
 
-	if (rs->met)
+	if (run_finished(g, rs))
 		return true;
 	/* A late offer of a known IC: probe it like a driver would. */
 	for (uint32_t relid = 1; relid <= VMBUS_MAX_RELID; relid++) {
@@ -197,7 +210,7 @@ static int cmd_run(struct cli *c)
 
 		ret = n < 0 ? n : 0;
 	}
-	while (!ret && !rs.met) {
+	while (!ret && !run_finished(&g, &rs)) {
 		int slice = 1000;
 
 		if (deadline) {
@@ -212,7 +225,7 @@ static int cmd_run(struct cli *c)
 		ret = guest_wait(&g, run_done, &rs, slice);
 		if (ret == -ETIMEDOUT)
 			ret = 0;
-		if (!ret && !rs.met) {
+		if (!ret && !run_finished(&g, &rs)) {
 			int n = guest_ic_open_all(&g);
 
 			ret = n < 0 ? n : 0;
