@@ -424,10 +424,14 @@ static const struct storvsp_op storvsp_ops[VSTOR_OP_MAX + 1] = {
 	[VSTOR_OP_FCHBA_DATA] = { .operation = VSTOR_OP_FCHBA_DATA, .name = "FCHBA_DATA",
 		.rl = RL },
 
+	/* min_len is the header only: the request's length depends on the
+	 * version and is parse's check, and a refusal before parse would have
+	 * no request to echo.  Any channel: I/O runs on every subchannel. */
 	[VSTOR_OP_EXECUTE_SRB] = { .operation = VSTOR_OP_EXECUTE_SRB, .name = "EXECUTE_SRB",
 		.min_len = HDR, .states = ST(STORVSP_READY), .takes_buffer = true,
 		.parse = storvsp_parse_execute_srb, .refuse = storvsp_refuse_srb,
 		.handler = storvsp_handle_execute_srb, .rl = RL },
+	/* Resets come from the SCSI error handler on whichever channel. */
 	[VSTOR_OP_RESET_LUN] = { .operation = VSTOR_OP_RESET_LUN, .name = "RESET_LUN",
 		.min_len = HDR, .states = ST(STORVSP_READY),
 		.handler = storvsp_handle_reset_lun, .rl = RL },
