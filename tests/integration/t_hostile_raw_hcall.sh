@@ -8,7 +8,8 @@ n=0
 # hcall NAME STATUS ARGS...: raw-hcall ARGS answers HV status STATUS.
 hcall() {
 	local name=$1 want=$2; shift 2
-	guest raw-hcall --wait-ms 0 "$@" >"$T/$name.out" 2>&1 || { cat "$T/$name.out"; fail "$name: tool failed"; }
+	guest raw-hcall --wait-ms 0 "$@" >"$T/$name.out" 2>&1 ||
+		{ cat "$T/$name.out"; fail "$name: tool failed"; }
 	daemon_alive
 	expect_line "$T/$name.out" '"event":"hcall"' "\"status\":$want,"
 	[ "$want" = 0 ] || n=$((n + 1))

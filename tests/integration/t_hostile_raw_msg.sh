@@ -6,6 +6,8 @@
 . ./lib.sh
 start_daemon
 st() { ctl status | jq -r ".result.$1"; }
+# reaches KEY OP VALUE WHY: the status value comes to compare true within 5 s.
+reaches() { ctl wait "$1" "$2" "$3" -t 5 >/dev/null || fail "$4"; }
 UNSUCCESSFUL=3221225473 # VMBUS_STATUS_UNSUCCESSFUL, 0xC0000001
 # The results of the named host message, in arrival order, one line.
 results() { grep -F "\"name\":\"$2\"" "$1" | jq -r .status | tr '\n' ' '; }
@@ -28,7 +30,7 @@ for i in 1 2 3; do
 done
 [ "$(results "$T/open.out" OPENCHANNEL_RESULT)" = "$UNSUCCESSFUL 0 $UNSUCCESSFUL " ] ||
 	{ cat "$T/open.out"; fail "OPENCHANNEL results not refused/accepted/refused"; }
-ctl wait vmbus.malformed '>=' $((mal0 + 2)) -t 5 >/dev/null || fail "refused opens not counted"
+reaches vmbus.malformed '>=' $((mal0 + 2)) "refused opens not counted"
 
 # A ring GPADL that belongs to another channel is refused too: the extra
 # GPADL is created on the shutdown channel, the OPENCHANNEL names relid 1
@@ -39,14 +41,15 @@ guest raw-msg --channel shutdown --gpadl 4 --patch-u32 8=1 --patch-u32 12=1 --pa
 expect_line "$T/foreign.out" '"event":"offer","relid":1,' '"device":"heartbeat"'
 [ "$(results "$T/foreign.out" OPENCHANNEL_RESULT)" = "$UNSUCCESSFUL " ] ||
 	{ cat "$T/foreign.out"; fail "another channel's GPADL accepted as a ring"; }
-ctl wait vmbus.malformed '>' "$mal0" -t 5 >/dev/null || fail "foreign ring GPADL not counted"
+reaches vmbus.malformed '>' "$mal0" "foreign ring GPADL not counted"
 
 # MODIFYCHANNEL (version 5.3 answers it): child_relid @8, target_vp @12.
 # On the channel the tool opened (--open): VP 1 exists, VP 9999 does not.
 le32 22 0 0 1 >"$T/modify_ok"
 le32 22 0 0 9999 >"$T/modify_bad"
 guest raw-msg --open heartbeat --patch-u32 8=relid --wait-ms 300 \
-	"$T/modify_ok" "$T/modify_bad" >"$T/modify.out" || { cat "$T/modify.out"; fail "raw-msg --open failed"; }
+	"$T/modify_ok" "$T/modify_bad" >"$T/modify.out" ||
+	{ cat "$T/modify.out"; fail "raw-msg --open failed"; }
 expect_line "$T/modify.out" '"event":"opened"' '"device":"heartbeat"'
 [ "$(results "$T/modify.out" MODIFYCHANNEL_RESPONSE)" = "0 $UNSUCCESSFUL " ] ||
 	{ cat "$T/modify.out"; fail "MODIFYCHANNEL results not accepted/refused"; }

@@ -11,10 +11,13 @@ cat >"$T/c.json" <<JSON
 JSON
 start_daemon --config "$T/c.json"
 st() { ctl status | jq -r ".result.$1"; }
+# reaches KEY OP VALUE WHY: the status value comes to compare true within 5 s.
+reaches() { ctl wait "$1" "$2" "$3" -t 5 >/dev/null || fail "$4"; }
 # ring NAME ARGS...: raw-ring ARGS; the tool must get through.
 ring() {
 	local name=$1; shift
-	guest raw-ring --wait-ms 300 "$@" >"$T/$name.out" 2>&1 || { cat "$T/$name.out"; fail "$name: tool failed"; }
+	guest raw-ring --wait-ms 300 "$@" >"$T/$name.out" 2>&1 ||
+		{ cat "$T/$name.out"; fail "$name: tool failed"; }
 	daemon_alive
 }
 printf 'not an icmsg at all, 37 bytes long..' >"$T/junk"
@@ -25,9 +28,9 @@ errs=$(st vmbus.ring_errors)
 mal=$(st devices.heartbeat.malformed.total)
 ring framed --open heartbeat --frame "$T/junk"
 expect_line "$T/framed.out" '"event":"raw_written"' '"bytes":64,' '"framed":true'
-ctl wait devices.heartbeat.malformed.total '>' "$mal" -t 5 >/dev/null || fail "framed junk not malformed"
+reaches devices.heartbeat.malformed.total '>' "$mal" "framed junk not malformed"
 ring not_inband --open heartbeat --frame --type 11 --trans-id 0 "$T/junk"
-ctl wait devices.heartbeat.malformed.not_inband '>=' 1 -t 5 >/dev/null || fail "completion packet not refused"
+reaches devices.heartbeat.malformed.not_inband '>=' 1 "completion packet not refused"
 [ "$(st vmbus.ring_errors)" = "$errs" ] || fail "a well-framed packet broke the ring"
 
 # Lying descriptors: offset8 inside the descriptor, offset8 past len8,
@@ -36,7 +39,7 @@ n=0
 for lie in "--offset8 1" "--offset8 9" "--len8 0xffff"; do
 	n=$((n + 1))
 	ring "lie$n" --open heartbeat --frame $lie "$T/junk"
-	ctl wait vmbus.ring_errors '>=' $((errs + n)) -t 5 >/dev/null || fail "descriptor $lie not counted"
+	reaches vmbus.ring_errors '>=' $((errs + n)) "descriptor $lie not counted"
 done
 errs=$((errs + n))
 
@@ -45,12 +48,13 @@ errs=$((errs + n))
 # host, as writer, refuses it (storvsp answers every packet, so it has
 # something to write; the packet goes in first, the signal comes last).
 ring g2h_write --open heartbeat --set write_index=13
-expect_line "$T/g2h_write.out" '"event":"ring_set"' '"ring":"g2h"' '"field":"write_index"' '"value":13'
-ctl wait vmbus.ring_errors '>=' $((errs + 1)) -t 5 >/dev/null || fail "g2h write_index not counted"
+expect_line "$T/g2h_write.out" '"event":"ring_set"' '"ring":"g2h"' '"field":"write_index"' \
+	'"value":13'
+reaches vmbus.ring_errors '>=' $((errs + 1)) "g2h write_index not counted"
 head -c 40 /dev/zero >"$T/zeros"
 ring h2g_read --open scsi --frame --flags 1 "$T/zeros" --set h2g.read_index=12
 expect_line "$T/h2g_read.out" '"event":"ring_set"' '"ring":"h2g"' '"field":"read_index"'
-ctl wait vmbus.ring_errors '>=' $((errs + 2)) -t 5 >/dev/null || fail "h2g read_index not counted"
+reaches vmbus.ring_errors '>=' $((errs + 2)) "h2g read_index not counted"
 errs=$((errs + 2))
 # host->guest write_index is the host's own field: the guest's reader
 # refuses it (reported by the tool); the daemon does not care.
@@ -61,7 +65,7 @@ expect_line "$T/h2g_write.out" '"event":"error"' 'host->guest ring'
 mal=$(st devices.heartbeat.malformed.total)
 ring mask --open heartbeat --set interrupt_mask=1 --set pending_send_sz=4000 \
 	--set h2g.interrupt_mask=1 --set h2g.pending_send_sz=64 --frame "$T/junk"
-ctl wait devices.heartbeat.malformed.total '>' "$mal" -t 5 >/dev/null || fail "packet lost after mask/pending"
+reaches devices.heartbeat.malformed.total '>' "$mal" "packet lost after mask/pending"
 [ "$(st vmbus.ring_errors)" = "$errs" ] || fail "signalling fields counted as ring errors"
 
 # Unframed bytes, no signal: nothing happens until the channel closes.
