@@ -436,7 +436,8 @@ static void vmbus_report_message(struct guest *g, const struct hv_message *m, ui
 				 uint32_t len)
 {
 	uint8_t p[HV_MESSAGE_PAYLOAD_MAX] = { 0 };
-	char *hex = guest_hex(m->payload, len);
+	/* payload_size is the host's word (a u8): never read past the slot. */
+	char *hex = guest_hex(m->payload, MIN(len, HV_MESSAGE_PAYLOAD_MAX));
 	json_t *ev = json_pack("{s:s, s:i, s:s, s:i, s:i, s:s}", "event", "message", "msgtype",
 			       (json_int_t)msgtype, "name",
 			       msgtype < CHANNELMSG_COUNT ? msg_names[msgtype] : "?", "message_type",
