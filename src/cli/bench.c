@@ -21,6 +21,7 @@
 #include "core/util.h"
 #include "guest/guest_bench.h"
 #include "host/host.h"
+#include "trace/trace.h"
 
 #define BENCH_BYTES_PER_ROW (256ull << 20)
 
@@ -68,7 +69,7 @@ static double memcpy_gbps(uint32_t size, uint64_t count)
 	return (double)size * (double)count / (double)(t1 - t0);
 }
 
-static pid_t bench_start_daemon(const char *sock)
+static pid_t bench_start_daemon(const char *sock, const struct trace_opts *topts)
 {
 	pid_t pid = fork();
 
@@ -80,6 +81,8 @@ static pid_t bench_start_daemon(const char *sock)
 		struct host h;
 
 		log_set_level(LOG_ERROR);
+		if (cli_trace_start("bench", topts))
+			_exit(1);
 		if (host_config_from_json(root, &cfg, &err) ||
 		    host_init(&h, base, &cfg, sock, NULL, &err)) {
 			fprintf(stderr, "bench: daemon: %s\n", err.msg);
@@ -87,6 +90,14 @@ static pid_t bench_start_daemon(const char *sock)
 		}
 		event_base_dispatch(base);
 		host_fini(&h);
+		if (topts->path) {
+			struct trace_writer_stats st;
+
+			trace_writer_stop(&st);
+			fprintf(stderr, "bench: trace %s: %llu records, %llu bytes, %llu lost\n",
+				topts->path, (unsigned long long)st.records,
+				(unsigned long long)st.bytes, (unsigned long long)st.errors);
+		}
 		_exit(0);
 	}
 	return pid;
@@ -99,13 +110,26 @@ int cli_bench(int argc, char **argv)
 	pid_t daemon_pid;
 	int failed = 0;
 
+	struct trace_opts topts = { 0 };
+	int arg = 2;
+
 	if (argc < 2 || strcmp(argv[1], "ring") != 0) {
-		fputs("usage: vmbusd bench ring [SCALE]   (SCALE multiplies the bytes per row; default 1)\n",
+		fputs("usage: vmbusd bench ring [--trace FILE [--trace-snap N]] [SCALE]\n"
+		      "  SCALE multiplies the bytes per row (default 1); --trace captures the\n"
+		      "  daemon's side as `vmbusd serve --trace` would, to measure its cost\n",
 		      argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
 		return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
 	}
-	if (argc >= 3)
-		scale = strtod(argv[2], NULL);
+	for (; arg + 1 < argc && !strncmp(argv[arg], "--trace", 7); arg += 2) {
+		int opt = !strcmp(argv[arg], "--trace") ? CLI_OPT_TRACE :
+			  !strcmp(argv[arg], "--trace-snap") ? CLI_OPT_TRACE_SNAP :
+			  !strcmp(argv[arg], "--trace-max-mb") ? CLI_OPT_TRACE_MAX_MB : 0;
+
+		if (cli_trace_option("bench", opt, argv[arg + 1], &topts))
+			return 2;
+	}
+	if (arg < argc)
+		scale = strtod(argv[arg], NULL);
 	if (scale <= 0 || scale > 100) {
 		fputs("vmbusd bench: SCALE must be in (0, 100]\n", stderr);
 		return 2;
@@ -116,14 +140,16 @@ int cli_bench(int argc, char **argv)
 	}
 	snprintf(sock, sizeof(sock), "%s/bench.sock", dir);
 	signal(SIGPIPE, SIG_IGN);
-	daemon_pid = bench_start_daemon(sock);
+	daemon_pid = bench_start_daemon(sock, &topts);
 	for (int i = 0; i < 200 && access(sock, F_OK) != 0; i++)
 		usleep(10000);
 
 	printf("ring benchmark: daemon (pid %d) and synthetic guest in separate processes,\n"
 	       "guest RAM in a shared memfd; \"vs memcpy\" = ring GB/s / memcpy GB/s of the same\n"
 	       "packet sizes measured in this run; sig/pkt = guest->host signals (g2h) or\n"
-	       "host->guest interrupts (h2g) per packet.\n\n", (int)daemon_pid);
+	       "host->guest interrupts (h2g) per packet.%s%s\n\n", (int)daemon_pid,
+	       topts.path ? "\nThe daemon captures every event into " : "",
+	       topts.path ? topts.path : "");
 	printf("%-9s %6s %9s %8s %9s %8s %9s %9s\n", "direction", "size", "packets", "GB/s",
 	       "Mpkt/s", "sig/pkt", "memcpy", "vs memcpy");
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {

@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "scenario/scenario.h"
+#include "trace/trace.h"
 
 /* Runs a shell command and returns its last output line (malloc'd) or NULL. */
 static char *run_capture(const char *cmd)
@@ -66,12 +67,14 @@ int cli_run(int argc, char **argv)
 		{ "echo-console", no_argument, NULL, 'e' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
+		CLI_TRACE_LONGOPTS,
 		{ 0 },
 	};
 	const char *qemu_opt = NULL, *guest_opt = NULL, *ssdt_opt = NULL, *workdir = NULL;
 	char kernel[1024], initrd[1024], tmpl[] = "/tmp/vmbusd-run.XXXXXX";
 	char *qemu = NULL, *guest = NULL, *ssdt = NULL;
 	struct scenario_paths paths = { 0 };
+	struct trace_opts topts = { 0 };
 	int opt, rc = 2;
 
 	log_set_level(LOG_WARN);
@@ -86,9 +89,15 @@ int cli_run(int argc, char **argv)
 			if (cli_set_log_level("run", optarg))
 				return 2;
 			break;
+		case CLI_OPT_TRACE: case CLI_OPT_TRACE_MAX_MB: case CLI_OPT_TRACE_SNAP:
+			if (cli_trace_option("run", opt, optarg, &topts))
+				return 2;
+			break;
 		default:
 			fputs("usage: vmbusd run SCENARIO.json [--qemu PATH] [--guest-dir DIR] [--ssdt FILE]\n"
-			      "                  [--workdir DIR] [--echo-console] [--log-level LEVEL]\n",
+			      "                  [--workdir DIR] [--echo-console] [--log-level LEVEL]\n"
+			      "                  [--trace FILE [--trace-max-mb N] [--trace-snap N]]\n"
+			      CLI_TRACE_USAGE,
 			      opt == 'h' ? stdout : stderr);
 			return opt == 'h' ? 0 : 2;
 		}
@@ -120,7 +129,10 @@ int cli_run(int argc, char **argv)
 	paths.initrd = initrd;
 	paths.ssdt = ssdt;
 	paths.workdir = workdir;
+	if (cli_trace_start("run", &topts))
+		goto out;
 	rc = scenario_run_file(argv[optind], &paths);
+	trace_writer_stop(NULL);
 out:
 	free(qemu);
 	free(guest);

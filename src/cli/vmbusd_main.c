@@ -16,7 +16,8 @@ static void usage(FILE *f)
 	      "  serve --socket PATH [--config FILE]   run the daemon for one partition\n"
 	      "  run SCENARIO.json                     daemon + patched QEMU + Linux guest, scripted\n"
 	      "  ctl -c CONTROL VERB ...               talk to a running daemon's control socket\n"
-	      "  bench ring                            ring-buffer benchmark (two processes)\n"
+	      "  bench ring [--trace FILE]             ring-buffer benchmark (two processes)\n"
+	      "  dump FILE [-v] [--relid N] ...        decode a capture written by --trace\n"
 	      "\n"
 	      "  vmbusd COMMAND --help   options of one command\n"
 	      "  vmbusd --version\n",
@@ -33,6 +34,7 @@ int main(int argc, char **argv)
 		{ "run", cli_run },
 		{ "ctl", cli_ctl },
 		{ "bench", cli_bench },
+		{ "dump", cli_dump },
 	};
 
 	if (argc < 2) {

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Trace hooks: lower layers emit named events with their raw bytes at
- * protocol boundaries ("hv.post_message", "synic.deliver", "ring.g2h",
- * "ring.h2g"); a sink installed by the harness records them (capture and
- * replay build on this).  With no sink installed an emit is one branch.
+ * Trace hook: lower layers emit one event at each point where bytes cross
+ * the bus (messages in/out, ring packets in/out, GPADL create/teardown,
+ * signals, interrupts, MSR writes, attach/reset/detach).  The event types
+ * and the meaning of `id`/`arg` per type are the capture format's
+ * (include/vmbusd/proto/trace.h); src/trace/ installs the sink that writes
+ * them.  With no sink installed an emit is one predicted branch.
+ *
+ * The sink may be called from any thread; `data` is only valid during the
+ * call (it may point into guest memory: the sink copies it at once).
  */
 #ifndef VMBUSD_CORE_TRACE_H
 #define VMBUSD_CORE_TRACE_H
@@ -11,19 +16,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef void (*trace_sink_fn)(void *opaque, const char *event, uint32_t id,
-			      const void *data, size_t len);
+#include "vmbusd/proto/trace.h"
+
+typedef void (*trace_sink_fn)(void *opaque, uint16_t event, uint32_t relid, uint32_t vp,
+			      uint32_t id, uint64_t arg, const void *data, size_t len);
 
 extern trace_sink_fn trace_sink;
 extern void *trace_sink_opaque;
 
 void trace_set_sink(trace_sink_fn fn, void *opaque);
 
-/* `id` scopes the event: a relid, a VP index, a connection id. */
-static inline void trace_emit(const char *event, uint32_t id, const void *data, size_t len)
+static inline void trace_emit(uint16_t event, uint32_t relid, uint32_t vp, uint32_t id,
+			      uint64_t arg, const void *data, size_t len)
 {
 	if (__builtin_expect(trace_sink != NULL, 0))
-		trace_sink(trace_sink_opaque, event, id, data, len);
+		trace_sink(trace_sink_opaque, event, relid, vp, id, arg, data, len);
 }
 
 #endif

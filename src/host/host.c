@@ -8,6 +8,7 @@
 
 #include "attach/attach.h"
 #include "core/log.h"
+#include "core/trace.h"
 #include "core/util.h"
 #include "devices/registry.h"
 #include "hv/hv.h"
@@ -45,7 +46,7 @@ static json_t *default_devices(void)
 
 int host_config_from_json(json_t *root, struct host_config *cfg, struct json_err *err)
 {
-	static const char *const top_keys[] = { "vmbus", "devices", "scenario", "guest", NULL };
+	static const char *const top_keys[] = { "vmbus", "devices", "scenario", "guest", "trace", NULL };
 	static const char *const vmbus_keys[] = { "max_version", NULL };
 	const json_t *vmbus, *devices;
 	const char *maxv = NULL;
@@ -143,6 +144,7 @@ static int backend_attach(void *opaque, struct gmem *mem, uint32_t n_vcpus,
 	rc = hv_partition_bind(d->hv, mem, &cfg);
 	if (rc)
 		return rc;
+	trace_emit(VMBUS_TRACE_ATTACH, 0, VMBUS_TRACE_VP_NONE, mem->n_regions, n_vcpus, NULL, 0);
 	log_info("frontend attached: %u vCPUs, %u RAM regions", n_vcpus, mem->n_regions);
 	return (int)hv_cpuid_fill(d->hv, cpuid, max);
 }
@@ -177,6 +179,7 @@ static void backend_reset(void *opaque)
 	struct host *d = opaque;
 
 	log_info("guest reset");
+	trace_emit(VMBUS_TRACE_RESET, 0, VMBUS_TRACE_VP_NONE, 0, 0, NULL, 0);
 	vmbus_server_reset(d->vmbus);
 	hv_partition_reset(d->hv);
 }
@@ -186,6 +189,7 @@ static void backend_detach(void *opaque)
 	struct host *d = opaque;
 
 	log_info("frontend detached");
+	trace_emit(VMBUS_TRACE_DETACH, 0, VMBUS_TRACE_VP_NONE, 0, 0, NULL, 0);
 	vmbus_server_reset(d->vmbus);
 	hv_partition_reset(d->hv);
 	hv_partition_unbind(d->hv);

@@ -15,6 +15,7 @@
 #include "core/fault.h"
 #include "core/log.h"
 #include "core/trace.h"
+#include "core/util.h"
 #include "hv/hv_internal.h"
 
 /* Control word bits 31:27, 47:44 and 63:60 are reserved (facts §2.1). */
@@ -70,7 +71,7 @@ static uint16_t hv_hc_post_message(struct hv_partition *hv, uint32_t vp, uint64_
 			  (unsigned long long)input_gpa, status);
 		return status;
 	}
-	trace_emit("hv.post_message", in.connection_id, &in, sizeof(in));
+	trace_emit(VMBUS_TRACE_MSG_IN, 0, vp, in.connection_id, in.message_type, in.payload, MIN(in.payload_size, HV_MESSAGE_PAYLOAD_MAX));
 
 	if (in.reserved != 0 || (in.connection_id & ~HV_CONNECTION_ID_MASK)) {
 		log_guest("vp %u: HvPostMessage reserved fields set", vp);

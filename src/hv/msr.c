@@ -165,6 +165,7 @@ int hv_msr_write(struct hv_partition *hv, uint32_t vp, uint32_t msr, uint64_t va
 	uint64_t dummy_arg;
 	int ret;
 
+	trace_emit(VMBUS_TRACE_MSR_WRITE, 0, vp, msr, value, NULL, 0);
 	if (!action)
 		action = &dummy_action;
 	if (!arg)
@@ -221,7 +222,6 @@ int hv_msr_write(struct hv_partition *hv, uint32_t vp, uint32_t msr, uint64_t va
 		/* The guest freed a slot whose msg_pending was set (facts
 		 * §3.4): deliver what waits. */
 		hv->stats.synic_eoms++;
-		trace_emit("synic.eom", vp, NULL, 0);
 		synic_vp_pump(hv, vp);
 		return 0;
 	case HV_MSR_TSC_INVARIANT_CTL:

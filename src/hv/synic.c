@@ -78,6 +78,7 @@ static void synic_raise(struct hv_partition *hv, uint32_t vp, uint32_t sint)
 	if (sint_msr & (HV_SINT_MASKED | HV_SINT_POLLING))
 		return;
 	hv->stats.irqs_raised++;
+	trace_emit(VMBUS_TRACE_INTERRUPT, 0, vp, sint, sint_msr & HV_SINT_VECTOR_MASK, NULL, 0);
 	if (hv->irq.raise)
 		hv->irq.raise(hv->irq.opaque, vp, (uint8_t)(sint_msr & HV_SINT_VECTOR_MASK));
 }
@@ -104,7 +105,7 @@ static bool synic_try_write_slot(uint8_t *slot, uint32_t type, const void *paylo
 	memcpy(slot + HV_MSG_OFF_SENDER, &sender, sizeof(sender));
 	/* Release, and last: a guest that sees the type sees the rest (D3). */
 	__atomic_store_n(type_p, type, __ATOMIC_RELEASE);
-	trace_emit("synic.deliver", vp, slot, HV_MSG_OFF_PAYLOAD + size);
+	trace_emit(VMBUS_TRACE_MSG_OUT, 0, vp, type, flags, payload, size);
 	return true;
 }
 
@@ -256,7 +257,7 @@ int synic_signal_event(struct hv_partition *hv, uint32_t vp, uint32_t sint, uint
 	 * the RMW must be atomic against the guest's test-and-clear. */
 	old = __atomic_fetch_or(word, bit, __ATOMIC_SEQ_CST);
 	hv->stats.events_signalled++;
-	trace_emit("synic.event", vp, &flag, sizeof(flag));
+	trace_emit(VMBUS_TRACE_SIGNAL_OUT, flag, vp, sint, 0, NULL, 0);
 	if (!(old & bit))
 		synic_raise(hv, vp, sint);
 	return 0;

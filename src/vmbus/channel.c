@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/trace.h"
 #include "vmbus/vmbus_internal.h"
 
 void vmbus_chan_signal_guest(struct vmbus_channel *ch)
@@ -40,6 +41,7 @@ static void vmbus_chan_on_event(void *opaque, uint32_t conn_id)
 	struct vmbus_channel *ch = opaque;
 
 	ch->stats.signals_in++;
+	trace_emit(VMBUS_TRACE_SIGNAL_IN, ch->relid, VMBUS_TRACE_VP_NONE, conn_id, 0, NULL, 0);
 	if (ch->srv->outq_head)
 		vmbus_server_flush(ch->srv);
 	if (!ch->open || ch->closing || ch->broken || !ch->ops->notify)

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/trace.h"
 #include "core/util.h"
 #include "vmbus/vmbus_internal.h"
 
@@ -46,6 +47,8 @@ static void gpadl_free(struct vmbus_server *srv, struct vmbus_gpadl *g)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = g->hnext;
+	if (g->complete)
+		trace_emit(VMBUS_TRACE_GPADL_TEARDOWN, g->relid, VMBUS_TRACE_VP_NONE, g->handle, 0, NULL, 0);
 	srv->n_gpadls--;
 	srv->gpadl_pages -= g->n_pages;
 	if (g->ch)
@@ -140,6 +143,7 @@ static void gpadl_complete(struct vmbus_server *srv, struct vmbus_gpadl *g)
 		return;
 	}
 	g->complete = true;
+	trace_emit(VMBUS_TRACE_GPADL_CREATE, g->relid, VMBUS_TRACE_VP_NONE, g->handle, g->rangecount, g->words, g->buflen);
 	gpadl_send_created(srv, g->relid, g->handle, 0);
 }
 

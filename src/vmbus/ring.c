@@ -298,7 +298,7 @@ int vmbus_chan_recv(struct vmbus_channel *ch, struct vmbus_pkt *pkt)
 	pkt->data_len = len - (uint32_t)desc.offset8 * 8;
 	ch->stats.packets_in++;
 	ch->stats.bytes_in += len;
-	trace_emit("ring.g2h", ch->relid, ch->rx_buf, len);
+	trace_emit(VMBUS_TRACE_PKT_IN, ch->relid, ch->target_vp, 0, desc.trans_id, ch->rx_buf, len);
 	ring_check_pending(ch, r, used);
 	return 1;
 }
@@ -413,7 +413,7 @@ int vmbus_chan_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uin
 	dst += len - sizeof(desc) - payload;
 	trailer = (uint64_t)old_w << 32;
 	memcpy(dst, &trailer, sizeof(trailer));
-	trace_emit("ring.h2g", ch->relid, out->data + w, len);
+	trace_emit(VMBUS_TRACE_PKT_OUT, ch->relid, ch->target_vp, 0, trans_id, out->data + w, len);
 
 	w = (uint32_t)(((uint64_t)w + need) % out->size);
 	out->idx = w;

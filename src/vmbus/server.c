@@ -42,7 +42,6 @@ static int vmbus_post_now(struct vmbus_server *srv, const void *msg, uint32_t si
 
 	if (ret == 0) {
 		srv->stats.messages_sent++;
-		trace_emit("vmbus.msg_send", srv->target_vcpu, msg, size);
 	}
 	return ret;
 }
@@ -285,7 +284,6 @@ static uint16_t vmbus_on_message(void *opaque, uint32_t vp, uint32_t conn_id,
 		return HV_STATUS_SUCCESS;
 	}
 	memcpy(buf, payload, size);
-	trace_emit("vmbus.msg_recv", vp, buf, size);
 	/* Earlier replies first. */
 	if (srv->outq_head)
 		vmbus_server_flush(srv);

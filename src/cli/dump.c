@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/* `vmbusd dump FILE...`: decode captures written by --trace. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "trace/trace.h"
+
+static void dump_usage(FILE *f)
+{
+	fputs("usage: vmbusd dump FILE... [-v] [--relid N] [--device NAME] [--type T]\n"
+	      "  -v, --verbose    the field tree of every record under its line\n"
+	      "  --relid N        only records of channel N\n"
+	      "  --device NAME    only records of channels of one protocol: storvsc, netvsc,\n"
+	      "                   heartbeat, shutdown, timesync, kvp, bench\n"
+	      "  --type T         an event (msg_in, msg_out, pkt_in, pkt_out, gpadl_create,\n"
+	      "                   gpadl_teardown, signal_in, signal_out, interrupt, msr_write,\n"
+	      "                   attach, reset, detach, data_in, data_out) or a decoded name\n"
+	      "                   (OPENCHANNEL, EXECUTE_SRB, WRITE(10), KVPEXCHANGE, ...)\n"
+	      "Give FILE.1 before FILE to read a rotated capture in order.\n"
+	      "Exit status: 0 ok, 1 a file is truncated or corrupt (records before the damage\n"
+	      "are printed), 2 not a vmbusd capture or usage error.\n",
+	      f);
+}
+
+int cli_dump(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "relid", required_argument, NULL, 'r' },
+		{ "device", required_argument, NULL, 'd' },
+		{ "type", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct trace_dump_opts o = { .relid = -1 };
+	int opt, rc = 0;
+	char *end;
+
+	while ((opt = getopt_long(argc, argv, "vr:d:t:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'v': o.verbose = true; break;
+		case 'r':
+			o.relid = strtol(optarg, &end, 0);
+			if (*end || o.relid < 0 || o.relid > 0xFFFFFFFFll) {
+				fprintf(stderr, "vmbusd dump: --relid: \"%s\" is not a relid\n", optarg);
+				return 2;
+			}
+			break;
+		case 'd': o.device = optarg; break;
+		case 't': o.type = optarg; break;
+		case 'h': dump_usage(stdout); return 0;
+		default: dump_usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		dump_usage(stderr);
+		return 2;
+	}
+	for (int i = optind; i < argc; i++) {
+		int r = trace_dump_file(argv[i], &o, stdout, stderr);
+
+		rc = r > rc ? r : rc;
+	}
+	return rc;
+}
+
+/* The --trace options shared by serve, run and bench. */
+int cli_trace_option(const char *cmd, int opt, const char *arg, struct trace_opts *t)
+{
+	char *end;
+	unsigned long long v;
+
+	switch (opt) {
+	case CLI_OPT_TRACE:
+		t->path = arg;
+		return 0;
+	case CLI_OPT_TRACE_MAX_MB:
+	case CLI_OPT_TRACE_SNAP:
+		v = strtoull(arg, &end, 10);
+		if (*end || !*arg || v > (opt == CLI_OPT_TRACE_SNAP ? 0xFFFFFFFFull : 1ull << 20)) {
+			fprintf(stderr, "vmbusd %s: --trace-%s: \"%s\" is not a number in range\n", cmd,
+				opt == CLI_OPT_TRACE_SNAP ? "snap" : "max-mb", arg);
+			return -1;
+		}
+		if (opt == CLI_OPT_TRACE_SNAP)
+			t->snap = (uint32_t)v;
+		else
+			t->max_bytes = v << 20;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+int cli_trace_start(const char *cmd, const struct trace_opts *t)
+{
+	struct json_err err = { "" };
+
+	if (!t->path)
+		return 0;
+	if (trace_writer_start(t, &err)) {
+		fprintf(stderr, "vmbusd %s: %s\n", cmd, err.msg);
+		return -1;
+	}
+	return 0;
+}
