@@ -121,7 +121,7 @@ struct trace_field {
 
 struct trace_msg_desc {
 	const char *name;
-	struct trace_field f[10];
+	struct trace_field f[11];    /* ends at the first nameless entry */
 };
 
 #define F(n, o, s, k, sum) { n, o, s, k, sum }
