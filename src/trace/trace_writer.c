@@ -20,8 +20,10 @@
  * decodes on its own and a gap between PATH.1 and PATH shows.
  *
  * Channel protocol: the writer watches its own OFFERCHANNEL records and
- * remembers relid -> protocol (the offer's if_type); ATTACH, RESET and
- * DETACH forget it (relids are offered anew).
+ * remembers relid -> protocol (the offer's if_type); ATTACH forgets it
+ * (a new frontend is offered relids anew; after RESET and DETACH the GPADL
+ * teardowns of the old channels still name their protocol, and new offers
+ * overwrite what they reuse).
  */
 #include <errno.h>
 #include <limits.h>
@@ -194,8 +196,7 @@ static void trace_sink_write(void *opaque, uint16_t event, uint32_t relid, uint3
 		trace_record_relid(w, &h, data, len);
 	if (h.relid <= VMBUS_MAX_RELID)
 		h.proto = w->relid_proto[h.relid];
-	if (event == VMBUS_TRACE_ATTACH || event == VMBUS_TRACE_RESET ||
-	    event == VMBUS_TRACE_DETACH)
+	if (event == VMBUS_TRACE_ATTACH)
 		memset(w->relid_proto, 0, sizeof(w->relid_proto));
 	if (w->file_cap && w->dump &&
 	    w->file_bytes + TRACE_PCAP_HDR + TRACE_HDR_LEN + keep > w->file_cap)
