@@ -10,6 +10,11 @@
  * copied once, at once).  libpcap creates the file and writes its header;
  * the records go from our buffer to its stream in 1 MiB fwrite()s, since
  * pcap_dump() per record costs two locked fwrite()s and a staging copy.
+ * Durability: the buffer is also written out by the first record that
+ * comes more than TRACE_FLUSH_NS after the last flush, and at ATTACH,
+ * RESET and DETACH, so a sparse stream (heartbeats, a hung guest) reaches
+ * the file record by record and a crash loses at most the last 50 ms of a
+ * dense one.
  * `vmbusd bench ring --trace FILE` measures it (README).
  *
  * Size cap (--trace-max-mb N): rotation, not stop.  PATH grows to N/2 MiB,
@@ -45,6 +50,7 @@
 
 #define TRACE_HDR_LEN ((uint32_t)sizeof(struct vmbus_trace_record))
 #define TRACE_BUF_SIZE (1u << 20) /* > the largest record: one always fits */
+#define TRACE_FLUSH_NS 50000000ull
 #define TRACE_PCAP_HDR ((uint32_t)sizeof(struct pcap_record_header_wire))
 _Static_assert(TRACE_BUF_SIZE >= VMBUS_TRACE_MAX_RECORD + 16, "a record always fits the buffer");
 
@@ -56,8 +62,9 @@ struct trace_writer {
 	uint32_t snap;              /* data bytes kept per record */
 	uint32_t seq;
 	uint64_t file_bytes;        /* of the current file */
-	uint8_t *buf;               /* records not yet handed to stdio */
+	uint8_t *buf;               /* records not yet handed to the kernel */
 	size_t buf_len;
+	uint64_t flushed_ns;        /* CLOCK_REALTIME of the last flush */
 	uint8_t relid_proto[VMBUS_MAX_RELID + 1];
 	struct trace_writer_stats stats;
 #ifdef HAVE_LIBPCAP
@@ -128,12 +135,15 @@ static int trace_file_open(struct trace_writer *w, struct json_err *err)
 	return 0;
 }
 
-static void trace_flush(struct trace_writer *w)
+/* Hands the buffer to the kernel: a crash loses nothing flushed. */
+static void trace_flush(struct trace_writer *w, uint64_t now)
 {
 	if (w->buf_len && w->dump &&
-	    fwrite(w->buf, 1, w->buf_len, pcap_dump_file(w->dump)) != w->buf_len)
+	    (fwrite(w->buf, 1, w->buf_len, pcap_dump_file(w->dump)) != w->buf_len ||
+	     pcap_dump_flush(w->dump) != 0))
 		w->stats.errors++;
 	w->buf_len = 0;
+	w->flushed_ns = now;
 }
 
 /* PATH -> PATH.1, new PATH.  On failure the writer stops writing (counted). */
@@ -141,7 +151,7 @@ static void trace_rotate(struct trace_writer *w)
 {
 	struct json_err err;
 
-	trace_flush(w);
+	trace_flush(w, w->flushed_ns);
 	pcap_dump_close(w->dump);
 	w->dump = NULL;
 	if (rename(w->path, w->path_old) != 0 || trace_file_open(w, &err) != 0)
@@ -183,6 +193,7 @@ static void trace_sink_write(void *opaque, uint16_t event, uint32_t relid, uint3
 	struct pcap_record_header_wire ph;
 	struct timespec ts;
 	uint32_t keep;
+	uint64_t now;
 	uint8_t *dst;
 
 	if (!data)
@@ -212,7 +223,7 @@ static void trace_sink_write(void *opaque, uint16_t event, uint32_t relid, uint3
 	ph.caplen = TRACE_HDR_LEN + keep;
 	ph.len = TRACE_HDR_LEN + (uint32_t)MIN((uint64_t)h.orig_len, (uint64_t)UINT32_MAX - TRACE_HDR_LEN);
 	if (w->buf_len + TRACE_PCAP_HDR + ph.caplen > TRACE_BUF_SIZE)
-		trace_flush(w);
+		trace_flush(w, w->flushed_ns);
 	dst = w->buf + w->buf_len;
 	memcpy(dst, &ph, TRACE_PCAP_HDR);
 	memcpy(dst + TRACE_PCAP_HDR, &h, TRACE_HDR_LEN);
@@ -222,13 +233,17 @@ static void trace_sink_write(void *opaque, uint16_t event, uint32_t relid, uint3
 	w->file_bytes += TRACE_PCAP_HDR + ph.caplen;
 	w->stats.bytes += TRACE_PCAP_HDR + ph.caplen;
 	w->stats.records++;
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (now - w->flushed_ns > TRACE_FLUSH_NS || event == VMBUS_TRACE_ATTACH ||
+	    event == VMBUS_TRACE_RESET || event == VMBUS_TRACE_DETACH)
+		trace_flush(w, now);
 	pthread_mutex_unlock(&w->lock);
 }
 
 static void trace_writer_free(struct trace_writer *w)
 {
 	if (w->dump) {
-		trace_flush(w);
+		trace_flush(w, w->flushed_ns);
 		pcap_dump_close(w->dump);
 	}
 	if (w->pcap)

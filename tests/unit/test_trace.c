@@ -193,6 +193,29 @@ START_TEST(writer_rotates_at_the_cap)
 }
 END_TEST
 
+/* A sparse stream reaches the file record by record: a crash loses nothing. */
+START_TEST(writer_flushes_sparse_records)
+{
+	struct trace_reader *r;
+	struct trace_record rec;
+	struct json_err err;
+	FILE *f;
+	int n = 0;
+
+	start(0, 0);
+	trace_emit(VMBUS_TRACE_ATTACH, 0, VMBUS_TRACE_VP_NONE, 1, 2, NULL, 0);
+	usleep(60 * 1000);
+	trace_emit(VMBUS_TRACE_MSR_WRITE, 0, 0, 0x40000084, 0, NULL, 0);
+	f = open_reader(path, &r); /* while the writer is still running */
+	while (trace_reader_next(r, &rec, &err) == 1)
+		n++;
+	ck_assert_int_eq(n, 2);
+	trace_reader_close(r);
+	fclose(f);
+	trace_writer_stop(NULL);
+}
+END_TEST
+
 static long file_bytes(const char *p, uint8_t **out)
 {
 	FILE *f = fopen(p, "rb");
@@ -383,6 +406,7 @@ int main(void)
 	tcase_add_test(tc, writer_records_in_order_with_protocol);
 	tcase_add_test(tc, writer_snaps_data);
 	tcase_add_test(tc, writer_rotates_at_the_cap);
+	tcase_add_test(tc, writer_flushes_sparse_records);
 	tcase_add_test(tc, reader_survives_truncation_and_corruption);
 	tcase_add_test(tc, reader_refuses_foreign_files);
 	tcase_add_test(tc, opts_from_config);
