@@ -18,6 +18,8 @@ const struct vmbus_device_ops *const device_table[] = {
 	&storvsp_ops,
 	/* vmbusd's own ring-benchmark device (not a Hyper-V class). */
 	&bench_ops,
+	/* One captured channel played back (src/trace/trace_replay.c). */
+	&replay_ops,
 };
 
 const size_t device_table_len = sizeof(device_table) / sizeof(device_table[0]);

@@ -16,6 +16,7 @@ extern const struct vmbus_device_ops timesync_ops;   /* devices/ic/timesync.c */
 extern const struct vmbus_device_ops kvp_ops;        /* devices/ic/kvp.c */
 extern const struct vmbus_device_ops storvsp_ops;    /* devices/storvsp/ */
 extern const struct vmbus_device_ops bench_ops;      /* devices/bench.c */
+extern const struct vmbus_device_ops replay_ops;     /* devices/replay.c (vmbusd replay) */
 
 extern const struct vmbus_device_ops *const device_table[];
 extern const size_t device_table_len;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* `vmbusd dump FILE...`: decode captures written by --trace. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,62 @@ int cli_dump(int argc, char **argv)
 		rc = r > rc ? r : rc;
 	}
 	return rc;
+}
+
+int cli_replay(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "control", required_argument, NULL, 'c' },
+		{ "session", required_argument, NULL, 'n' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		CLI_TRACE_LONGOPTS,
+		{ 0 },
+	};
+	struct trace_replay_opts o = { 0 };
+	struct trace_opts topts = { 0 };
+	const char *usage =
+		"usage: vmbusd replay FILE --socket PATH [--control PATH] [--session N] [--timeout S]\n"
+		"  plays the host side of a capture against a new guest attaching on PATH:\n"
+		"  the captured offers are made again and each channel answers the guest\n"
+		"  with the captured host packets; reports the first divergence.\n"
+		"  --session N   the N-th attach of the capture (default 1)\n"
+		"  --timeout S   give up after S seconds (default 60)\n"
+		"  --trace FILE  capture the replayed session too (and --trace-max-mb, --trace-snap)\n"
+		"Exit status: 0 every channel played to its end, 1 divergence, 2 error, 3 timeout.\n";
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "s:c:n:t:l:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's': o.socket = optarg; break;
+		case 'c': o.control = optarg; break;
+		case 'n': o.session = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 't': o.timeout_s = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'l':
+			if (cli_set_log_level("replay", optarg))
+				return 2;
+			break;
+		case 'h': fputs(usage, stdout); return 0;
+		case CLI_OPT_TRACE: case CLI_OPT_TRACE_MAX_MB: case CLI_OPT_TRACE_SNAP:
+			if (cli_trace_option("replay", opt, optarg, &topts))
+				return 2;
+			break;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (!o.socket || optind != argc - 1) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	o.path = argv[optind];
+	signal(SIGPIPE, SIG_IGN);
+	if (cli_trace_start("replay", &topts))
+		return 2;
+	opt = trace_replay(&o, stdout, stderr);
+	trace_writer_stop(NULL);
+	return opt;
 }
 
 /* The --trace options shared by serve, run and bench. */

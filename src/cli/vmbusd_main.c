@@ -18,6 +18,7 @@ static void usage(FILE *f)
 	      "  ctl -c CONTROL VERB ...               talk to a running daemon's control socket\n"
 	      "  bench ring [--trace FILE]             ring-buffer benchmark (two processes)\n"
 	      "  dump FILE [-v] [--relid N] ...        decode a capture written by --trace\n"
+	      "  replay FILE --socket PATH             play a capture's host side to a new guest\n"
 	      "\n"
 	      "  vmbusd COMMAND --help   options of one command\n"
 	      "  vmbusd --version\n",
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
 		{ "ctl", cli_ctl },
 		{ "bench", cli_bench },
 		{ "dump", cli_dump },
+		{ "replay", cli_replay },
 	};
 
 	if (argc < 2) {

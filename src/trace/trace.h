@@ -114,4 +114,18 @@ struct trace_dump_opts {
  * 2 not a capture / cannot open. */
 int trace_dump_file(const char *path, const struct trace_dump_opts *opts, FILE *out, FILE *errf);
 
+/* ---- replay ------------------------------------------------------------ */
+
+struct trace_replay_opts {
+	const char *path;       /* the capture */
+	const char *socket;     /* where the guest attaches */
+	const char *control;    /* control socket or NULL */
+	unsigned session;       /* 1 = from the first ATTACH (default) */
+	unsigned timeout_s;     /* 0 = 60 */
+};
+
+/* 0 every channel played to its end, 1 divergence (reported on out),
+ * 2 unusable capture or set-up error, 3 timeout. */
+int trace_replay(const struct trace_replay_opts *o, FILE *out, FILE *errf);
+
 #endif

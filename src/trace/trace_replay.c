@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `vmbusd replay FILE`: the host side of a captured session played against
+ * a new guest.  The capture's offers become replay devices (devices/replay.c)
+ * with the same class and instance, each scripted with its channel's ring
+ * packets in capture order; the real attach/, hv/ and vmbus/ layers serve
+ * the guest, so negotiation, offers, GPADLs and relids are chosen anew and
+ * only the device traffic is replayed.  The run ends when every channel's
+ * script is done (exit 0), at the first divergence (exit 1: both packets
+ * decoded side by side) or at the timeout (exit 3).
+ *
+ * Limits (README, "Replay"): subchannels are not offered (their packets are
+ * skipped, with a warning); data the host moved through guest pages (disk
+ * reads, netvsc receive buffers) is not in a capture, so it is not replayed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/guid.h"
+#include "host/host.h"
+#include "trace/trace_internal.h"
+#include "vmbusd/proto/ring.h"
+#include "vmbusd/proto/vmbus.h"
+
+struct replay_chan {
+	bool offered;
+	struct guid if_type, if_instance;
+	uint16_t sub_index;
+	uint8_t proto;
+	json_t *script;
+	uint32_t max_out;
+	uint32_t n_in, n_out;
+};
+
+struct replay_run {
+	struct host *host;
+	struct event_base *base;
+	int result;             /* -1 running, 0 done, 1 diverged */
+	json_t *diverged;       /* the device stats of the divergence */
+	const char *dev_name;
+	uint8_t proto;
+	struct replay_chan *chans;
+};
+
+static char *replay_hex(const uint8_t *p, size_t n)
+{
+	char *s = malloc(2 * n + 1);
+
+	for (size_t i = 0; s && i < n; i++)
+		snprintf(s + 2 * i, 3, "%02x", p[i]);
+	if (s)
+		s[2 * n] = '\0';
+	return s;
+}
+
+/* Reads session `session` (1 = from the first ATTACH) into chans[relid]. */
+static int replay_load(const char *path, unsigned session, struct replay_chan *chans, FILE *errf)
+{
+	struct json_err err = { "" };
+	struct trace_record rec;
+	struct trace_reader *r;
+	unsigned cur = 0;
+	FILE *f = fopen(path, "rb");
+	int rc;
+
+	if (!f) {
+		fprintf(errf, "vmbusd replay: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	r = trace_reader_open(f, &err);
+	if (!r) {
+		fprintf(errf, "vmbusd replay: %s: %s\n", path, err.msg + (err.msg[0] == ':' ? 2 : 0));
+		fclose(f);
+		return -1;
+	}
+	while ((rc = trace_reader_next(r, &rec, &err)) == 1) {
+		const struct vmbus_trace_record *h = &rec.hdr;
+		struct replay_chan *c;
+
+		if (h->event == VMBUS_TRACE_ATTACH || (cur == 0 && rec.index == 0))
+			cur++;
+		if (cur != session || h->relid == 0 || h->relid > VMBUS_MAX_RELID)
+			continue;
+		c = &chans[h->relid];
+		if (h->event == VMBUS_TRACE_MSG_OUT && rec.data_len >= sizeof(struct vmbus_msg_offer_channel)) {
+			const struct vmbus_msg_offer_channel *o = (const void *)rec.data;
+			uint32_t type;
+
+			memcpy(&type, rec.data, sizeof(type));
+			if (type != CHANNELMSG_OFFERCHANNEL)
+				continue;
+			c->offered = true;
+			memcpy(&c->if_type, &o->if_type, sizeof(c->if_type));
+			memcpy(&c->if_instance, &o->if_instance, sizeof(c->if_instance));
+			memcpy(&c->sub_index, (const uint8_t *)rec.data + 180, sizeof(c->sub_index));
+			c->proto = h->proto;
+			continue;
+		}
+		if (h->event != VMBUS_TRACE_PKT_IN && h->event != VMBUS_TRACE_PKT_OUT)
+			continue;
+		if ((h->flags & VMBUS_TRACE_FLAG_SNAPPED) || rec.data_len < 16 ||
+		    rec.data_len != h->orig_len) {
+			fprintf(errf, "vmbusd replay: %s: record #%u is snapped (--trace-snap): a replay "
+				"needs whole packets\n", path, h->seq);
+			break;
+		}
+		char *hex = replay_hex(rec.data, rec.data_len);
+
+		if (!c->script)
+			c->script = json_array();
+		json_array_append_new(c->script,
+				      json_pack("{s:b,s:I,s:s}", "in", h->event == VMBUS_TRACE_PKT_IN,
+						"seq", (json_int_t)h->seq, "raw", hex ? hex : ""));
+		free(hex);
+		if (h->event == VMBUS_TRACE_PKT_OUT) {
+			c->n_out++;
+			c->max_out = MAX(c->max_out, rec.data_len);
+		} else {
+			c->n_in++;
+		}
+	}
+	trace_reader_close(r);
+	fclose(f);
+	if (rc != 0) {
+		if (rc < 0)
+			fprintf(errf, "vmbusd replay: %s: %s\n", path, err.msg + (err.msg[0] == ':' ? 2 : 0));
+		return -1;
+	}
+	if (cur < session) {
+		fprintf(errf, "vmbusd replay: %s: no session %u (the capture has %u)\n", path, session, cur);
+		return -1;
+	}
+	return 0;
+}
+
+/* Decodes `hex` as a packet of `proto`: summary in o, tree into text. */
+static void replay_decode(const char *hex, uint8_t proto, struct trace_out *o, char **text)
+{
+	struct trace_record rec = { .hdr = { .event = VMBUS_TRACE_PKT_IN, .proto = proto } };
+	size_t n = hex ? strlen(hex) / 2 : 0, tlen = 0;
+	uint8_t *b = malloc(n + 1);
+
+	for (size_t i = 0; b && i < n; i++) {
+		unsigned v = 0;
+
+		sscanf(hex + 2 * i, "%2x", &v);
+		b[i] = (uint8_t)v;
+	}
+	rec.data = b;
+	rec.data_len = b ? (uint32_t)n : 0;
+	rec.hdr.orig_len = rec.data_len;
+	o->tree = open_memstream(text, &tlen);
+	trace_decode_record(&rec, o);
+	if (o->tree)
+		fclose(o->tree);
+	o->tree = NULL;
+	free(b);
+}
+
+static void replay_report(struct replay_run *run, FILE *out)
+{
+	const char *exp = json_string_value(json_object_get(run->diverged, "expected"));
+	const char *act = json_string_value(json_object_get(run->diverged, "actual"));
+	struct trace_out oe = { .tree = NULL }, oa = { .tree = NULL };
+	char *te = NULL, *ta = NULL, *pe, *pa;
+	size_t i = 0;
+
+	fprintf(out, "replay: DIVERGED on %s (relid %lld) at captured record #%lld: %s\n",
+		run->dev_name, json_integer_value(json_object_get(run->diverged, "relid")),
+		json_integer_value(json_object_get(run->diverged, "seq")),
+		json_string_value(json_object_get(run->diverged, "why")));
+	if (exp)
+		replay_decode(exp, run->proto, &oe, &te);
+	if (act)
+		replay_decode(act, run->proto, &oa, &ta);
+	fprintf(out, "  captured:%s\n  guest:   %s\n", exp ? oe.line : " (none)", act ? oa.line : " (none)");
+	while (exp && act && exp[i] && act[i] && exp[i] == act[i])
+		i++;
+	if (exp && act && (exp[i] || act[i]))
+		fprintf(out, "  first difference at byte %zu of the packet\n", i / 2);
+	/* The two field trees side by side. */
+	fprintf(out, "  %-58s | %s\n", "captured", "guest");
+	/* Skip the synthetic record line: the trees start at the descriptor. */
+	pe = te ? strchr(te, '\n') : NULL;
+	pa = ta ? strchr(ta, '\n') : NULL;
+	pe = pe ? pe + 1 : NULL;
+	pa = pa ? pa + 1 : NULL;
+	while ((pe && *pe) || (pa && *pa)) {
+		size_t le = pe ? strcspn(pe, "\n") : 0, la = pa ? strcspn(pa, "\n") : 0;
+		bool same = le == la && pe && pa && !strncmp(pe, pa, le);
+
+		fprintf(out, "%c %-58.*s | %.*s\n", same ? ' ' : '*', (int)MIN(le, 58u), pe ? pe : "",
+			(int)la, pa ? pa : "");
+		if (pe && *pe)
+			pe += le + (pe[le] == '\n');
+		if (pa && *pa)
+			pa += la + (pa[la] == '\n');
+	}
+	free(te);
+	free(ta);
+}
+
+static void replay_poll(evutil_socket_t fd, short what, void *opaque)
+{
+	struct replay_run *run = opaque;
+	bool all_done = true;
+
+	for (unsigned i = 0; i < run->host->n_devices; i++) {
+		struct host_device *hd = &run->host->devices[i];
+		json_t *st = hd->ops->stats(hd->dev);
+		const char *state = json_string_value(json_object_get(st, "state"));
+
+		if (state && !strcmp(state, "diverged")) {
+			run->result = 1;
+			run->diverged = st;
+			run->dev_name = hd->name;
+			run->proto = run->chans[json_integer_value(json_object_get(st, "relid"))].proto;
+			event_base_loopbreak(run->base);
+			return;
+		}
+		if (!state || strcmp(state, "done"))
+			all_done = false;
+		json_decref(st);
+	}
+	if (all_done) {
+		run->result = 0;
+		event_base_loopbreak(run->base);
+	}
+}
+
+static void replay_timeout(evutil_socket_t fd, short what, void *opaque)
+{
+	event_base_loopbreak(opaque);
+}
+
+static json_t *replay_config(struct replay_chan *chans, FILE *errf, unsigned *n_dev)
+{
+	json_t *devs = json_array();
+
+	*n_dev = 0;
+	for (uint32_t relid = 1; relid <= VMBUS_MAX_RELID; relid++) {
+		struct replay_chan *c = &chans[relid];
+		char cls[GUID_STR_LEN], inst[GUID_STR_LEN], name[64];
+		bool ic = c->proto >= VMBUS_TRACE_PROTO_HEARTBEAT && c->proto <= VMBUS_TRACE_PROTO_KVP;
+
+		if (!c->offered) {
+			if (c->script)
+				fprintf(errf, "vmbusd replay: relid %u has packets but no offer in the "
+					"session: skipped\n", relid);
+			continue;
+		}
+		if (c->sub_index) {
+			if (c->script)
+				fprintf(errf, "vmbusd replay: relid %u is subchannel %u: subchannels are "
+					"not replayed (%u packets skipped)\n", relid, c->sub_index,
+					c->n_in + c->n_out);
+			continue;
+		}
+		guid_format(&c->if_type, cls);
+		guid_format(&c->if_instance, inst);
+		snprintf(name, sizeof(name), "relid%u-%s", relid, trace_proto_name(c->proto));
+		json_array_append_new(devs, json_pack(
+			"{s:s,s:s,s:s,s:s,s:I,s:b,s:o}", "type", "replay", "name", name, "class", cls,
+			"instance", inst, "max_pkt_size", (json_int_t)MAX(c->max_out, 4096u),
+			"signal_every_packet", ic, "script",
+			c->script ? json_incref(c->script) : json_array()));
+		(*n_dev)++;
+	}
+	return json_pack("{s:o}", "devices", devs);
+}
+
+int trace_replay(const struct trace_replay_opts *o, FILE *out, FILE *errf)
+{
+	struct replay_chan *chans = calloc(VMBUS_MAX_RELID + 1, sizeof(*chans));
+	struct replay_run run = { .result = -1, .chans = chans };
+	struct json_err err = { "" };
+	struct host_config cfg;
+	struct event *tick = NULL, *deadline = NULL;
+	struct timeval tv = { 0, 50000 }, tmo = { o->timeout_s ? o->timeout_s : 60, 0 };
+	struct host host;
+	json_t *root = NULL;
+	unsigned n_dev = 0, matched = 0, sent = 0;
+	int rc = 2;
+
+	if (!chans)
+		return 2;
+	if (replay_load(o->path, o->session ? o->session : 1, chans, errf))
+		goto out;
+	root = replay_config(chans, errf, &n_dev);
+	if (!n_dev) {
+		fprintf(errf, "vmbusd replay: %s: no channel to replay in session %u\n", o->path,
+			o->session ? o->session : 1);
+		goto out;
+	}
+	if (host_config_from_json(root, &cfg, &err)) {
+		fprintf(errf, "vmbusd replay: %s\n", err.msg);
+		goto out;
+	}
+	run.base = event_base_new();
+	if (!run.base || host_init(&host, run.base, &cfg, o->socket, o->control, &err)) {
+		fprintf(errf, "vmbusd replay: %s\n", run.base ? err.msg : "no event loop");
+		host_config_free(&cfg);
+		goto out;
+	}
+	run.host = &host;
+	fprintf(out, "replay: %u channels from %s, serving on %s\n", n_dev, o->path, o->socket);
+	fflush(out);
+	tick = event_new(run.base, -1, EV_PERSIST, replay_poll, &run);
+	deadline = evtimer_new(run.base, replay_timeout, run.base);
+	event_add(tick, &tv);
+	event_add(deadline, &tmo);
+	event_base_dispatch(run.base);
+	for (unsigned i = 0; i < host.n_devices; i++) {
+		json_t *st = host.devices[i].ops->stats(host.devices[i].dev);
+
+		matched += (unsigned)json_integer_value(json_object_get(st, "matched"));
+		sent += (unsigned)json_integer_value(json_object_get(st, "sent"));
+		if (run.result < 0)
+			fprintf(out, "  %s: %s, step %lld of %lld\n", host.devices[i].name,
+				json_string_value(json_object_get(st, "state")),
+				json_integer_value(json_object_get(st, "next")),
+				json_integer_value(json_object_get(st, "steps")));
+		json_decref(st);
+	}
+	if (run.result == 1) {
+		replay_report(&run, out);
+		json_decref(run.diverged);
+		rc = 1;
+	} else if (run.result == 0) {
+		fprintf(out, "replay: every channel played to its end: %u guest packets matched, "
+			"%u host packets sent, no divergence\n", matched, sent);
+		rc = 0;
+	} else {
+		fprintf(out, "replay: timeout: %u guest packets matched, %u host packets sent\n",
+			matched, sent);
+		rc = 3;
+	}
+	event_free(tick);
+	event_free(deadline);
+	host_fini(&host);
+	host_config_free(&cfg);
+out:
+	if (run.base)
+		event_base_free(run.base);
+	json_decref(root);
+	for (uint32_t i = 0; i <= VMBUS_MAX_RELID; i++)
+		json_decref(chans[i].script);
+	free(chans);
+	return rc;
+}
