@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "devices/blk/blk_internal.h"
@@ -236,6 +237,9 @@ int blk_submit(struct blk_backend *b, struct blk_request *req)
 		return -EOPNOTSUPP;
 	req->result_ = 0;
 	req->next_ = NULL;
+	req->state_ = 0;
+	req->cancelled_ = false;
+	req->slow_ = fault_hit("blk.delay");
 	rc = b->ops->submit(b, req);
 	if (rc < 0)
 		return rc;
@@ -259,6 +263,15 @@ void blk_complete(struct blk_backend *b, struct blk_request *req, int result)
 			  (unsigned long long)req->len, strerror(-result));
 	}
 	req->done(req, result);
+}
+
+void blk_cancel(struct blk_backend *b, struct blk_request *req)
+{
+	if (req->cancelled_)
+		return;
+	req->cancelled_ = true;
+	b->cancelled++;
+	b->ops->cancel(b, req);
 }
 
 const struct blk_info *blk_info(const struct blk_backend *b)
@@ -292,8 +305,9 @@ void blk_close(struct blk_backend *b)
 
 json_t *blk_stats(const struct blk_backend *b)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:b, s:b}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:b, s:b}",
 			 "reads", (json_int_t)b->reads, "writes", (json_int_t)b->writes,
+			 "cancelled", (json_int_t)b->cancelled,
 			 "flushes", (json_int_t)b->flushes, "discards", (json_int_t)b->discards,
 			 "write_zeroes", (json_int_t)b->zeroes, "errors", (json_int_t)b->errors,
 			 "in_flight", (json_int_t)b->in_flight, "format", b->format,

@@ -18,6 +18,8 @@ struct blk_ops {
 	/* Finish every in-flight request (each through blk_complete), then
 	 * free the backend's own state (not b). */
 	void (*close)(struct blk_backend *b);
+	/* blk_cancel(): req is in flight and not cancelled yet. */
+	void (*cancel)(struct blk_backend *b, struct blk_request *req);
 };
 
 struct blk_backend {
@@ -28,7 +30,7 @@ struct blk_backend {
 	char *path;
 	bool closing;
 	void *impl;              /* the backend's state */
-	uint64_t reads, writes, flushes, discards, zeroes, errors, in_flight;
+	uint64_t reads, writes, flushes, discards, zeroes, errors, in_flight, cancelled;
 };
 
 /* Called by backends on the loop thread when a request finished. */

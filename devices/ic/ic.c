@@ -426,10 +426,18 @@ static void ic_chan_notify(struct vmbus_channel *ch)
 	struct ic_dev *ic = vmbus_chan_priv(ch);
 	struct vmbus_pkt pkt;
 
-	/* Drain until empty: the guest signals only on empty -> non-empty
-	 * (facts §6.5). */
-	while (ic->state != IC_CLOSED && vmbus_chan_recv(ch, &pkt) == 1)
+	/* Drain until empty, a budget at a time: the guest signals only on
+	 * empty -> non-empty (facts §6.5), so a ring left non-empty must be
+	 * come back to by ourselves. */
+	for (int n = 0; ic->state != IC_CLOSED; n++) {
+		if (n == VMBUS_NOTIFY_BUDGET) {
+			vmbus_chan_notify_later(ch);
+			break;
+		}
+		if (vmbus_chan_recv(ch, &pkt) != 1)
+			break;
 		ic_handle_packet(ic, &pkt);
+	}
 	ic_pump(ic); /* retry a send that found the ring full */
 }
 

@@ -26,6 +26,24 @@
  * and a channel object whose vmbus channel is gone lives on until its last
  * request is done.
  *
+ * Guest memory after close.  A request's buffer is guest memory (no
+ * bounce), so a channel's close — whatever causes it: CLOSECHANNEL,
+ * rescind, RESET, the frontend detaching, the daemon stopping — cancels
+ * every request of the channel still running (scsi_cmd_cancel ->
+ * blk_cancel) before it returns, and it returns before vmbus unmaps the
+ * rings or the partition lets go of guest RAM.  What may then still be
+ * running is only the block system call already inside a buffer, which
+ * blk_cancel waits for (blk.h).  Their completions come later and are
+ * dropped by the generation check.
+ *
+ * Bounds.  A GPA-direct list may span at most max_transfer_bytes / 4096 + 1
+ * pages (what the largest acceptable transfer needs; longer lists are
+ * refused before anything is allocated), a channel runs at most
+ * STORVSP_MAX_INFLIGHT requests and the controller STORVSP_MAX_INFLIGHT_DEV;
+ * at a limit the channel leaves its ring unread until requests complete.
+ * A notify handles at most VMBUS_NOTIFY_BUDGET packets, then yields to
+ * the event loop (vmbus_chan_notify_later).
+ *
  * Addressing.  One target: path 0, target 0, LUNs from the config
  * ("lun" per disk).  That is where Hyper-V puts a controller's disks and
  * what Linux tooling expects (host:0:0:lun).  Every other path/target of
@@ -59,7 +77,8 @@ struct storvsp_req {
 	bool want_completion;
 	struct storvsp_srb srb;
 	struct vstor_packet reply;
-	struct storvsp_req *next;
+	struct storvsp_req *next;     /* on the channel's pending-completion queue */
+	struct storvsp_req *lprev, *lnext; /* on the channel's live list while running */
 	struct iovec iov[];
 };
 
@@ -72,9 +91,18 @@ static struct storvsp_chan *storvsp_chan_new(struct storvsp_dev *d, uint16_t ind
 {
 	struct storvsp_chan *c = calloc(1, sizeof(*c));
 
-	if (c) {
-		c->dev = d;
-		c->index = index;
+	if (!c)
+		return NULL;
+	c->dev = d;
+	c->index = index;
+	/* The most pages a buffer of the largest acceptable transfer spans
+	 * (it may start anywhere in its first page).  A page never yields
+	 * more than one iovec, so this is also the most iovecs. */
+	c->scratch_cap = (int)(d->proto.max_transfer_bytes / 4096 + 1);
+	c->scratch = calloc((size_t)c->scratch_cap, sizeof(*c->scratch));
+	if (!c->scratch) {
+		free(c);
+		return NULL;
 	}
 	return c;
 }
@@ -191,6 +219,24 @@ void storvsp_notify_rescan(struct storvsp_dev *d)
 
 /* ---- EXECUTE_SRB ----------------------------------------------------------- */
 
+/* A slot of the controller's in-flight budget came free: channels that
+ * stopped at it read on.  (A channel stopped at its own limit is resumed
+ * by its own completions, at the end of storvsp_req_done.) */
+static void storvsp_resume_throttled(struct storvsp_dev *d)
+{
+	if (d->inflight >= STORVSP_MAX_INFLIGHT_DEV)
+		return;
+	for (unsigned int i = 0; i <= d->n_sub; i++) {
+		struct storvsp_chan *c = d->chans[i];
+
+		if (c && c->dev_throttled) {
+			c->dev_throttled = false;
+			if (c->open)
+				vmbus_chan_notify_later(c->ch);
+		}
+	}
+}
+
 static void storvsp_req_done(struct scsi_cmd *cmd)
 {
 	struct storvsp_req *req = container_of(cmd, struct storvsp_req, cmd);
@@ -207,6 +253,13 @@ static void storvsp_req_done(struct scsi_cmd *cmd)
 	uint8_t srb_status;
 	int rc;
 
+	/* Off the live list: its buffer is no longer in use. */
+	if (req->lprev)
+		req->lprev->lnext = req->lnext;
+	else
+		c->live = req->lnext;
+	if (req->lnext)
+		req->lnext->lprev = req->lprev;
 	storvsp_srb_complete(&req->srb, &r, &req->reply);
 	srb_status = SRB_STATUS_CODE(req->reply.vm_srb.srb_status);
 	if (srb_status == SRB_STATUS_INVALID_LUN)
@@ -222,6 +275,7 @@ static void storvsp_req_done(struct scsi_cmd *cmd)
 	d->inflight--;
 	if (disk && --disk->inflight == 0 && !disk->attached && !disk->closing)
 		storvsp_disk_idle(disk);
+	storvsp_resume_throttled(d);
 
 	if (!req->want_completion || !c->open || req->gen != c->gen) {
 		if (req->want_completion)
@@ -303,28 +357,23 @@ static void storvsp_execute(struct storvsp_chan *c, const struct vmbus_pkt *pkt,
 	c->inflight++;
 	d->inflight++;
 	c->st.requests++;
+	req->lnext = c->live;
+	if (c->live)
+		c->live->lprev = req;
+	c->live = req;
 	/* done() may run before this returns (commands without I/O). */
 	scsi_target_execute(on_target ? d->target : d->empty, srb->lun, &req->cmd);
 }
 
 /* ---- packet handling and the notify loop --------------------------------- */
 
-/* Decodes a GPA-direct buffer into c->scratch: the iovec count, or < 0. */
+/* Decodes a GPA-direct buffer into c->scratch: the iovec count, or < 0
+ * (-E2BIG for a list longer than any acceptable transfer needs: refused
+ * as malformed, so a guest cannot make us hold a translation per page of
+ * a huge list). */
 static int storvsp_decode_buffer(struct storvsp_chan *c, const struct vmbus_pkt *pkt,
 				 uint64_t *total)
 {
-	/* Pages come 8 bytes each inside the offset8 header, and a page never
-	 * yields more than one iovec, so this bounds the count. */
-	int need = (int)((pkt->data - pkt->raw) / 8) + 1;
-
-	if (need > c->scratch_cap) {
-		struct iovec *n = realloc(c->scratch, (size_t)need * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		c->scratch = n;
-		c->scratch_cap = need;
-	}
 	return vmbus_pkt_gpa_direct_iov(pkt, vmbus_chan_gmem(c->ch), c->scratch, c->scratch_cap,
 					total);
 }
@@ -424,12 +473,21 @@ static void storvsp_chan_drain(struct storvsp_chan *c)
 	if (c->in_drain)
 		return;
 	c->in_drain = true;
-	while (c->open) {
+	for (unsigned int n = 0; c->open; n++) {
 		if (!storvsp_chan_flush(c))
 			break;  /* the guest signals when it has read */
 		if (c->inflight >= STORVSP_MAX_INFLIGHT) {
 			c->st.throttled++;
 			break;  /* storvsp_req_done() comes back here */
+		}
+		if (c->dev->inflight >= STORVSP_MAX_INFLIGHT_DEV) {
+			c->st.throttled++;
+			c->dev_throttled = true;
+			break;  /* storvsp_resume_throttled() comes back */
+		}
+		if (n == VMBUS_NOTIFY_BUDGET) {
+			vmbus_chan_notify_later(c->ch);
+			break;  /* the other channels and the loop get a turn */
 		}
 		if (vmbus_chan_recv(c->ch, &pkt) <= 0)
 			break;
@@ -467,12 +525,24 @@ static void storvsp_rescind_subchannels(struct storvsp_dev *d)
 	d->proto.subchannels = 0;
 }
 
+/* The channel's guest memory is going away: no request of it may touch its
+ * buffer any more (see "Guest memory after close" at the top). */
+static void storvsp_chan_cancel_io(struct storvsp_chan *c)
+{
+	/* scsi_cmd_cancel never completes a command inside the call, so the
+	 * list does not change under the walk. */
+	for (struct storvsp_req *req = c->live; req; req = req->lnext)
+		scsi_cmd_cancel(&req->cmd);
+}
+
 static void storvsp_chan_close(struct vmbus_channel *ch)
 {
 	struct storvsp_chan *c = vmbus_chan_priv(ch);
 
 	c->open = false;
+	c->dev_throttled = false;
 	c->gen++;      /* requests still running complete into nothing */
+	storvsp_chan_cancel_io(c);
 	storvsp_chan_drop_pending(c);
 	if (c->index == 0) {
 		/* The controller starts over; its subchannels go with it. */

@@ -36,9 +36,17 @@
 #define STORVSP_DEFAULT_SUBCHANNELS  8u      /* the guest asks for min(cpus - 1, this) */
 #define STORVSP_DEFAULT_MAX_TRANSFER 0x40000u /* 256 KiB, as Hyper-V/OpenVMM */
 #define STORVSP_MAX_LUN              254u    /* config ceiling (Linux: max_lun 255) */
-/* Requests in flight per channel before the channel stops reading its ring
- * (it resumes as they complete): bounds memory and the completion queue. */
+/* Requests in flight per channel, and per controller (all its channels),
+ * before a channel stops reading its ring (it resumes as they complete).
+ * Linux keeps at most ~200 per channel (its ring holds no more), so these
+ * never slow a real guest; they bound what a hostile one makes us hold.
+ * Each request is a struct storvsp_req plus one iovec per page its buffer
+ * spans, at most max_transfer_bytes / 4096 + 1 (larger lists are refused
+ * before anything is allocated): with the defaults (256 KiB) a controller
+ * holds at most STORVSP_MAX_INFLIGHT_DEV x ~1.3 KiB = ~2.7 MiB of requests.
+ * README ("Memory a guest can make the daemon hold") adds it all up. */
 #define STORVSP_MAX_INFLIGHT         512u
+#define STORVSP_MAX_INFLIGHT_DEV     2048u
 
 /* ---- Pure protocol (storvsp_proto.c) ------------------------------------ */
 
@@ -183,16 +191,19 @@ struct storvsp_chan {
 	uint16_t index;               /* 0 = primary */
 	bool open;
 	bool in_drain;                /* guards against re-entry from synchronous completions */
+	bool dev_throttled;           /* stopped at the controller's in-flight limit */
 	uint32_t gen;                 /* bumped at every close */
 	unsigned int inflight;
+	struct storvsp_req *live;     /* requests running (their SCSI command not done) */
 	struct storvsp_req *pend_head, *pend_tail; /* completions waiting for ring space */
 	bool ctrl_pending;            /* one non-SRB reply waiting for ring space */
 	uint64_t ctrl_trans_id;
 	uint32_t ctrl_len;
 	struct vstor_packet ctrl_reply;
 	bool enum_pending;            /* unsolicited ENUMERATE_BUS waiting (primary) */
-	struct iovec *scratch;        /* GPA-direct decode buffer */
-	int scratch_cap;
+	struct iovec *scratch;        /* GPA-direct decode buffer: scratch_cap iovecs */
+	int scratch_cap;              /* max_transfer_bytes / 4096 + 1: the most pages
+				       * an acceptable buffer can span */
 	struct storvsp_chan_stats st;
 };
 

@@ -56,6 +56,19 @@ static void vmbus_chan_kick(evutil_socket_t fd, short what, void *opaque)
 		ch->ops->notify(ch);
 }
 
+void vmbus_chan_notify_later(struct vmbus_channel *ch)
+{
+	/* A zero timeout, not event_active(): libevent runs events activated
+	 * from a callback in the same pass, before it polls again, so a
+	 * flooded channel would re-activate itself for ever.  An expired
+	 * timer waits for the next pass, which polls every fd first.  Adding
+	 * it again also pulls a pending ring_kick_later() forward. */
+	static const struct timeval now = { 0, 0 };
+
+	if (ch->kick_ev && ch->open && !ch->closing)
+		evtimer_add(ch->kick_ev, &now);
+}
+
 struct vmbus_channel *vmbus_offer(struct vmbus_server *srv, const struct vmbus_offer_params *p,
 				  const struct vmbus_channel_ops *ops, void *priv)
 {

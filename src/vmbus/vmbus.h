@@ -122,6 +122,15 @@ struct vmbus_chan_stats {
 const struct vmbus_chan_stats *vmbus_chan_stats(const struct vmbus_channel *ch);
 struct gmem *vmbus_chan_gmem(const struct vmbus_channel *ch);
 
+/* Fairness.  A device's notify reads at most VMBUS_NOTIFY_BUDGET packets,
+ * then, if it stopped with packets left, calls vmbus_chan_notify_later():
+ * ops->notify runs again on the next turn of the event loop, after the
+ * loop has polled every other source (other channels' signals, the control
+ * socket, the frontend, timers).  So a guest that keeps one ring non-empty
+ * cannot starve the other channels or the host's own work. */
+#define VMBUS_NOTIFY_BUDGET 256
+void vmbus_chan_notify_later(struct vmbus_channel *ch);
+
 /* ---- Packets ------------------------------------------------------------ */
 
 /* One guest->host packet, copied out of the ring (so the guest cannot change
