@@ -75,9 +75,18 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB) config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(CHECK_CFLAGS) -o $@ $< $(LIB) $(LDFLAGS_ALL) $(CHECK_LIBS) $(LIBS_ALL)
 
-.PHONY: check check-unit check-integration check-guest check-sanitize
+.PHONY: check check-layers check-facts check-unit check-integration check-guest check-sanitize
 # The README's test command.  Order: fastest feedback first.
-check: check-unit check-integration fuzz check-guest check-sanitize
+check: check-layers check-facts check-unit check-integration fuzz check-guest check-sanitize
+
+# No include points up a layer (proto < core < attach < hv < vmbus < devices
+# < host < scenario/trace < cli; src/guest sees only core and proto).
+check-layers:
+	@tests/check-layers.sh
+
+# Every "facts §N" in a comment names a section of docs/hyperv-guest-facts.md.
+check-facts:
+	@tests/check-facts.sh
 
 check-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)

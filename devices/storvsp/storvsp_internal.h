@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/log.h"
 #include "devices/device.h"
 #include "vmbus/vmbus.h"
 #include "vmbusd/proto/storvsc.h"
@@ -108,12 +109,43 @@ struct storvsp_decision {
 	enum storvsp_verdict verdict;
 	enum storvsp_fault fault;
 	const char *why;              /* fault != NONE: for the (rate-limited) log */
+	struct log_ratelimit *rl;     /* the cause's limiter for that log line: the
+				       * operation's row, or the packet-level one */
 	uint32_t operation;           /* the guest's operation, 0 if unreadable */
 	struct vstor_packet reply;    /* REPLY / SUBCHANNELS */
 	uint32_t reply_len;           /* bytes of reply to send */
 	struct storvsp_srb srb;       /* EXECUTE */
 	uint16_t subchannels;         /* SUBCHANNELS: total wanted */
 };
+
+/*
+ * One row of the operation table (storvsp_proto.c), the way
+ * src/vmbus/server.c dispatches channel messages: storvsp_proto_dispatch
+ * checks the row (buffer, length, body, state, channel) before the handler
+ * runs, so a handler only does its operation's work.  Rows with a NULL
+ * handler name operations the host refuses as unsupported.
+ */
+struct storvsp_op {
+	uint32_t operation;           /* VSTOR_OP_*, also the row's index */
+	const char *name;             /* for logs; every row has one */
+	uint32_t min_len;             /* payload bytes, vstor header included */
+	uint32_t states;              /* bitmask of 1u << enum storvsp_state */
+	bool primary_only;            /* initialisation: the primary channel only */
+	bool takes_buffer;            /* may come GPA-direct (EXECUTE_SRB only) */
+	/* Body check beyond min_len, before the state check; false with d->why
+	 * set refuses it as malformed.  NULL: none. */
+	bool (*parse)(const struct storvsp_proto *p, const struct storvsp_input *in,
+		      struct storvsp_decision *d);
+	/* Shapes a refusal's COMPLETE_IO after its status is set; NULL: the
+	 * status alone. */
+	void (*refuse)(struct storvsp_decision *d, uint32_t status);
+	void (*handler)(struct storvsp_proto *p, const struct storvsp_input *in,
+			const struct vstor_packet *pkt, struct storvsp_decision *d);
+	struct log_ratelimit *rl;     /* this operation's refusal log limiter */
+};
+
+/* The row of operation op, or NULL when op has none (unknown numbers). */
+const struct storvsp_op *storvsp_op_lookup(uint32_t op);
 
 void storvsp_proto_init(struct storvsp_proto *p, uint16_t max_subchannels,
 			uint32_t max_transfer_bytes);
@@ -157,6 +189,7 @@ void storvsp_srb_refuse(const struct storvsp_srb *srb, uint8_t srb_status, uint3
  * returns its payload length. */
 uint32_t storvsp_build_enumerate(uint16_t version, struct vstor_packet *out);
 
+/* The row's name, "unknown" for numbers without one. */
 const char *storvsp_op_name(uint32_t op);
 const char *storvsp_state_name(enum storvsp_state s);
 
