@@ -433,17 +433,12 @@ static void storvsp_handle_packet(struct storvsp_chan *c, const struct vmbus_pkt
 		c->st.unsupported++;
 		break;
 	}
-	if (dec.fault != STORVSP_FAULT_NONE) {
-		uint32_t sup;
-
-		/* The operation's own limiter (its table row), so a flood of one
-		 * refused operation does not hide another's first line. */
-		if (log_ratelimit_ok(dec.rl, &sup))
-			log_msg(LOG_WARN, "guest: storvsp %s: channel %u: %s (op %u %s, type %u, "
-				"%u bytes): refused%s", d->path, c->index, dec.why, dec.operation,
-				storvsp_op_name(dec.operation), pkt->type, pkt->data_len,
-				sup ? " (earlier lines suppressed)" : "");
-	}
+	/* The operation's own limiter (its table row), so a flood of one
+	 * refused operation does not hide another's first line. */
+	if (dec.fault != STORVSP_FAULT_NONE)
+		log_guest_rl(dec.rl, "storvsp %s: channel %u: %s (op %u %s, type %u, %u bytes): refused",
+			     d->path, c->index, dec.why, dec.operation,
+			     storvsp_op_name(dec.operation), pkt->type, pkt->data_len);
 
 	switch (dec.verdict) {
 	case STORVSP_DROP:
