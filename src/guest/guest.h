@@ -7,7 +7,8 @@
  * Layout: guest_attach (plugin-protocol client), guest_mem (page
  * allocator), guest_cpu (MSRs, SynIC, interrupts), guest_vmbus (connection
  * messages), guest_channel (GPADLs, open/close, rings), guest_ic and
- * guest_kvp (util drivers), guest_bench (ring benchmark), and this file's
+ * guest_kvp (util drivers), guest_bench (ring benchmark), guest_raw (the
+ * tool's hostile modes), and this file's
  * guest.c (lifecycle, the wait loop, event output).
  *
  * Single-threaded: every wait runs the "CPU" (polls the irq eventfds),
