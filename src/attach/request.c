@@ -309,10 +309,19 @@ static int attach_handle_reset(struct attach_conn *c)
 	return attach_conn_reply(c, &rep, sizeof(rep), NULL, 0);
 }
 
+/* The daemon lets go of the guest (every device stops touching its memory,
+ * facts: see devices/blk/blk.h) BEFORE it answers: a frontend that frees
+ * or reuses its RAM once it has the reply must find it untouched. */
 static int attach_handle_detach(struct attach_conn *c)
 {
+	struct attach_server *srv = c->srv;
 	struct attach_status_reply rep = { 0 };
 
+	if (c->attached) {
+		c->attached = false;
+		if (srv->ops->detach)
+			srv->ops->detach(srv->opaque);
+	}
 	c->closing = true;
 	return attach_conn_reply(c, &rep, sizeof(rep), NULL, 0);
 }

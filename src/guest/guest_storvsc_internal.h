@@ -104,6 +104,7 @@ struct sc {
 	uint8_t cur_path, cur_target;  /* the step's address (LUN given as P:T:L) */
 	struct sc_result last;     /* the previous command, for expect-* */
 	bool have_last;
+	bool detached;             /* the `detach` step let go of the daemon on purpose */
 };
 
 /* ---- big-endian fields ------------------------------------------------------- */
@@ -274,5 +275,11 @@ int step_sleep(struct sc *sc, struct step *st);
 int step_expect_sense(struct sc *sc, struct step *st);
 int step_expect_srb(struct sc *sc, struct step *st);
 int step_hostile(struct sc *sc, struct step *st);
+/* guest_storvsc_lifetime.c */
+int step_read_async(struct sc *sc, struct step *st);
+int step_close(struct sc *sc, struct step *st);
+int step_partition_reset(struct sc *sc, struct step *st);
+int step_detach(struct sc *sc, struct step *st);
+int step_untouched(struct sc *sc, struct step *st);
 
 #endif
