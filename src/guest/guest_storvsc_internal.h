@@ -28,6 +28,7 @@
 #define SC_UA_RETRIES      3
 #define SC_MAX_STEP_ARGS   4
 #define SC_MAX_STEP_KV     4
+#define SC_HOLD_TRANS_ID   0x4000000000000000ull /* `hold` requests: no tag */
 
 /* ---- state ------------------------------------------------------------------- */
 
@@ -105,6 +106,7 @@ struct sc {
 	struct sc_result last;     /* the previous command, for expect-* */
 	bool have_last;
 	bool detached;             /* the `detach` step let go of the daemon on purpose */
+	uint64_t held_answers;     /* completions of `hold` requests */
 };
 
 /* ---- big-endian fields ------------------------------------------------------- */
@@ -281,5 +283,7 @@ int step_close(struct sc *sc, struct step *st);
 int step_partition_reset(struct sc *sc, struct step *st);
 int step_detach(struct sc *sc, struct step *st);
 int step_untouched(struct sc *sc, struct step *st);
+int step_hold(struct sc *sc, struct step *st);
+struct guest_channel *sc_chan(struct sc *sc, unsigned int ci);
 
 #endif

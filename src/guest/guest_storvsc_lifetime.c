@@ -165,3 +165,101 @@ int step_untouched(struct sc *sc, struct step *st)
 			  (unsigned long long)changed);
 	return 0;
 }
+
+static bool hold_never(struct guest *g, void *arg)
+{
+	return false;
+}
+
+/* hold N [pages=P]: N READ SRBs of max_transfer_bytes sent round-robin over
+ * the channels as fast as the rings take them, never waited for: what a
+ * guest can make the host hold.  Each lists P page numbers (default: the
+ * most a maximal transfer may span, max_transfer_bytes / 4096 + 1), all the
+ * same page, at byte offset 512, so holding costs this guest one page.
+ * With a slow disk the host keeps them in flight up to its limits and then
+ * leaves the rings unread; the step stops when every ring stays full. */
+int step_hold(struct sc *sc, struct step *st)
+{
+	uint32_t xfer = sc->props.max_transfer_bytes, pages = xfer / 4096 + 1;
+	const char *pages_kv = step_kv(st, "pages");
+	uint8_t cdb[10] = { 0x28 };
+	struct vstor_packet vp;
+	uint64_t n, sent = 0, v;
+	int ret;
+	uint32_t hdr, total, range_len;
+	struct vmpacket_descriptor desc;
+	uint8_t *pkt;
+	uint64_t page;
+
+	if (sc_parse_u64(st->args[0], &n) || n > 1000000 || xfer < 4096) {
+		step_fail(st, "bad count");
+		return 0;
+	}
+	if (pages_kv) {
+		if (sc_parse_u64(pages_kv, &v) || v == 0 || v > 8000) {
+			step_fail(st, "pages=1..8000");
+			return 0;
+		}
+		pages = (uint32_t)v;
+	}
+	page = guest_mem_alloc(&sc->g->mem, 1);
+	if (!page)
+		return -ENOMEM;
+	/* The range covers exactly the pages listed (facts §6.2). */
+	range_len = pages * 4096u - 512u;
+	hdr = 24 + 8 + 8 * pages;
+	total = hdr + (uint32_t)sizeof(vp) + VMBUS_PKT_TRAILER_SIZE;
+	pkt = calloc(1, total);
+	if (!pkt)
+		return -ENOMEM;
+	put_be16(cdb + 7, (uint16_t)(xfer / 512));
+	sc_srb_fill(&vp, 0, cdb, sizeof(cdb), VSTOR_DATA_IN, xfer);
+	desc = (struct vmpacket_descriptor){
+		.type = VM_PKT_DATA_USING_GPA_DIRECT, .offset8 = (uint16_t)(hdr / 8),
+		.len8 = (uint16_t)((hdr + sizeof(vp)) / 8), .flags = VMBUS_PKT_FLAG_COMPLETION_REQUESTED,
+	};
+	memcpy(pkt + 20, &(uint32_t){ 1 }, 4);          /* rangecount */
+	memcpy(pkt + 24, &range_len, 4);
+	memcpy(pkt + 28, &(uint32_t){ 512 }, 4);        /* byte_offset */
+	for (uint32_t i = 0; i < pages; i++)
+		memcpy(pkt + 32 + 8 * i, &(uint64_t){ page >> HV_PAGE_SHIFT }, 8);
+	memcpy(pkt + hdr, &vp, sizeof(vp));
+	/* Passes over the channels until a pass and a pause later nothing more
+	 * fits (the host stopped reading) or n are sent.  The pause lets the
+	 * host read what the rings hold and this guest take its answers. */
+	for (int idle = 0; sent < n && idle < 2;) {
+		uint64_t before = sent;
+
+		for (unsigned int ci = 0; ci < sc->n_chan && sent < n; ci++) {
+			struct guest_channel *ch = sc_chan(sc, ci);
+			bool sig = false;
+			int rc = 0;
+
+			while (ch && sent < n) {
+				desc.trans_id = SC_HOLD_TRANS_ID | sent;
+				memcpy(pkt, &desc, sizeof(desc));
+				rc = guest_ring_send_raw(&ch->out, pkt, total, &sig);
+				if (rc)
+					break;
+				if (sig)
+					guest_channel_signal(sc->g, ch);
+				sent++;
+			}
+			if (rc && rc != -EAGAIN) {
+				free(pkt);
+				step_fail(st, "send: %s", strerror(-rc));
+				return rc;
+			}
+		}
+		idle = sent == before ? idle + 1 : 0;
+		ret = guest_wait(sc->g, hold_never, NULL, 100);
+		if (ret != -ETIMEDOUT) {
+			free(pkt);
+			return ret ? ret : -EINTR;
+		}
+	}
+	free(pkt);
+	json_object_set_new(st->out, "sent", json_integer((json_int_t)sent));
+	json_object_set_new(st->out, "pages_listed", json_integer(pages));
+	return 0;
+}

@@ -156,6 +156,7 @@ static const struct step_def step_defs[] = {
 	{ "partition-reset", 0, "", step_partition_reset },
 	{ "detach", 0, "", step_detach },
 	{ "untouched", 1, "", step_untouched },
+	{ "hold", 1, "pages", step_hold },
 };
 
 const char guest_storvsc_usage[] =
@@ -184,6 +185,8 @@ const char guest_storvsc_usage[] =
 	"  close | partition-reset | detach     let go: CLOSECHANNEL + ring teardown on every\n"
 	"                                       channel, the frontend's RESET, or its DETACH\n"
 	"  untouched MS                         read-async buffers must not change in MS ms\n"
+	"  hold N [pages=P]                     N maximal READs, never waited for, each listing\n"
+	"                                       P copies of one page, until every ring is full\n"
 	"A failed command fails its step unless an expect-* step follows.\n";
 
 static const struct step_def *step_find(const char *name)
