@@ -133,7 +133,7 @@ void blk_cancel(struct blk_backend *b, struct blk_request *req);
 /* Test hook, a stand-in for a slow disk: while the fault point "blk.delay"
  * (core/fault.h) is armed, each request it picks takes this much longer
  * (raw: before its system call; NBD: before its data is delivered). */
-#define BLK_FAULT_DELAY_MS 2000
+#define BLK_FAULT_DELAY_MS 1000
 
 /* The backend's geometry and abilities (valid until blk_close). */
 const struct blk_info *blk_info(const struct blk_backend *b);

@@ -584,6 +584,53 @@ START_TEST(nbd_vhdx)
 }
 END_TEST
 
+/* NBD keeps blk.h's guest memory contract without waiting: a slow read
+ * ("blk.delay" holds its data back 2 s) is cancelled at once, completes
+ * later with its result, and its buffer is never written. */
+START_TEST(nbd_cancel_keeps_guest_memory)
+{
+	struct blk_config cfg = { .format = "qcow2" };
+	struct blk_backend *b = NULL;
+	struct json_err err = { "" };
+	static uint8_t w[8192], r[8192];
+	struct blk_request req;
+	struct iovec iov[2];
+	char path[128];
+	int res = 1;
+
+	if (!have_tool("qemu-storage-daemon") || !have_tool("qemu-img")) {
+		fprintf(stderr, "test_blk: SKIP nbd cancel: qemu-storage-daemon not installed\n");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/disk.qcow2", dir);
+	ck_assert(make_image(path, "qcow2", "1M"));
+	cfg.path = path;
+	ck_assert_msg(blk_open(base, &cfg, &b, &err) == 0, "%s", err.msg);
+	memset(w, 0xC3, sizeof(w));
+	do_one(b, BLK_OP_WRITE, 0, sizeof(w), w);
+	memset(r, 0x5A, sizeof(r));
+	/* Two iovecs, one of them in place before this backend bounced all. */
+	iov[0] = (struct iovec){ r, 4096 };
+	iov[1] = (struct iovec){ r + 4096, 4096 };
+	req = (struct blk_request){ .op = BLK_OP_READ, .offset = 0, .len = sizeof(r), .iov = iov,
+				    .iovcnt = 2, .done = on_done, .opaque = &res };
+	ck_assert_int_eq(fault_arm("blk.delay", 0, 1), 0);
+	completions = 0;
+	ck_assert_int_eq(submit(b, &req), 0);
+	fault_disarm_all();
+	blk_cancel(b, &req);
+	ck_assert_int_eq(completions, 0);
+	wait_for(1);                   /* after the 2 s delay */
+	ck_assert_int_eq(res, 0);
+	for (size_t i = 0; i < sizeof(r); i++)
+		ck_assert_msg(r[i] == 0x5A, "byte %zu written after blk_cancel", i);
+	/* Not cancelled: the same read lands. */
+	do_one(b, BLK_OP_READ, 0, sizeof(r), r);
+	ck_assert_uint_eq(r[8191], 0xC3);
+	blk_close(b);
+}
+END_TEST
+
 /* The daemon dies under us: requests fail (no hang), close still works. */
 static pid_t only_child(void)
 {
@@ -720,6 +767,7 @@ int main(void)
 	tcase_add_test(tc, nbd_vhdx);
 	tcase_add_test(tc, nbd_wrong_format_says_why);
 	tcase_add_test(tc, nbd_close_in_flight_and_daemon_death);
+	tcase_add_test(tc, nbd_cancel_keeps_guest_memory);
 #else
 	tcase_add_test(tc, nbd_not_built_says_so);
 #endif
