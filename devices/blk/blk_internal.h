@@ -5,6 +5,7 @@
 
 #include <event2/event.h>
 
+#include "core/stats.h"
 #include "devices/blk/blk.h"
 
 struct blk_backend;
@@ -20,6 +21,16 @@ struct blk_ops {
 	void (*close)(struct blk_backend *b);
 };
 
+/* The backend's counters (core/stats.h), reported by blk_stats(). */
+#define BLK_STATS(X)                                                              \
+	X(reads, "READ requests accepted")                                        \
+	X(writes, "WRITE requests accepted")                                      \
+	X(flushes, "FLUSH requests accepted")                                     \
+	X(discards, "DISCARD requests accepted")                                  \
+	X(write_zeroes, "WRITE_ZEROES requests accepted")                         \
+	X(errors, "requests that completed with an error")                        \
+	X(refused, "requests refused at submission (range, alignment, read-only)")
+
 struct blk_backend {
 	const struct blk_ops *ops;
 	struct event_base *base;
@@ -28,7 +39,8 @@ struct blk_backend {
 	char *path;
 	bool closing;
 	void *impl;              /* the backend's state */
-	uint64_t reads, writes, flushes, discards, zeroes, errors, in_flight;
+	uint64_t in_flight;
+	STATS_FIELDS(BLK_STATS)
 };
 
 /* Called by backends on the loop thread when a request finished. */
