@@ -55,6 +55,7 @@ struct hv_config {
 	X(signal_events, "HvSignalEvent handed to an event port (any path)")          \
 	X(signal_unknown, "eventfd kicks for an unregistered connection id")           \
 	X(msr_gp, "RDMSR/WRMSR answered with #GP")                                     \
+	X(msr_ignored, "WRMSR ignored as TLFS says: hypercall MSR locked or set before GUEST_OS_ID") \
 	X(synic_delivered, "messages written into a SIM slot")                         \
 	X(synic_queued, "posts that had to wait for an EOM")                           \
 	X(synic_queue_full, "posts refused with -ENOSPC (queue full)")                 \
