@@ -131,7 +131,7 @@ struct vmbus_server *vmbus_chan_server(const struct vmbus_channel *ch);
 	X(signals_out, "interrupts raised to the guest")                              \
 	X(signal_errors, "interrupts that could not be raised (SynIC off, SIEF page bad)") \
 	X(send_full, "sends refused with -EAGAIN (ring full)")                        \
-	X(ring_errors, "corrupt ring indices or descriptors (the channel goes silent)")
+	X(ring_broken, "corrupt ring indices or descriptors seen (vmbus.ring_errors per channel)")
 STATS_STRUCT(vmbus_chan_stats, VMBUS_CHAN_STATS);
 STATS_DECLARE(vmbus_chan_stats, struct vmbus_chan_stats);
 const struct vmbus_chan_stats *vmbus_chan_stats(const struct vmbus_channel *ch);
