@@ -221,6 +221,7 @@ int storvsp_control(void *opaque, const char *verb, const json_t *args, device_c
 }
 
 STATS_DEFINE(storvsp_chan_stats, struct storvsp_chan_stats, STORVSP_CHAN_STATS)
+STATS_DEFINE_STATIC(storvsp_dev_stats, struct storvsp_dev, STORVSP_DEV_STATS)
 
 static json_t *storvsp_chan_json(const struct storvsp_chan *c)
 {
@@ -262,13 +263,13 @@ json_t *storvsp_stats(void *opaque)
 							       "scsi", scsi_lun_stats(disk->slun)));
 	}
 	snprintf(version, sizeof(version), "%u.%u", d->proto.version >> 8, d->proto.version & 0xFF);
-	o = json_pack("{s:i,s:s,s:s,s:i,s:i,s:i,s:I,s:i}",
+	o = json_pack("{s:i,s:s,s:s,s:i,s:i,s:i,s:i}",
 		      "controller", (int)d->controller,
 		      "state", storvsp_state_name(d->proto.state), "version", version,
 		      "subchannels", (int)d->n_sub, "max_subchannels", (int)d->proto.max_subchannels,
 		      "max_transfer_bytes", (int)d->proto.max_transfer_bytes,
-		      "enumerates", (json_int_t)d->enumerates, "in_flight", (int)d->inflight);
-	if (!o || !storvsp_chan_stats_json(&total, o)) {
+		      "in_flight", (int)d->inflight);
+	if (!o || !storvsp_dev_stats_json(d, o) || !storvsp_chan_stats_json(&total, o)) {
 		json_decref(o);
 		json_decref(chans);
 		json_decref(disks);

@@ -250,6 +250,10 @@ struct storvsp_disk {
 	struct storvsp_disk *next;    /* on the device's removing list */
 };
 
+/* The controller's own counters, beside the sum of its channels'. */
+#define STORVSP_DEV_STATS(X) \
+	X(enumerates, "unsolicited ENUMERATE_BUS packets sent (hot plug)")
+
 struct storvsp_dev {
 	unsigned int controller;            /* config "controller": its number */
 	struct vmbus_server *srv;
@@ -264,7 +268,7 @@ struct storvsp_dev {
 	struct storvsp_disk *disks[256];  /* by LUN; indexed with the guest's lun byte */
 	struct storvsp_disk *removing; /* detached, closing once idle */
 	unsigned int inflight;
-	uint64_t enumerates;          /* ENUMERATE_BUS packets sent */
+	STATS_FIELDS(STORVSP_DEV_STATS)
 };
 
 

@@ -106,3 +106,28 @@ check moved "$T/s1.json" "$T/s2.json" vmbus.tl_connects_refused:1 vmbus.malforme
 guest run --until-heartbeats 1 >"$T/after.out" || fail "daemon no longer serves"
 ctl wait devices.heartbeat.beats '>=' 2 -t 10 >/dev/null || fail "heartbeats not counted"
 stop_daemon
+
+# A multi-channel device: subchannels offered at run time report under the
+# device's name in vmbus.channels, and the device lists each channel.
+truncate -s 1M "$T/a.img"
+echo "{\"devices\":[{\"type\":\"storvsp\",\"name\":\"scsi0\",\"subchannels\":2,
+	\"disks\":[{\"path\":\"$T/a.img\"}]}]}" >"$T/c.json"
+start_daemon --config "$T/c.json"
+"${GUEST[@]}" storvsc --subchannels 2 sleep 20000 >"$T/sc.out" &
+G=$!
+for _ in $(seq 200); do
+	grep -q '"step":"init"' "$T/sc.out" && break
+	kill -0 $G 2>/dev/null || { cat "$T/sc.out"; fail "storvsc guest exited early"; }
+	sleep 0.05
+done
+expect_line "$T/sc.out" '"step":"init"' '"ok":true' '"channels":3'
+snap s3
+check eq "$T/s3.json" vmbus.channels.0.device=scsi0 vmbus.channels.1.device=scsi0 \
+	vmbus.channels.2.device=scsi0 vmbus.channels.2.subchannel=2 vmbus.channels.2.open=true \
+	devices.scsi0.channels.2.index=2 devices.scsi0.channels.2.open=true
+check has "$T/s3.json" devices.scsi0.channels.0.malformed devices.scsi0.malformed \
+	devices.scsi0.enumerates devices.scsi0.disks.0.scsi.commands \
+	devices.scsi0.disks.0.scsi.blk.refused
+kill $G
+wait $G 2>/dev/null || true
+stop_daemon
