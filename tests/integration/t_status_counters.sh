@@ -76,10 +76,23 @@ le32 99 0 >"$T/unknown_type"
 post unknown_type "$T/unknown_type"
 le32 3 0 >"$T/offers_early"                        # REQUESTOFFERS before contact
 post offers_early "$T/offers_early" --no-negotiate
+# A GPADL_HEADER whose header is sound but whose page is outside guest RAM:
+# refused when its ranges are parsed, and counted as malformed like a bad
+# header.  Layout: relid @8, handle @12, range_buflen 16 | rangecount 1 << 16
+# @16, byte_count @20, byte_offset @24, PFN @28.
+le32 8 0 0 0x5151 65552 4096 0 0x0FFFFFFF 0 >"$T/gpadl_outside"
+guest raw-msg --channel heartbeat --patch-u32 8=relid --wait-ms 300 "$T/gpadl_outside" \
+	>"$T/gpadl_outside.out" 2>&1 || { cat "$T/gpadl_outside.out"; fail "raw-msg --channel failed"; }
+daemon_alive
+expect_line "$T/gpadl_outside.out" '"name":"GPADL_CREATED"' '"status":3221225473'
 # Hypercall refusals, by cause; each also moves hc_refused.
 post oversize "$T/offers_early" --payload-size 241
 post bad_type "$T/offers_early" --message-type 0
 post bad_conn "$T/offers_early" --conn-id 77
+guest raw-hcall --wait-ms 0 --control 7777 >"$T/hc_code.out" 2>&1 || fail "raw-hcall failed"
+guest raw-hcall --wait-ms 0 --control 1005d --fast 0x99 >"$T/hc_sig.out" 2>&1 ||
+	fail "raw-hcall failed"
+daemon_alive
 # A corrupt ring: counted for the server and for the channel.
 le32 393222 2 0 0 >"$T/huge_len"                   # offset8 6, len8 0xffff
 guest raw-ring --class 57164f39-9115-4e78-ab55-382f3bd5422d "$T/huge_len" >/dev/null 2>&1 || true
@@ -98,8 +111,9 @@ except OSError:
 PY
 daemon_alive
 snap s2
-check moved "$T/s1.json" "$T/s2.json" vmbus.tl_connects_refused:1 vmbus.malformed:1 \
-	vmbus.wrong_state:1 hv.hc_bad_input:2 hv.hc_unknown_conn:1 hv.hc_refused:3 \
+check moved "$T/s1.json" "$T/s2.json" vmbus.tl_connects_refused:1 vmbus.malformed:2 \
+	vmbus.gpadls_refused:1 vmbus.wrong_state:1 hv.hc_bad_input:2 hv.hc_unknown_conn:2 \
+	hv.hc_unknown_code:1 hv.hc_refused:5 \
 	vmbus.ring_errors:1 vmbus.channels.0.ring_broken:1 attach.protocol_errors:1
 
 # Still serving, and the device counters move too.
