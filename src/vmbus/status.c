@@ -68,7 +68,9 @@ json_t *vmbus_server_status_json(const struct vmbus_server *srv)
 
 	if (v)
 		snprintf(vtext, sizeof(vtext), "%u.%u", v >> 16, v & 0xFFFF);
-	o = json_pack("{s:s,s:s}", "state", vmbus_conn_state_name(srv->state), "version", vtext);
+	o = json_pack("{s:s,s:s,s:i,s:i}", "state", vmbus_conn_state_name(srv->state),
+		      "version", vtext, "messages_waiting", (int)srv->outq_len,
+		      "gpadls", (int)srv->n_gpadls);
 	if (!o || !vmbus_server_stats_json(&srv->stats, o))
 		goto nomem;
 	/* The channels last: scripts that grep the first "malformed" find

@@ -154,7 +154,9 @@ const char *vmbus_chan_label(const struct vmbus_channel *ch); /* "" when unset *
  * offered, open, rescinded, broken, target_vp, and every counter}.
  * "device" is the label, or the class GUID when there is none. */
 json_t *vmbus_chan_status_json(const struct vmbus_channel *ch);
-/* {state, version, every VMBUS_SERVER_STATS counter, "channels": [...]}. */
+/* {state, version, messages_waiting (host->guest messages queued for the
+ * SynIC), gpadls (existing now), every VMBUS_SERVER_STATS counter,
+ * "channels": [...]}. */
 json_t *vmbus_server_status_json(const struct vmbus_server *srv);
 
 /* ---- Packets ------------------------------------------------------------ */
