@@ -211,7 +211,7 @@ int blk_open(struct event_base *base, const struct blk_config *cfg, struct blk_b
 	return 0;
 }
 
-int blk_submit(struct blk_backend *b, struct blk_request *req)
+static int blk_submit_checked(struct blk_backend *b, struct blk_request *req)
 {
 	uint64_t end;
 	int rc;
@@ -249,9 +249,18 @@ int blk_submit(struct blk_backend *b, struct blk_request *req)
 	case BLK_OP_WRITE: b->writes++; break;
 	case BLK_OP_FLUSH: b->flushes++; break;
 	case BLK_OP_DISCARD: b->discards++; break;
-	case BLK_OP_WRITE_ZEROES: b->zeroes++; break;
+	case BLK_OP_WRITE_ZEROES: b->write_zeroes++; break;
 	}
 	return 0;
+}
+
+int blk_submit(struct blk_backend *b, struct blk_request *req)
+{
+	int rc = blk_submit_checked(b, req);
+
+	if (rc < 0)
+		b->refused++;
+	return rc;
 }
 
 void blk_complete(struct blk_backend *b, struct blk_request *req, int result)
@@ -303,16 +312,22 @@ void blk_close(struct blk_backend *b)
 	free(b);
 }
 
+STATS_DEFINE_STATIC(blk_counters, struct blk_backend, BLK_STATS)
+
 json_t *blk_stats(const struct blk_backend *b)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:b, s:b}",
-			 "reads", (json_int_t)b->reads, "writes", (json_int_t)b->writes,
-			 "cancelled", (json_int_t)b->cancelled,
-			 "flushes", (json_int_t)b->flushes, "discards", (json_int_t)b->discards,
-			 "write_zeroes", (json_int_t)b->zeroes, "errors", (json_int_t)b->errors,
-			 "in_flight", (json_int_t)b->in_flight, "format", b->format,
-			 "size", (json_int_t)b->info.size, "readonly", b->info.readonly,
-			 "discard", b->info.discard);
+	json_t *o = blk_counters_json(b, NULL);
+
+	if (o && json_object_update_new(o, json_pack("{s:I, s:s, s:I, s:b, s:b}",
+						      "in_flight", (json_int_t)b->in_flight,
+						      "format", b->format,
+						      "size", (json_int_t)b->info.size,
+						      "readonly", b->info.readonly,
+						      "discard", b->info.discard)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 int blk_config_from_json(const json_t *obj, const char *path, struct blk_config *cfg,

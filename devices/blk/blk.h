@@ -146,8 +146,10 @@ int blk_refresh_size(struct blk_backend *b);
  * any helper process, and frees b.  NULL is a no-op. */
 void blk_close(struct blk_backend *b);
 
-/* Counters for a device's stats(): {"reads", "writes", "flushes",
- * "discards", "errors", "in_flight", "format", "size"}. A new object. */
+/* Counters for a device's stats(): every BLK_STATS counter (blk_internal.h:
+ * "reads", "writes", "flushes", "discards", "write_zeroes", "errors",
+ * "refused"), then "in_flight", "format", "size", "readonly", "discard".
+ * A new object. */
 json_t *blk_stats(const struct blk_backend *b);
 
 /* Parses the block keys of a device's JSON object into cfg (strings point

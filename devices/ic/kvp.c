@@ -44,14 +44,21 @@ static const char *const kvp_pool_names[KVP_POOL_COUNT] = {
 	"external", "guest", "auto", "auto_external", "auto_internal",
 };
 
+/* Reported beside the framework's counters (core/stats.h). */
+#define KVP_STATS(X)                                                     \
+	X(sets, "SET requests submitted")                                \
+	X(gets, "GET requests submitted")                                \
+	X(deletes, "DELETE requests submitted")                          \
+	X(enumerates, "ENUMERATE requests submitted")                    \
+	X(failed, "answers with a failure status")                       \
+	X(pushed, "configured \"push\" pairs the guest accepted")        \
+	X(push_failed, "configured \"push\" pairs that failed")
+
 struct kvp {
 	struct ic_dev ic;
 	json_t *push;          /* object of strings, or NULL */
 	void *push_iter;       /* next pair to push */
-	uint64_t ops[KVP_OP_COUNT];
-	uint64_t failed;       /* answers with a failure status */
-	uint64_t pushed;
-	uint64_t push_failed;
+	STATS_FIELDS(KVP_STATS)
 };
 
 /* One control action in flight. */
@@ -107,8 +114,14 @@ static int kvp_submit(struct kvp *kvp, struct kvp_call *kc, const char *value)
 	if (len < 0)
 		return len;
 	rc = ic_submit(&kvp->ic, body, (size_t)len, 0, kvp_reply, kc);
-	if (rc == 0)
-		kvp->ops[kc->op]++;
+	if (rc == 0) {
+		switch (kc->op) {
+		case KVP_OP_SET: kvp->sets++; break;
+		case KVP_OP_GET: kvp->gets++; break;
+		case KVP_OP_DELETE: kvp->deletes++; break;
+		default: kvp->enumerates++; break;
+		}
+	}
 	return rc;
 }
 
@@ -426,6 +439,8 @@ static int kvp_create(struct vmbus_server *srv, const json_t *config, const char
 	return 0;
 }
 
+STATS_DEFINE_STATIC(kvp_counters, struct kvp, KVP_STATS)
+
 static json_t *kvp_stats(void *dev)
 {
 	struct kvp *kvp = dev;
@@ -433,14 +448,7 @@ static json_t *kvp_stats(void *dev)
 
 	if (!o)
 		return NULL;
-	json_object_set_new(o, "sets", json_integer((json_int_t)kvp->ops[KVP_OP_SET]));
-	json_object_set_new(o, "gets", json_integer((json_int_t)kvp->ops[KVP_OP_GET]));
-	json_object_set_new(o, "deletes", json_integer((json_int_t)kvp->ops[KVP_OP_DELETE]));
-	json_object_set_new(o, "enumerates", json_integer((json_int_t)kvp->ops[KVP_OP_ENUMERATE]));
-	json_object_set_new(o, "failed", json_integer((json_int_t)kvp->failed));
-	json_object_set_new(o, "pushed", json_integer((json_int_t)kvp->pushed));
-	json_object_set_new(o, "push_failed", json_integer((json_int_t)kvp->push_failed));
-	return o;
+	return kvp_counters_json(kvp, o);
 }
 
 const struct vmbus_device_ops kvp_ops = {

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 #include "devices/device.h"
 #include "vmbus/vmbus.h"
 #include "vmbusd/proto/storvsc.h"
@@ -203,20 +204,25 @@ struct event;
 struct storvsp_dev;
 struct storvsp_req;
 
-struct storvsp_chan_stats {
-	uint64_t packets;             /* guest packets read */
-	uint64_t requests;            /* EXECUTE_SRBs started */
-	uint64_t bytes_read;          /* device -> guest (data-in) */
-	uint64_t bytes_written;       /* guest -> device (data-out) */
-	uint64_t errors;              /* SRBs completed with a failure status (not INVALID_LUN) */
-	uint64_t invalid_lun;         /* SRBs to a LUN that is not there */
-	uint64_t malformed;           /* refused packets (bad type, length or field) */
-	uint64_t wrong_state;         /* packets out of protocol order */
-	uint64_t unsupported;         /* operations the host does not serve */
-	uint64_t queued;              /* completions that waited for ring space */
-	uint64_t dropped;             /* completions not sent: channel closed / send error */
-	uint64_t throttled;           /* times the ring was left unread at the in-flight limit */
-};
+/* One channel's counters (core/stats.h); the device reports each channel
+ * and their sum.  Every refused guest packet moves malformed, wrong_state
+ * or unsupported. */
+#define STORVSP_CHAN_STATS(X)                                                         \
+	X(packets, "guest packets read")                                              \
+	X(requests, "EXECUTE_SRBs started")                                           \
+	X(bytes_read, "device -> guest (data-in)")                                    \
+	X(bytes_written, "guest -> device (data-out)")                                \
+	X(errors, "SRBs completed with a failure status (not INVALID_LUN)")          \
+	X(invalid_lun, "SRBs to a LUN that is not there")                             \
+	X(malformed, "refused packets (bad type, length or field)")                   \
+	X(wrong_state, "packets out of protocol order")                               \
+	X(unsupported, "operations the host does not serve")                          \
+	X(queued, "completions that waited for ring space")                           \
+	X(dropped, "completions not sent: channel closed / send error")               \
+	X(throttled, "times the ring was left unread at the in-flight limit")
+STATS_STRUCT(storvsp_chan_stats, STORVSP_CHAN_STATS);
+STATS_DECLARE(storvsp_chan_stats, struct storvsp_chan_stats);
+
 
 struct storvsp_chan {
 	struct storvsp_dev *dev;
@@ -255,6 +261,10 @@ struct storvsp_disk {
 	struct storvsp_disk *next;    /* on the device's removing list */
 };
 
+/* The controller's own counters, beside the sum of its channels'. */
+#define STORVSP_DEV_STATS(X) \
+	X(enumerates, "unsolicited ENUMERATE_BUS packets sent (hot plug)")
+
 struct storvsp_dev {
 	unsigned int controller;            /* config "controller": its number */
 	struct vmbus_server *srv;
@@ -269,7 +279,7 @@ struct storvsp_dev {
 	struct storvsp_disk *disks[256];  /* by LUN; indexed with the guest's lun byte */
 	struct storvsp_disk *removing; /* detached, closing once idle */
 	unsigned int inflight;
-	uint64_t enumerates;          /* ENUMERATE_BUS packets sent */
+	STATS_FIELDS(STORVSP_DEV_STATS)
 };
 
 

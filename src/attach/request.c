@@ -103,6 +103,7 @@ int attach_request_dispatch(struct attach_conn *c)
 
 		if (c->hdr.type != ATTACH_MSG_ATTACH)
 			return -EPROTO;
+		c->srv->stats.busy_refused++;
 		c->closing = true;
 		return attach_conn_reply(c, &rep, sizeof(rep), NULL, 0);
 	}
@@ -157,6 +158,7 @@ static int attach_reply_status(struct attach_conn *c, int32_t status)
 {
 	struct attach_reply rep = { .status = status, .version = ATTACH_PROTOCOL_VERSION };
 
+	c->srv->stats.attach_refused++;
 	c->closing = true;
 	return attach_conn_reply(c, &rep, sizeof(rep), NULL, 0);
 }
@@ -219,6 +221,7 @@ static int attach_handle_attach(struct attach_conn *c)
 	}
 	c->attached = true;
 	srv->generation++;
+	srv->stats.attaches++;
 
 	out.rep.status = 0;
 	out.rep.version = ATTACH_PROTOCOL_VERSION;
