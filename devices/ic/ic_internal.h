@@ -249,5 +249,12 @@ int kvp_msg_put_string(uint8_t *field, size_t cap, const char *s);
 /* kvp.c: "external" | "guest" | "auto" | "auto_external" | "auto_internal" or
  * 0..4 -> pool; -EINVAL otherwise. */
 int kvp_pool_from_json(const json_t *v, uint8_t *pool_out);
+/* kvp.c: a key (and a string value, or null when null_ok) that fits the KVP
+ * fields; errors name path.key. */
+int kvp_check_pair(const char *path, const char *key, const json_t *v, bool null_ok,
+		   struct json_err *err);
+/* kvp_host.c: the items for the auto-external pool from the device's
+ * "host_data" (absent: the defaults; false: none, *out = NULL). */
+int kvp_host_data(const json_t *config, const char *path, json_t **out, struct json_err *err);
 
 #endif

@@ -15,12 +15,23 @@
 #include "scenario/scenario.h"
 #include "scenario/scenario_internal.h"
 
+/* Formats into a copy first: callers pass sc->detail itself as an argument
+ * ("output lacks X (first line: %s)"), and formatting a buffer into itself
+ * nested the message into itself and showed stale bytes. */
+static void detail_vset(struct scenario *sc, const char *fmt, va_list ap)
+{
+	char text[sizeof(sc->detail)];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	memcpy(sc->detail, text, sizeof(text));
+}
+
 void step_set_detail(struct scenario *sc, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(sc->detail, sizeof(sc->detail), fmt, ap);
+	detail_vset(sc, fmt, ap);
 	va_end(ap);
 }
 
@@ -38,7 +49,7 @@ static void fail(struct scenario *sc, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(sc->detail, sizeof(sc->detail), fmt, ap);
+	detail_vset(sc, fmt, ap);
 	va_end(ap);
 	sc->state = STEP_FAILED;
 }
