@@ -597,13 +597,15 @@ static int storvsp_create(struct vmbus_server *srv, const json_t *config, const 
 			  void **out, struct json_err *err)
 {
 	static const char *const keys[] = { "instance", "controller", "subchannels",
-					    "max_transfer_bytes", "disks", NULL };
+					    "max_transfer_bytes", "disks", "class", NULL };
 	static unsigned int next_controller;
 	uint64_t subchannels = STORVSP_DEFAULT_SUBCHANNELS, max_transfer = STORVSP_DEFAULT_MAX_TRANSFER;
 	uint64_t controller;
 	const json_t *disks, *disk;
 	struct storvsp_dev *d;
 	char text[GUID_STR_LEN];
+	const char *cls = "scsi";
+	bool ide;
 	size_t i;
 	int rc;
 
@@ -615,8 +617,21 @@ static int storvsp_create(struct vmbus_server *srv, const json_t *config, const 
 	    (rc = json_get_u64(config, path, "subchannels", false, 0, STORVSP_MAX_SUBCHANNELS,
 			       &subchannels, err)) ||
 	    (rc = json_get_u64(config, path, "max_transfer_bytes", false, 4096,
-			       SCSI_MAX_TRANSFER_BYTES, &max_transfer, err)))
+			       SCSI_MAX_TRANSFER_BYTES, &max_transfer, err)) ||
+	    (rc = json_get_string(config, path, "class", false, &cls, err)))
 		return rc;
+	ide = !strcmp(cls, "ide");
+	if (!ide && strcmp(cls, "scsi"))
+		return json_fail(err, path, "class", "\"%s\" is not \"scsi\" or \"ide\"", cls);
+	/* Hyper-V's IDE controllers are single-channel; Linux would take
+	 * subchannels if offered, but no Hyper-V guest has seen them. */
+	if (ide && !json_object_get(config, "subchannels"))
+		subchannels = 0;
+	if (ide && subchannels)
+		return json_fail(err, path, "subchannels", "an IDE controller has no subchannels");
+	if (ide && json_array_size(json_object_get(config, "disks")) > 1)
+		return json_fail(err, path, "disks", "an IDE controller serves one disk (LUN 0): "
+				 "Linux adds only that one");
 	if (max_transfer % 4096)
 		return json_fail(err, path, "max_transfer_bytes", "must be a multiple of 4096");
 	disks = json_object_get(config, "disks");
@@ -630,15 +645,24 @@ static int storvsp_create(struct vmbus_server *srv, const json_t *config, const 
 	d->base = vmbus_server_base(srv);
 	snprintf(d->path, sizeof(d->path), "%s", path);
 	storvsp_proto_init(&d->proto, (uint16_t)subchannels, (uint32_t)max_transfer);
-	guid_parse(STORVSC_SCSI_CLASS_GUID_STR, &d->offer.if_type);
-	/* A stable default per controller, so guest device paths stay put. */
+	d->ide = ide;
+	guid_parse(ide ? STORVSC_IDE_CLASS_GUID_STR : STORVSC_SCSI_CLASS_GUID_STR, &d->offer.if_type);
+	/* A stable default per controller, so guest device paths stay put;
+	 * for IDE with bytes 4-5 zero: Linux's target for the disk. */
 	next_controller = (unsigned int)controller + 1;
 	d->controller = (unsigned int)controller;
-	snprintf(text, sizeof(text), "d34b2567-b9b6-42b9-8778-0a4ec0b9%04x", d->controller);
+	snprintf(text, sizeof(text), ide ? "d34b2567-0000-4a1d-8778-0a4ec0b9%04x"
+					 : "d34b2567-b9b6-42b9-8778-0a4ec0b9%04x", d->controller);
 	guid_parse(text, &d->offer.if_instance);
 	d->offer.max_pkt_size = STORVSC_MAX_PKT_SIZE;
 	if ((rc = json_get_guid(config, path, "instance", false, &d->offer.if_instance, err)))
 		goto fail;
+	if (ide && (d->offer.if_instance.b[4] || d->offer.if_instance.b[5])) {
+		rc = json_fail(err, path, "instance", "an IDE controller's instance needs 0000 as its "
+			       "second group (Linux adds the disk at target = those bytes; IDE has "
+			       "target 0 only)");
+		goto fail;
+	}
 	d->target = scsi_target_create();
 	d->empty = scsi_target_create();
 	if (!d->target || !d->empty) {
@@ -653,6 +677,10 @@ static int storvsp_create(struct vmbus_server *srv, const json_t *config, const 
 		if ((rc = storvsp_disk_add(d, disk, dpath, (unsigned int)MIN(i, STORVSP_MAX_LUN), false,
 					   &lun, err)))
 			goto fail;
+		if (ide && lun != 0) {
+			rc = json_fail(err, dpath, "lun", "an IDE controller's disk is LUN 0");
+			goto fail;
+		}
 	}
 	d->chans[0] = storvsp_chan_new(d, 0);
 	if (!d->chans[0]) {

@@ -180,6 +180,8 @@ int storvsp_control(void *opaque, const char *verb, const json_t *args, device_c
 	if (strcmp(verb, "add-disk") == 0) {
 		unsigned int n, free_lun = 0;
 
+		if (d->ide)   /* storvsc_probe adds an IDE disk once; nothing rescans */
+			return json_fail(err, NULL, verb, "not possible on an IDE controller");
 		/* Without "lun": the lowest free one. */
 		while (free_lun <= STORVSP_MAX_LUN && d->disks[free_lun])
 			free_lun++;
@@ -263,8 +265,8 @@ json_t *storvsp_stats(void *opaque)
 							       "scsi", scsi_lun_stats(disk->slun)));
 	}
 	snprintf(version, sizeof(version), "%u.%u", d->proto.version >> 8, d->proto.version & 0xFF);
-	o = json_pack("{s:i,s:s,s:s,s:i,s:i,s:i,s:i}",
-		      "controller", (int)d->controller,
+	o = json_pack("{s:i,s:s,s:s,s:s,s:i,s:i,s:i,s:i}",
+		      "controller", (int)d->controller, "class", d->ide ? "ide" : "scsi",
 		      "state", storvsp_state_name(d->proto.state), "version", version,
 		      "subchannels", (int)d->n_sub, "max_subchannels", (int)d->proto.max_subchannels,
 		      "max_transfer_bytes", (int)d->proto.max_transfer_bytes,

@@ -267,6 +267,7 @@ struct storvsp_disk {
 
 struct storvsp_dev {
 	unsigned int controller;            /* config "controller": its number */
+	bool ide;                     /* offered with the IDE class (config "class") */
 	struct vmbus_server *srv;
 	struct event_base *base;
 	char path[64];                /* "devices[N]" for messages */

@@ -11,9 +11,11 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "core/guid.h"
 #include "core/util.h"
 #include "scenario/scenario.h"
 #include "scenario/scenario_internal.h"
+#include "vmbus/vmbus.h"
 
 /* Formats into a copy first: callers pass sc->detail itself as an argument
  * ("output lacks X (first line: %s)"), and formatting a buffer into itself
@@ -148,8 +150,28 @@ const char *step_class_of(const struct vmbus_device_ops *ops)
 	return ops->guest_driver ? ops->class_guid : NULL;
 }
 
-/* The driver bound to a device of this class, from "bound <dev> {class} <drv>". */
-static const char *bound_driver(const struct vm *vm, const char *class_id)
+/* The class and instance a device offered its primary channel with (the
+ * host labels channels with their device's name): a storvsp may offer the
+ * SCSI or the IDE class, and two controllers differ by instance only.
+ * false when the device has no channel offered. */
+static bool device_ids(struct scenario *sc, const struct host_device *d, char cls[GUID_STR_LEN],
+		       char inst[GUID_STR_LEN])
+{
+	for (struct vmbus_channel *ch = vmbus_server_next_channel(sc->host.vmbus, NULL); ch;
+	     ch = vmbus_server_next_channel(sc->host.vmbus, ch)) {
+		const struct vmbus_offer_params *p = vmbus_chan_offer(ch);
+
+		if (p->sub_channel_index == 0 && !strcmp(vmbus_chan_label(ch), d->name)) {
+			guid_format(&p->if_type, cls);
+			guid_format(&p->if_instance, inst);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The driver bound to this device, from "bound <instance> {class} <drv>". */
+static const char *bound_driver(const struct vm *vm, const char *class_id, const char *instance)
 {
 	for (size_t i = vm->n_markers; i-- > 0;) {
 		const struct vm_marker *m = &vm->markers[i];
@@ -160,7 +182,7 @@ static const char *bound_driver(const struct vm *vm, const char *class_id)
 		if (strcmp(m->event, "bound") != 0)
 			continue;
 		c = strstr(m->args, class_id);
-		if (c && strchr(c, ' '))
+		if (c && strchr(c, ' ') && strstr(m->args, instance))
 			return strrchr(m->args, ' ') + 1;
 	}
 	return NULL;
@@ -184,12 +206,13 @@ static void bound_poll(struct scenario *sc, json_t *spec)
 	sc->detail[0] = '\0';
 	for (unsigned int i = 0; i < sc->host.n_devices; i++) {
 		const struct host_device *d = &sc->host.devices[i];
-		const char *cls = step_class_of(d->ops), *drv;
+		char cls[GUID_STR_LEN], inst[GUID_STR_LEN];
+		const char *drv;
 		int n;
 
-		if (!cls)
+		if (!step_class_of(d->ops) || !device_ids(sc, d, cls, inst))
 			continue; /* e.g. the bench device: no Linux driver exists */
-		drv = bound_driver(&sc->vm, cls);
+		drv = bound_driver(&sc->vm, cls, inst);
 		if (!drv) {
 			fail(sc, "%s (class %s) is not bound to a driver (guest: %s devices bound)",
 			     d->name, cls, total->args);

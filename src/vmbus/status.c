@@ -30,6 +30,11 @@ const char *vmbus_chan_label(const struct vmbus_channel *ch)
 	return ch->label;
 }
 
+const struct vmbus_offer_params *vmbus_chan_offer(const struct vmbus_channel *ch)
+{
+	return &ch->params;
+}
+
 static const char *vmbus_conn_state_name(enum vmbus_conn_state s)
 {
 	switch (s) {

@@ -159,6 +159,8 @@ struct vmbus_channel *vmbus_server_next_channel(const struct vmbus_server *srv,
  * primary's label.  Truncated to VMBUS_CHAN_LABEL_MAX - 1 bytes. */
 void vmbus_chan_set_label(struct vmbus_channel *ch, const char *label);
 const char *vmbus_chan_label(const struct vmbus_channel *ch); /* "" when unset */
+/* What the channel was offered with (class, instance, subchannel index). */
+const struct vmbus_offer_params *vmbus_chan_offer(const struct vmbus_channel *ch);
 /* One channel: {relid, device, class, instance, subchannel, conn_id,
  * offered, open, rescinded, broken, target_vp, and every counter}.
  * "device" is the label, or the class GUID when there is none. */

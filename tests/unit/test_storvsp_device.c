@@ -304,6 +304,21 @@ START_TEST(test_device_config_errors)
 	device_setup("{\"disk\": []}", &err, &rc);
 	ck_assert_msg(strstr(err.msg, "devices[0].disk: unknown key") != NULL, "%s", err.msg);
 	device_teardown();
+	device_setup("{\"class\": \"sata\"}", &err, &rc);
+	ck_assert_msg(strstr(err.msg, "devices[0].class") != NULL, "%s", err.msg);
+	device_teardown();
+	device_setup("{\"class\": \"ide\", \"subchannels\": 2}", &err, &rc);
+	ck_assert_msg(strstr(err.msg, "devices[0].subchannels") != NULL, "%s", err.msg);
+	device_teardown();
+	/* Linux adds an IDE disk at target = instance bytes 4-5: must be 0. */
+	device_setup("{\"class\": \"ide\", \"instance\": \"11111111-2222-3333-4444-555555555555\"}",
+		     &err, &rc);
+	ck_assert_msg(strstr(err.msg, "devices[0].instance") != NULL, "%s", err.msg);
+	device_teardown();
+	device_setup("{\"class\": \"ide\"}", &err, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(storvsp_ops.control(dev, "add-disk", NULL, ctl_done, NULL, &err), -EINVAL);
+	device_teardown();
 	make_disk();
 	{
 		char cfg[256];
