@@ -134,10 +134,16 @@ fuzz: fuzz-build
 
 # ---- benchmarks ------------------------------------------------------------
 
-.PHONY: bench bench-guest
+.PHONY: bench bench-guest bench-compare
+# The ring rows also go to $(BUILD)/bench-ring.json; keep one to compare a
+# later run with: make bench-compare OLD=old.json NEW=$(BUILD)/bench-ring.json
 bench: $(BINS)
-	$(VMBUSD) bench ring
+	$(VMBUSD) bench ring --json $(BUILD)/bench-ring.json
 	@$(MAKE) --no-print-directory bench-guest
+
+bench-compare: $(BINS)
+	@[ -n "$(OLD)" ] && [ -n "$(NEW)" ] || { echo "usage: make bench-compare OLD=a.json NEW=b.json"; exit 2; }
+	$(VMBUSD) bench compare $(OLD) $(NEW)
 
 bench-guest: $(BINS) qemu guest
 	@VMBUSD=$(abspath $(VMBUSD)) tests/guest/bench-guest.sh
