@@ -51,6 +51,8 @@ struct scenario {
 	const char *qemu_args[33];   /* guest.qemu_args, NULL-terminated */
 	const struct scenario_paths *paths;
 	char socket_path[256];
+	struct scenario_result *res; /* one entry per step, filled as they end */
+	bool any_failed;             /* --keep-going: a step failed, the rest ran on */
 };
 
 const struct step_kind *step_lookup(const char *name);
