@@ -79,9 +79,9 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB) config.mk
 # finds it empty, from inside the host's read (tests/unit/test_fairness.c).
 $(BUILD)/tests/test_fairness: LIBS_ALL += -Wl,--wrap=vmbus_chan_recv
 
-.PHONY: check check-layers check-facts check-unit check-integration check-guest check-sanitize
+.PHONY: check check-layers check-facts check-man check-unit check-integration check-guest check-sanitize
 # The README's test command.  Order: fastest feedback first.
-check: check-layers check-facts check-unit check-integration fuzz check-guest check-sanitize
+check: check-layers check-facts check-man check-unit check-integration fuzz check-guest check-sanitize
 
 # No include points up a layer (proto < core < attach < hv < vmbus < devices
 # < host < scenario/trace < cli; src/guest sees only core and proto).
@@ -91,6 +91,11 @@ check-layers:
 # Every "facts §N" in a comment names a section of docs/hyperv-guest-facts.md.
 check-facts:
 	@tests/check-facts.sh
+
+# The man page renders without a warning from man/groff.
+check-man:
+	@out=$$(MANWIDTH=80 man --warnings -l docs/vmbusd.1 2>&1 >/dev/null); \
+	if [ -n "$$out" ]; then echo "docs/vmbusd.1: $$out"; exit 1; fi; echo "man page: ok"
 
 check-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
@@ -164,6 +169,15 @@ demo: $(BINS) qemu guest
 	$(VMBUSD) run scenarios/demo.json
 
 # ---- housekeeping ----------------------------------------------------------
+
+# ---- install ------------------------------------------------------------------
+
+PREFIX ?= /usr/local
+.PHONY: install
+install: $(BINS)
+	install -D -m 755 $(VMBUSD) $(DESTDIR)$(PREFIX)/bin/vmbusd
+	install -D -m 755 $(GUEST_TOOL) $(DESTDIR)$(PREFIX)/bin/vmbus-guest
+	install -D -m 644 docs/vmbusd.1 $(DESTDIR)$(PREFIX)/share/man/man1/vmbusd.1
 
 .PHONY: clean distclean
 clean:
