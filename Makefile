@@ -79,9 +79,9 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB) config.mk
 # finds it empty, from inside the host's read (tests/unit/test_fairness.c).
 $(BUILD)/tests/test_fairness: LIBS_ALL += -Wl,--wrap=vmbus_chan_recv
 
-.PHONY: check check-layers check-facts check-man check-unit check-integration check-guest check-sanitize
+.PHONY: check check-layers check-facts check-man check-scenarios check-unit check-integration check-guest check-sanitize
 # The README's test command.  Order: fastest feedback first.
-check: check-layers check-facts check-man check-unit check-integration fuzz check-guest check-sanitize
+check: check-layers check-facts check-man check-scenarios check-unit check-integration fuzz check-guest check-sanitize
 
 # No include points up a layer (proto < core < attach < hv < vmbus < devices
 # < host < scenario/trace < cli; src/guest sees only core and proto).
@@ -91,6 +91,10 @@ check-layers:
 # Every "facts §N" in a comment names a section of docs/hyperv-guest-facts.md.
 check-facts:
 	@tests/check-facts.sh
+
+# Every shipped scenario is valid against the JSON Schema and the engine.
+check-scenarios: $(BINS)
+	@VMBUSD=$(abspath $(VMBUSD)) tests/check-scenarios.sh
 
 # The man page renders without a warning from man/groff.
 check-man:

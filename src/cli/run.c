@@ -148,7 +148,7 @@ static int parse_shard(const char *s, unsigned *k, unsigned *n)
 
 static void run_usage(FILE *f)
 {
-	fputs("usage: vmbusd run SCENARIO.json|DIR... [--keep-going] [--junit FILE] [--tap FILE]\n"
+	fputs("usage: vmbusd run SCENARIO.json|DIR... [--check] [--keep-going] [--junit FILE] [--tap FILE]\n"
 	      "                  [--shard K/N] [--qemu PATH] [--guest-dir DIR] [--ssdt FILE]\n"
 	      "                  [--workdir DIR] [--echo-console] [--log-level LEVEL]\n", f);
 }
@@ -166,6 +166,7 @@ int cli_run(int argc, char **argv)
 		{ "junit", required_argument, NULL, 'J' },
 		{ "tap", required_argument, NULL, 'T' },
 		{ "shard", required_argument, NULL, 'S' },
+		{ "check", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -176,6 +177,7 @@ int cli_run(int argc, char **argv)
 	struct scenario_paths paths = { 0 };
 	struct scenario_result *results = NULL;
 	unsigned shard_k = 1, shard_n = 1;
+	bool check_only = false;
 	size_t n_files = 0, n_run = 0;
 	int opt, rc = 2;
 
@@ -188,6 +190,7 @@ int cli_run(int argc, char **argv)
 		case 'w': workdir = optarg; break;
 		case 'e': paths.echo_console = true; break;
 		case 'k': paths.keep_going = true; break;
+		case 'C': check_only = true; break;
 		case 'J': junit = optarg; break;
 		case 'T': tap = optarg; break;
 		case 'S':
@@ -213,6 +216,19 @@ int cli_run(int argc, char **argv)
 	files = collect_files(argv + optind, argc - optind, &n_files);
 	if (!files)
 		return 2;
+	if (check_only) {
+		rc = 0;
+		for (size_t i = 0; i < n_files; i++) {
+			char err[512];
+
+			if (scenario_check_file(files[i], err, sizeof(err))) {
+				printf("%s: %s\n", files[i], err);
+				rc = 2;
+			}
+		}
+		printf("checked %zu scenario file(s): %s\n", n_files, rc ? "errors above" : "ok");
+		goto out;
+	}
 	results = calloc(n_files ? n_files : 1, sizeof(*results));
 	if (!workdir && !(workdir = mkdtemp(tmpl))) {
 		fprintf(stderr, "vmbusd run: cannot create a work directory: %s\n", strerror(errno));

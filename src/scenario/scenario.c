@@ -126,6 +126,41 @@ static void scenario_on_tick(evutil_socket_t fd, short what, void *arg)
 	scenario_poll(arg);
 }
 
+/* A key the step kind does not take: a typo ("expext") would otherwise be
+ * ignored and the step pass without checking what was meant. */
+static int scenario_check_step_keys(json_t *spec, size_t i, const struct step_kind *k, char *err,
+				    size_t errlen)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(spec, key, v) {
+		size_t n = strlen(key);
+		const char *p;
+
+		if (!strcmp(key, "step") || !strcmp(key, "title") || !strcmp(key, "timeout_s"))
+			continue;
+		for (p = k->keys; (p = strstr(p, key)) != NULL; p += n)
+			if ((p == k->keys || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+				break;
+		if (!p) {
+			snprintf(err, errlen, "steps[%zu].%s: unknown key for a \"%s\" step (it takes: "
+				 "title, timeout_s%s%s)", i, key, k->name, *k->keys ? ", " : "", k->keys);
+			return -EINVAL;
+		}
+	}
+	if (json_object_get(spec, "title") && !json_is_string(json_object_get(spec, "title"))) {
+		snprintf(err, errlen, "steps[%zu].title: must be a string", i);
+		return -EINVAL;
+	}
+	v = json_object_get(spec, "timeout_s");
+	if (v && (!json_is_number(v) || json_number_value(v) <= 0)) {
+		snprintf(err, errlen, "steps[%zu].timeout_s: must be a positive number", i);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Checks every step before anything runs: a typo fails at once, not after
  * a minute of booting. */
 static int scenario_check_steps(json_t *steps, char *err, size_t errlen)
@@ -146,6 +181,8 @@ static int scenario_check_steps(json_t *steps, char *err, size_t errlen)
 				 kind ? kind : "(missing)");
 			return -EINVAL;
 		}
+		if (scenario_check_step_keys(spec, i, k, err, errlen))
+			return -EINVAL;
 	}
 	return 0;
 }
@@ -242,6 +279,38 @@ static int scenario_load(const char *path, struct scenario *sc, struct host_conf
 	json_decref(host_part);
 	if (rc)
 		snprintf(err, errlen, "%s", jerr.msg);
+	return rc;
+}
+
+int scenario_check_file(const char *path, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "name", "description", "guest", "vmbus", "devices",
+					    "setup", "steps", NULL };
+	struct json_err jerr = { "" };
+	struct host_config hc = { 0 };
+	json_error_t perr;
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &perr), *host_part;
+	int rc = -EINVAL;
+
+	if (!root) {
+		snprintf(err, errlen, "%s:%d:%d: %s", path, perr.line, perr.column, perr.text);
+		return -EINVAL;
+	}
+	if (json_check_keys(root, "", keys, &jerr)) {
+		snprintf(err, errlen, "%s", jerr.msg);
+		goto out;
+	}
+	if ((rc = scenario_check_steps(json_object_get(root, "steps"), err, errlen)))
+		goto out;
+	host_part = json_pack("{s:O*,s:O*}", "vmbus", json_object_get(root, "vmbus"), "devices",
+			      json_object_get(root, "devices"));
+	rc = host_part ? host_config_from_json(host_part, &hc, &jerr) : -ENOMEM;
+	json_decref(host_part);
+	host_config_free(&hc);
+	if (rc)
+		snprintf(err, errlen, "%s", jerr.msg);
+out:
+	json_decref(root);
 	return rc;
 }
 

@@ -49,6 +49,9 @@ struct scenario_result {
 int scenario_run_file(const char *path, const struct scenario_paths *paths,
 		      struct scenario_result *res);
 void scenario_result_free(struct scenario_result *res);
+/* Checks a scenario file without running anything (its steps and their
+ * keys, the device types): 0, or -EINVAL with err naming the JSON path. */
+int scenario_check_file(const char *path, char *err, size_t errlen);
 
 /* Reports over several runs (report.c): a summary table, JUnit XML and TAP.
  * The writers return 0 or -errno. */

@@ -21,6 +21,7 @@ struct step_kind {
 	void (*poll)(struct scenario *sc, json_t *spec);
 	const char *default_title;
 	double default_timeout_s;
+	const char *keys;   /* its own keys, comma-separated (besides step, title, timeout_s) */
 };
 
 struct scenario {

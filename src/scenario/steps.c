@@ -552,18 +552,19 @@ static void sleep_poll(struct scenario *sc, json_t *spec)
 }
 
 static const struct step_kind step_kinds[] = {
-	{ "console", console_start, console_poll, "console line", 60 },
-	{ "marker", marker_start, marker_poll, "guest marker", 60 },
-	{ "version", version_start, version_poll, "VMBus version negotiated", 90 },
-	{ "bound", bound_start, bound_poll, "every offered device bound", 90 },
-	{ "status", status_start, status_poll, "host status", 60 },
-	{ "control", control_start, control_poll, "host action", 90 },
-	{ "guest", guest_start, guest_poll, "guest command", 60 },
-	{ "poweroff", poweroff_start, poweroff_poll, "guest powered off", 60 },
-	{ "sleep", sleep_start, sleep_poll, "pause", 3600 },
-	{ "host", host_start, host_poll, "host command", 120 },
-	{ "kill", kill_start, kill_poll, "QEMU killed", 10 },
-	{ "boot", boot_start, boot_poll, "guest booted again", 10 },
+	{ "console", console_start, console_poll, "console line", 60, "match" },
+	{ "marker", marker_start, marker_poll, "guest marker", 60, "event,args,count" },
+	{ "version", version_start, version_poll, "VMBus version negotiated", 90, "expect" },
+	{ "bound", bound_start, bound_poll, "every offered device bound", 90, "" },
+	{ "status", status_start, status_poll, "host status", 60, "key,op,value,host_only" },
+	{ "control", control_start, control_poll, "host action", 90,
+	  "device,action,args,expect,show,expect_status,guest_may_exit" },
+	{ "guest", guest_start, guest_poll, "guest command", 60, "run,expect,expect_rc,retry" },
+	{ "poweroff", poweroff_start, poweroff_poll, "guest powered off", 60, "marker" },
+	{ "sleep", sleep_start, sleep_poll, "pause", 3600, "seconds" },
+	{ "host", host_start, host_poll, "host command", 120, "run,expect,expect_rc" },
+	{ "kill", kill_start, kill_poll, "QEMU killed", 10, "" },
+	{ "boot", boot_start, boot_poll, "guest booted again", 10, "" },
 };
 
 const struct step_kind *step_lookup(const char *name)
