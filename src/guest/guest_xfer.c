@@ -105,17 +105,21 @@ static uint32_t fcopy_start(struct guest *g, struct guest_fcopy *fc, const uint8
 	char name[W_MAX_PATH * 3], dir[W_MAX_PATH * 3], full[PATH_MAX];
 	const char *root = g->opts.fcopy_root;
 	uint32_t flags;
+	int nn, nd;
 
 	if (fc->fd >= 0) {
 		close(fc->fd);
 		fc->fd = -1;
 	}
-	/* utf16s_to_utf8s into W_MAX_PATH - 1 bytes. */
-	if (guest_kvp_utf16_to_utf8(body + offsetof(struct hv_start_fcopy, file_name), W_MAX_PATH,
-				    name, W_MAX_PATH - 1) < 0 ||
-	    guest_kvp_utf16_to_utf8(body + offsetof(struct hv_start_fcopy, path_name), W_MAX_PATH,
-				    dir, W_MAX_PATH - 1) < 0)
+	/* utf16s_to_utf8s into W_MAX_PATH - 1 bytes of a zeroed buffer. */
+	nn = guest_kvp_utf16_to_utf8(body + offsetof(struct hv_start_fcopy, file_name), W_MAX_PATH,
+				     name, W_MAX_PATH - 1);
+	nd = guest_kvp_utf16_to_utf8(body + offsetof(struct hv_start_fcopy, path_name), W_MAX_PATH,
+				     dir, W_MAX_PATH - 1);
+	if (nn < 0 || nd < 0)
 		return HV_E_FAIL;
+	name[nn] = '\0';
+	dir[nd] = '\0';
 	memcpy(&flags, body + offsetof(struct hv_start_fcopy, copy_flags), sizeof(flags));
 	snprintf(fc->target, sizeof(fc->target), "%s/%s", dir, name);
 	fc->bytes = 0;
