@@ -16,8 +16,9 @@
  *   "check" {}   -> done(0, {"flags": n})  (HOT_BACKUP; Linux: 5)
  *   "backup" {disk, dest, format?}
  *       disk: "<storvsp name>:<lun>" (its image, from the storvsp's stats)
- *             or a host path; format: the image's format (default: sniffed
- *             from its header: qcow2, vhdx, vmdk, vdi, else raw);
+ *             or a host path; format: the image's format, default raw (an
+ *             image whose header looks like qcow2, vhdx, vmdk or vdi needs
+ *             it said: the guest writes that header of a raw disk);
  *       dest: the backup file (must not exist).
  *       Freezes, copies the image (raw: cp --reflink=auto --sparse=always;
  *       others: qemu-img convert -U in the same format), thaws.
@@ -101,7 +102,8 @@ static double vss_ms_since(const struct timespec *t0)
 
 /* ---- Disk images -------------------------------------------------------------- */
 
-/* The image's format from its first bytes (qemu's probes, in short). */
+/* What the image's first bytes look like (qemu's probes, in short); only
+ * ever used to refuse an unstated format, never to choose one. */
 static const char *vss_sniff_format(const char *path)
 {
 	uint8_t b[0x44] = { 0 };
@@ -438,8 +440,18 @@ static int vss_control_backup(struct vss *vss, const json_t *args, device_contro
 		free(bk);
 		return json_fail(err, "backup", "dest", "%s exists", dest);
 	}
+	/* The format is never taken from the image alone: a guest that writes
+	 * a qcow2 header into its raw disk must not make the host interpret it
+	 * (a backing file would pull host files into the backup).  The header
+	 * only makes an unstated format an error. */
+	if (!format && strcmp(vss_sniff_format(bk->image), "raw") != 0) {
+		rc = json_fail(err, "backup", "format", "%s looks like %s: say \"format\" (\"raw\" to copy it as is)",
+			       bk->image, vss_sniff_format(bk->image));
+		free(bk);
+		return rc;
+	}
 	snprintf(bk->dest, sizeof(bk->dest), "%s", dest);
-	snprintf(bk->format, sizeof(bk->format), "%s", format ? format : vss_sniff_format(bk->image));
+	snprintf(bk->format, sizeof(bk->format), "%s", format ? format : "raw");
 	bk->call = ic_call_new(done, cookie);
 	if (!bk->call) {
 		free(bk);

@@ -26,7 +26,9 @@ cmp "$T/disk.img" "$T/b.img" || fail "raw backup differs"
 if command -v qemu-img >/dev/null; then
 	qemu-img create -q -f qcow2 "$T/q.qcow2" 4M
 	qemu-img convert -n -f raw -O qcow2 "$T/disk.img" "$T/q.qcow2" 2>/dev/null || true
-	ctl control vss backup "{\"disk\":\"$T/q.qcow2\",\"dest\":\"$T/b.qcow2\"}" >"$T/b2.out" || { cat "$T/b2.out"; fail "qcow2 backup"; }
+	ctl control vss backup "{\"disk\":\"$T/q.qcow2\",\"dest\":\"$T/b.qcow2\"}" >/dev/null 2>&1 &&
+		fail "an image that looks like qcow2 was backed up with no format said"
+	ctl control vss backup "{\"disk\":\"$T/q.qcow2\",\"dest\":\"$T/b.qcow2\",\"format\":\"qcow2\"}" >"$T/b2.out" || { cat "$T/b2.out"; fail "qcow2 backup"; }
 	grep -q '"format":"qcow2"' "$T/b2.out" || { cat "$T/b2.out"; fail "not qcow2"; }
 	qemu-img compare -q "$T/q.qcow2" "$T/b.qcow2" || fail "qcow2 backup differs"
 fi
