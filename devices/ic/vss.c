@@ -22,8 +22,9 @@
  *       dest: the backup file (must not exist).
  *       Freezes, copies the image (raw: cp --reflink=auto --sparse=always;
  *       others: qemu-img convert -U in the same format), thaws.
- *       -> done(0, {"frozen_ms", "copy_ms", "bytes", "mib_per_s", "image",
- *                   "dest", "format"})
+ *       -> done(0, {"freeze_ms" (the guest's time to freeze), "frozen_ms"
+ *                   (freeze answered -> thaw answered), "copy_ms", "bytes",
+ *                   "mib_per_s", "image", "dest", "format"})
  *       -> done(-EIO, {"stage": "freeze" | "copy" | "thaw", ...}) and the
  *          guest is thawed whenever the freeze had succeeded.
  *   A failure status gives done(-EIO, {"status", "status_name"}).
@@ -74,7 +75,8 @@ struct vss_backup {
 	int copy_err;           /* the copy's outcome, reported after the thaw */
 	char copy_why[96];
 	double copy_ms;
-	struct timespec copy_t0;
+	double freeze_ms;       /* FREEZE sent -> the guest answered it */
+	struct timespec copy_t0, freeze_t0;
 };
 
 struct vss {
@@ -312,6 +314,7 @@ static void vss_backup_step(struct vss *vss, uint8_t op, int err, uint32_t statu
 			vss_backup_finish(vss, err ? err : -EIO, res);
 			return;
 		}
+		bk->freeze_ms = vss_ms_since(&bk->freeze_t0);
 		rc = vss_copy_start(vss);
 		if (rc) {
 			bk->copy_err = rc;
@@ -343,7 +346,8 @@ static void vss_backup_step(struct vss *vss, uint8_t op, int err, uint32_t statu
 
 		log_info("vss: backup of %s done: frozen %.0f ms, copy %.0f ms", bk->image, frozen_ms,
 			 bk->copy_ms);
-		vss_backup_finish(vss, 0, json_pack("{s:f, s:f, s:I, s:f, s:s, s:s, s:s}",
+		vss_backup_finish(vss, 0, json_pack("{s:f, s:f, s:f, s:I, s:f, s:s, s:s, s:s}",
+						    "freeze_ms", bk->freeze_ms,
 						    "frozen_ms", frozen_ms, "copy_ms", bk->copy_ms,
 						    "bytes", bytes, "mib_per_s",
 						    bk->copy_ms > 0 && bytes > 0 ?
@@ -458,6 +462,7 @@ static int vss_control_backup(struct vss *vss, const json_t *args, device_contro
 		return -ENOMEM;
 	}
 	vss->bk = bk;
+	clock_gettime(CLOCK_MONOTONIC, &bk->freeze_t0);
 	rc = vss_submit(vss, VSS_OP_FREEZE, NULL);
 	if (rc) {
 		vss->bk = NULL;
