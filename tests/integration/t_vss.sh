@@ -1,7 +1,8 @@
 # VSS against the synthetic guest: check (HOT_BACKUP flags), freeze and
 # thaw with the time frozen, and a backup of a storvsp disk named
 # "storvsp:0" (raw: cp) and of a qcow2 image by path (qemu-img convert -U),
-# each byte-identical to its source; bad arguments refused.
+# each byte-identical to its source; a failed copy still thaws; bad
+# arguments refused.
 . ./lib.sh
 truncate -s 8M "$T/disk.img"
 printf 'VMBUSD-VSS-PATTERN' | dd of="$T/disk.img" bs=1 seek=1048576 conv=notrunc status=none
@@ -35,6 +36,13 @@ fi
 ctl control vss backup "{\"disk\":\"storvsp:0\",\"dest\":\"$T/b.img\"}" >/dev/null 2>&1 && fail "existing dest accepted"
 ctl control vss backup "{\"disk\":\"storvsp:7\",\"dest\":\"$T/c.img\"}" >/dev/null 2>&1 && fail "missing LUN accepted"
 ctl control vss backup "{\"disk\":\"nodev:0\",\"dest\":\"$T/c.img\"}" >/dev/null 2>&1 && fail "missing device accepted"
+# A copy that fails still thaws the guest, and says so.
+thaws=$(ctl status | grep -o '"thaws":[0-9]*' | head -1 | cut -d: -f2)
+ctl control vss backup "{\"disk\":\"storvsp:0\",\"dest\":\"$T/nodir/b.img\"}" >"$T/b3.out" 2>&1 &&
+	fail "a backup into a missing directory succeeded"
+grep -q '"stage":"copy"' "$T/b3.out" || { cat "$T/b3.out"; fail "the failed copy is not reported"; }
+ctl wait devices.vss.frozen = false -t 5
+ctl wait devices.vss.thaws = $((thaws + 1)) -t 5
 ctl wait devices.vss.backups '>=' 1 -t 5
 expect_line "$T/g.out" '"event":"vss"' '"op":"freeze"'
 expect_line "$T/g.out" '"event":"vss"' '"op":"thaw"'
