@@ -267,6 +267,14 @@ static int host_create_devices(struct host *d, const json_t *devices, struct jso
 	return 0;
 }
 
+/* devices/registry.h: a device's view of its peers (their stats). */
+static json_t *host_peer_stats(void *ctx, const char *name)
+{
+	struct host_device *dev = host_find_device(ctx, name);
+
+	return dev && dev->ops->stats ? dev->ops->stats(dev->dev) : NULL;
+}
+
 int host_init(struct host *d, struct event_base *base, const struct host_config *cfg,
 		const char *socket_path, const char *control_path, struct json_err *err)
 {
@@ -283,6 +291,7 @@ int host_init(struct host *d, struct event_base *base, const struct host_config 
 	d->vmbus = vmbus_server_new(d->hv, base, &vcfg);
 	if (!d->vmbus)
 		goto nomem;
+	device_set_peer_lookup(host_peer_stats, d);
 	rc = host_create_devices(d, json_object_get(cfg->root, "devices"), err);
 	if (rc)
 		goto fail;
@@ -318,6 +327,7 @@ fail:
 /* Teardown in reverse order of init. */
 void host_fini(struct host *d)
 {
+	device_set_peer_lookup(NULL, NULL);
 	if (d->sig_term)
 		event_free(d->sig_term);
 	if (d->sig_int)
