@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 #include "devices/device.h"
 #include "vmbus/vmbus.h"
 #include "vmbusd/proto/storvsc.h"
@@ -37,9 +38,17 @@
 #define STORVSP_DEFAULT_SUBCHANNELS  8u      /* the guest asks for min(cpus - 1, this) */
 #define STORVSP_DEFAULT_MAX_TRANSFER 0x40000u /* 256 KiB, as Hyper-V/OpenVMM */
 #define STORVSP_MAX_LUN              254u    /* config ceiling (Linux: max_lun 255) */
-/* Requests in flight per channel before the channel stops reading its ring
- * (it resumes as they complete): bounds memory and the completion queue. */
+/* Requests in flight per channel, and per controller (all its channels),
+ * before a channel stops reading its ring (it resumes as they complete).
+ * Linux keeps at most ~200 per channel (its ring holds no more), so these
+ * never slow a real guest; they bound what a hostile one makes us hold.
+ * Each request is a struct storvsp_req plus one iovec per page its buffer
+ * spans, at most max_transfer_bytes / 4096 + 1 (larger lists are refused
+ * before anything is allocated): with the defaults (256 KiB) a controller
+ * holds at most STORVSP_MAX_INFLIGHT_DEV x ~1.3 KiB = ~2.7 MiB of requests.
+ * README ("Memory a guest can make the daemon hold") adds it all up. */
 #define STORVSP_MAX_INFLIGHT         512u
+#define STORVSP_MAX_INFLIGHT_DEV     2048u
 
 /* ---- Pure protocol (storvsp_proto.c) ------------------------------------ */
 
@@ -195,20 +204,25 @@ struct event;
 struct storvsp_dev;
 struct storvsp_req;
 
-struct storvsp_chan_stats {
-	uint64_t packets;             /* guest packets read */
-	uint64_t requests;            /* EXECUTE_SRBs started */
-	uint64_t bytes_read;          /* device -> guest (data-in) */
-	uint64_t bytes_written;       /* guest -> device (data-out) */
-	uint64_t errors;              /* SRBs completed with a failure status (not INVALID_LUN) */
-	uint64_t invalid_lun;         /* SRBs to a LUN that is not there */
-	uint64_t malformed;           /* refused packets (bad type, length or field) */
-	uint64_t wrong_state;         /* packets out of protocol order */
-	uint64_t unsupported;         /* operations the host does not serve */
-	uint64_t queued;              /* completions that waited for ring space */
-	uint64_t dropped;             /* completions not sent: channel closed / send error */
-	uint64_t throttled;           /* times the ring was left unread at the in-flight limit */
-};
+/* One channel's counters (core/stats.h); the device reports each channel
+ * and their sum.  Every refused guest packet moves malformed, wrong_state
+ * or unsupported. */
+#define STORVSP_CHAN_STATS(X)                                                         \
+	X(packets, "guest packets read")                                              \
+	X(requests, "EXECUTE_SRBs started")                                           \
+	X(bytes_read, "device -> guest (data-in)")                                    \
+	X(bytes_written, "guest -> device (data-out)")                                \
+	X(errors, "SRBs completed with a failure status (not INVALID_LUN)")          \
+	X(invalid_lun, "SRBs to a LUN that is not there")                             \
+	X(malformed, "refused packets (bad type, length or field)")                   \
+	X(wrong_state, "packets out of protocol order")                               \
+	X(unsupported, "operations the host does not serve")                          \
+	X(queued, "completions that waited for ring space")                           \
+	X(dropped, "completions not sent: channel closed / send error")               \
+	X(throttled, "times the ring was left unread at the in-flight limit")
+STATS_STRUCT(storvsp_chan_stats, STORVSP_CHAN_STATS);
+STATS_DECLARE(storvsp_chan_stats, struct storvsp_chan_stats);
+
 
 struct storvsp_chan {
 	struct storvsp_dev *dev;
@@ -216,16 +230,19 @@ struct storvsp_chan {
 	uint16_t index;               /* 0 = primary */
 	bool open;
 	bool in_drain;                /* guards against re-entry from synchronous completions */
+	bool dev_throttled;           /* stopped at the controller's in-flight limit */
 	uint32_t gen;                 /* bumped at every close */
 	unsigned int inflight;
+	struct storvsp_req *live;     /* requests running (their SCSI command not done) */
 	struct storvsp_req *pend_head, *pend_tail; /* completions waiting for ring space */
 	bool ctrl_pending;            /* one non-SRB reply waiting for ring space */
 	uint64_t ctrl_trans_id;
 	uint32_t ctrl_len;
 	struct vstor_packet ctrl_reply;
 	bool enum_pending;            /* unsolicited ENUMERATE_BUS waiting (primary) */
-	struct iovec *scratch;        /* GPA-direct decode buffer */
-	int scratch_cap;
+	struct iovec *scratch;        /* GPA-direct decode buffer: scratch_cap iovecs */
+	int scratch_cap;              /* max_transfer_bytes / 4096 + 1: the most pages
+				       * an acceptable buffer can span */
 	struct storvsp_chan_stats st;
 };
 
@@ -244,8 +261,13 @@ struct storvsp_disk {
 	struct storvsp_disk *next;    /* on the device's removing list */
 };
 
+/* The controller's own counters, beside the sum of its channels'. */
+#define STORVSP_DEV_STATS(X) \
+	X(enumerates, "unsolicited ENUMERATE_BUS packets sent (hot plug)")
+
 struct storvsp_dev {
 	unsigned int controller;            /* config "controller": its number */
+	bool ide;                     /* offered with the IDE class (config "class") */
 	struct vmbus_server *srv;
 	struct event_base *base;
 	char path[64];                /* "devices[N]" for messages */
@@ -258,7 +280,7 @@ struct storvsp_dev {
 	struct storvsp_disk *disks[256];  /* by LUN; indexed with the guest's lun byte */
 	struct storvsp_disk *removing; /* detached, closing once idle */
 	unsigned int inflight;
-	uint64_t enumerates;          /* ENUMERATE_BUS packets sent */
+	STATS_FIELDS(STORVSP_DEV_STATS)
 };
 
 

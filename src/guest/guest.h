@@ -43,6 +43,8 @@ struct guest_opts {
 	bool raw_messages;    /* also report every host message as "message" */
 	bool quiet;           /* no JSON on stdout (library callers) */
 	bool kvp_get_value;   /* KVP GET returns the stored value (Linux returns "") */
+	const char *fcopy_root;   /* fcopy daemon's "/" (NULL: no daemon, HV_E_FAIL) */
+	uint64_t fcopy_max_bytes; /* fcopy writes past this: HV_ERROR_DISK_FULL (0: none) */
 };
 
 struct guest_cpu {

@@ -32,6 +32,8 @@ static const char usage_text[] =
 	"  --timeout S           bound of every protocol wait (default 10)\n"
 	"  --raw-messages        also print every host message as a \"message\" event\n"
 	"  --kvp-get-value       KVP GET returns the stored value (Linux returns \"\")\n"
+	"  --fcopy-root DIR      run the fcopy daemon with DIR as its \"/\" (else: no daemon)\n"
+	"  --fcopy-max-bytes N   fcopy writes past N bytes fail: disk full\n"
 	"  --verbose             debug logs on stderr\n"
 	"commands:\n"
 	"  negotiate                         negotiate, list offers, unload\n"
@@ -352,7 +354,7 @@ static int cmd_storvsc(struct cli *c, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	enum { O_SOCKET = 256, O_VCPUS, O_MEM, O_MAXVER, O_TIMEOUT, O_RAWMSG, O_KVPGET, O_VERBOSE,
+	enum { O_SOCKET = 256, O_VCPUS, O_MEM, O_MAXVER, O_TIMEOUT, O_RAWMSG, O_KVPGET, O_FCROOT, O_FCMAX, O_VERBOSE,
 	       O_UNTIL_HB, O_UNTIL_SD, O_DURATION, O_EXIT_AFTER, O_WAIT, O_RING_KIB, O_SIZE, O_COUNT,
 	       O_DIR, O_TVP, O_SUBCH, O_QD, O_HELP_SC, O_HELP_RAW, O_HELP };
 	static const struct option longopts[] = {
@@ -363,6 +365,8 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "raw-messages", no_argument, NULL, O_RAWMSG },
 		{ "kvp-get-value", no_argument, NULL, O_KVPGET },
+		{ "fcopy-root", required_argument, NULL, O_FCROOT },
+		{ "fcopy-max-bytes", required_argument, NULL, O_FCMAX },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "until-heartbeats", required_argument, NULL, O_UNTIL_HB },
 		{ "until-shutdown", no_argument, NULL, O_UNTIL_SD },
@@ -416,6 +420,8 @@ int main(int argc, char **argv)
 		case O_TIMEOUT: c.opts.timeout_ms = (int)(strtod(optarg, NULL) * 1000.0); break;
 		case O_RAWMSG: c.opts.raw_messages = true; break;
 		case O_KVPGET: c.opts.kvp_get_value = true; break;
+		case O_FCROOT: c.opts.fcopy_root = optarg; break;
+		case O_FCMAX: c.opts.fcopy_max_bytes = strtoull(optarg, NULL, 0); break;
 		case 'v':
 		case O_VERBOSE: log_set_level(LOG_DEBUG); break;
 		case O_UNTIL_HB: c.until_heartbeats = strtoull(optarg, NULL, 0); break;
