@@ -15,7 +15,7 @@ static void dump_usage(FILE *f)
 	      "  -v, --verbose    the field tree of every record under its line\n"
 	      "  --relid N        only records of channel N\n"
 	      "  --device NAME    only records of channels of one protocol: storvsc, netvsc,\n"
-	      "                   heartbeat, shutdown, timesync, kvp, bench\n"
+	      "                   heartbeat, shutdown, timesync, kvp, vss, fcopy, bench\n"
 	      "  --type T         an event (msg_in, msg_out, pkt_in, pkt_out, gpadl_create,\n"
 	      "                   gpadl_teardown, signal_in, signal_out, interrupt, msr_write,\n"
 	      "                   attach, reset, detach, data_in, data_out) or a decoded name\n"

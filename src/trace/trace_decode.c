@@ -13,10 +13,12 @@
 #include "trace/trace.h"
 #include "trace/trace_internal.h"
 #include "vmbusd/proto/bench.h"
+#include "vmbusd/proto/fcopy.h"
 #include "vmbusd/proto/ic.h"
 #include "vmbusd/proto/ring.h"
 #include "vmbusd/proto/storvsc.h"
 #include "vmbusd/proto/vmbus.h"
+#include "vmbusd/proto/vss.h"
 
 /* The netvsc class (Linux hv_netvsc's HV_NIC_GUID). */
 #define TRACE_NETVSC_CLASS_GUID_STR "f8615163-df3e-46c5-913f-f2d2f965ed0e"
@@ -89,6 +91,8 @@ static const struct {
 	[VMBUS_TRACE_PROTO_TIMESYNC] = { "timesync", IC_TIMESYNC_CLASS_GUID_STR },
 	[VMBUS_TRACE_PROTO_KVP] = { "kvp", IC_KVP_CLASS_GUID_STR },
 	[VMBUS_TRACE_PROTO_BENCH] = { "bench", BENCH_CLASS_GUID_STR },
+	[VMBUS_TRACE_PROTO_VSS] = { "vss", IC_VSS_CLASS_GUID_STR },
+	[VMBUS_TRACE_PROTO_FCOPY] = { "fcopy", IC_FCOPY_CLASS_GUID_STR },
 };
 
 const char *trace_proto_name(uint8_t proto)
@@ -363,6 +367,8 @@ static void trace_decode_packet(const struct trace_record *rec, struct trace_out
 	case VMBUS_TRACE_PROTO_SHUTDOWN:
 	case VMBUS_TRACE_PROTO_TIMESYNC:
 	case VMBUS_TRACE_PROTO_KVP:
+	case VMBUS_TRACE_PROTO_VSS:
+	case VMBUS_TRACE_PROTO_FCOPY:
 		trace_decode_ic(p, len, o);
 		break;
 	case VMBUS_TRACE_PROTO_NETVSC:

@@ -242,7 +242,8 @@ static json_t *replay_config(struct replay_chan *chans, FILE *errf, unsigned *n_
 	for (uint32_t relid = 1; relid <= VMBUS_MAX_RELID; relid++) {
 		struct replay_chan *c = &chans[relid];
 		char cls[GUID_STR_LEN], inst[GUID_STR_LEN], name[64];
-		bool ic = c->proto >= VMBUS_TRACE_PROTO_HEARTBEAT && c->proto <= VMBUS_TRACE_PROTO_KVP;
+		bool ic = (c->proto >= VMBUS_TRACE_PROTO_HEARTBEAT && c->proto <= VMBUS_TRACE_PROTO_KVP) ||
+			  c->proto == VMBUS_TRACE_PROTO_VSS || c->proto == VMBUS_TRACE_PROTO_FCOPY;
 
 		if (!c->offered) {
 			if (c->script)

@@ -38,7 +38,7 @@ local dirs = { [0] = "host", [1] = "guest->host", [2] = "host->guest" }
 local dir_short = { [0] = "---", [1] = "G>H", [2] = "H>G" }
 local protos = {
 	[0] = "unknown", [1] = "storvsc", [2] = "netvsc", [3] = "heartbeat",
-	[4] = "shutdown", [5] = "timesync", [6] = "kvp", [7] = "bench",
+	[4] = "shutdown", [5] = "timesync", [6] = "kvp", [7] = "bench", [8] = "vss", [9] = "fcopy",
 }
 local chanmsgs = {
 	[0] = "INVALID", [1] = "OFFERCHANNEL", [2] = "RESCIND_CHANNELOFFER",
@@ -618,7 +618,7 @@ end
 
 local payload_dissectors = {
 	[1] = dissect_vstor, [2] = dissect_nvsp, [3] = dissect_ic, [4] = dissect_ic,
-	[5] = dissect_ic, [6] = dissect_ic,
+	[5] = dissect_ic, [6] = dissect_ic, [8] = dissect_ic, [9] = dissect_ic,
 }
 
 local function dissect_packet(b, proto, pinfo, tree, root)

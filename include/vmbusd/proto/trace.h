@@ -81,7 +81,9 @@ enum vmbus_trace_proto {
 	VMBUS_TRACE_PROTO_TIMESYNC  = 5,
 	VMBUS_TRACE_PROTO_KVP       = 6,
 	VMBUS_TRACE_PROTO_BENCH     = 7, /* vmbusd's benchmark device */
-	VMBUS_TRACE_PROTO_COUNT     = 8,
+	VMBUS_TRACE_PROTO_VSS       = 8, /* IC framework */
+	VMBUS_TRACE_PROTO_FCOPY     = 9, /* IC framework */
+	VMBUS_TRACE_PROTO_COUNT     = 10,
 };
 
 #define VMBUS_TRACE_FLAG_SNAPPED 0x1u /* data cut at --trace-snap */
