@@ -29,12 +29,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/guid.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "devices/device.h"
 #include "vmbusd/proto/ring.h"
 
 #define REPLAY_TID_MAP 256
+/* vmbusd's own class for a replay device given no "class".  The one
+ * exception to "the class lives in the ops": a replay offers the class of
+ * the channel it plays, which only the capture knows. */
+#define REPLAY_CLASS_GUID_STR "7a3c8f10-5d2e-4b9a-9c61-2f0e8d4b7a11"
 
 struct replay_step {
 	bool in;               /* guest -> host: expected; else host -> guest: sent */
@@ -308,7 +313,8 @@ static int replay_create(struct vmbus_server *srv, const json_t *config, const c
 	int rc;
 
 	if ((rc = json_check_keys(config, path, keys, err)) ||
-	    (rc = json_get_guid(config, path, "class", true, &p.if_type, err)) ||
+	    (rc = guid_parse(REPLAY_CLASS_GUID_STR, &p.if_type)) ||
+	    (rc = json_get_guid(config, path, "class", false, &p.if_type, err)) ||
 	    (rc = json_get_guid(config, path, "instance", true, &p.if_instance, err)) ||
 	    (rc = json_get_u64(config, path, "sub_channel_index", false, 0, 0xFFFF, &sub, err)) ||
 	    (rc = json_get_u64(config, path, "max_pkt_size", false, 0, 0xFFFF * 8u, &max_pkt, err)) ||
@@ -379,7 +385,7 @@ static json_t *replay_stats(void *dev)
 
 const struct vmbus_device_ops replay_ops = {
 	.name = "replay",
-	.class_guid = NULL,     /* the captured one, from the config */
+	.class_guid = REPLAY_CLASS_GUID_STR, /* offered only without "class" (see above) */
 	.guest_driver = NULL,
 	.description = "plays one captured channel's host side (vmbusd replay)",
 	.create = replay_create,
