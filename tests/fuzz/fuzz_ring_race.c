@@ -13,8 +13,12 @@
  * The host must never touch memory outside its mappings or rx buffer
  * (ASan, and a SIGSEGV on the PROT_NONE guard behind each double map),
  * must only hand out packets that fit the ring, and must stay broken once
- * it saw a corrupt index.  Runs are not deterministic by design; a crash
- * input usually reproduces within a few hundred runs of it (-runs=500).
+ * it saw a corrupt index.  Runs are not deterministic by design: replay a
+ * crash input many times (`fuzz_ring_race -runs=1000 crash-…`).  How often
+ * the two threads really overlap depends on the machine: with two cores
+ * and a load of 12 the thread played at least one round during the
+ * host's work in about 4 % of runs (with a free core it should be most;
+ * not measured here).
  *
  * Input: [cfg u8][start u32][n u8] then n script entries
  * [what u8][a u32][b u32], then [len u16] and len bytes placed in the
@@ -30,9 +34,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <time.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "tests/unit/vmbus_harness.h"
 
@@ -62,6 +66,7 @@ static struct {
 	uint32_t n;
 	struct tg_chan *c;
 	int go;       /* main -> thread: generation to play */
+	int started;  /* thread -> main: generation it is playing */
 	int stop;     /* main -> thread: generation to stop */
 	int parked;   /* thread -> main: last generation it finished */
 	int gen;
@@ -113,22 +118,19 @@ static void race_round(bool in_thread)
 /* The hostile guest: replays its script while its generation runs. */
 static void *race_guest(void *arg)
 {
-	unsigned int idle = 0;
-
 	(void)arg;
 	for (;;) {
 		int g = __atomic_load_n(&race.go, __ATOMIC_ACQUIRE);
 
 		if (g == race.parked) {
-			/* Between inputs: yield, then sleep, rather than spin
-			 * a core away from everyone else on the machine. */
-			if (++idle < 64)
-				sched_yield();
-			else
-				nanosleep(&(struct timespec){ 0, 50000 }, NULL);
+			/* Between inputs: stay runnable (yield, never sleep),
+			 * so that the thread is on a CPU when the next input
+			 * starts; a sleeping thread woke up too late to meet
+			 * the host's few microseconds of work. */
+			sched_yield();
 			continue;
 		}
-		idle = 0;
+		__atomic_store_n(&race.started, g, __ATOMIC_RELEASE);
 		while (__atomic_load_n(&race.stop, __ATOMIC_ACQUIRE) != g) {
 			race_round(true);
 			if (race.n == 0)
@@ -222,6 +224,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t cfg_b, init[4096];
 	static pthread_t th;
 	bool broken_before;
+	uint64_t t0;
 	int gen;
 
 	if (!fz_ready) {
@@ -282,6 +285,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	race_round(false);
 	gen = ++race.gen;
 	__atomic_store_n(&race.go, gen, __ATOMIC_RELEASE);
+	/* Without this the host's few microseconds of work are usually over
+	 * before the thread runs at all.  A short busy wait: a thread that
+	 * is on the other CPU answers within it; one that is not would cost
+	 * a scheduler slice to wait for, more than the run is worth. */
+	t0 = now_ns();
+	while (__atomic_load_n(&race.started, __ATOMIC_ACQUIRE) != gen && now_ns() - t0 < 100000)
+		;
 	host_ops(&d, &c, &in);
 	broken_before = vmbus_chan_recv(d.ch, &(struct vmbus_pkt){ 0 }) == -EPIPE;
 	__atomic_store_n(&race.stop, gen, __ATOMIC_RELEASE);
