@@ -15,7 +15,9 @@
  * in the slot raises the vector under the same rule; the queue never
  * grows past one message per post.  And while the guest plays by the
  * rules on a vCPU (no scribbling, no page moves, no reset), every message
- * the host posted there arrives, exactly once and in order, by the end.
+ * the host posted there arrives, exactly once and in order, by the end,
+ * with the guest EOMing only when msg_pending asks it to (unless it once
+ * skipped such an EOM: then the end sends EOMs regardless).
  *
  * Input: records of 8 bytes [op u8][x u8][y u16][z u32]; op bits 2:0 pick
  * the action, bits 4:3 the vCPU; x bits 3:0 the SINT.
@@ -36,6 +38,7 @@ static struct {
 	uint64_t simp, siefp, sint[HV_SINT_COUNT];
 	bool scontrol;
 	bool dirty;                          /* the guest broke the rules here */
+	bool forgot_eom;                     /* ... by not EOMing a msg_pending */
 	uint32_t sent[HV_SINT_COUNT];        /* messages accepted by post */
 	uint32_t got[HV_SINT_COUNT];         /* messages taken by the guest */
 } vps[FZ_VCPUS];
@@ -130,6 +133,8 @@ static void take(uint32_t vp, uint32_t sint, int eom)
 	}
 	if (eom == 2 || (eom == 1 && t != HVMSG_NONE && (slot[5] & HV_MSG_FLAG_PENDING)))
 		CHECK(hv_msr_write(fz.hv, vp, HV_MSR_EOM, 0, NULL, NULL) == 0);
+	else if (t != HVMSG_NONE && (slot[5] & HV_MSG_FLAG_PENDING))
+		vps[vp].forgot_eom = true;
 }
 
 static void signal_event(uint32_t vp, uint32_t sint, uint16_t y, uint8_t x)
@@ -250,8 +255,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!vps[vp].scontrol || !(vps[vp].simp & 1))
 			continue;
 		for (uint32_t s = 0; s < HV_SINT_COUNT; s++) {
+			/* As Linux: EOM only when msg_pending says so, which
+			 * must be enough unless the guest skipped one before
+			 * (then an EOM for nothing is what unsticks it). */
 			for (uint32_t i = 0; i <= vps[vp].sent[s] + 1; i++)
-				take(vp, s, 2);
+				take(vp, s, vps[vp].forgot_eom ? 2 : 1);
 			if (!vps[vp].dirty) {
 				CHECK(synic_queued(fz.hv, vp, s) == 0);
 				CHECK(vps[vp].got[s] == vps[vp].sent[s]);
