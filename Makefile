@@ -121,7 +121,9 @@ FUZZ_BUILD := build-fuzz
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
-FUZZ_CFLAGS := -std=gnu11 -O1 -g $(DEP_CFLAGS) -fsanitize=address,undefined -fno-omit-frame-pointer
+# -MMD: a target rebuilds when a harness header (tests/unit/vmbus_harness.h,
+# tests/fuzz/fuzz_util.h) changes, not only its .c.
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -MMD -MP $(DEP_CFLAGS) -fsanitize=address,undefined -fno-omit-frame-pointer
 FUZZ_SECONDS ?= 20
 
 $(FUZZ_BUILD)/%.o: %.c config.mk
