@@ -122,6 +122,7 @@ struct trace_replay_opts {
 	const char *control;    /* control socket or NULL */
 	unsigned session;       /* 1 = from the first ATTACH (default) */
 	unsigned timeout_s;     /* 0 = 60 */
+	const char *edit;       /* RULES.json: drop/patch/insert packets before replaying */
 };
 
 /* 0 every channel played to its end, 1 divergence (reported on out),

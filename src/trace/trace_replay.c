@@ -9,6 +9,9 @@
  * script is done (exit 0), at the first divergence (exit 1: both packets
  * decoded side by side) or at the timeout (exit 3).
  *
+ * --edit RULES.json drops, patches or inserts packets of the session first
+ * (replay_edits_load below).
+ *
  * Limits (README, "Replay"): subchannels are not offered (their packets are
  * skipped, with a warning); data the host moved through guest pages (disk
  * reads, netvsc receive buffers) is not in a capture, so it is not replayed.
@@ -54,8 +57,171 @@ static char *replay_hex(const uint8_t *p, size_t n)
 	return s;
 }
 
+/* ---- edits (--edit RULES.json) ---------------------------------------------- */
+
+enum replay_edit_kind { EDIT_DROP, EDIT_PATCH, EDIT_INSERT };
+
+struct replay_edit {
+	uint32_t record;        /* capture record number (dump -v "record: #N") */
+	enum replay_edit_kind kind;
+	uint32_t offset;        /* patch: byte of the packet, descriptor first */
+	uint8_t *bytes;         /* patch: new bytes; insert: the whole packet */
+	uint32_t len;
+	bool in;                /* insert: a guest packet to expect, else a host packet to send */
+	bool used;
+};
+
+struct replay_edits {
+	struct replay_edit *e;
+	size_t n;
+};
+
+static int replay_unhex(const char *s, uint8_t **out, uint32_t *len)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n % 2 || n / 2 > 0xFFFF * 8u)
+		return -EINVAL;
+	*out = malloc(n / 2);
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned v;
+
+		if (sscanf(s + 2 * i, "%2x", &v) != 1) {
+			free(*out);
+			*out = NULL;
+			return -EINVAL;
+		}
+		(*out)[i] = (uint8_t)v;
+	}
+	*len = (uint32_t)(n / 2);
+	return 0;
+}
+
+/* {"edits": [{"record": N, "action": "drop"},
+ *            {"record": N, "action": "patch", "offset": K, "hex": "..."},
+ *            {"record": N, "action": "insert", "dir": "in"|"out", "hex": "..."}]}
+ * An insert goes before record N, on N's channel. */
+static int replay_edits_load(const char *path, struct replay_edits *ed, FILE *errf)
+{
+	static const char *const keys[] = { "record", "action", "offset", "hex", "dir", NULL };
+	json_error_t jerr;
+	json_t *root = json_load_file(path, 0, &jerr), *list, *e;
+	struct json_err err = { "" };
+	size_t i;
+	int rc = 0;
+
+	if (!root) {
+		fprintf(errf, "vmbusd replay: %s:%d: %s\n", path, jerr.line, jerr.text);
+		return -1;
+	}
+	list = json_object_get(root, "edits");
+	if (!json_is_array(list)) {
+		fprintf(errf, "vmbusd replay: %s: edits: must be an array of edits\n", path);
+		json_decref(root);
+		return -1;
+	}
+	ed->e = calloc(json_array_size(list) + 1, sizeof(*ed->e));
+	json_array_foreach(list, i, e) {
+		struct replay_edit *x = &ed->e[i];
+		const char *action = NULL, *hex = NULL, *dir = "out";
+		uint64_t rec = 0, off = 0;
+		char where[32];
+
+		snprintf(where, sizeof(where), "edits[%zu]", i);
+		ed->n = i + 1;
+		if ((rc = json_check_keys(e, where, keys, &err)) ||
+		    (rc = json_get_u64(e, where, "record", true, 0, UINT32_MAX, &rec, &err)) ||
+		    (rc = json_get_string(e, where, "action", true, &action, &err)) ||
+		    (rc = json_get_u64(e, where, "offset", false, 0, 0xFFFF * 8u, &off, &err)) ||
+		    (rc = json_get_string(e, where, "hex", false, &hex, &err)) ||
+		    (rc = json_get_string(e, where, "dir", false, &dir, &err)))
+			break;
+		x->record = (uint32_t)rec;
+		x->offset = (uint32_t)off;
+		if (!strcmp(action, "drop")) {
+			x->kind = EDIT_DROP;
+		} else if (!strcmp(action, "patch") || !strcmp(action, "insert")) {
+			x->kind = action[0] == 'p' ? EDIT_PATCH : EDIT_INSERT;
+			x->in = !strcmp(dir, "in");
+			if (strcmp(dir, "in") && strcmp(dir, "out")) {
+				rc = json_fail(&err, where, "dir", "\"in\" or \"out\"");
+				break;
+			}
+			if (replay_unhex(hex, &x->bytes, &x->len)) {
+				rc = json_fail(&err, where, "hex", "must be an even number of hex digits");
+				break;
+			}
+			if (x->kind == EDIT_INSERT && x->len < 16) {
+				rc = json_fail(&err, where, "hex", "an inserted packet starts with its "
+					       "16-byte descriptor");
+				break;
+			}
+		} else {
+			rc = json_fail(&err, where, "action", "\"drop\", \"patch\" or \"insert\"");
+			break;
+		}
+	}
+	if (rc)
+		fprintf(errf, "vmbusd replay: %s: %s\n", path, err.msg);
+	json_decref(root);
+	return rc ? -1 : 0;
+}
+
+static void replay_edits_free(struct replay_edits *ed)
+{
+	for (size_t i = 0; i < ed->n; i++)
+		free(ed->e[i].bytes);
+	free(ed->e);
+}
+
+static void replay_add_step(struct replay_chan *c, bool in, uint32_t seq, const uint8_t *p,
+			    uint32_t len)
+{
+	char *hex = replay_hex(p, len);
+
+	if (!c->script)
+		c->script = json_array();
+	json_array_append_new(c->script, json_pack("{s:b,s:I,s:s}", "in", in, "seq",
+						   (json_int_t)seq, "raw", hex ? hex : ""));
+	free(hex);
+	if (in) {
+		c->n_in++;
+	} else {
+		c->n_out++;
+		c->max_out = MAX(c->max_out, len);
+	}
+}
+
+/* Applies the edits of record `rec` (of channel c); false when it is dropped. */
+static bool replay_apply_edits(struct replay_edits *ed, struct replay_chan *c,
+			       const struct trace_record *rec, uint8_t *copy, int *bad)
+{
+	bool keep = true;
+
+	for (size_t i = 0; i < ed->n; i++) {
+		struct replay_edit *x = &ed->e[i];
+
+		if (x->record != rec->hdr.seq)
+			continue;
+		x->used = true;
+		if (x->kind == EDIT_DROP) {
+			keep = false;
+		} else if (x->kind == EDIT_INSERT) {
+			replay_add_step(c, x->in, rec->hdr.seq, x->bytes, x->len);
+		} else if ((uint64_t)x->offset + x->len > rec->data_len || x->offset < 16) {
+			*bad = (int)i; /* patches stay inside the payload; the descriptor is the ring's */
+		} else {
+			memcpy(copy + x->offset, x->bytes, x->len);
+		}
+	}
+	return keep;
+}
+
 /* Reads session `session` (1 = from the first ATTACH) into chans[relid]. */
-static int replay_load(const char *path, unsigned session, struct replay_chan *chans, FILE *errf)
+static int replay_load(const char *path, unsigned session, struct replay_chan *chans,
+		       struct replay_edits *ed, FILE *errf)
 {
 	struct json_err err = { "" };
 	struct trace_record rec;
@@ -105,19 +271,27 @@ static int replay_load(const char *path, unsigned session, struct replay_chan *c
 				"needs whole packets\n", path, h->seq);
 			break;
 		}
-		char *hex = replay_hex(rec.data, rec.data_len);
+		uint8_t *copy = malloc(rec.data_len);
+		int bad = -1;
 
-		if (!c->script)
-			c->script = json_array();
-		json_array_append_new(c->script,
-				      json_pack("{s:b,s:I,s:s}", "in", h->event == VMBUS_TRACE_PKT_IN,
-						"seq", (json_int_t)h->seq, "raw", hex ? hex : ""));
-		free(hex);
-		if (h->event == VMBUS_TRACE_PKT_OUT) {
-			c->n_out++;
-			c->max_out = MAX(c->max_out, rec.data_len);
-		} else {
-			c->n_in++;
+		if (!copy)
+			break;
+		memcpy(copy, rec.data, rec.data_len);
+		if (replay_apply_edits(ed, c, &rec, copy, &bad))
+			replay_add_step(c, h->event == VMBUS_TRACE_PKT_IN, h->seq, copy, rec.data_len);
+		free(copy);
+		if (bad >= 0) {
+			fprintf(errf, "vmbusd replay: edits[%d]: the patch does not fit inside record "
+				"#%u's payload (bytes 16..%u)\n", bad, h->seq, rec.data_len);
+			rc = 2;
+			break;
+		}
+	}
+	for (size_t i = 0; rc == 0 && i < ed->n; i++) {
+		if (!ed->e[i].used) {
+			fprintf(errf, "vmbusd replay: edits[%zu]: record #%u is not a ring packet of "
+				"session %u\n", i, ed->e[i].record, session);
+			rc = 2;
 		}
 	}
 	trace_reader_close(r);
@@ -275,6 +449,7 @@ int trace_replay(const struct trace_replay_opts *o, FILE *out, FILE *errf)
 {
 	struct replay_chan *chans = calloc(VMBUS_MAX_RELID + 1, sizeof(*chans));
 	struct replay_run run = { .result = -1, .chans = chans };
+	struct replay_edits edits = { 0 };
 	struct json_err err = { "" };
 	struct host_config cfg;
 	struct event *tick = NULL, *deadline = NULL;
@@ -286,7 +461,9 @@ int trace_replay(const struct trace_replay_opts *o, FILE *out, FILE *errf)
 
 	if (!chans)
 		return 2;
-	if (replay_load(o->path, o->session ? o->session : 1, chans, errf))
+	if (o->edit && replay_edits_load(o->edit, &edits, errf))
+		goto out;
+	if (replay_load(o->path, o->session ? o->session : 1, chans, &edits, errf))
 		goto out;
 	root = replay_config(chans, errf, &n_dev);
 	if (!n_dev) {
@@ -348,5 +525,6 @@ out:
 	for (uint32_t i = 0; i <= VMBUS_MAX_RELID; i++)
 		json_decref(chans[i].script);
 	free(chans);
+	replay_edits_free(&edits);
 	return rc;
 }

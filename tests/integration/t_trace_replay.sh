@@ -53,6 +53,37 @@ expect_line "$T/r.out" 'captured:' 'KVPEXCHANGE response SET' 'key="trace-Key"'
 expect_line "$T/r.out" 'guest:' 'KVPEXCHANGE response SET' 'key="trace-key"'
 expect_line "$T/r.out" '*' 'key: "trace-Key"' '|' 'key: "trace-key"'
 
+# Edit rules: drop the pushed key's SET and its answer, and patch the value of
+# the host's set (request and captured answer alike): the guest sees exactly
+# the edited session, and the replay finds no divergence.
+"$VMBUSD" dump -v --type SET "$T/cap.pcap" | awk '
+	/^ *[0-9]+\.[0-9]+ / { k = ""; if ($0 ~ /key="pushed-key"/) k = "push"; if ($0 ~ /key="trace-key"/) k = "set"; next }
+	/^    record: #/ && k != "" { n = $2; sub("#", "", n); print k, n; k = "" }' >"$T/sets"
+push_req=$(awk '$1 == "push" { print $2 }' "$T/sets" | sed -n 1p)
+push_ans=$(awk '$1 == "push" { print $2 }' "$T/sets" | sed -n 2p)
+set_req=$(awk '$1 == "set" { print $2 }' "$T/sets" | sed -n 1p)
+set_ans=$(awk '$1 == "set" { print $2 }' "$T/sets" | sed -n 2p)
+[ -n "$push_ans" ] && [ -n "$set_ans" ] || { cat "$T/sets"; fail "KVP records not found"; }
+# The value starts at byte 16 + 28 + 4 + 12 + 512 = 572 of the packet: "T\0R\0".
+cat >"$T/rules.json" <<JSON
+{"edits": [{"record": $push_req, "action": "drop"}, {"record": $push_ans, "action": "drop"},
+  {"record": $set_req, "action": "patch", "offset": 572, "hex": "54005200"},
+  {"record": $set_ans, "action": "patch", "offset": 572, "hex": "54005200"}]}
+JSON
+rm -f "$T/r.sock"
+"$VMBUSD" replay "$T/cap.pcap" --edit "$T/rules.json" --socket "$T/r.sock" --timeout 30 >"$T/r.out" 2>&1 &
+rpid=$!
+for _ in $(seq 100); do [ -S "$T/r.sock" ] && break; sleep 0.05; done
+"$VMBUS_GUEST" --socket "$T/r.sock" run --until-shutdown --duration 10 >"$T/g3.out" 2>&1 || true
+wait "$rpid" || { cat "$T/r.out"; fail "edited replay failed"; }
+expect_line "$T/r.out" 'no divergence'
+expect_line "$T/g3.out" '"op":"set"' '"key":"trace-key"' '"value":"TRace-value"'
+! grep -q 'pushed-key' "$T/g3.out" || fail "the dropped SET reached the guest"
+echo '{"edits": [{"record": 999999, "action": "drop"}]}' >"$T/bad.json"
+rc=0; "$VMBUSD" replay "$T/cap.pcap" --edit "$T/bad.json" --socket "$T/x.sock" >"$T/e.out" 2>&1 || rc=$?
+[ $rc = 2 ] || fail "an edit of a missing record: exit $rc"
+expect_line "$T/e.out" 'edits[0]: record #999999 is not a ring packet'
+
 # What replay refuses: a snapped capture, a file that is not a capture.
 rc=0; "$VMBUSD" replay "$T/c.json" --socket "$T/x.sock" >"$T/e.out" 2>&1 || rc=$?
 [ $rc = 2 ] || fail "replay of a non-capture: exit $rc"
