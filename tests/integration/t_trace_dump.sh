@@ -23,6 +23,8 @@ expect_line "$T/dump" 'G>H' 'pkt_in' 'storvsc' 'EXECUTE_SRB' 'WRITE(10)(0x2a)' '
 expect_line "$T/dump" 'G>H' 'pkt_in' 'storvsc' 'EXECUTE_SRB' 'READ(10)(0x28)' 'lba=100 blocks=8'
 expect_line "$T/dump" 'G>H' 'pkt_in' 'storvsc' 'SYNCHRONIZE_CACHE(10)(0x35)'
 expect_line "$T/dump" 'H>G' 'pkt_out' 'storvsc' 'COMP' 'COMPLETE_IO' 'srb_status=0x01'
+# A completion names the command it completes.
+expect_line "$T/dump" 'H>G' 'pkt_out' 'COMPLETE_IO' 'srb_status=0x01' '(for WRITE(10)(0x2a) lba=100 blocks=8)'
 expect_line "$T/dump" 'H>G' 'pkt_out' 'kvp' 'KVPEXCHANGE request SET' 'key="trace-key"' 'value="trace-value"'
 expect_line "$T/dump" 'G>H' 'pkt_in' 'kvp' 'KVPEXCHANGE response SET' 'key="trace-key"'
 expect_line "$T/dump" 'H>G' 'pkt_out' 'kvp' 'key="pushed-key"'
@@ -39,7 +41,9 @@ awk 'NR > 1 && $1 != prev + 1 { exit 1 } { prev = $1 }' "$T/seq" || fail "record
 "$VMBUSD" dump --device kvp "$T/cap.pcap" >"$T/kvp"
 grep -qv ' kvp ' "$T/kvp" && { cat "$T/kvp"; fail "--device kvp let other records through"; }
 "$VMBUSD" dump --type 'WRITE(10)' -v "$T/cap.pcap" >"$T/w"
-[ "$(grep -cE "^ *[0-9]+\.[0-9]{9} " "$T/w")" = 1 ] || { cat "$T/w"; fail "--type WRITE(10): not exactly one"; }
+# The request and, naming it, its completion.
+[ "$(grep -cE "^ *[0-9]+\.[0-9]{9} G>H" "$T/w")" = 1 ] || { cat "$T/w"; fail "--type WRITE(10): not one request"; }
+[ "$(grep -cE "^ *[0-9]+\.[0-9]{9} H>G.*COMPLETE_IO" "$T/w")" = 1 ] || { cat "$T/w"; fail "--type WRITE(10): not one completion"; }
 expect_line "$T/w" 'scsi.lba: 100'
 expect_line "$T/w" 'scsi.blocks: 8'
 expect_line "$T/w" 'srb.data_transfer_length: 4096'

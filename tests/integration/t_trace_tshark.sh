@@ -31,6 +31,7 @@ ts -r "$T/cap.pcap" -Y 'vstor.scsi.opcode == 0x28' -T fields -e vstor.scsi.lba >
 ts -r "$T/cap.pcap" -Y 'vstor.operation == 1 && vstor.srb_status == 0x01' -T fields -e vmbus.seq >"$T/c"
 [ -s "$T/c" ] || fail "no successful COMPLETE_IO decoded"
 expect_line "$T/v" 'SCSI opcode: SYNCHRONIZE_CACHE(10) (0x35)'
+expect_line "$T/v" 'Completes: WRITE(10) lba=100 len=8'
 expect_line "$T/v" 'Operation: QUERY_PROTOCOL_VERSION (9)'
 # ICs: negotiation, heartbeat, shutdown, timesync, KVP with UTF-16 decoded.
 ts -r "$T/cap.pcap" -Y 'kvp.key == "trace-key"' -T fields -e vmbus.dir -e kvp.operation \

@@ -225,7 +225,12 @@ local fs = {
 	prop_flags = U32("vstor.properties.flags", "flags", H),
 	max_transfer_bytes = U32("vstor.max_transfer_bytes", "max_transfer_bytes"),
 	sub_channel_count = U16("vstor.sub_channel_count", "sub_channel_count"),
+	completes = ProtoField.string("vstor.completes", "Completes"),
 }
+-- EXECUTE_SRB requests seen, by "relid:trans_id", so that a COMPLETE_IO names
+-- the command it completes (filled in capture order on the first pass).
+local srb_requests = {}
+function p_vmbus.init() srb_requests = {} end
 local fi = {
 	pipe_flags = U32("ic.pipe.flags", "pipe flags"), pipe_size = U32("ic.pipe.msgsize", "pipe msgsize"),
 	verframe = ProtoField.string("ic.icverframe", "Framework version"),
@@ -370,7 +375,7 @@ end
 
 -- ---- vstor / SCSI -------------------------------------------------------------------
 
-local function dissect_vstor(b, pinfo, root)
+local function dissect_vstor(b, pinfo, root, key)
 	local op = u(b, 0, 4)
 	if op == nil then return "vstor <short>" end
 	local tree = root:add(p_vstor, b)
@@ -424,11 +429,19 @@ local function dissect_vstor(b, pinfo, root)
 					ct:add(fs.lba, b(c + 2, 8), lba) ct:add(fs.length, b(c + 10, 4), len)
 				end
 				if lba ~= nil then info = info .. " lba=" .. tostring(lba) .. " len=" .. len end
+				if key then
+					srb_requests[key] = d[1] .. (lba ~= nil and (" lba=" .. tostring(lba) .. " len=" .. len) or "")
+				end
 			end
 		else
 			local ss, sc = u(b, s + 2, 1), u(b, s + 3, 1)
 			info = info .. string.format(" srb_status=%s scsi_status=%s",
 				srb_statuses[band(ss, 0x3f)] or string.format("0x%02x", ss), scsi_statuses[sc] or sc)
+			local req = key and srb_requests[key]
+			if req then
+				tree:add(fs.completes, b(0, 4), req)
+				info = info .. " (for " .. req .. ")"
+			end
 			if band(ss, 0x80) ~= 0 and u(b, s + 9, 1) >= 14 and has(b, s + 16, 14) then
 				tree:add(fs.sense_key, b(s + 18, 1), band(u(b, s + 18, 1), 0xf))
 				tree:add(fs.asc, b(s + 28, 1))
@@ -621,7 +634,7 @@ local payload_dissectors = {
 	[5] = dissect_ic, [6] = dissect_ic, [8] = dissect_ic, [9] = dissect_ic,
 }
 
-local function dissect_packet(b, proto, pinfo, tree, root)
+local function dissect_packet(b, proto, pinfo, tree, root, relid)
 	if not has(b, 0, 16) then return "<packet shorter than its descriptor>" end
 	local pt = tree:add(b(0, 16), "Packet descriptor")
 	pt:add_le(f.pkt_type, b(0, 2))
@@ -640,7 +653,7 @@ local function dissect_packet(b, proto, pinfo, tree, root)
 	end
 	local d = payload_dissectors[proto]
 	if d and off >= 16 and has(b, off, 1) then
-		info = info .. " " .. d(b(off), pinfo, root)
+		info = info .. " " .. d(b(off), pinfo, root, relid .. ":" .. b(8, 8):le_uint64():tohex())
 	end
 	return info
 end
@@ -684,7 +697,7 @@ function p_vmbus.dissector(tvb, pinfo, root)
 		if ev == 1 then tree:add_le(f.conn_id, tvb(20, 4)) else tree:add_le(f.hv_type, tvb(20, 4)) end
 		info = b and dissect_chanmsg(b, tree) or "<no data>"
 	elseif ev == 3 or ev == 4 then
-		info = b and dissect_packet(b, proto, pinfo, tree, root) or "<no data>"
+		info = b and dissect_packet(b, proto, pinfo, tree, root, relid) or "<no data>"
 	elseif ev == 5 or ev == 6 then
 		tree:add_le(f.gpadl, tvb(20, 4))
 		info = string.format("gpadl=0x%x", id)
