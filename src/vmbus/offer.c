@@ -48,12 +48,22 @@ void vmbus_send_offer(struct vmbus_channel *ch)
 	vmbus_post(ch->srv, &msg, sizeof(msg));
 }
 
-static void vmbus_chan_kick(evutil_socket_t fd, short what, void *opaque)
+static void vmbus_chan_kick_cb(evutil_socket_t fd, short what, void *opaque)
 {
 	struct vmbus_channel *ch = opaque;
 
 	if (ch->open && !ch->closing && ch->ops->notify)
 		ch->ops->notify(ch);
+}
+
+void vmbus_chan_kick(struct vmbus_channel *ch)
+{
+	/* Zero timeout: runs on the next event-loop iteration, after the
+	 * events (other channels, backends) that are already pending. */
+	static const struct timeval now = { 0, 0 };
+
+	if (ch->kick_ev && ch->open && !ch->closing)
+		evtimer_add(ch->kick_ev, &now);
 }
 
 struct vmbus_channel *vmbus_offer(struct vmbus_server *srv, const struct vmbus_offer_params *p,
@@ -96,7 +106,7 @@ struct vmbus_channel *vmbus_offer(struct vmbus_server *srv, const struct vmbus_o
 	ch->relid = relid;
 	ch->conn_id = VMBUS_CONN_ID_BASE + relid;
 	ch->max_pkt = p->max_pkt_size ? p->max_pkt_size : VMBUS_DEFAULT_MAX_PKT;
-	if (srv->base && !(ch->kick_ev = evtimer_new(srv->base, vmbus_chan_kick, ch))) {
+	if (srv->base && !(ch->kick_ev = evtimer_new(srv->base, vmbus_chan_kick_cb, ch))) {
 		free(ch);
 		return NULL;
 	}

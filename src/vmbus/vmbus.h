@@ -111,6 +111,12 @@ bool vmbus_chan_is_open(const struct vmbus_channel *ch);
 /* The connection id of the offer (what the guest's HvSignalEvent carries). */
 uint32_t vmbus_chan_conn_id(const struct vmbus_channel *ch);
 struct vmbus_server *vmbus_chan_server(const struct vmbus_channel *ch);
+/* Calls ops->notify again on the next event-loop iteration (once, however
+ * often it is asked before then).  For a notify loop that stopped after its
+ * packet budget with packets left in the ring: the guest will not signal
+ * again for them (facts §6.5).  Does nothing when the channel is not open
+ * or the server has no event base. */
+void vmbus_chan_kick(struct vmbus_channel *ch);
 
 struct vmbus_chan_stats {
 	uint64_t packets_in, bytes_in;     /* guest -> host packets read */
