@@ -16,6 +16,8 @@ const struct vmbus_device_ops *const device_table[] = {
 	&kvp_ops,
 	/* Storage (devices/storvsp/ over devices/scsi and devices/blk). */
 	&storvsp_ops,
+	/* Network (devices/netvsp/ over devices/net). */
+	&netvsp_ops,
 	/* vmbusd's own ring-benchmark device (not a Hyper-V class). */
 	&bench_ops,
 };

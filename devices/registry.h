@@ -15,6 +15,7 @@ extern const struct vmbus_device_ops shutdown_ops;   /* devices/ic/shutdown.c */
 extern const struct vmbus_device_ops timesync_ops;   /* devices/ic/timesync.c */
 extern const struct vmbus_device_ops kvp_ops;        /* devices/ic/kvp.c */
 extern const struct vmbus_device_ops storvsp_ops;    /* devices/storvsp/ */
+extern const struct vmbus_device_ops netvsp_ops;     /* devices/netvsp/ */
 extern const struct vmbus_device_ops bench_ops;      /* devices/bench.c */
 
 extern const struct vmbus_device_ops *const device_table[];

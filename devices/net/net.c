@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * net: the backend front door (net.h): config parsing by kind, the read
+ * loop with its one held frame, the pcap capture, and the `null` backend.
+ * tap.c and dgram.c provide file descriptors and their framing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "devices/net/net_internal.h"
+
+/* ---- capture: the classic pcap format, Ethernet link type ------------------ */
+
+struct pcap_file_hdr {
+	uint32_t magic;           /* 0xa1b2c3d4: microsecond timestamps */
+	uint16_t major, minor;    /* 2.4 */
+	int32_t thiszone;
+	uint32_t sigfigs, snaplen, linktype; /* 1 = LINKTYPE_ETHERNET */
+};
+
+struct pcap_rec_hdr {
+	uint32_t sec, usec, caplen, len;
+};
+
+static int net_capture_open(struct net_backend *be, const char *file)
+{
+	struct pcap_file_hdr h = { 0xa1b2c3d4u, 2, 4, 0, 0, NET_MAX_FRAME, 1 };
+
+	be->capture = fopen(file, "wb");
+	if (!be->capture)
+		return -errno;
+	if (fwrite(&h, sizeof(h), 1, be->capture) != 1)
+		return -EIO;
+	fflush(be->capture);
+	return 0;
+}
+
+static void net_capture(struct net_backend *be, const struct iovec *iov, int iovcnt)
+{
+	struct pcap_rec_hdr r;
+	struct timespec ts;
+	size_t len = 0;
+
+	if (!be->capture)
+		return;
+	for (int i = 0; i < iovcnt; i++)
+		len += iov[i].iov_len;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r.sec = (uint32_t)ts.tv_sec;
+	r.usec = (uint32_t)(ts.tv_nsec / 1000);
+	r.caplen = r.len = (uint32_t)len;
+	fwrite(&r, sizeof(r), 1, be->capture);
+	for (int i = 0; i < iovcnt; i++)
+		fwrite(iov[i].iov_base, 1, iov[i].iov_len, be->capture);
+	/* Flushed per frame: a capture is for reading while it runs. */
+	fflush(be->capture);
+	be->st.captured++;
+}
+
+/* ---- receive loop ------------------------------------------------------------ */
+
+static bool net_deliver(struct net_backend *be, size_t len)
+{
+	struct iovec iov = { be->rx_buf, len };
+
+	if (!be->rx(be->opaque, be->rx_buf, len)) {
+		be->held = true;
+		be->held_len = len;
+		be->st.rx_paused++;
+		if (be->ev)
+			event_del(be->ev);
+		return false;
+	}
+	be->st.rx_frames++;
+	be->st.rx_bytes += len;
+	net_capture(be, &iov, 1);
+	return true;
+}
+
+static void net_readable(evutil_socket_t fd, short what, void *opaque)
+{
+	struct net_backend *be = opaque;
+
+	for (unsigned int i = 0; i < NET_RX_BUDGET && !be->held; i++) {
+		ssize_t n = be->ops->recv(be, be->rx_buf, NET_MAX_FRAME);
+
+		if (n == -EAGAIN || n == -EINTR)
+			return;
+		if (n < 0) {
+			/* The device vanished (a TAP moved away and deleted): stop
+			 * reading instead of spinning on the error. */
+			be->st.rx_errors++;
+			log_warn("net %s: read: %s; no more frames from this backend", be->ops->name,
+				 strerror((int)-n));
+			event_del(be->ev);
+			return;
+		}
+		if (n == 0)
+			continue;
+		if (!net_deliver(be, (size_t)n))
+			return;
+	}
+}
+
+void net_backend_rx_resume(struct net_backend *be)
+{
+	if (!be->held)
+		return;
+	be->held = false;
+	if (!net_deliver(be, be->held_len))
+		return;
+	if (be->ev) {
+		event_add(be->ev, NULL);
+		/* More may be waiting already; the fd is level-triggered. */
+	}
+}
+
+/* ---- transmit ------------------------------------------------------------------ */
+
+int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
+{
+	size_t len = 0;
+	int rc;
+
+	for (int i = 0; i < iovcnt; i++)
+		len += iov[i].iov_len;
+	net_capture(be, iov, iovcnt);
+	rc = be->ops->send(be, iov, iovcnt);
+	if (rc) {
+		be->st.tx_errors++;
+		return rc;
+	}
+	be->st.tx_frames++;
+	be->st.tx_bytes += len;
+	return 0;
+}
+
+/* ---- null ---------------------------------------------------------------------- */
+
+static int net_null_open(struct net_backend *be, const json_t *cfg, const char *path,
+			 struct json_err *err)
+{
+	static const char *const keys[] = { "kind", NULL };
+
+	be->fd = -1;
+	return json_check_keys(cfg, path, keys, err);
+}
+
+static int net_null_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
+{
+	return 0;
+}
+
+static ssize_t net_null_recv(struct net_backend *be, uint8_t *buf, size_t cap)
+{
+	return -EAGAIN;
+}
+
+static const struct net_backend_ops net_null_ops = {
+	.name = "null",
+	.open = net_null_open,
+	.send = net_null_send,
+	.recv = net_null_recv,
+};
+
+/* ---- front door ------------------------------------------------------------------- */
+
+static const struct net_backend_ops *const net_kinds[] = {
+	&net_tap_ops,
+	&net_dgram_ops,
+	&net_null_ops,
+};
+
+struct net_backend *net_backend_open(const json_t *cfg, const char *path, const char *capture,
+				     struct event_base *base, net_rx_fn rx, void *opaque,
+				     struct json_err *err)
+{
+	const struct net_backend_ops *ops = NULL;
+	const char *kind = NULL;
+	struct net_backend *be;
+	char bpath[128];
+	int rc;
+
+	snprintf(bpath, sizeof(bpath), "%s.backend", path);
+	if (!cfg || !json_is_object(cfg)) {
+		json_fail(err, path, "backend", "must be an object with a \"kind\"");
+		return NULL;
+	}
+	if (json_get_string(cfg, bpath, "kind", true, &kind, err))
+		return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(net_kinds); i++)
+		if (strcmp(net_kinds[i]->name, kind) == 0)
+			ops = net_kinds[i];
+	if (!ops) {
+		json_fail(err, bpath, "kind", "unknown backend \"%s\" (tap, dgram, null)", kind);
+		return NULL;
+	}
+	be = calloc(1, sizeof(*be));
+	if (!be || !(be->rx_buf = malloc(NET_MAX_FRAME))) {
+		free(be);
+		json_fail(err, path, "backend", "out of memory");
+		return NULL;
+	}
+	be->ops = ops;
+	be->fd = -1;
+	be->rx = rx;
+	be->opaque = opaque;
+	if (ops->open(be, cfg, bpath, err))
+		goto fail;
+	if (capture && (rc = net_capture_open(be, capture))) {
+		json_fail(err, path, "capture", "%s: %s", capture, strerror(-rc));
+		goto fail;
+	}
+	if (be->fd >= 0) {
+		be->ev = event_new(base, be->fd, EV_READ | EV_PERSIST, net_readable, be);
+		if (!be->ev || event_add(be->ev, NULL)) {
+			json_fail(err, path, "backend", "cannot watch the backend");
+			goto fail;
+		}
+	}
+	return be;
+fail:
+	net_backend_close(be);
+	return NULL;
+}
+
+void net_backend_close(struct net_backend *be)
+{
+	if (!be)
+		return;
+	if (be->ev)
+		event_free(be->ev);
+	if (be->ops && be->ops->close)
+		be->ops->close(be);
+	if (be->fd >= 0)
+		close(be->fd);
+	if (be->capture)
+		fclose(be->capture);
+	free(be->rx_buf);
+	free(be);
+}
+
+const char *net_backend_kind(const struct net_backend *be)
+{
+	return be->ops->name;
+}
+
+const struct net_backend_stats *net_backend_stats(const struct net_backend *be)
+{
+	return &be->st;
+}

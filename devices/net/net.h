@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * net: the host side of a NIC, behind one small interface (bhyve's
+ * block_if in spirit): the device hands frames out and gets frames in; it
+ * never knows whether they go to a TAP device, a datagram socket or
+ * nowhere.
+ *
+ * Backends (config object `backend`, key `kind`):
+ *   tap    {"kind": "tap", "ifname": "vmbt0"}   a Linux TAP device, created
+ *          if it does not exist (then it goes away with vmbusd), attached
+ *          if it does (persistent, e.g. made by `ip tuntap add`).  No vnet
+ *          header: netvsp advertises no offloads, so every frame is whole.
+ *   dgram  {"kind": "dgram", "local": PATH, "remote": PATH}  a Unix datagram
+ *          socket, one Ethernet frame per datagram: QEMU's `-netdev dgram`
+ *          framing, so two vmbusd NICs, or one and a QEMU NIC, share a wire.
+ *   null   {"kind": "null"}   frames out are counted and dropped; none come in.
+ * Any NIC can also `capture` every frame both ways to a pcap file.
+ *
+ * Threading contract: everything runs on the event-loop thread of the
+ * event_base given to net_backend_open(); no callback runs on any other
+ * thread, and none runs after net_backend_close() returns.
+ *
+ * Receive: the backend calls rx(opaque, frame, len) for each frame; the
+ * frame is valid only during the call.  rx returns true when it took the
+ * frame, false when it cannot now (no receive-buffer space, ring full):
+ * the backend then keeps that frame, stops reading, and delivers the same
+ * frame first after net_backend_rx_resume().  Frames are never reordered.
+ * A backend reads at most NET_RX_BUDGET frames per event-loop turn.
+ *
+ * Transmit: net_backend_send() takes one frame as an iovec and returns at
+ * once: 0 (sent or dropped on purpose, e.g. null), -EAGAIN (the host side
+ * is full: the frame is dropped and counted, as a NIC would), or another
+ * -errno (counted).  The iovec may be reused as soon as it returns.
+ */
+#ifndef VMBUSD_DEVICES_NET_NET_H
+#define VMBUSD_DEVICES_NET_NET_H
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "core/json.h"
+
+#define NET_RX_BUDGET   64u
+#define NET_MAX_FRAME   65550u   /* a 64 KiB frame with its Ethernet/VLAN header */
+
+struct net_backend;
+
+typedef bool (*net_rx_fn)(void *opaque, const uint8_t *frame, size_t len);
+
+struct net_backend_stats {
+	uint64_t tx_frames, tx_bytes, tx_errors;   /* device -> host side */
+	uint64_t rx_frames, rx_bytes, rx_errors;   /* host side -> device */
+	uint64_t rx_paused;                        /* times reading stopped for the device */
+	uint64_t captured;                         /* frames written to the capture file */
+};
+
+/* Opens the backend described by `cfg` (the "backend" object; path names it
+ * in errors) and, when `capture` is not NULL, a pcap file.  NULL with err
+ * filled (the key named) on failure. */
+struct net_backend *net_backend_open(const json_t *cfg, const char *path, const char *capture,
+				     struct event_base *base, net_rx_fn rx, void *opaque,
+				     struct json_err *err);
+int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt);
+void net_backend_rx_resume(struct net_backend *be);
+void net_backend_close(struct net_backend *be);
+const char *net_backend_kind(const struct net_backend *be);
+const struct net_backend_stats *net_backend_stats(const struct net_backend *be);
+
+#endif

@@ -1,0 +1,933 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * netvsp: the Hyper-V synthetic NIC that Linux hv_netvsc drives (facts §9).
+ * The wire formats are in vmbusd/proto/{nvsp,rndis}.h, the pure protocols
+ * in nvsp.c and rndis.c, the host side of the wire behind devices/net/net.h;
+ * this file owns the channels (queues), the guest's receive and send
+ * buffers, the notify loop, config, control and stats.
+ *
+ * Queues.  The primary channel is queue 0.  When the guest asks
+ * (NVSP SUBCHANNEL, v5+, only after we reported >= 2 RSS queues), queues
+ * 1..n are offered as subchannels with the same GUIDs; Linux opens each.
+ * Guest frames may arrive on any queue; frames from the backend go to the
+ * queue the guest's RSS indirection table picks for a simple flow hash.
+ * When the primary closes (driver unbind, MTU change, reset), subchannels
+ * are rescinded, as Hyper-V does, and the session starts over.
+ *
+ * Buffers.  Both buffers are GPADLs on the primary channel, shared by
+ * every queue, looked up at each use with vmbus_chan_gpadl_iov(): nothing
+ * is cached, so once the channel is closed or the GPADL torn down no path
+ * can reach the guest's pages.  The receive buffer is cut into
+ * sub-allocations of nvsp.recv_section_size; each host->guest RNDIS
+ * message (a frame, a control reply, a status indication) takes one, is
+ * announced with a transfer-page packet (NVSP 107, pageset 0xCAFE) whose
+ * trans_id names the slot and the buffer's generation, and is free again
+ * when the guest completes that packet (NVSP 108).  A completion naming a
+ * slot that is not in use, or another generation, is counted as malformed.
+ *
+ * Back-pressure.  When no slot is free or the ring is full, control
+ * replies wait in a bounded queue and the backend holds its frame and
+ * stops reading (net.h); both resume when the guest completes packets or
+ * signals that it has read.  Guest->host: each notify handles at most
+ * NETVSP_NOTIFY_BUDGET packets, then re-arms itself (vmbus_chan_kick) so
+ * one busy queue cannot starve the event loop.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/guid.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "devices/net/net.h"
+#include "devices/netvsp/netvsp_internal.h"
+#include "devices/registry.h"
+
+#define NETVSP_CTRL_MAX 64u   /* control replies waiting for receive-buffer space */
+
+struct netvsp_queue_stats {
+	uint64_t packets;         /* guest packets read */
+	uint64_t tx_frames, tx_bytes;  /* guest -> backend */
+	uint64_t rx_frames, rx_bytes;  /* backend -> guest */
+	uint64_t tx_drops;        /* guest frames not sent (backend error, link down) */
+	uint64_t rx_drops;        /* backend frames not delivered (filter, link down, too big) */
+	uint64_t malformed;       /* refused guest packets or messages */
+	uint64_t wrong_state;
+	uint64_t unsupported;
+	uint64_t budget_yields;   /* notify stopped at the packet budget */
+	uint64_t comp_queued;     /* NVSP completions that waited for ring space */
+};
+
+struct netvsp_dev;
+
+struct netvsp_queue {
+	struct netvsp_dev *d;
+	struct vmbus_channel *ch;
+	uint16_t index;
+	bool open;
+	bool in_drain;
+	bool comp_pending;        /* one NVSP completion waiting for ring space */
+	uint64_t comp_tid;
+	struct nvsp_msg comp;
+	struct iovec *scratch;    /* GPA-direct decode buffer */
+	int scratch_cap;
+	struct netvsp_queue_stats st;
+};
+
+struct netvsp_ctrl {
+	struct netvsp_ctrl *next;
+	uint32_t len;
+	uint8_t msg[RNDIS_REPLY_MAX];
+};
+
+struct netvsp_dev {
+	struct vmbus_server *srv;
+	char path[64];
+	struct vmbus_offer_params offer;
+	uint8_t mac[6];
+	uint32_t mtu;
+	uint16_t queues;
+	struct nvsp_proto nvsp;
+	struct rndis_state rndis;
+	struct netvsp_queue *q[NETVSP_MAX_QUEUES]; /* [0] primary */
+	unsigned int n_sub;
+	struct net_backend *be;
+	/* receive buffer slots */
+	uint32_t rb_gen;
+	uint32_t rb_slots;
+	uint32_t *rb_free;        /* stack of free slot numbers */
+	uint32_t rb_nfree;
+	uint8_t *rb_used;
+	struct netvsp_ctrl *ctrl_head, *ctrl_tail;
+	unsigned int ctrl_count;
+	uint8_t *msgbuf;          /* private copy of one guest RNDIS message */
+	uint64_t link_changes, ctrl_dropped, stale_completions;
+};
+
+static const struct vmbus_channel_ops netvsp_channel_ops;
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static void iov_copy_in(const struct iovec *iov, int n, const uint8_t *src, size_t len)
+{
+	for (int i = 0; i < n && len; i++) {
+		size_t c = MIN(len, iov[i].iov_len);
+
+		memcpy(iov[i].iov_base, src, c);
+		src += c;
+		len -= c;
+	}
+}
+
+static size_t iov_copy_out(uint8_t *dst, size_t cap, const struct iovec *iov, int n)
+{
+	size_t done = 0;
+
+	for (int i = 0; i < n && done < cap; i++) {
+		size_t c = MIN(cap - done, iov[i].iov_len);
+
+		memcpy(dst + done, iov[i].iov_base, c);
+		done += c;
+	}
+	return done;
+}
+
+static struct vmbus_channel *netvsp_primary(const struct netvsp_dev *d)
+{
+	return d->q[0] && d->q[0]->open ? d->q[0]->ch : NULL;
+}
+
+static void netvsp_count_fault(struct netvsp_queue *q, enum netvsp_fault f)
+{
+	if (f == NETVSP_FAULT_MALFORMED)
+		q->st.malformed++;
+	else if (f == NETVSP_FAULT_WRONG_STATE)
+		q->st.wrong_state++;
+	else if (f == NETVSP_FAULT_UNSUPPORTED)
+		q->st.unsupported++;
+}
+
+/* ---- receive buffer ---------------------------------------------------------------- */
+
+static void netvsp_rb_drop(struct netvsp_dev *d)
+{
+	free(d->rb_free);
+	free(d->rb_used);
+	d->rb_free = NULL;
+	d->rb_used = NULL;
+	d->rb_slots = d->rb_nfree = 0;
+	d->rb_gen++;
+}
+
+static int netvsp_rb_attach(struct netvsp_dev *d)
+{
+	netvsp_rb_drop(d);
+	d->rb_free = malloc((size_t)d->nvsp.recv_sections * sizeof(*d->rb_free));
+	d->rb_used = calloc(d->nvsp.recv_sections, 1);
+	if (!d->rb_free || !d->rb_used) {
+		netvsp_rb_drop(d);
+		return -ENOMEM;
+	}
+	d->rb_slots = d->nvsp.recv_sections;
+	for (uint32_t i = 0; i < d->rb_slots; i++)
+		d->rb_free[i] = d->rb_slots - 1 - i;
+	d->rb_nfree = d->rb_slots;
+	return 0;
+}
+
+/* One RNDIS message to the guest on queue q: copied into a free slot of
+ * the receive buffer, announced with a transfer-page packet.  0, -ENOBUFS
+ * (no slot), -EAGAIN (ring full), or another -errno (dropped). */
+static int netvsp_send_rndis(struct netvsp_dev *d, struct netvsp_queue *q,
+			     const struct iovec *src, int nsrc)
+{
+	struct vmbus_channel *prim = netvsp_primary(d);
+	struct {
+		struct nvsp_xfer_hdr hdr;
+		struct nvsp_xfer_range range;
+	} __attribute__((packed)) xfer;
+	struct nvsp_msg msg = { .type = NVSP_MSG1_SEND_RNDIS_PKT };
+	struct iovec out[2] = { { &xfer, sizeof(xfer) }, { &msg, sizeof(msg) } };
+	struct iovec dst[8];
+	size_t len = 0;
+	uint32_t slot;
+	int n, rc;
+
+	for (int i = 0; i < nsrc; i++)
+		len += src[i].iov_len;
+	if (!prim || !q->open || !d->nvsp.recv_buf || !d->rb_slots)
+		return -ENOTCONN;
+	if (len > d->nvsp.recv_section_size)
+		return -EMSGSIZE;
+	if (!d->rb_nfree)
+		return -ENOBUFS;
+	if (!vmbus_chan_can_send(q->ch, sizeof(xfer) + sizeof(msg)))
+		return -EAGAIN;
+	slot = d->rb_free[d->rb_nfree - 1];
+	n = vmbus_chan_gpadl_iov(prim, d->nvsp.recv_gpadl, (uint64_t)slot * d->nvsp.recv_section_size,
+				 len, dst, (int)ARRAY_SIZE(dst));
+	if (n < 0)
+		return n;
+	for (int i = 0, off = 0; i < nsrc; i++) {
+		/* Scatter each source piece at its offset in the slot. */
+		struct iovec sub[8];
+		int k = 0;
+		size_t skip = (size_t)off, left = src[i].iov_len;
+
+		for (int j = 0; j < n && left; j++) {
+			if (skip >= dst[j].iov_len) {
+				skip -= dst[j].iov_len;
+				continue;
+			}
+			sub[k].iov_base = (uint8_t *)dst[j].iov_base + skip;
+			sub[k].iov_len = MIN(dst[j].iov_len - skip, left);
+			left -= sub[k].iov_len;
+			skip = 0;
+			k++;
+		}
+		iov_copy_in(sub, k, src[i].iov_base, src[i].iov_len);
+		off += (int)src[i].iov_len;
+	}
+	memset(&xfer, 0, sizeof(xfer));
+	xfer.hdr.pageset_id = NETVSC_RECEIVE_BUFFER_ID;
+	xfer.hdr.range_cnt = 1;
+	xfer.range.byte_count = (uint32_t)len;
+	xfer.range.byte_offset = slot * d->nvsp.recv_section_size;
+	msg.rndis_pkt.channel_type = NVSP_CHANNEL_DATA;
+	msg.rndis_pkt.section_index = NVSP_SECTION_NONE;
+	rc = vmbus_chan_send(q->ch, VM_PKT_DATA_USING_XFER_PAGES, VMBUS_PKT_FLAG_COMPLETION_REQUESTED,
+			     (uint64_t)d->rb_gen << 32 | slot, sizeof(xfer), out, 2);
+	if (rc)
+		return rc;
+	d->rb_nfree--;
+	d->rb_used[slot] = 1;
+	return 0;
+}
+
+/* The guest completed transfer-page packet `tid`: its slot is free. */
+static void netvsp_rx_done(struct netvsp_queue *q, uint64_t tid)
+{
+	struct netvsp_dev *d = q->d;
+	uint32_t slot = (uint32_t)tid;
+
+	if ((uint32_t)(tid >> 32) != d->rb_gen) {
+		d->stale_completions++;  /* from before a revoke or reopen */
+		return;
+	}
+	if (slot >= d->rb_slots || !d->rb_used[slot]) {
+		q->st.malformed++;
+		log_guest("netvsp %s: queue %u: completion for receive slot %u not in use", d->path,
+			  q->index, slot);
+		return;
+	}
+	d->rb_used[slot] = 0;
+	d->rb_free[d->rb_nfree++] = slot;
+}
+
+/* ---- control replies and indications (always on the primary) ---------------- */
+
+static void netvsp_ctrl_flush(struct netvsp_dev *d)
+{
+	while (d->ctrl_head && netvsp_primary(d)) {
+		struct netvsp_ctrl *c = d->ctrl_head;
+		struct iovec iov = { c->msg, c->len };
+		int rc = netvsp_send_rndis(d, d->q[0], &iov, 1);
+
+		if (rc == -ENOBUFS || rc == -EAGAIN)
+			return;
+		if (rc)
+			d->ctrl_dropped++;
+		d->ctrl_head = c->next;
+		if (!d->ctrl_head)
+			d->ctrl_tail = NULL;
+		d->ctrl_count--;
+		free(c);
+	}
+}
+
+static void netvsp_ctrl_drop_all(struct netvsp_dev *d)
+{
+	while (d->ctrl_head) {
+		struct netvsp_ctrl *c = d->ctrl_head;
+
+		d->ctrl_head = c->next;
+		free(c);
+	}
+	d->ctrl_tail = NULL;
+	d->ctrl_count = 0;
+}
+
+static void netvsp_ctrl_send(struct netvsp_dev *d, const void *msg, uint32_t len)
+{
+	struct netvsp_ctrl *c;
+
+	if (len > RNDIS_REPLY_MAX || d->ctrl_count >= NETVSP_CTRL_MAX ||
+	    !(c = calloc(1, sizeof(*c)))) {
+		d->ctrl_dropped++;
+		return;
+	}
+	memcpy(c->msg, msg, len);
+	c->len = len;
+	if (d->ctrl_tail)
+		d->ctrl_tail->next = c;
+	else
+		d->ctrl_head = c;
+	d->ctrl_tail = c;
+	d->ctrl_count++;
+	netvsp_ctrl_flush(d);
+}
+
+/* Receive-buffer space or ring space came free: control first, then data. */
+static void netvsp_rx_resume(struct netvsp_dev *d)
+{
+	netvsp_ctrl_flush(d);
+	if (!d->ctrl_head && d->be)
+		net_backend_rx_resume(d->be);
+}
+
+static void netvsp_indicate_link(struct netvsp_dev *d)
+{
+	uint8_t buf[sizeof(struct rndis_indicate_status)];
+	uint32_t len;
+
+	if (d->rndis.state != RNDIS_INITIALIZED)
+		return;  /* the guest queries GEN_MEDIA_CONNECT_STATUS at probe */
+	len = rndis_build_indicate(buf, d->rndis.link_up ? RNDIS_STATUS_MEDIA_CONNECT :
+							   RNDIS_STATUS_MEDIA_DISCONNECT);
+	netvsp_ctrl_send(d, buf, len);
+}
+
+/* ---- backend -> guest ------------------------------------------------------------- */
+
+static struct netvsp_queue *netvsp_rx_queue(struct netvsp_dev *d, const uint8_t *f, size_t len)
+{
+	uint32_t h = 0;
+	struct netvsp_queue *q;
+
+	if (d->n_sub == 0 || !d->rndis.rss_enabled || !d->rndis.itab_len)
+		return d->q[0];
+	/* A cheap flow hash over the IPv4 addresses and ports (the guest
+	 * only needs one flow to stay on one queue). */
+	if (len >= 14 + 20 + 4 && f[12] == 0x08 && f[13] == 0x00) {
+		for (size_t i = 26; i < 14 + 20 + 4; i++)
+			h = h * 31 + f[i];
+	}
+	q = d->q[d->rndis.itab[h % d->rndis.itab_len]];
+	return q && q->open ? q : d->q[0];
+}
+
+static bool netvsp_backend_rx(void *opaque, const uint8_t *frame, size_t len)
+{
+	struct netvsp_dev *d = opaque;
+	struct netvsp_queue *q;
+	uint8_t hdr[sizeof(struct rndis_packet)];
+	struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)frame, len } };
+	int rc;
+
+	if (!netvsp_primary(d) || d->rndis.state != RNDIS_INITIALIZED || !d->rndis.filter ||
+	    !d->rndis.link_up) {
+		if (d->q[0])
+			d->q[0]->st.rx_drops++;
+		return true;  /* nobody listens: the frame is gone, as on a wire */
+	}
+	q = netvsp_rx_queue(d, frame, len);
+	if (d->ctrl_head)
+		return false; /* control replies first */
+	rndis_build_packet(hdr, (uint32_t)len);
+	rc = netvsp_send_rndis(d, q, iov, 2);
+	if (rc == -ENOBUFS || rc == -EAGAIN)
+		return false;
+	if (rc) {
+		q->st.rx_drops++;
+		return true;
+	}
+	q->st.rx_frames++;
+	q->st.rx_bytes += len;
+	return true;
+}
+
+/* ---- guest -> host ------------------------------------------------------------------ */
+
+static int netvsp_decode_pages(struct netvsp_queue *q, const struct vmbus_pkt *pkt,
+			       uint64_t *total)
+{
+	/* Each range is >= 8 bytes of header plus 8 per page: this bounds
+	 * the iovecs (one per page at most). */
+	int need = (int)((pkt->data - pkt->raw) / 8) + 1;
+
+	if (need > q->scratch_cap) {
+		struct iovec *n = realloc(q->scratch, (size_t)need * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		q->scratch = n;
+		q->scratch_cap = need;
+	}
+	return vmbus_pkt_gpa_direct_iov(pkt, vmbus_chan_gmem(q->ch), q->scratch, q->scratch_cap,
+					total);
+}
+
+/* Copies the RNDIS message of an NVSP 107 into d->msgbuf: the send-buffer
+ * section first (if any), then the GPA-direct pages (if any).  Its length,
+ * or < 0. */
+static int64_t netvsp_gather(struct netvsp_queue *q, const struct vmbus_pkt *pkt,
+			     const struct nvsp_decision *dec, const char **why)
+{
+	struct netvsp_dev *d = q->d;
+	size_t len = 0;
+
+	if (dec->rndis.section_index != NVSP_SECTION_NONE) {
+		struct iovec iov[8];
+		int n = vmbus_chan_gpadl_iov(netvsp_primary(d), d->nvsp.send_gpadl,
+					    (uint64_t)dec->rndis.section_index * d->nvsp.send_section_size,
+					    dec->rndis.section_size, iov, (int)ARRAY_SIZE(iov));
+
+		if (n < 0) {
+			*why = "send buffer section not mapped (GPADL gone?)";
+			return n;
+		}
+		len = iov_copy_out(d->msgbuf, NETVSP_MAX_RNDIS_MSG, iov, n);
+	}
+	if (pkt->type == VM_PKT_DATA_USING_GPA_DIRECT) {
+		uint64_t total = 0;
+		int n = netvsp_decode_pages(q, pkt, &total);
+
+		if (n < 0) {
+			*why = "GPA-direct ranges malformed or outside guest RAM";
+			return n;
+		}
+		if (total > NETVSP_MAX_RNDIS_MSG - len) {
+			*why = "RNDIS message larger than any frame";
+			return -E2BIG;
+		}
+		len += iov_copy_out(d->msgbuf + len, NETVSP_MAX_RNDIS_MSG - len, q->scratch, n);
+	}
+	return (int64_t)len;
+}
+
+static void netvsp_tx_frame(struct netvsp_queue *q, const uint8_t *msg,
+			    const struct rndis_frame *f)
+{
+	struct netvsp_dev *d = q->d;
+	const uint8_t *frame = msg + f->offset;
+	uint8_t tag[4];
+	struct iovec iov[3];
+	int n = 0;
+
+	if (!d->rndis.link_up || !d->be) {
+		q->st.tx_drops++;
+		return;
+	}
+	if (f->has_vlan && (f->vlan & 0xFFF0u)) {
+		/* ndis_pkt_8021q_info: priority bits 0..2, VLAN id bits 4..15.
+		 * Insert the 802.1Q tag after the MAC addresses. */
+		uint16_t tci = (uint16_t)(((f->vlan & 7u) << 13) | ((f->vlan >> 4) & 0xFFFu));
+
+		tag[0] = 0x81;
+		tag[1] = 0x00;
+		tag[2] = (uint8_t)(tci >> 8);
+		tag[3] = (uint8_t)tci;
+		iov[n++] = (struct iovec){ (void *)frame, 12 };
+		iov[n++] = (struct iovec){ tag, 4 };
+		iov[n++] = (struct iovec){ (void *)(frame + 12), f->len - 12 };
+	} else {
+		iov[n++] = (struct iovec){ (void *)frame, f->len };
+	}
+	if (net_backend_send(d->be, iov, n)) {
+		q->st.tx_drops++;
+		return;
+	}
+	q->st.tx_frames++;
+	q->st.tx_bytes += f->len;
+}
+
+/* Handles the RNDIS message of an NVSP 107; returns the NVSP status for
+ * its completion. */
+static uint32_t netvsp_handle_rndis(struct netvsp_queue *q, const struct vmbus_pkt *pkt,
+				    const struct nvsp_decision *ndec)
+{
+	struct netvsp_dev *d = q->d;
+	struct rndis_decision dec;
+	const char *why = NULL;
+	int64_t len = netvsp_gather(q, pkt, ndec, &why);
+
+	if (len < 0) {
+		q->st.malformed++;
+		log_guest("netvsp %s: queue %u: %s", d->path, q->index, why);
+		return NVSP_STAT_INVALID_RNDIS_PKT;
+	}
+	/* One message per NVSP packet: we told the guest max_pkt_per_msg 1. */
+	d->rndis.nvsp_version = d->nvsp.version;
+	rndis_dispatch(&d->rndis, d->msgbuf, (uint32_t)len, &dec);
+	if (dec.fault != NETVSP_FAULT_NONE) {
+		netvsp_count_fault(q, dec.fault);
+		log_guest("netvsp %s: queue %u: RNDIS %s (type 0x%x, oid 0x%x, %u bytes): %s",
+			  d->path, q->index, rndis_type_name(dec.type), dec.type, dec.oid,
+			  (uint32_t)len, dec.why);
+	}
+	switch (dec.verdict) {
+	case RNDIS_DROP:
+		break;
+	case RNDIS_REPLY:
+		netvsp_ctrl_send(d, dec.reply, dec.reply_len);
+		break;
+	case RNDIS_DATA:
+		netvsp_tx_frame(q, d->msgbuf, &dec.frame);
+		break;
+	}
+	if (dec.filter_changed && d->rndis.filter)
+		netvsp_rx_resume(d);
+	return dec.fault == NETVSP_FAULT_MALFORMED ? NVSP_STAT_INVALID_RNDIS_PKT : NVSP_STAT_SUCCESS;
+}
+
+static uint64_t netvsp_gpadl_size(void *ctx, uint32_t gpadl)
+{
+	struct netvsp_dev *d = ctx;
+	struct vmbus_channel *prim = netvsp_primary(d);
+
+	return prim ? vmbus_chan_gpadl_size(prim, gpadl) : 0;
+}
+
+static int netvsp_grant_subchannels(struct netvsp_dev *d, unsigned int count)
+{
+	while (d->n_sub < count) {
+		struct vmbus_offer_params p = d->offer;
+		struct netvsp_queue *sq = calloc(1, sizeof(*sq));
+
+		if (!sq)
+			return -ENOMEM;
+		p.sub_channel_index = (uint16_t)(d->n_sub + 1);
+		sq->d = d;
+		sq->index = p.sub_channel_index;
+		sq->ch = vmbus_offer(d->srv, &p, &netvsp_channel_ops, sq);
+		if (!sq->ch) {
+			free(sq);
+			return -ENOSPC;
+		}
+		d->q[++d->n_sub] = sq;
+	}
+	return 0;
+}
+
+static void netvsp_send_comp(struct netvsp_queue *q, uint64_t tid, const struct nvsp_msg *m)
+{
+	int rc = vmbus_chan_send_comp(q->ch, tid, m, sizeof(*m));
+
+	if (rc == -EAGAIN) {
+		/* The drain loop reads nothing more until this is out. */
+		q->comp_pending = true;
+		q->comp_tid = tid;
+		q->comp = *m;
+		q->st.comp_queued++;
+	} else if (rc) {
+		log_guest("netvsp %s: queue %u: completion not sent: %s", q->d->path, q->index,
+			  strerror(-rc));
+	}
+}
+
+static void netvsp_handle_packet(struct netvsp_queue *q, const struct vmbus_pkt *pkt)
+{
+	struct netvsp_dev *d = q->d;
+	struct nvsp_input in = {
+		.pkt_type = pkt->type,
+		.want_completion = pkt->flags & VMBUS_PKT_FLAG_COMPLETION_REQUESTED,
+		.primary = q->index == 0,
+		.data = pkt->data,
+		.len = pkt->data_len,
+		.gpadl_size = netvsp_gpadl_size,
+		.ctx = d,
+	};
+	struct nvsp_decision dec;
+	int rc;
+
+	q->st.packets++;
+	nvsp_dispatch(&d->nvsp, &in, &dec);
+	if (dec.fault != NETVSP_FAULT_NONE) {
+		netvsp_count_fault(q, dec.fault);
+		log_guest("netvsp %s: queue %u: NVSP %s (%u, packet type %u, %u bytes): %s", d->path,
+			  q->index, nvsp_type_name(dec.type), dec.type, pkt->type, pkt->data_len,
+			  dec.why);
+	}
+	switch (dec.verdict) {
+	case NVSP_DROP:
+		break;
+	case NVSP_RNDIS:
+		dec.msg.rndis_pkt_complete.status = netvsp_handle_rndis(q, pkt, &dec);
+		break;
+	case NVSP_RX_DONE:
+		netvsp_rx_done(q, pkt->trans_id);
+		break;
+	case NVSP_SUBCHANNELS:
+		if (d->n_sub < dec.subchannels && (rc = netvsp_grant_subchannels(d, dec.subchannels))) {
+			log_warn("netvsp %s: only %u of %u subchannels offered: %s", d->path, d->n_sub,
+				 dec.subchannels, strerror(-rc));
+			dec.msg.subchannel_complete.num = d->n_sub;
+			d->nvsp.subchannels = (uint16_t)d->n_sub;
+		}
+		break;
+	case NVSP_RECV_BUF_ATTACHED:
+		if (netvsp_rb_attach(d)) {
+			d->nvsp.recv_buf = false;
+			dec.msg.recv_buf_complete.status = NVSP_STAT_FAIL;
+		}
+		break;
+	case NVSP_RECV_BUF_REVOKED:
+		netvsp_ctrl_drop_all(d);
+		netvsp_rb_drop(d);
+		break;
+	case NVSP_SEND_BUF_REVOKED:
+		break;
+	}
+	if (dec.reply)
+		netvsp_send_comp(q, pkt->trans_id, &dec.msg);
+}
+
+static void netvsp_queue_drain(struct netvsp_queue *q)
+{
+	struct vmbus_pkt pkt;
+	unsigned int n = 0;
+
+	if (q->in_drain)
+		return;
+	q->in_drain = true;
+	while (q->open) {
+		if (q->comp_pending) {
+			if (vmbus_chan_send_comp(q->ch, q->comp_tid, &q->comp, sizeof(q->comp)) == -EAGAIN)
+				break;  /* the guest signals when it has read */
+			q->comp_pending = false;
+		}
+		if (n == NETVSP_NOTIFY_BUDGET) {
+			q->st.budget_yields++;
+			vmbus_chan_kick(q->ch);
+			break;
+		}
+		if (vmbus_chan_recv(q->ch, &pkt) <= 0)
+			break;
+		n++;
+		netvsp_handle_packet(q, &pkt);
+	}
+	q->in_drain = false;
+	/* Completions freed slots, or the guest read the ring: deliver. */
+	netvsp_rx_resume(q->d);
+}
+
+static void netvsp_chan_notify(struct vmbus_channel *ch)
+{
+	netvsp_queue_drain(vmbus_chan_priv(ch));
+}
+
+static void netvsp_session_reset(struct netvsp_dev *d)
+{
+	netvsp_ctrl_drop_all(d);
+	netvsp_rb_drop(d);
+	nvsp_proto_reset(&d->nvsp);
+	rndis_reset(&d->rndis);
+}
+
+static int netvsp_chan_open(struct vmbus_channel *ch)
+{
+	struct netvsp_queue *q = vmbus_chan_priv(ch);
+
+	q->open = true;
+	q->comp_pending = false;
+	if (q->index == 0)
+		netvsp_session_reset(q->d);
+	return 0;
+}
+
+static void netvsp_rescind_subchannels(struct netvsp_dev *d)
+{
+	while (d->n_sub > 0) {
+		struct netvsp_queue *sq = d->q[d->n_sub];
+
+		d->q[d->n_sub--] = NULL;
+		vmbus_rescind(sq->ch);  /* closes it first: netvsp_chan_close() */
+		free(sq->scratch);
+		free(sq);
+	}
+	d->nvsp.subchannels = 0;
+}
+
+static void netvsp_chan_close(struct vmbus_channel *ch)
+{
+	struct netvsp_queue *q = vmbus_chan_priv(ch);
+
+	q->open = false;
+	q->comp_pending = false;
+	if (q->index == 0) {
+		/* The buffers were GPADLs of this channel: forget them before
+		 * anything else can run. */
+		netvsp_session_reset(q->d);
+		netvsp_rescind_subchannels(q->d);
+	}
+}
+
+static const struct vmbus_channel_ops netvsp_channel_ops = {
+	.open = netvsp_chan_open,
+	.notify = netvsp_chan_notify,
+	.close = netvsp_chan_close,
+};
+
+/* ---- control and stats ---------------------------------------------------------------- */
+
+static int netvsp_control(void *opaque, const char *verb, const json_t *args,
+			  device_control_done done, void *cookie, struct json_err *err)
+{
+	static const char *const keys[] = { "up", NULL };
+	struct netvsp_dev *d = opaque;
+	bool up = true;
+	int rc;
+
+	if (strcmp(verb, "link") != 0)
+		return -ENOTSUP;
+	if (!args || !json_is_object(args))
+		return json_fail(err, "args", NULL, "must be an object {\"up\": true|false}");
+	if ((rc = json_check_keys(args, "args", keys, err)) ||
+	    (rc = json_get_bool(args, "args", "up", true, &up, err)))
+		return rc;
+	if (up != d->rndis.link_up) {
+		d->rndis.link_up = up;
+		d->link_changes++;
+		/* Linux rate-limits carrier changes to one per 2 s itself; the
+		 * last indication wins. */
+		netvsp_indicate_link(d);
+	}
+	done(cookie, 0, json_pack("{s:b}", "up", up));
+	return 0;
+}
+
+static json_t *netvsp_stats(void *opaque)
+{
+	struct netvsp_dev *d = opaque;
+	struct netvsp_queue_stats t = { 0 };
+	json_t *queues = json_array(), *be = json_null();
+	char mac[18];
+
+	for (unsigned int i = 0; i <= d->n_sub; i++) {
+		const struct netvsp_queue *q = d->q[i];
+
+		if (!q)
+			continue;
+		t.packets += q->st.packets;
+		t.tx_frames += q->st.tx_frames;
+		t.tx_bytes += q->st.tx_bytes;
+		t.rx_frames += q->st.rx_frames;
+		t.rx_bytes += q->st.rx_bytes;
+		t.tx_drops += q->st.tx_drops;
+		t.rx_drops += q->st.rx_drops;
+		t.malformed += q->st.malformed;
+		t.wrong_state += q->st.wrong_state;
+		t.unsupported += q->st.unsupported;
+		json_array_append_new(queues, json_pack(
+			"{s:i,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			"index", (int)q->index, "open", q->open,
+			"packets", (json_int_t)q->st.packets,
+			"tx_packets", (json_int_t)q->st.tx_frames, "tx_bytes", (json_int_t)q->st.tx_bytes,
+			"rx_packets", (json_int_t)q->st.rx_frames, "rx_bytes", (json_int_t)q->st.rx_bytes,
+			"tx_drops", (json_int_t)q->st.tx_drops, "rx_drops", (json_int_t)q->st.rx_drops,
+			"malformed", (json_int_t)q->st.malformed,
+			"wrong_state", (json_int_t)q->st.wrong_state,
+			"unsupported", (json_int_t)q->st.unsupported,
+			"budget_yields", (json_int_t)q->st.budget_yields,
+			"completions_queued", (json_int_t)q->st.comp_queued));
+	}
+	if (d->be) {
+		const struct net_backend_stats *s = net_backend_stats(d->be);
+
+		be = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "kind", net_backend_kind(d->be),
+			       "tx_frames", (json_int_t)s->tx_frames, "tx_bytes", (json_int_t)s->tx_bytes,
+			       "tx_errors", (json_int_t)s->tx_errors, "rx_frames", (json_int_t)s->rx_frames,
+			       "rx_bytes", (json_int_t)s->rx_bytes, "rx_errors", (json_int_t)s->rx_errors,
+			       "rx_paused", (json_int_t)s->rx_paused, "captured", (json_int_t)s->captured);
+	}
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", d->mac[0], d->mac[1], d->mac[2],
+		 d->mac[3], d->mac[4], d->mac[5]);
+	return json_pack("{s:s,s:i,s:b,s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
+			 "s:I,s:I,s:I,s:I,s:I,s:o,s:o}",
+			 "mac", mac, "mtu", (int)d->mtu, "link", d->rndis.link_up,
+			 "nvsp_version", (int)d->nvsp.version,
+			 "rndis", d->rndis.state == RNDIS_INITIALIZED ? "initialized" : "uninitialized",
+			 "packet_filter", (int)d->rndis.filter, "queues", (int)(1 + d->n_sub),
+			 "recv_slots", (int)d->rb_slots, "recv_slots_free", (int)d->rb_nfree,
+			 "recv_section_size", (int)d->nvsp.recv_section_size,
+			 "packets", (json_int_t)t.packets,
+			 "tx_packets", (json_int_t)t.tx_frames, "tx_bytes", (json_int_t)t.tx_bytes,
+			 "rx_packets", (json_int_t)t.rx_frames, "rx_bytes", (json_int_t)t.rx_bytes,
+			 "tx_drops", (json_int_t)t.tx_drops, "rx_drops", (json_int_t)t.rx_drops,
+			 "malformed", (json_int_t)t.malformed, "wrong_state", (json_int_t)t.wrong_state,
+			 "unsupported", (json_int_t)t.unsupported,
+			 "link_changes", (json_int_t)d->link_changes,
+			 "control_dropped", (json_int_t)d->ctrl_dropped,
+			 "queue", queues, "backend", be);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------- */
+
+static void netvsp_destroy(void *opaque)
+{
+	struct netvsp_dev *d = opaque;
+
+	if (d->q[0]) {
+		struct netvsp_queue *q = d->q[0];
+
+		vmbus_rescind(q->ch);           /* closes the primary and its subchannels */
+		netvsp_rescind_subchannels(d);  /* when the primary was never opened */
+		free(q->scratch);
+		free(q);
+		d->q[0] = NULL;
+	}
+	net_backend_close(d->be);
+	netvsp_ctrl_drop_all(d);
+	netvsp_rb_drop(d);
+	free(d->msgbuf);
+	free(d);
+}
+
+static int netvsp_parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char tail;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &tail) != 6 || strlen(s) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
+static int netvsp_create(struct vmbus_server *srv, const json_t *config, const char *path,
+			 void **out, struct json_err *err)
+{
+	static const char *const keys[] = { "instance", "mac", "mtu", "queues", "backend",
+					    "capture", NULL };
+	static unsigned int next_nic;
+	uint64_t mtu = 1500, queues = 1;
+	const char *mac = NULL, *capture = NULL;
+	const json_t *backend;
+	struct netvsp_dev *d;
+	char text[GUID_STR_LEN];
+	unsigned int nic = next_nic++;
+	int rc;
+
+	if ((rc = json_check_keys(config, path, keys, err)) ||
+	    (rc = json_get_string(config, path, "mac", false, &mac, err)) ||
+	    (rc = json_get_u64(config, path, "mtu", false, NETVSP_MIN_MTU, NETVSP_MAX_MTU, &mtu,
+			       err)) ||
+	    (rc = json_get_u64(config, path, "queues", false, 1, NETVSP_MAX_QUEUES, &queues, err)) ||
+	    (rc = json_get_string(config, path, "capture", false, &capture, err)))
+		return rc;
+	d = calloc(1, sizeof(*d));
+	if (!d || !(d->msgbuf = malloc(NETVSP_MAX_RNDIS_MSG))) {
+		free(d);
+		return json_fail(err, path, NULL, "out of memory");
+	}
+	d->srv = srv;
+	snprintf(d->path, sizeof(d->path), "%s", path);
+	/* Hyper-V's OUI 00:15:5d; a default per NIC in configuration order. */
+	d->mac[0] = 0x00;
+	d->mac[1] = 0x15;
+	d->mac[2] = 0x5d;
+	d->mac[5] = (uint8_t)nic;
+	if (mac && netvsp_parse_mac(mac, d->mac)) {
+		rc = json_fail(err, path, "mac", "not a MAC address like 00:15:5d:12:34:56");
+		goto fail;
+	}
+	if (d->mac[0] & 1) {
+		rc = json_fail(err, path, "mac", "a multicast address cannot be a NIC's");
+		goto fail;
+	}
+	d->mtu = (uint32_t)mtu;
+	d->queues = (uint16_t)queues;
+	nvsp_proto_init(&d->nvsp, d->mtu, (uint16_t)(queues - 1));
+	rndis_init(&d->rndis, d->mac, d->mtu, d->queues);
+	backend = json_object_get(config, "backend");
+	if (!backend) {
+		rc = json_fail(err, path, "backend", "required: {\"kind\": \"tap\"|\"dgram\"|\"null\", ...}");
+		goto fail;
+	}
+	d->be = net_backend_open(backend, path, capture, vmbus_server_base(srv), netvsp_backend_rx, d,
+				 err);
+	if (!d->be) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	guid_parse(NETVSC_CLASS_GUID_STR, &d->offer.if_type);
+	snprintf(text, sizeof(text), "5b5d1a3c-7c55-4d0a-9f3e-00155d00%04x", nic & 0xFFFF);
+	guid_parse(text, &d->offer.if_instance);
+	d->offer.max_pkt_size = NETVSC_MAX_PKT_SIZE;
+	if ((rc = json_get_guid(config, path, "instance", false, &d->offer.if_instance, err)))
+		goto fail;
+	d->q[0] = calloc(1, sizeof(*d->q[0]));
+	if (!d->q[0]) {
+		rc = json_fail(err, path, NULL, "out of memory");
+		goto fail;
+	}
+	d->q[0]->d = d;
+	d->q[0]->ch = vmbus_offer(srv, &d->offer, &netvsp_channel_ops, d->q[0]);
+	if (!d->q[0]->ch) {
+		int e = errno;
+
+		free(d->q[0]);
+		d->q[0] = NULL;
+		rc = json_fail(err, path, "instance", "%s", vmbus_offer_strerror(e));
+		goto fail;
+	}
+	*out = d;
+	return 0;
+fail:
+	netvsp_destroy(d);
+	return rc;
+}
+
+const struct vmbus_device_ops netvsp_ops = {
+	.name = "netvsp",
+	.class_guid = NETVSC_CLASS_GUID_STR,
+	.guest_driver = "hv_netvsc",
+	.description = "synthetic NIC (Linux hv_netvsc) over TAP, dgram or null",
+	.create = netvsp_create,
+	.destroy = netvsp_destroy,
+	.control = netvsp_control,
+	.stats = netvsp_stats,
+};
