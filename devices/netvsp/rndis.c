@@ -243,15 +243,9 @@ static uint32_t rndis_s_accept(struct rndis_state *r, const uint8_t *info, uint3
 static uint32_t rndis_s_offload(struct rndis_state *r, const uint8_t *info, uint32_t len,
 				struct rndis_decision *out)
 {
-	struct ndis_obj_header h;
-
-	/* Linux asks to turn on what we advertised (nothing); accepting is
-	 * what keeps its probe going (facts §9.3). */
-	memcpy(&h, info, sizeof(h));
-	if (h.type != NDIS_OBJECT_TYPE_OFFLOAD) {
-		rndis_fail(out, NETVSP_FAULT_MALFORMED, "offload parameters with a wrong object type");
-		return RNDIS_STATUS_INVALID_DATA;
-	}
+	/* ndis_offload_params (header type NDIS_OBJECT_TYPE_DEFAULT, 0x80):
+	 * Linux asks to turn on what we advertised (nothing) and needs
+	 * SUCCESS to finish its probe (facts §9.3).  Nothing in it is used. */
 	r->offload_sets++;
 	return RNDIS_STATUS_SUCCESS;
 }

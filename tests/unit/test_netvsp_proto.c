@@ -86,6 +86,8 @@ START_TEST(test_layout)
 	ck_assert_uint_eq(sizeof(struct rndis_init_cmplt), 52);
 	ck_assert_uint_eq(offsetof(struct rndis_init_cmplt, max_pkt_per_msg), 32);
 	ck_assert_uint_eq(offsetof(struct rndis_packet, ppi_offset), 28);
+	ck_assert_uint_eq(offsetof(struct ndis_rss_params, indirect_taboffset), 16);
+	ck_assert_uint_eq(offsetof(struct ndis_rss_params, hashkey_offset), 24);
 }
 END_TEST
 
@@ -379,18 +381,19 @@ END_TEST
 START_TEST(test_rndis_rss)
 {
 	struct rndis_decision d;
-	uint8_t p[36 + 40 + 128 * 4];
+	uint8_t p[40 + 40 + 128 * 4];
 	struct ndis_rss_params rp = { .hdr = { NDIS_OBJECT_TYPE_RSS_PARAMETERS, 2, sizeof(rp) } };
 
 	rndis_up(2);
 	rp.hashkey_size = 40;
-	rp.hashkey_offset = 36;
+	/* Linux's layout: the table after the 40-byte struct, then the key. */
 	rp.indirect_tabsize = 128 * 4;
-	rp.indirect_taboffset = 76;
+	rp.indirect_taboffset = 40;
+	rp.hashkey_offset = 40 + 128 * 4;
 	memset(p, 0, sizeof(p));
 	memcpy(p, &rp, sizeof(rp));
 	for (uint32_t i = 0; i < 128; i++)
-		put32(p + 76 + i * 4, i % 2 ? 1 : 0xFFFFFFFFu);
+		put32(p + 40 + i * 4, i % 2 ? 1 : 0xFFFFFFFFu);
 	set(RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, p, sizeof(p), &d);
 	ck_assert_uint_eq(get32(d.reply + 12), RNDIS_STATUS_SUCCESS);
 	ck_assert(R.rss_enabled);
@@ -398,7 +401,7 @@ START_TEST(test_rndis_rss)
 	for (uint32_t i = 0; i < 128; i++)
 		ck_assert_uint_lt(R.itab[i], 2);           /* folded into our queues */
 	/* Table past the buffer. */
-	rp.indirect_taboffset = 77;
+	rp.indirect_taboffset = 81;
 	memcpy(p, &rp, sizeof(rp));
 	set(RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, p, sizeof(p), &d);
 	ck_assert_int_eq(d.fault, NETVSP_FAULT_MALFORMED);
@@ -407,7 +410,7 @@ START_TEST(test_rndis_rss)
 	memcpy(p, &rp, sizeof(rp));
 	set(RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, p, sizeof(p), &d);
 	ck_assert_int_eq(d.fault, NETVSP_FAULT_MALFORMED);
-	rp.indirect_taboffset = 76;
+	rp.indirect_taboffset = 40;
 	rp.hashkey_size = 41;
 	memcpy(p, &rp, sizeof(rp));
 	set(RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, p, sizeof(p), &d);

@@ -214,21 +214,25 @@ struct ndis_rss_caps {
 } __attribute__((packed));
 _Static_assert(sizeof(struct ndis_rss_caps) == 18, "rss caps");
 
-/* OID_GEN_RECEIVE_SCALE_PARAMETERS set (ndis_recv_scale_param). */
+/* OID_GEN_RECEIVE_SCALE_PARAMETERS set (ndis_recv_scale_param).  Linux
+ * declares it without __packed: the u16 sizes are followed by 2 bytes of
+ * alignment padding, and it puts the table right after the 40 bytes. */
 struct ndis_rss_params {
 	struct ndis_obj_header hdr;    /* 0x89, rev 2 */
 	uint16_t flag;                 /* NDIS_RSS_PARAM_FLAG_* */
 	uint16_t base_cpu_number;
 	uint32_t hashinfo;
-	uint16_t indirect_tabsize;     /* bytes of u32 entries */
-	uint32_t indirect_taboffset;   /* from the struct's start */
+	uint16_t indirect_tabsize;     /* bytes of u32 entries (Linux: 128 * 4) */
+	uint16_t pad1;
+	uint32_t indirect_taboffset;   /* from the struct's start (Linux: 40) */
 	uint16_t hashkey_size;         /* 40 */
+	uint16_t pad2;
 	uint32_t hashkey_offset;       /* from the struct's start */
 	uint32_t processor_masks_offset;
 	uint32_t num_processor_masks;
 	uint32_t processor_masks_entry_size;
 } __attribute__((packed));
-_Static_assert(sizeof(struct ndis_rss_params) == 36, "rss params");
+_Static_assert(sizeof(struct ndis_rss_params) == 40, "rss params");
 #define NDIS_RSS_PARAM_FLAG_DISABLE_RSS 0x0010u
 #define NDIS_RSS_MAX_ITAB     128u
 #define NDIS_RSS_MAX_KEY      40u
