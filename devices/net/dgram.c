@@ -61,13 +61,30 @@ static int net_dgram_open(struct net_backend *be, const json_t *cfg, const char 
 
 static int net_dgram_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
 {
+	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
 	struct sockaddr_un sa;
-	struct msghdr m = { .msg_name = &sa, .msg_namelen = sizeof(sa),
-			    .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
 
-	net_dgram_addr(be->remote, &sa);
-	if (sendmsg(be->fd, &m, MSG_DONTWAIT) < 0)
-		return -errno;
+	/* Connected, so that poll() says when the peer's queue has room (a
+	 * Unix datagram sender is not writable while the peer's queue is
+	 * full); the peer may come and go, so connect lazily and again. */
+	if (!be->connected) {
+		net_dgram_addr(be->remote, &sa);
+		if (connect(be->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			return errno == EAGAIN ? -ENOTCONN : -errno; /* no peer: the frame is lost */
+		be->connected = true;
+	}
+	if (sendmsg(be->fd, &m, MSG_DONTWAIT) < 0) {
+		int e = errno;
+
+		if (e == ECONNREFUSED || e == ENOTCONN) {
+			/* The peer went away (and may come back at the same path). */
+			struct sockaddr any = { .sa_family = AF_UNSPEC };
+
+			connect(be->fd, &any, sizeof(any));
+			be->connected = false;
+		}
+		return -e;
+	}
 	return 0;
 }
 

@@ -123,6 +123,77 @@ void net_backend_rx_resume(struct net_backend *be)
 
 /* ---- transmit ------------------------------------------------------------------ */
 
+static void net_txq_free(struct net_backend *be)
+{
+	while (be->txq_head) {
+		struct net_txq_frame *f = be->txq_head;
+
+		be->txq_head = f->next;
+		free(f);
+	}
+	be->txq_tail = NULL;
+	be->txq_len = 0;
+}
+
+/* Sends what waits; true when the queue is empty. */
+static bool net_txq_flush(struct net_backend *be)
+{
+	while (be->txq_head) {
+		struct net_txq_frame *f = be->txq_head;
+		struct iovec iov = { f->data, f->len };
+		int rc = be->ops->send(be, &iov, 1);
+
+		if (rc == -EAGAIN)
+			return false;
+		if (rc) {
+			be->st.tx_errors++;
+		} else {
+			be->st.tx_frames++;
+			be->st.tx_bytes += f->len;
+		}
+		be->txq_head = f->next;
+		if (!be->txq_head)
+			be->txq_tail = NULL;
+		be->txq_len--;
+		free(f);
+	}
+	return true;
+}
+
+static void net_writable(evutil_socket_t fd, short what, void *opaque)
+{
+	struct net_backend *be = opaque;
+
+	if (net_txq_flush(be))
+		event_del(be->wev);
+}
+
+static int net_txq_add(struct net_backend *be, const struct iovec *iov, int iovcnt, size_t len)
+{
+	struct net_txq_frame *f;
+	size_t off = 0;
+
+	if (be->txq_len >= NET_TXQ_MAX || !be->wev || !(f = malloc(sizeof(*f) + len))) {
+		be->st.tx_dropped++;
+		return -ENOBUFS;
+	}
+	for (int i = 0; i < iovcnt; i++) {
+		memcpy(f->data + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	f->len = len;
+	f->next = NULL;
+	if (be->txq_tail)
+		be->txq_tail->next = f;
+	else
+		be->txq_head = f;
+	be->txq_tail = f;
+	be->txq_len++;
+	be->st.tx_queued++;
+	event_add(be->wev, NULL);
+	return 0;
+}
+
 int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
 {
 	size_t len = 0;
@@ -131,9 +202,18 @@ int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt
 	for (int i = 0; i < iovcnt; i++)
 		len += iov[i].iov_len;
 	net_capture(be, iov, iovcnt);
-	rc = be->ops->send(be, iov, iovcnt);
+	/* Order: nothing overtakes a queued frame. */
+	rc = be->txq_head ? -EAGAIN : be->ops->send(be, iov, iovcnt);
+	if (rc == -EAGAIN)
+		return net_txq_add(be, iov, iovcnt, len);
 	if (rc) {
+		static struct log_ratelimit rl;
+		uint32_t sup;
+
 		be->st.tx_errors++;
+		if (log_ratelimit_ok(&rl, &sup))
+			log_warn("net %s: frame of %zu bytes not sent: %s%s", be->ops->name, len,
+				 strerror(-rc), sup ? " (earlier lines suppressed)" : "");
 		return rc;
 	}
 	be->st.tx_frames++;
@@ -219,7 +299,8 @@ struct net_backend *net_backend_open(const json_t *cfg, const char *path, const 
 	}
 	if (be->fd >= 0) {
 		be->ev = event_new(base, be->fd, EV_READ | EV_PERSIST, net_readable, be);
-		if (!be->ev || event_add(be->ev, NULL)) {
+		be->wev = event_new(base, be->fd, EV_WRITE | EV_PERSIST, net_writable, be);
+		if (!be->ev || !be->wev || event_add(be->ev, NULL)) {
 			json_fail(err, path, "backend", "cannot watch the backend");
 			goto fail;
 		}
@@ -236,6 +317,9 @@ void net_backend_close(struct net_backend *be)
 		return;
 	if (be->ev)
 		event_free(be->ev);
+	if (be->wev)
+		event_free(be->wev);
+	net_txq_free(be);
 	if (be->ops && be->ops->close)
 		be->ops->close(be);
 	if (be->fd >= 0)

@@ -28,9 +28,12 @@
  * A backend reads at most NET_RX_BUDGET frames per event-loop turn.
  *
  * Transmit: net_backend_send() takes one frame as an iovec and returns at
- * once: 0 (sent or dropped on purpose, e.g. null), -EAGAIN (the host side
- * is full: the frame is dropped and counted, as a NIC would), or another
- * -errno (counted).  The iovec may be reused as soon as it returns.
+ * once: 0 (sent, queued, or dropped on purpose, e.g. null), -ENOBUFS (the
+ * host side stayed full and NET_TXQ_MAX frames already wait: dropped and
+ * counted, as a NIC would), or another -errno (counted).  A frame the
+ * host side refuses with EAGAIN is copied into a bounded queue and sent,
+ * in order, when the descriptor is writable again.  The iovec may be
+ * reused as soon as the call returns.
  */
 #ifndef VMBUSD_DEVICES_NET_NET_H
 #define VMBUSD_DEVICES_NET_NET_H
@@ -53,6 +56,7 @@ typedef bool (*net_rx_fn)(void *opaque, const uint8_t *frame, size_t len);
 
 struct net_backend_stats {
 	uint64_t tx_frames, tx_bytes, tx_errors;   /* device -> host side */
+	uint64_t tx_queued, tx_dropped;            /* waited for EAGAIN to clear / queue full */
 	uint64_t rx_frames, rx_bytes, rx_errors;   /* host side -> device */
 	uint64_t rx_paused;                        /* times reading stopped for the device */
 	uint64_t captured;                         /* frames written to the capture file */

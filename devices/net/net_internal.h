@@ -21,6 +21,14 @@ struct net_backend_ops {
 	void (*close)(struct net_backend *be); /* optional; fd is closed by net.c */
 };
 
+#define NET_TXQ_MAX 256u
+
+struct net_txq_frame {
+	struct net_txq_frame *next;
+	size_t len;
+	uint8_t data[];
+};
+
 struct net_backend {
 	const struct net_backend_ops *ops;
 	int fd;
@@ -32,6 +40,13 @@ struct net_backend {
 	size_t held_len;
 	FILE *capture;
 	struct net_backend_stats st;
+	/* Frames the host side refused with EAGAIN, sent when the fd is
+	 * writable again (as QEMU's net queue does): a short burst is not
+	 * lost to a small socket queue (a Unix datagram peer queues 10). */
+	struct net_txq_frame *txq_head, *txq_tail;
+	unsigned int txq_len;
+	struct event *wev;
+	bool connected;           /* dgram: connect()ed to remote */
 	char *remote;             /* dgram: the peer's socket path */
 	char *local;              /* dgram: our socket path (unlinked at close) */
 };

@@ -103,6 +103,7 @@ struct netvsp_dev {
 	unsigned int ctrl_count;
 	uint8_t *msgbuf;          /* private copy of one guest RNDIS message */
 	uint64_t link_changes, ctrl_dropped, stale_completions;
+	struct netvsp_queue_stats retired;  /* of subchannels that are gone */
 };
 
 static const struct vmbus_channel_ops netvsp_channel_ops;
@@ -136,6 +137,22 @@ static size_t iov_copy_out(uint8_t *dst, size_t cap, const struct iovec *iov, in
 static struct vmbus_channel *netvsp_primary(const struct netvsp_dev *d)
 {
 	return d->q[0] && d->q[0]->open ? d->q[0]->ch : NULL;
+}
+
+static void netvsp_stats_add(struct netvsp_queue_stats *t, const struct netvsp_queue_stats *q)
+{
+	t->packets += q->packets;
+	t->tx_frames += q->tx_frames;
+	t->tx_bytes += q->tx_bytes;
+	t->rx_frames += q->rx_frames;
+	t->rx_bytes += q->rx_bytes;
+	t->tx_drops += q->tx_drops;
+	t->rx_drops += q->rx_drops;
+	t->malformed += q->malformed;
+	t->wrong_state += q->wrong_state;
+	t->unsupported += q->unsupported;
+	t->budget_yields += q->budget_yields;
+	t->comp_queued += q->comp_queued;
 }
 
 static void netvsp_count_fault(struct netvsp_queue *q, enum netvsp_fault f)
@@ -499,6 +516,10 @@ static uint32_t netvsp_handle_rndis(struct netvsp_queue *q, const struct vmbus_p
 	}
 	/* One message per NVSP packet: we told the guest max_pkt_per_msg 1. */
 	d->rndis.nvsp_version = d->nvsp.version;
+	/* The guest may run a smaller MTU than the configured one (Linux
+	 * clamps a larger one to GEN_MAXIMUM_FRAME_SIZE when it attaches),
+	 * and says which in NDIS_CONFIG. */
+	d->rndis.max_frame = nvsp_max_frame(&d->nvsp);
 	rndis_dispatch(&d->rndis, d->msgbuf, (uint32_t)len, &dec);
 	if (dec.fault != NETVSP_FAULT_NONE) {
 		netvsp_count_fault(q, dec.fault);
@@ -683,6 +704,7 @@ static void netvsp_rescind_subchannels(struct netvsp_dev *d)
 
 		d->q[d->n_sub--] = NULL;
 		vmbus_rescind(sq->ch);  /* closes it first: netvsp_chan_close() */
+		netvsp_stats_add(&d->retired, &sq->st);  /* NIC totals survive */
 		free(sq->scratch);
 		free(sq);
 	}
@@ -740,7 +762,7 @@ static int netvsp_control(void *opaque, const char *verb, const json_t *args,
 static json_t *netvsp_stats(void *opaque)
 {
 	struct netvsp_dev *d = opaque;
-	struct netvsp_queue_stats t = { 0 };
+	struct netvsp_queue_stats t = d->retired;
 	json_t *queues = json_array(), *be = json_null();
 	char mac[18];
 
@@ -749,16 +771,7 @@ static json_t *netvsp_stats(void *opaque)
 
 		if (!q)
 			continue;
-		t.packets += q->st.packets;
-		t.tx_frames += q->st.tx_frames;
-		t.tx_bytes += q->st.tx_bytes;
-		t.rx_frames += q->st.rx_frames;
-		t.rx_bytes += q->st.rx_bytes;
-		t.tx_drops += q->st.tx_drops;
-		t.rx_drops += q->st.rx_drops;
-		t.malformed += q->st.malformed;
-		t.wrong_state += q->st.wrong_state;
-		t.unsupported += q->st.unsupported;
+		netvsp_stats_add(&t, &q->st);
 		json_array_append_new(queues, json_pack(
 			"{s:i,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 			"index", (int)q->index, "open", q->open,
@@ -775,9 +788,10 @@ static json_t *netvsp_stats(void *opaque)
 	if (d->be) {
 		const struct net_backend_stats *s = net_backend_stats(d->be);
 
-		be = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "kind", net_backend_kind(d->be),
+		be = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "kind", net_backend_kind(d->be),
 			       "tx_frames", (json_int_t)s->tx_frames, "tx_bytes", (json_int_t)s->tx_bytes,
-			       "tx_errors", (json_int_t)s->tx_errors, "rx_frames", (json_int_t)s->rx_frames,
+			       "tx_errors", (json_int_t)s->tx_errors, "tx_queued", (json_int_t)s->tx_queued,
+			       "tx_dropped", (json_int_t)s->tx_dropped, "rx_frames", (json_int_t)s->rx_frames,
 			       "rx_bytes", (json_int_t)s->rx_bytes, "rx_errors", (json_int_t)s->rx_errors,
 			       "rx_paused", (json_int_t)s->rx_paused, "captured", (json_int_t)s->captured);
 	}
