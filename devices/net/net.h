@@ -74,4 +74,12 @@ void net_backend_close(struct net_backend *be);
 const char *net_backend_kind(const struct net_backend *be);
 const struct net_backend_stats *net_backend_stats(const struct net_backend *be);
 
+/* Completes a checksum the guest left to the NIC (CHECKSUM_PARTIAL, as
+ * virtio's NEEDS_CSUM): the 16-bit field at frame[start + offset] holds
+ * the pseudo-header sum; the one's-complement sum of frame[start, len)
+ * (that field included) is folded, inverted and stored there (0 becomes
+ * 0xFFFF when `udp`).  -EINVAL when the field is not inside the frame.
+ * Pure: no state, unit-tested. */
+int net_csum_complete(uint8_t *frame, size_t len, size_t start, size_t offset, bool udp);
+
 #endif

@@ -51,6 +51,7 @@ struct netvsp_queue_stats {
 	uint64_t tx_frames, tx_bytes;  /* guest -> backend */
 	uint64_t rx_frames, rx_bytes;  /* backend -> guest */
 	uint64_t tx_drops;        /* guest frames not sent (backend error, link down) */
+	uint64_t tx_csum;         /* guest frames whose TCP/UDP checksum the host completed */
 	uint64_t rx_drops;        /* backend frames not delivered (filter, link down, too big) */
 	uint64_t malformed;       /* refused guest packets or messages */
 	uint64_t wrong_state;
@@ -147,6 +148,7 @@ static void netvsp_stats_add(struct netvsp_queue_stats *t, const struct netvsp_q
 	t->rx_frames += q->rx_frames;
 	t->rx_bytes += q->rx_bytes;
 	t->tx_drops += q->tx_drops;
+	t->tx_csum += q->tx_csum;
 	t->rx_drops += q->rx_drops;
 	t->malformed += q->malformed;
 	t->wrong_state += q->wrong_state;
@@ -463,11 +465,10 @@ static int64_t netvsp_gather(struct netvsp_queue *q, const struct vmbus_pkt *pkt
 	return (int64_t)len;
 }
 
-static void netvsp_tx_frame(struct netvsp_queue *q, const uint8_t *msg,
-			    const struct rndis_frame *f)
+static void netvsp_tx_frame(struct netvsp_queue *q, uint8_t *msg, const struct rndis_frame *f)
 {
 	struct netvsp_dev *d = q->d;
-	const uint8_t *frame = msg + f->offset;
+	uint8_t *frame = msg + f->offset;
 	uint8_t tag[4];
 	struct iovec iov[3];
 	int n = 0;
@@ -476,6 +477,13 @@ static void netvsp_tx_frame(struct netvsp_queue *q, const uint8_t *msg,
 		q->st.tx_drops++;
 		return;
 	}
+	/* msg is our private copy: the checksum is completed in place. */
+	if (f->csum_needed && net_csum_complete(frame, f->len, f->csum_start, f->csum_offset,
+						(f->csum & RNDIS_CSUM_TX_UDP) != 0)) {
+		q->st.malformed++;
+		return;
+	}
+	q->st.tx_csum += f->csum_needed;
 	if (f->has_vlan && (f->vlan & 0xFFF0u)) {
 		/* ndis_pkt_8021q_info: priority bits 0..2, VLAN id bits 4..15.
 		 * Insert the 802.1Q tag after the MAC addresses. */
@@ -798,7 +806,7 @@ static json_t *netvsp_stats(void *opaque)
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", d->mac[0], d->mac[1], d->mac[2],
 		 d->mac[3], d->mac[4], d->mac[5]);
 	return json_pack("{s:s,s:i,s:b,s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-			 "s:I,s:I,s:I,s:I,s:I,s:o,s:o}",
+			 "s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}",
 			 "mac", mac, "mtu", (int)d->mtu, "link", d->rndis.link_up,
 			 "nvsp_version", (int)d->nvsp.version,
 			 "rndis", d->rndis.state == RNDIS_INITIALIZED ? "initialized" : "uninitialized",
@@ -809,6 +817,7 @@ static json_t *netvsp_stats(void *opaque)
 			 "tx_packets", (json_int_t)t.tx_frames, "tx_bytes", (json_int_t)t.tx_bytes,
 			 "rx_packets", (json_int_t)t.rx_frames, "rx_bytes", (json_int_t)t.rx_bytes,
 			 "tx_drops", (json_int_t)t.tx_drops, "rx_drops", (json_int_t)t.rx_drops,
+			 "tx_checksums", (json_int_t)t.tx_csum,
 			 "malformed", (json_int_t)t.malformed, "wrong_state", (json_int_t)t.wrong_state,
 			 "unsupported", (json_int_t)t.unsupported,
 			 "link_changes", (json_int_t)d->link_changes,

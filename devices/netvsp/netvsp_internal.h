@@ -153,6 +153,9 @@ struct rndis_frame {
 	uint32_t len;             /* >= 14 and <= max_frame */
 	bool has_csum, has_lso, has_vlan, has_hash;
 	uint32_t csum;            /* RNDIS_CSUM_TX_* */
+	bool csum_needed;         /* the host completes a TCP/UDP checksum: */
+	uint32_t csum_start;      /* transport header offset in the frame */
+	uint32_t csum_offset;     /* of the checksum field in that header (16 / 6) */
 	uint32_t lso;             /* RNDIS_LSO_* */
 	uint32_t vlan;            /* ndis_pkt_8021q_info: vlan id bits 4..15, prio 0..2 */
 	uint32_t hash;

@@ -153,15 +153,22 @@ static int rndis_q_mac(const struct rndis_state *r, uint8_t *buf, uint32_t cap)
 
 static int rndis_q_offload_caps(const struct rndis_state *r, uint8_t *buf, uint32_t cap)
 {
-	/* An NDIS 6.0 ndis_offload with every capability 0: no checksum or
-	 * LSO offload, so Linux checksums and segments in software and every
-	 * frame it sends is complete (README: what is advertised). */
+	/* An NDIS 6.0 ndis_offload offering TCP and UDP transmit checksums
+	 * over IPv4 and IPv6 (the host completes them, net_csum_complete, so
+	 * every backend gets valid frames) and no LSO: Linux segments in
+	 * software (README: what is advertised). */
 	struct ndis_obj_header h = { NDIS_OBJECT_TYPE_OFFLOAD, 1, NDIS_OFFLOAD_SIZE_6_0 };
 
 	if (cap < NDIS_OFFLOAD_SIZE_6_0)
 		return -1;
 	memset(buf, 0, NDIS_OFFLOAD_SIZE_6_0);
 	memcpy(buf, &h, sizeof(h));
+	put32(buf + NDIS_OFFLOAD_IP4_TXENC, NDIS_OFFLOAD_ENCAP_8023);
+	put32(buf + NDIS_OFFLOAD_IP4_TXCSUM, NDIS_TXCSUM_CAP_TCP4 | NDIS_TXCSUM_CAP_TCP4OPT |
+					     NDIS_TXCSUM_CAP_UDP4);
+	put32(buf + NDIS_OFFLOAD_IP6_TXENC, NDIS_OFFLOAD_ENCAP_8023);
+	put32(buf + NDIS_OFFLOAD_IP6_TXCSUM, NDIS_TXCSUM_CAP_TCP6 | NDIS_TXCSUM_CAP_TCP6OPT |
+					     NDIS_TXCSUM_CAP_IP6EXT | NDIS_TXCSUM_CAP_UDP6);
 	return NDIS_OFFLOAD_SIZE_6_0;
 }
 
@@ -565,6 +572,22 @@ static void rndis_handle_packet(struct rndis_state *r, const uint8_t *msg, uint3
 		 * with a zero IP length on the wire. */
 		rndis_fail(out, NETVSP_FAULT_UNSUPPORTED, "LSO frame (LSO is not offered)");
 		return;
+	}
+	if (out->frame.has_csum && (out->frame.csum & (RNDIS_CSUM_TX_TCP | RNDIS_CSUM_TX_UDP))) {
+		/* netvsc_xmit for CHECKSUM_PARTIAL: exactly one of TCP/UDP, the
+		 * transport header offset from the frame's start; the field
+		 * must lie inside the frame (checked again when filled). */
+		uint32_t c = out->frame.csum, off = RNDIS_CSUM_TX_TCP_OFFSET(c);
+		bool tcp = c & RNDIS_CSUM_TX_TCP, udp = c & RNDIS_CSUM_TX_UDP;
+		uint32_t field = tcp ? 16u : 6u;
+
+		if ((tcp && udp) || off < 14 + 20 || (uint64_t)off + field + 2 > p.data_len) {
+			rndis_fail(out, NETVSP_FAULT_MALFORMED, "checksum info outside the frame");
+			return;
+		}
+		out->frame.csum_needed = true;
+		out->frame.csum_start = off;
+		out->frame.csum_offset = field;
 	}
 	if (p.data_len > r->max_frame) {
 		rndis_fail(out, NETVSP_FAULT_MALFORMED, "frame longer than the MTU allows");

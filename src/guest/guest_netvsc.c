@@ -330,7 +330,8 @@ static int nv_query(struct nv_nic *n, uint32_t oid, const void *in, uint32_t in_
 
 	q.req_id = (uint32_t)n->next_tid + 100;
 	memcpy(msg, &q, sizeof(q));
-	memcpy(msg + sizeof(q), in, in_len);
+	if (in_len)
+		memcpy(msg + sizeof(q), in, in_len);
 	ret = nv_rndis_request(n, msg, q.hdr.len);
 	if (ret)
 		return ret;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/net/net.h"
 #include "devices/netvsp/netvsp_internal.h"
 #include "vmbusd/proto/ring.h"
 
@@ -85,6 +86,10 @@ static void fuzz_rndis_one(struct rndis_state *r, const uint8_t *data, uint32_t 
 		for (uint32_t i = 0; i < d.frame.len; i++)
 			sum += copy[d.frame.offset + i];
 		(void)sum;
+		/* The device completes an offloaded checksum in place. */
+		if (d.frame.csum_needed)
+			CHECK(net_csum_complete(copy + d.frame.offset, d.frame.len, d.frame.csum_start,
+						d.frame.csum_offset, d.frame.csum & RNDIS_CSUM_TX_UDP) == 0);
 	}
 	free(copy);
 }

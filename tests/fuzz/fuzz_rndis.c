@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/net/net.h"
 #include "devices/netvsp/netvsp_internal.h"
 
 #define CHECK(cond) do { if (!(cond)) __builtin_trap(); } while (0)
@@ -66,6 +67,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (uint32_t i = 0; i < d.frame.len; i++)
 				sum += msg[d.frame.offset + i];
 			(void)sum;
+			if (d.frame.csum_needed)
+				CHECK(net_csum_complete(msg + d.frame.offset, d.frame.len,
+							d.frame.csum_start, d.frame.csum_offset,
+							d.frame.csum & RNDIS_CSUM_TX_UDP) == 0);
 		}
 		free(msg);
 	}

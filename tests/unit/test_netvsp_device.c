@@ -99,6 +99,8 @@ static void device_teardown(void)
 	event_base_free(base);
 	close(peer);
 	unlink(sock_b);
+	json_decref(ctl_result);
+	ctl_result = NULL;
 }
 
 /* One guest packet of `type` with an optional type-specific header (its
@@ -325,8 +327,12 @@ START_TEST(test_device_frames_both_ways)
 	ck_assert_mem_eq(msg + 8 + get32(msg + 8), frame, 60);
 
 	/* Link down: an INDICATE_STATUS. */
-	ck_assert_int_eq(netvsp_ops.control(dev, "link", json_pack("{s:b}", "up", 0), ctl_done, NULL,
-					    NULL), 0);
+	{
+		json_t *args = json_pack("{s:b}", "up", 0);
+
+		ck_assert_int_eq(netvsp_ops.control(dev, "link", args, ctl_done, NULL, NULL), 0);
+		json_decref(args);
+	}
 	ck_assert_int_eq(ctl_status, 0);
 	ck_assert_uint_eq(expect_rndis(msg, sizeof(msg)), 20);
 	ck_assert_uint_eq(get32(msg), RNDIS_MSG_INDICATE);

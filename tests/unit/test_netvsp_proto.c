@@ -5,9 +5,12 @@
  * hv_netvsc sends them and as a hostile guest might.
  */
 #include <check.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/net/net.h"
 #include "devices/netvsp/netvsp_internal.h"
 #include "vmbusd/proto/ring.h"
 
@@ -604,6 +607,84 @@ START_TEST(test_rndis_build)
 }
 END_TEST
 
+/* One's-complement sum of big-endian 16-bit words. */
+static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xFFFF) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+START_TEST(test_csum_offload)
+{
+	/* An IPv4/TCP frame as netvsc hands it over with CHECKSUM_PARTIAL:
+	 * the TCP checksum field holds the pseudo-header sum. */
+	uint8_t f[14 + 20 + 20 + 101], ppi[16];
+	uint32_t tcp_len = 20 + 101, ps, len;
+	struct rndis_ppi h = { 16, RNDIS_PPI_CHECKSUM, 12 };
+	struct rndis_decision d;
+	uint8_t caps[256];
+
+	memset(f, 0, sizeof(f));
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[23] = 6;                                      /* TCP */
+	memcpy(f + 26, "\x0a\xd5\x00\x02\x0a\xd5\x00\x01", 8);
+	f[14 + 20 + 12] = 0x50;
+	for (uint32_t i = 0; i < 101; i++)
+		f[54 + i] = (uint8_t)(i * 13 + 1);
+	ps = sum16(f + 26, 8, 0) + 6 + tcp_len;
+	f[34 + 16] = (uint8_t)(fold(ps) >> 8);
+	f[34 + 17] = (uint8_t)fold(ps);
+	ck_assert_int_eq(net_csum_complete(f, sizeof(f), 34, 16, false), 0);
+	/* Valid: pseudo header + segment sums to 0xFFFF. */
+	ck_assert_uint_eq(fold(sum16(f + 34, tcp_len, sum16(f + 26, 8, 0) + 6 + tcp_len)), 0xFFFF);
+	/* The field outside the frame. */
+	ck_assert_int_eq(net_csum_complete(f, sizeof(f), sizeof(f) - 1, 0, false), -EINVAL);
+	ck_assert_int_eq(net_csum_complete(f, sizeof(f), 34, sizeof(f), false), -EINVAL);
+	ck_assert_int_eq(net_csum_complete(f, sizeof(f), SIZE_MAX, 16, false), -EINVAL);
+
+	/* RNDIS: what is advertised, and the checksum PPI checked. */
+	rndis_up(1);
+	query(RNDIS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES, 0, &d);
+	ck_assert(query_ok(&d, &len));
+	memcpy(caps, d.reply + 24, len);
+	ck_assert_uint_eq(get32(caps + NDIS_OFFLOAD_IP4_TXCSUM) & 0x14, 0x14); /* ALL_TCP4 */
+	ck_assert_uint_eq(get32(caps + NDIS_OFFLOAD_IP6_TXCSUM) & 0x15, 0x15); /* ALL_TCP6 */
+	memcpy(ppi, &h, 12);
+	put32(ppi + 12, RNDIS_CSUM_TX_IPV4 | RNDIS_CSUM_TX_TCP | 34u << 16);
+	len = packet(sizeof(f), ppi, sizeof(ppi));
+	rndis_dispatch(&R, buf, len, &d);
+	ck_assert_int_eq(d.verdict, RNDIS_DATA);
+	ck_assert(d.frame.csum_needed);
+	ck_assert_uint_eq(d.frame.csum_start, 34);
+	ck_assert_uint_eq(d.frame.csum_offset, 16);
+	/* Transport offset past the frame, inside the Ethernet header, both
+	 * TCP and UDP. */
+	put32(ppi + 12, RNDIS_CSUM_TX_IPV4 | RNDIS_CSUM_TX_TCP | 1000u << 16);
+	len = packet(sizeof(f), ppi, sizeof(ppi));
+	rndis_dispatch(&R, buf, len, &d);
+	ck_assert_int_eq(d.fault, NETVSP_FAULT_MALFORMED);
+	put32(ppi + 12, RNDIS_CSUM_TX_IPV4 | RNDIS_CSUM_TX_UDP | 4u << 16);
+	len = packet(sizeof(f), ppi, sizeof(ppi));
+	rndis_dispatch(&R, buf, len, &d);
+	ck_assert_int_eq(d.fault, NETVSP_FAULT_MALFORMED);
+	put32(ppi + 12, RNDIS_CSUM_TX_TCP | RNDIS_CSUM_TX_UDP | 34u << 16);
+	len = packet(sizeof(f), ppi, sizeof(ppi));
+	rndis_dispatch(&R, buf, len, &d);
+	ck_assert_int_eq(d.fault, NETVSP_FAULT_MALFORMED);
+}
+END_TEST
+
 static Suite *netvsp_proto_suite(void)
 {
 	Suite *s = suite_create("netvsp_proto");
@@ -620,6 +701,7 @@ static Suite *netvsp_proto_suite(void)
 	tcase_add_test(tc, test_rndis_bad_requests);
 	tcase_add_test(tc, test_rndis_packet);
 	tcase_add_test(tc, test_rndis_build);
+	tcase_add_test(tc, test_csum_offload);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -203,6 +203,24 @@ _Static_assert(sizeof(struct ndis_obj_header) == 4, "ndis object header");
  * reply of 112..156 bytes whose header.size is in that range. */
 #define NDIS_OFFLOAD_SIZE_6_0  112u
 #define NDIS_OFFLOAD_SIZE_6_30 156u
+/* ndis_offload's checksum part (ndis_csum_offload), right after the
+ * header: u32 {ip4_txenc, ip4_txcsum, ip4_rxenc, ip4_rxcsum, ip6_txenc,
+ * ip6_txcsum, ip6_rxenc, ip6_rxcsum}.  Linux turns on TCP checksum offload
+ * only when all of NDIS_TXCSUM_ALL_TCP4 / _TCP6 are set, UDP with the UDP
+ * bit alone (rndis_netdev_set_hwcaps). */
+#define NDIS_OFFLOAD_IP4_TXENC   4u
+#define NDIS_OFFLOAD_IP4_TXCSUM  8u
+#define NDIS_OFFLOAD_IP6_TXENC   20u
+#define NDIS_OFFLOAD_IP6_TXCSUM  24u
+#define NDIS_OFFLOAD_ENCAP_8023  0x0002u
+#define NDIS_TXCSUM_CAP_IP4OPT   0x001u
+#define NDIS_TXCSUM_CAP_TCP4OPT  0x004u
+#define NDIS_TXCSUM_CAP_TCP4     0x010u
+#define NDIS_TXCSUM_CAP_UDP4     0x040u
+#define NDIS_TXCSUM_CAP_IP6EXT   0x001u
+#define NDIS_TXCSUM_CAP_TCP6OPT  0x004u
+#define NDIS_TXCSUM_CAP_TCP6     0x010u
+#define NDIS_TXCSUM_CAP_UDP6     0x040u
 
 /* OID_GEN_RECEIVE_SCALE_CAPABILITIES reply (ndis_recv_scale_cap, 18 B). */
 struct ndis_rss_caps {
