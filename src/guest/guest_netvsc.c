@@ -20,9 +20,14 @@
 #define NV_NO_RESPONSE   0xFFFFFFFFFFFFFFFDull /* VMBUS_RQST_ID_NO_RESPONSE */
 #define NV_ETHERTYPE     0x88B5u          /* local experimental */
 
+#define NV_MAX_SUB       8u
+
 struct nv_nic {
 	struct guest *g;
-	struct guest_channel *ch;
+	struct guest_channel *ch;           /* primary */
+	struct guest_channel *sub[NV_MAX_SUB]; /* subchannels, opened */
+	unsigned int n_subch;
+	struct guest_channel *tx;           /* where the next RNDIS message goes */
 	unsigned int idx;
 	uint32_t version;
 	uint8_t mac[6];
@@ -129,9 +134,9 @@ static void nv_rndis_in(struct nv_nic *n, const uint8_t *m, uint32_t len)
 	}
 }
 
-static void nv_xfer(struct nv_nic *n, const struct guest_ring_pkt *pkt)
+static void nv_xfer(struct nv_nic *n, struct guest_channel *ch, const struct guest_ring_pkt *pkt)
 {
-	const uint8_t *raw = n->ch->rxbuf;
+	const uint8_t *raw = ch->rxbuf;
 	uint32_t cnt, done[2] = { NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE, NVSP_STAT_SUCCESS };
 
 	if (pkt->offset < 24 || (raw[16] | raw[17] << 8) != NETVSC_RECEIVE_BUFFER_ID) {
@@ -161,10 +166,11 @@ static void nv_xfer(struct nv_nic *n, const struct guest_ring_pkt *pkt)
 		free(m);
 	}
 	/* The range is the host's again: complete (flags 0), echo trans_id. */
-	guest_channel_send(n->g, n->ch, VM_PKT_COMP, 0, pkt->trans_id, done, sizeof(done));
+	guest_channel_send(n->g, ch, VM_PKT_COMP, 0, pkt->trans_id, done, sizeof(done));
 }
 
-static void nv_on_packet(struct nv_nic *n, const struct guest_ring_pkt *pkt)
+static void nv_on_packet(struct nv_nic *n, struct guest_channel *ch,
+			 const struct guest_ring_pkt *pkt)
 {
 	switch (pkt->type) {
 	case VM_PKT_COMP:
@@ -177,7 +183,7 @@ static void nv_on_packet(struct nv_nic *n, const struct guest_ring_pkt *pkt)
 		}
 		break;
 	case VM_PKT_DATA_USING_XFER_PAGES:
-		nv_xfer(n, pkt);
+		nv_xfer(n, ch, pkt);
 		break;
 	case VM_PKT_DATA_INBAND:
 		break;  /* VF association, indirection table: nothing to do */
@@ -197,7 +203,7 @@ static void nv_on_event(struct guest *g, struct guest_channel *ch)
 		guest_ring_mask(&ch->in);
 		while ((ret = guest_channel_recv(g, ch, &pkt)) == 0 || ret == -EMSGSIZE)
 			if (!ret)
-				nv_on_packet(n, &pkt);
+				nv_on_packet(n, ch, &pkt);
 		if (ret == -EIO)
 			return;
 	} while (guest_ring_unmask(&ch->in));
@@ -250,7 +256,8 @@ static int nv_rndis_gpa(struct nv_nic *n, const void *msg, uint32_t len, uint32_
 		.len8 = (uint16_t)(total / 8), .flags = VMBUS_PKT_FLAG_COMPLETION_REQUESTED,
 		.trans_id = ++n->next_tid,
 	};
-	uint64_t trailer = (uint64_t)n->ch->out.priv_index << 32;
+	struct guest_channel *ch = n->tx ? n->tx : n->ch;
+	uint64_t trailer = (uint64_t)ch->out.priv_index << 32;
 	bool sig = false;
 	int ret;
 
@@ -273,9 +280,9 @@ static int nv_rndis_gpa(struct nv_nic *n, const void *msg, uint32_t len, uint32_
 	memcpy(buf + total, &trailer, 8);
 	n->got = false;
 	n->want_tid = d.trans_id;
-	ret = guest_ring_send_raw(&n->ch->out, buf, total + 8, &sig);
+	ret = guest_ring_send_raw(&ch->out, buf, total + 8, &sig);
 	if (!ret && sig)
-		guest_channel_signal(n->g, n->ch);
+		guest_channel_signal(n->g, ch);
 	return ret;
 }
 
@@ -294,7 +301,7 @@ static int nv_rndis_section(struct nv_nic *n, uint32_t idx, const void *msg, uin
 	m.rndis_pkt.section_size = len;
 	n->got = false;
 	n->want_tid = tid;
-	return guest_channel_send(n->g, n->ch, VM_PKT_DATA_INBAND,
+	return guest_channel_send(n->g, n->tx ? n->tx : n->ch, VM_PKT_DATA_INBAND,
 				  VMBUS_PKT_FLAG_COMPLETION_REQUESTED, tid, &m, sizeof(m));
 }
 
@@ -361,6 +368,85 @@ static int nv_set(struct nv_nic *n, uint32_t oid, const void *info, uint32_t len
 }
 
 /* ---- bring-up ------------------------------------------------------------------- */
+
+struct nv_offer_wait {
+	struct nv_nic *n;
+	unsigned int want;
+	struct guest_channel *found[NV_MAX_SUB + 1];
+};
+
+/* The subchannel offers of this NIC (same GUIDs, index 1..want). */
+static bool nv_subchannels_offered(struct guest *g, void *arg)
+{
+	struct nv_offer_wait *w = arg;
+	unsigned int k = 0;
+
+	memset(w->found, 0, sizeof(w->found));
+	for (uint32_t relid = 1; relid <= VMBUS_MAX_RELID; relid++) {
+		struct guest_channel *ch = g->chan[relid];
+		uint16_t idx;
+
+		if (!ch || ch->rescinded || ch == w->n->ch ||
+		    strcmp(ch->class_str, w->n->ch->class_str) ||
+		    strcmp(ch->instance_str, w->n->ch->instance_str))
+			continue;
+		idx = ch->offer.sub_channel_index;
+		if (idx >= 1 && idx <= w->want && !w->found[idx]) {
+			w->found[idx] = ch;
+			k++;
+		}
+	}
+	return k == w->want;
+}
+
+/* rndis_filter_device_add's multi-queue part: RSS capabilities, SUBCHANNEL
+ * allocate, then open every subchannel offered (netvsc_sc_open). */
+static int nv_subchannels(struct nv_nic *n, unsigned int want)
+{
+	struct nv_offer_wait w = { .n = n };
+	struct nvsp_msg m, r;
+	uint8_t caps[32];
+	uint32_t len = sizeof(caps), queues;
+	int ret;
+
+	if (nv_query(n, RNDIS_OID_GEN_RECEIVE_SCALE_CAPABILITIES, NULL, 0, caps, &len) || len < 18)
+		return 0;  /* no RSS: one queue, as Linux */
+	queues = get32(caps + 12);
+	want = MIN(want, MIN(queues ? queues - 1 : 0, NV_MAX_SUB));
+	if (!want)
+		return 0;
+	memset(&m, 0, sizeof(m));
+	m.type = NVSP_MSG5_SUBCHANNEL;
+	m.subchannel.op = NVSP_SUBCHANNEL_ALLOCATE;
+	m.subchannel.num = want;
+	if ((ret = nv_nvsp(n, &m, true, &r)))
+		return ret;
+	if (r.type != NVSP_MSG5_SUBCHANNEL || r.subchannel_complete.status != NVSP_STAT_SUCCESS ||
+	    r.subchannel_complete.num > want) {
+		guest_error(n->g, "netvsc", "nic %u: SUBCHANNEL refused or granted more than asked",
+			    n->idx);
+		return -EPROTO;
+	}
+	w.want = r.subchannel_complete.num;
+	if ((ret = guest_wait(n->g, nv_subchannels_offered, &w, n->g->opts.timeout_ms))) {
+		guest_error(n->g, "netvsc", "nic %u: %u subchannels granted, not all offered", n->idx,
+			    w.want);
+		return ret;
+	}
+	for (unsigned int i = 1; i <= w.want; i++) {
+		struct guest_channel *ch = w.found[i];
+
+		ret = guest_channel_open(n->g, ch, NV_RING_BYTES, NETVSC_MAX_PKT_SIZE,
+					 i % n->g->att.n_vcpus);
+		if (ret)
+			return ret;
+		ch->drv = n;
+		ch->drv_free = NULL;
+		ch->on_event = nv_on_event;
+		n->sub[n->n_subch++] = ch;
+	}
+	return 0;
+}
 
 /* netvsc_connect_vsp + netvsc_init_buf + rndis_filter_device_add. */
 static int nv_bring_up(struct nv *v, struct nv_nic *n, json_t *ev)
@@ -473,15 +559,19 @@ static int nv_bring_up(struct nv *v, struct nv_nic *n, json_t *ev)
 	if ((ret = nv_set(n, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, sizeof(params))) ||
 	    (ret = nv_set(n, RNDIS_OID_GEN_CURRENT_PACKET_FILTER, &filter, 4)))
 		return ret;
+	if (v->p->subchannels && n->version >= NVSP_PROTOCOL_VERSION_5 &&
+	    (ret = nv_subchannels(n, v->p->subchannels)))
+		return ret;
 	{
 		char mac[18];
 
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0], n->mac[1],
 			 n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
-		json_array_append_new(ev, json_pack("{s:i,s:s,s:I,s:i,s:i}", "nic", (int)n->idx,
+		json_array_append_new(ev, json_pack("{s:i,s:s,s:I,s:i,s:i,s:i}", "nic", (int)n->idx,
 						    "mac", mac, "nvsp_version", (json_int_t)n->version,
 						    "recv_sub_alloc", (int)n->sub_alloc,
-						    "send_section", (int)n->section));
+						    "send_section", (int)n->section,
+						    "channels", (int)(1 + n->n_subch)));
 	}
 	return 0;
 }
@@ -563,8 +653,15 @@ int guest_netvsc_run(struct guest *g, const struct guest_netvsc_params *p)
 		struct nv_rx_wait w = { b, b->rx_frames + b->rx_bad + p->frames };
 		uint32_t base = b->next_seq;  /* frames arrive while we send */
 
-		for (uint32_t s = 0; s < p->frames && !ret; s++)
+		for (uint32_t s = 0; s < p->frames && !ret; s++) {
+			/* Spread over every queue (in order per queue is all the
+			 * wire promises; one frame in flight keeps them ordered). */
+			unsigned int q = s % (1 + a->n_subch);
+
+			a->tx = q ? a->sub[q - 1] : a->ch;
 			ret = nv_send_frame(a, b->mac, base + s, size, s % 2);
+		}
+		a->tx = NULL;
 		if (!ret && guest_wait(g, nv_rx_pred, &w, g->opts.timeout_ms))
 			ok = false;
 	}
@@ -585,9 +682,13 @@ int guest_netvsc_run(struct guest *g, const struct guest_netvsc_params *p)
 		guest_emit(g, json_pack("{s:s,s:b,s:o}", "event", "netvsc_done", "ok", !ret && ok,
 					"nics", res));
 	}
-	for (unsigned int i = 0; i < v.n; i++)
+	for (unsigned int i = 0; i < v.n; i++) {
+		for (unsigned int k = 0; k < v.nic[i].n_subch; k++)
+			if (v.nic[i].sub[k]->open)
+				guest_channel_close(g, v.nic[i].sub[k]);
 		if (v.nic[i].ch->open)
 			guest_channel_close(g, v.nic[i].ch);
+	}
 	if (ret)
 		return ret;
 	return ok ? 0 : GUEST_NETVSC_VERIFY_FAILED;

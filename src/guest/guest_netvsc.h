@@ -7,8 +7,10 @@
  * buffer (0xCAFE) and a send buffer, runs the RNDIS probe (INIT with its
  * header crossing a page in GPA-direct pages, QUERY MAC / frame size /
  * offload capabilities, SET offload parameters, SET packet filter), then
- * exchanges frames: NIC i sends `frames` frames to NIC i+1 (alternately
- * from a send section and as GPA-direct pages) and checks every frame that
+ * optionally opens subchannels (RSS capabilities, SUBCHANNEL allocate, the
+ * offers), then exchanges frames: NIC i sends `frames` frames to NIC i+1
+ * (alternately from a send section and as GPA-direct pages, spread over
+ * its channels) and checks every frame that
  * arrives, by sequence number and content.  With two NICs on one dgram
  * wire, that is frames both ways through the host.
  *
@@ -28,6 +30,8 @@ struct guest_netvsc_params {
 	uint32_t nvsp_version;   /* 0: Linux's list, highest first */
 	uint32_t frames;         /* frames each NIC sends to the next one */
 	uint32_t frame_size;     /* bytes per frame (>= 64, <= 1514) */
+	uint32_t subchannels;    /* NVSP >= 5: ask for this many (capped by the
+				  * RSS queues the host reports); 0 = none */
 };
 
 #define GUEST_NETVSC_VERIFY_FAILED 1

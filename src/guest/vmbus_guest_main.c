@@ -49,7 +49,7 @@ static const char usage_text[] =
 	"                                    drive the first SCSI controller like hv_storvsc;\n"
 	"                                    one JSON line per step, exit 4 at the first\n"
 	"                                    failed verification (--help-storvsc: the steps)\n"
-	"  netvsc [--nvsp-version V] [--frames N] [--frame-size B]\n"
+	"  netvsc [--nvsp-version V] [--frames N] [--frame-size B] [--subchannels N]\n"
 	"                                    bring up every synthetic NIC like hv_netvsc (NVSP V,\n"
 	"                                    e.g. 0x50000; default Linux's list) and send N frames\n"
 	"                                    from each NIC to the next; exit 4 if one is lost\n";
@@ -538,6 +538,7 @@ static int cmd_netvsc(struct cli *c)
 	struct guest g;
 	int ret;
 
+	c->netvsc.subchannels = c->subchannels > 0 ? (uint32_t)c->subchannels : 0;
 	if (guest_open(&g, &c->opts))
 		return EXIT_FAIL;
 	ret = guest_vmbus_connect(&g);

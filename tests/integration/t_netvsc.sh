@@ -1,7 +1,8 @@
 # netvsc: the synthetic hv_netvsc brings up two NICs wired to each other by
 # dgram sockets (QEMU's -netdev dgram framing), at every NVSP version Linux
 # 6.1 tries, and sends frames both ways through the host (from send
-# sections and from GPA-direct pages with the RNDIS header crossing a page).
+# sections and from GPA-direct pages with the RNDIS header crossing a page),
+# then once more with a subchannel on the 2-queue NIC.
 . ./lib.sh
 cat >"$T/c.json" <<JSON
 {"devices":[
@@ -18,9 +19,11 @@ for v in 0x60001 0x60000 0x50000 0x40000 0x30002 0x2; do
 	expect_event "$T/out" '"event":"netvsc_done","ok":true'
 	expect_line "$T/out" '"nvsp_version":'"$((v))" '"mac":"00:15:5d:00:00:10"'
 done
-# Linux's own version list: it gets 6.1.
-guest netvsc --frames 200 --frame-size 1514 >"$T/out" || { cat "$T/out"; fail "netvsc failed"; }
-expect_line "$T/out" '"nvsp_version":393217'
+# Linux's own version list: it gets 6.1; n0 (2 queues) opens a subchannel
+# and its frames go out over both channels.
+guest netvsc --frames 200 --frame-size 1514 --subchannels 3 >"$T/out" || { cat "$T/out"; fail "netvsc failed"; }
+expect_line "$T/out" '"nvsp_version":393217' '"mac":"00:15:5d:00:00:10"' '"channels":2'
+expect_event "$T/out" '"event":"netvsc_done","ok":true'
 grep -q '"event":"error"' "$T/out" && fail "error events"
 daemon_alive
 st=$(ctl status)
