@@ -82,4 +82,19 @@ const struct net_backend_stats *net_backend_stats(const struct net_backend *be);
  * Pure: no state, unit-tested. */
 int net_csum_complete(uint8_t *frame, size_t len, size_t start, size_t offset, bool udp);
 
+/* TCP segmentation of an LSO frame (tso.c): Ethernet + IPv4 (or IPv6
+ * without extension headers, ipv6) + TCP at tcp_off, split into segments
+ * of at most `mss` payload bytes with lengths, ids, sequence numbers,
+ * flags and checksums of their own.  emit(opaque, headers, hlen, payload,
+ * plen) gets each; a non-zero return stops and is returned.  The number
+ * of segments, or -EINVAL (not such a frame, headers out of bounds, mss <
+ * NET_TSO_MIN_MSS), -E2BIG (more than NET_TSO_MAX_SEGS segments).  Pure. */
+#define NET_TSO_MIN_MSS  64u
+#define NET_TSO_MAX_SEGS 1100u     /* 64 KiB at the minimum MSS */
+#define NET_TSO_MAX_HDR  256u      /* Ethernet + IP (with options) + TCP (with options) */
+typedef int (*net_tso_emit_fn)(void *opaque, const uint8_t *hdr, size_t hlen,
+			       const uint8_t *payload, size_t plen);
+int net_tso_segment(const uint8_t *frame, size_t len, size_t tcp_off, uint32_t mss, bool ipv6,
+		    net_tso_emit_fn emit, void *opaque);
+
 #endif

@@ -52,6 +52,8 @@ struct netvsp_queue_stats {
 	uint64_t rx_frames, rx_bytes;  /* backend -> guest */
 	uint64_t tx_drops;        /* guest frames not sent (backend error, link down) */
 	uint64_t tx_csum;         /* guest frames whose TCP/UDP checksum the host completed */
+	uint64_t tx_lso;          /* guest LSO frames the host segmented ... */
+	uint64_t tx_segments;     /* ... and frames handed to the backend */
 	uint64_t rx_drops;        /* backend frames not delivered (filter, link down, too big) */
 	uint64_t malformed;       /* refused guest packets or messages */
 	uint64_t wrong_state;
@@ -149,6 +151,8 @@ static void netvsp_stats_add(struct netvsp_queue_stats *t, const struct netvsp_q
 	t->rx_bytes += q->rx_bytes;
 	t->tx_drops += q->tx_drops;
 	t->tx_csum += q->tx_csum;
+	t->tx_lso += q->tx_lso;
+	t->tx_segments += q->tx_segments;
 	t->rx_drops += q->rx_drops;
 	t->malformed += q->malformed;
 	t->wrong_state += q->wrong_state;
@@ -465,13 +469,52 @@ static int64_t netvsp_gather(struct netvsp_queue *q, const struct vmbus_pkt *pkt
 	return (int64_t)len;
 }
 
+struct netvsp_tx_ctx {
+	struct netvsp_queue *q;
+	const struct rndis_frame *f;
+};
+
+/* Sends one frame given as headers + payload (an LSO segment, or a whole
+ * frame with an empty payload), inserting the 802.1Q tag of the VLAN
+ * per-packet info after the MAC addresses. */
+static int netvsp_tx_emit(void *opaque, const uint8_t *hdr, size_t hlen, const uint8_t *payload,
+			  size_t plen)
+{
+	struct netvsp_tx_ctx *c = opaque;
+	const struct rndis_frame *f = c->f;
+	uint8_t tag[4];
+	struct iovec iov[4];
+	int n = 0;
+
+	if (f->has_vlan && (f->vlan & 0xFFF0u) && hlen >= 12) {
+		/* ndis_pkt_8021q_info: priority bits 0..2, VLAN id bits 4..15. */
+		uint16_t tci = (uint16_t)(((f->vlan & 7u) << 13) | ((f->vlan >> 4) & 0xFFFu));
+
+		tag[0] = 0x81;
+		tag[1] = 0x00;
+		tag[2] = (uint8_t)(tci >> 8);
+		tag[3] = (uint8_t)tci;
+		iov[n++] = (struct iovec){ (void *)hdr, 12 };
+		iov[n++] = (struct iovec){ tag, 4 };
+		iov[n++] = (struct iovec){ (void *)(hdr + 12), hlen - 12 };
+	} else {
+		iov[n++] = (struct iovec){ (void *)hdr, hlen };
+	}
+	if (plen)
+		iov[n++] = (struct iovec){ (void *)payload, plen };
+	if (net_backend_send(c->q->d->be, iov, n)) {
+		c->q->st.tx_drops++;
+		return 0;  /* a lost segment is TCP's to repair; keep going */
+	}
+	c->q->st.tx_segments++;
+	return 0;
+}
+
 static void netvsp_tx_frame(struct netvsp_queue *q, uint8_t *msg, const struct rndis_frame *f)
 {
 	struct netvsp_dev *d = q->d;
 	uint8_t *frame = msg + f->offset;
-	uint8_t tag[4];
-	struct iovec iov[3];
-	int n = 0;
+	uint64_t drops = q->st.tx_drops;
 
 	if (!d->rndis.link_up || !d->be) {
 		q->st.tx_drops++;
@@ -484,24 +527,25 @@ static void netvsp_tx_frame(struct netvsp_queue *q, uint8_t *msg, const struct r
 		return;
 	}
 	q->st.tx_csum += f->csum_needed;
-	if (f->has_vlan && (f->vlan & 0xFFF0u)) {
-		/* ndis_pkt_8021q_info: priority bits 0..2, VLAN id bits 4..15.
-		 * Insert the 802.1Q tag after the MAC addresses. */
-		uint16_t tci = (uint16_t)(((f->vlan & 7u) << 13) | ((f->vlan >> 4) & 0xFFFu));
+	{
+		struct netvsp_tx_ctx c = { q, f };
 
-		tag[0] = 0x81;
-		tag[1] = 0x00;
-		tag[2] = (uint8_t)(tci >> 8);
-		tag[3] = (uint8_t)tci;
-		iov[n++] = (struct iovec){ (void *)frame, 12 };
-		iov[n++] = (struct iovec){ tag, 4 };
-		iov[n++] = (struct iovec){ (void *)(frame + 12), f->len - 12 };
-	} else {
-		iov[n++] = (struct iovec){ (void *)frame, f->len };
-	}
-	if (net_backend_send(d->be, iov, n)) {
-		q->st.tx_drops++;
-		return;
+		if (f->has_lso) {
+			int rc = net_tso_segment(frame, f->len, f->lso_tcp_off, f->lso_mss, f->lso_ipv6,
+						 netvsp_tx_emit, &c);
+
+			if (rc < 0) {
+				q->st.malformed++;
+				log_guest("netvsp %s: queue %u: LSO frame of %u bytes not segmentable: %s",
+					  d->path, q->index, f->len, strerror(-rc));
+				return;
+			}
+			q->st.tx_lso++;
+		} else {
+			netvsp_tx_emit(&c, frame, f->len, NULL, 0);
+			if (q->st.tx_drops != drops)
+				return;
+		}
 	}
 	q->st.tx_frames++;
 	q->st.tx_bytes += f->len;
@@ -806,7 +850,7 @@ static json_t *netvsp_stats(void *opaque)
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", d->mac[0], d->mac[1], d->mac[2],
 		 d->mac[3], d->mac[4], d->mac[5]);
 	return json_pack("{s:s,s:i,s:b,s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-			 "s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}",
+			 "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}",
 			 "mac", mac, "mtu", (int)d->mtu, "link", d->rndis.link_up,
 			 "nvsp_version", (int)d->nvsp.version,
 			 "rndis", d->rndis.state == RNDIS_INITIALIZED ? "initialized" : "uninitialized",
@@ -817,7 +861,8 @@ static json_t *netvsp_stats(void *opaque)
 			 "tx_packets", (json_int_t)t.tx_frames, "tx_bytes", (json_int_t)t.tx_bytes,
 			 "rx_packets", (json_int_t)t.rx_frames, "rx_bytes", (json_int_t)t.rx_bytes,
 			 "tx_drops", (json_int_t)t.tx_drops, "rx_drops", (json_int_t)t.rx_drops,
-			 "tx_checksums", (json_int_t)t.tx_csum,
+			 "tx_checksums", (json_int_t)t.tx_csum, "tx_lso", (json_int_t)t.tx_lso,
+			 "tx_segments", (json_int_t)t.tx_segments,
 			 "malformed", (json_int_t)t.malformed, "wrong_state", (json_int_t)t.wrong_state,
 			 "unsupported", (json_int_t)t.unsupported,
 			 "link_changes", (json_int_t)d->link_changes,

@@ -38,6 +38,11 @@
 #define RNDIS_REPLY_MAX          256u
 /* Packets a channel's notify handles before it yields the event loop. */
 #define NETVSP_NOTIFY_BUDGET     64u
+/* Largest LSO frame advertised (ndis_lsov2_offload ip4/ip6_maxsz); Linux
+ * caps its GSO size at it.  Below 64 KiB so a frame with its headers and
+ * RNDIS header fits NETVSP_MAX_RNDIS_MSG. */
+#define NETVSP_LSO_MAX_SIZE      62780u
+#define NETVSP_LSO_MIN_SEGS      2u
 
 enum netvsp_fault {
 	NETVSP_FAULT_NONE = 0,
@@ -156,6 +161,9 @@ struct rndis_frame {
 	bool csum_needed;         /* the host completes a TCP/UDP checksum: */
 	uint32_t csum_start;      /* transport header offset in the frame */
 	uint32_t csum_offset;     /* of the checksum field in that header (16 / 6) */
+	uint32_t lso_mss;         /* has_lso: segment to this payload size ... */
+	uint32_t lso_tcp_off;     /* ... the TCP header at this offset ... */
+	bool lso_ipv6;            /* ... over IPv6 (else IPv4) */
 	uint32_t lso;             /* RNDIS_LSO_* */
 	uint32_t vlan;            /* ndis_pkt_8021q_info: vlan id bits 4..15, prio 0..2 */
 	uint32_t hash;

@@ -154,9 +154,10 @@ static int rndis_q_mac(const struct rndis_state *r, uint8_t *buf, uint32_t cap)
 static int rndis_q_offload_caps(const struct rndis_state *r, uint8_t *buf, uint32_t cap)
 {
 	/* An NDIS 6.0 ndis_offload offering TCP and UDP transmit checksums
-	 * over IPv4 and IPv6 (the host completes them, net_csum_complete, so
-	 * every backend gets valid frames) and no LSO: Linux segments in
-	 * software (README: what is advertised). */
+	 * and LSOv2 over IPv4 and IPv6.  The host completes the checksums
+	 * (net_csum_complete) and segments LSO frames (net_tso_segment), so
+	 * every backend gets complete, valid frames (README: what is
+	 * advertised). */
 	struct ndis_obj_header h = { NDIS_OBJECT_TYPE_OFFLOAD, 1, NDIS_OFFLOAD_SIZE_6_0 };
 
 	if (cap < NDIS_OFFLOAD_SIZE_6_0)
@@ -169,6 +170,13 @@ static int rndis_q_offload_caps(const struct rndis_state *r, uint8_t *buf, uint3
 	put32(buf + NDIS_OFFLOAD_IP6_TXENC, NDIS_OFFLOAD_ENCAP_8023);
 	put32(buf + NDIS_OFFLOAD_IP6_TXCSUM, NDIS_TXCSUM_CAP_TCP6 | NDIS_TXCSUM_CAP_TCP6OPT |
 					     NDIS_TXCSUM_CAP_IP6EXT | NDIS_TXCSUM_CAP_UDP6);
+	put32(buf + NDIS_OFFLOAD_LSOV2_IP4_ENCAP, NDIS_OFFLOAD_ENCAP_8023);
+	put32(buf + NDIS_OFFLOAD_LSOV2_IP4_MAXSZ, NETVSP_LSO_MAX_SIZE);
+	put32(buf + NDIS_OFFLOAD_LSOV2_IP4_MINSG, NETVSP_LSO_MIN_SEGS);
+	put32(buf + NDIS_OFFLOAD_LSOV2_IP6_ENCAP, NDIS_OFFLOAD_ENCAP_8023);
+	put32(buf + NDIS_OFFLOAD_LSOV2_IP6_MAXSZ, NETVSP_LSO_MAX_SIZE);
+	put32(buf + NDIS_OFFLOAD_LSOV2_IP6_MINSG, NETVSP_LSO_MIN_SEGS);
+	put32(buf + NDIS_OFFLOAD_LSOV2_IP6_OPTS, NDIS_LSOV2_CAP_IP6EXT | NDIS_LSOV2_CAP_TCP6OPT);
 	return NDIS_OFFLOAD_SIZE_6_0;
 }
 
@@ -567,13 +575,26 @@ static void rndis_handle_packet(struct rndis_state *r, const uint8_t *msg, uint3
 		}
 	}
 	if (out->frame.has_lso) {
-		/* Not advertised (all offload capabilities are 0): a guest that
-		 * sends LSO anyway gets its frame dropped, not a 64 KiB frame
-		 * with a zero IP length on the wire. */
-		rndis_fail(out, NETVSP_FAULT_UNSUPPORTED, "LSO frame (LSO is not offered)");
-		return;
+		/* LSOv2 (netvsc_xmit): mss, the TCP header offset, the IP
+		 * version.  The frame is segmented by the host; its headers
+		 * are checked again there (net_tso_segment). */
+		uint32_t v = out->frame.lso;
+
+		if (!RNDIS_LSO_V2(v)) {
+			rndis_fail(out, NETVSP_FAULT_UNSUPPORTED, "LSOv1 frame (only LSOv2 is offered)");
+			return;
+		}
+		if (RNDIS_LSO_MSS(v) < 64 || RNDIS_LSO_TCP_OFFSET(v) < 14 + 20 ||
+		    (uint64_t)RNDIS_LSO_TCP_OFFSET(v) + 20 > p.data_len) {
+			rndis_fail(out, NETVSP_FAULT_MALFORMED, "LSO mss or TCP offset out of bounds");
+			return;
+		}
+		out->frame.lso_mss = RNDIS_LSO_MSS(v);
+		out->frame.lso_tcp_off = RNDIS_LSO_TCP_OFFSET(v);
+		out->frame.lso_ipv6 = RNDIS_LSO_IPV6(v);
 	}
-	if (out->frame.has_csum && (out->frame.csum & (RNDIS_CSUM_TX_TCP | RNDIS_CSUM_TX_UDP))) {
+	if (!out->frame.has_lso && out->frame.has_csum &&
+	    (out->frame.csum & (RNDIS_CSUM_TX_TCP | RNDIS_CSUM_TX_UDP))) {
 		/* netvsc_xmit for CHECKSUM_PARTIAL: exactly one of TCP/UDP, the
 		 * transport header offset from the frame's start; the field
 		 * must lie inside the frame (checked again when filled). */
@@ -589,7 +610,8 @@ static void rndis_handle_packet(struct rndis_state *r, const uint8_t *msg, uint3
 		out->frame.csum_start = off;
 		out->frame.csum_offset = field;
 	}
-	if (p.data_len > r->max_frame) {
+	/* An LSO frame may be as large as an IP packet with its headers. */
+	if (p.data_len > (out->frame.has_lso ? 65536u + 256u : r->max_frame)) {
 		rndis_fail(out, NETVSP_FAULT_MALFORMED, "frame longer than the MTU allows");
 		return;
 	}

@@ -576,14 +576,31 @@ START_TEST(test_rndis_packet)
 	put32(buf + 32, 0xFFFFFFFFu);                   /* ppi_len */
 	rndis_dispatch(&R, buf, len, &d);
 	ck_assert_int_eq(d.fault, NETVSP_FAULT_MALFORMED);
-	/* LSO is not offered: refused. */
+	/* LSOv2: mss 1448, TCP at 34, IPv4; larger than the MTU is fine. */
 	h = (struct rndis_ppi){ 16, RNDIS_PPI_LSO, 12 };
 	memcpy(ppi, &h, 12);
-	put32(ppi + 12, 1448u | (1u << 30));
-	len = packet(60, ppi, 16);
+	put32(ppi + 12, 1448u | 34u << 20 | 1u << 30);
+	len = packet(3000, ppi, 16);
+	rndis_dispatch(&R, buf, len, &d);
+	ck_assert_int_eq(d.verdict, RNDIS_DATA);
+	ck_assert(d.frame.has_lso);
+	ck_assert_uint_eq(d.frame.lso_mss, 1448);
+	ck_assert_uint_eq(d.frame.lso_tcp_off, 34);
+	ck_assert(!d.frame.lso_ipv6);
+	/* LSOv1 (not offered), a tiny mss, a TCP offset past the frame. */
+	put32(ppi + 12, 1448u | 34u << 20);
+	len = packet(3000, ppi, 16);
 	rndis_dispatch(&R, buf, len, &d);
 	ck_assert_int_eq(d.fault, NETVSP_FAULT_UNSUPPORTED);
 	ck_assert_int_eq(d.verdict, RNDIS_DROP);
+	put32(ppi + 12, 8u | 34u << 20 | 1u << 30);
+	len = packet(3000, ppi, 16);
+	rndis_dispatch(&R, buf, len, &d);
+	ck_assert_int_eq(d.fault, NETVSP_FAULT_MALFORMED);
+	put32(ppi + 12, 1448u | 1000u << 20 | 1u << 30);
+	len = packet(200, ppi, 16);
+	rndis_dispatch(&R, buf, len, &d);
+	ck_assert_int_eq(d.fault, NETVSP_FAULT_MALFORMED);
 	/* Before INIT (or after HALT). */
 	rndis_init(&R, mac, 1500, 1);
 	len = packet(60, NULL, 0);
@@ -685,6 +702,106 @@ START_TEST(test_csum_offload)
 }
 END_TEST
 
+struct seg_log {
+	unsigned int n;
+	uint8_t seg[8][2048];
+	size_t len[8];
+};
+
+static int seg_collect(void *opaque, const uint8_t *hdr, size_t hlen, const uint8_t *payload,
+		       size_t plen)
+{
+	struct seg_log *l = opaque;
+
+	ck_assert_uint_lt(l->n, 8);
+	ck_assert_uint_le(hlen + plen, sizeof(l->seg[0]));
+	memcpy(l->seg[l->n], hdr, hlen);
+	memcpy(l->seg[l->n] + hlen, payload, plen);
+	l->len[l->n++] = hlen + plen;
+	return 0;
+}
+
+/* A frame as netvsc sends it with LSO: IPv4 total length and checksum 0. */
+static size_t lso_frame(uint8_t *f, size_t payload, bool ipv6)
+{
+	size_t ip = 14, tcp = ipv6 ? 54 : 34;
+
+	memset(f, 0, tcp + 20 + payload);
+	f[12] = ipv6 ? 0x86 : 0x08;
+	f[13] = ipv6 ? 0xDD : 0x00;
+	if (ipv6) {
+		f[ip] = 0x60;
+		f[ip + 6] = 6;
+		f[ip + 7] = 64;
+		for (int i = 0; i < 32; i++)
+			f[ip + 8 + i] = (uint8_t)(i + 1);
+	} else {
+		f[ip] = 0x45;
+		f[ip + 4] = 0x12;                        /* id 0x1234 */
+		f[ip + 5] = 0x34;
+		f[ip + 8] = 64;
+		f[ip + 9] = 6;
+		memcpy(f + ip + 12, "\x0a\xd5\x00\x02\x0a\xd5\x00\x01", 8);
+	}
+	put32(f + tcp + 4, 0x01000000);                 /* seq 1 (big-endian bytes) */
+	f[tcp + 12] = 0x50;
+	f[tcp + 13] = 0x80 | 0x10 | 0x08 | 0x01;        /* CWR ACK PSH FIN */
+	for (size_t i = 0; i < payload; i++)
+		f[tcp + 20 + i] = (uint8_t)(i * 7 + 3);
+	return tcp + 20 + payload;
+}
+
+START_TEST(test_tso_segment)
+{
+	static uint8_t f[4096];
+	static struct seg_log l;
+	size_t len = lso_frame(f, 2500, false);
+
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(net_tso_segment(f, len, 34, 1000, false, seg_collect, &l), 3);
+	for (unsigned int i = 0; i < 3; i++) {
+		const uint8_t *s = l.seg[i];
+		size_t plen = i < 2 ? 1000 : 500;
+		uint32_t seq = (uint32_t)s[38] << 24 | s[39] << 16 | s[40] << 8 | s[41];
+
+		ck_assert_uint_eq(l.len[i], 54 + plen);
+		ck_assert_uint_eq(s[16] << 8 | s[17], 40 + plen);        /* total length */
+		ck_assert_uint_eq(s[18] << 8 | s[19], 0x1234 + i);       /* id */
+		ck_assert_uint_eq(fold(sum16(s + 14, 20, 0)), 0xFFFF);   /* IP checksum */
+		ck_assert_uint_eq(seq, 0x00000001u + 1000 * i);
+		ck_assert_uint_eq(s[47] & 0x80, i == 0 ? 0x80 : 0);      /* CWR first */
+		ck_assert_uint_eq(s[47] & 0x09, i == 2 ? 0x09 : 0);      /* FIN PSH last */
+		ck_assert_uint_eq(fold(sum16(s + 34, 20 + plen, sum16(s + 26, 8, 0) + 6 + 20 + plen)),
+				  0xFFFF);                                    /* TCP checksum */
+		ck_assert_mem_eq(s + 54, f + 54 + 1000 * i, plen);
+	}
+	/* IPv6. */
+	len = lso_frame(f, 1500, true);
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(net_tso_segment(f, len, 54, 1440, true, seg_collect, &l), 2);
+	ck_assert_uint_eq(l.seg[1][18] << 8 | l.seg[1][19], 20 + 60);  /* payload length */
+	ck_assert_uint_eq(fold(sum16(l.seg[1] + 54, 80, sum16(l.seg[1] + 22, 32, 0) + 6 + 80)), 0xFFFF);
+	/* Refused: a tiny mss, the TCP offset not after the IP header, not
+	 * TCP, the wrong IP version, too many segments, headers past the end. */
+	len = lso_frame(f, 2500, false);
+	ck_assert_int_eq(net_tso_segment(f, len, 34, 8, false, seg_collect, &l), -EINVAL);
+	ck_assert_int_eq(net_tso_segment(f, len, 38, 1000, false, seg_collect, &l), -EINVAL);
+	ck_assert_int_eq(net_tso_segment(f, len, 34, 1000, true, seg_collect, &l), -EINVAL);
+	ck_assert_int_eq(net_tso_segment(f, 40, 34, 1000, false, seg_collect, &l), -EINVAL);
+	f[23] = 17;
+	ck_assert_int_eq(net_tso_segment(f, len, 34, 1000, false, seg_collect, &l), -EINVAL);
+	f[23] = 6;
+	f[46] = 0xF0;                                   /* 60-byte TCP header */
+	ck_assert_int_eq(net_tso_segment(f, 80, 34, 1000, false, seg_collect, &l), -EINVAL);
+	{
+		static uint8_t big[80000];
+		size_t blen = lso_frame(big, 72000, false);
+
+		ck_assert_int_eq(net_tso_segment(big, blen, 34, 64, false, seg_collect, &l), -E2BIG);
+	}
+}
+END_TEST
+
 static Suite *netvsp_proto_suite(void)
 {
 	Suite *s = suite_create("netvsp_proto");
@@ -702,6 +819,7 @@ static Suite *netvsp_proto_suite(void)
 	tcase_add_test(tc, test_rndis_packet);
 	tcase_add_test(tc, test_rndis_build);
 	tcase_add_test(tc, test_csum_offload);
+	tcase_add_test(tc, test_tso_segment);
 	suite_add_tcase(s, tc);
 	return s;
 }

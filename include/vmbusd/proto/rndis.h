@@ -221,6 +221,19 @@ _Static_assert(sizeof(struct ndis_obj_header) == 4, "ndis object header");
 #define NDIS_TXCSUM_CAP_TCP6OPT  0x004u
 #define NDIS_TXCSUM_CAP_TCP6     0x010u
 #define NDIS_TXCSUM_CAP_UDP6     0x040u
+/* ndis_offload's ndis_lsov2_offload at byte 80: u32 {ip4_encap, ip4_maxsz,
+ * ip4_minsg, ip6_encap, ip6_maxsz, ip6_minsg, ip6_opts}.  Linux turns on
+ * TSO when ip4_encap has 802.3 (and caps its GSO size at ip4_maxsz), TSO6
+ * when ip6_encap has 802.3 and ip6_opts has both NDIS_LSOV2_CAP_IP6 bits. */
+#define NDIS_OFFLOAD_LSOV2_IP4_ENCAP 80u
+#define NDIS_OFFLOAD_LSOV2_IP4_MAXSZ 84u
+#define NDIS_OFFLOAD_LSOV2_IP4_MINSG 88u
+#define NDIS_OFFLOAD_LSOV2_IP6_ENCAP 92u
+#define NDIS_OFFLOAD_LSOV2_IP6_MAXSZ 96u
+#define NDIS_OFFLOAD_LSOV2_IP6_MINSG 100u
+#define NDIS_OFFLOAD_LSOV2_IP6_OPTS  104u
+#define NDIS_LSOV2_CAP_IP6EXT        0x001u
+#define NDIS_LSOV2_CAP_TCP6OPT       0x004u
 
 /* OID_GEN_RECEIVE_SCALE_CAPABILITIES reply (ndis_recv_scale_cap, 18 B). */
 struct ndis_rss_caps {
