@@ -61,7 +61,8 @@ static void check_rndis(const struct rndis_state *r, uint32_t len, const struct 
 	}
 	case RNDIS_DATA:
 		CHECK(d->fault == NETVSP_FAULT_NONE);
-		CHECK(d->frame.len >= 14 && d->frame.len <= r->max_frame);
+		CHECK(d->frame.len >= 14 &&
+		      d->frame.len <= (d->frame.has_lso ? 65536u + 256u : r->max_frame));
 		CHECK((uint64_t)d->frame.offset + d->frame.len <= d->consumed);
 		break;
 	}

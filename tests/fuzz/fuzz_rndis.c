@@ -73,7 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else if (d.verdict == RNDIS_DATA) {
 			volatile uint8_t sum = 0;
 
-			CHECK(d.frame.len >= 14 && d.frame.len <= r.max_frame);
+			CHECK(d.frame.len >= 14 &&
+			      d.frame.len <= (d.frame.has_lso ? 65536u + 256u : r.max_frame));
 			CHECK((uint64_t)d.frame.offset + d.frame.len <= d.consumed);
 			for (uint32_t i = 0; i < d.frame.len; i++)
 				sum += msg[d.frame.offset + i];
