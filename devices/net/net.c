@@ -15,53 +15,74 @@
 #include "core/util.h"
 #include "devices/net/net_internal.h"
 
-/* ---- capture: the classic pcap format, Ethernet link type ------------------ */
+/* ---- capture: a pcap file (libpcap), Ethernet link type ------------------- */
 
-struct pcap_file_hdr {
-	uint32_t magic;           /* 0xa1b2c3d4: microsecond timestamps */
-	uint16_t major, minor;    /* 2.4 */
-	int32_t thiszone;
-	uint32_t sigfigs, snaplen, linktype; /* 1 = LINKTYPE_ETHERNET */
-};
+#ifdef HAVE_LIBPCAP
+#include <pcap/pcap.h>
 
-struct pcap_rec_hdr {
-	uint32_t sec, usec, caplen, len;
-};
-
-static int net_capture_open(struct net_backend *be, const char *file)
+static int net_capture_open(struct net_backend *be, const char *file, char *why, size_t whylen)
 {
-	struct pcap_file_hdr h = { 0xa1b2c3d4u, 2, 4, 0, 0, NET_MAX_FRAME, 1 };
-
-	be->capture = fopen(file, "wb");
-	if (!be->capture)
-		return -errno;
-	if (fwrite(&h, sizeof(h), 1, be->capture) != 1)
+	be->capture_pcap = pcap_open_dead(DLT_EN10MB, NET_MAX_FRAME);
+	be->capture_buf = malloc(NET_MAX_FRAME);
+	if (!be->capture_pcap || !be->capture_buf) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	be->capture = pcap_dump_open(be->capture_pcap, file);
+	if (!be->capture) {
+		snprintf(why, whylen, "%s", pcap_geterr(be->capture_pcap));
 		return -EIO;
-	fflush(be->capture);
+	}
 	return 0;
 }
 
 static void net_capture(struct net_backend *be, const struct iovec *iov, int iovcnt)
 {
-	struct pcap_rec_hdr r;
+	struct pcap_pkthdr h;
 	struct timespec ts;
 	size_t len = 0;
 
 	if (!be->capture)
 		return;
-	for (int i = 0; i < iovcnt; i++)
-		len += iov[i].iov_len;
+	for (int i = 0; i < iovcnt && len < NET_MAX_FRAME; i++) {
+		size_t c = MIN(iov[i].iov_len, NET_MAX_FRAME - len);
+
+		memcpy(be->capture_buf + len, iov[i].iov_base, c);
+		len += c;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
-	r.sec = (uint32_t)ts.tv_sec;
-	r.usec = (uint32_t)(ts.tv_nsec / 1000);
-	r.caplen = r.len = (uint32_t)len;
-	fwrite(&r, sizeof(r), 1, be->capture);
-	for (int i = 0; i < iovcnt; i++)
-		fwrite(iov[i].iov_base, 1, iov[i].iov_len, be->capture);
+	h.ts.tv_sec = ts.tv_sec;
+	h.ts.tv_usec = ts.tv_nsec / 1000;
+	h.caplen = h.len = (bpf_u_int32)len;
+	pcap_dump((u_char *)be->capture, &h, be->capture_buf);
 	/* Flushed per frame: a capture is for reading while it runs. */
-	fflush(be->capture);
+	pcap_dump_flush(be->capture);
 	be->st.captured++;
 }
+
+static void net_capture_close(struct net_backend *be)
+{
+	if (be->capture)
+		pcap_dump_close(be->capture);
+	if (be->capture_pcap)
+		pcap_close(be->capture_pcap);
+	free(be->capture_buf);
+}
+#else
+static int net_capture_open(struct net_backend *be, const char *file, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "vmbusd was built without libpcap (install libpcap-dev, ./configure)");
+	return -ENOTSUP;
+}
+
+static void net_capture(struct net_backend *be, const struct iovec *iov, int iovcnt)
+{
+}
+
+static void net_capture_close(struct net_backend *be)
+{
+}
+#endif
 
 /* ---- receive loop ------------------------------------------------------------ */
 
@@ -265,7 +286,6 @@ struct net_backend *net_backend_open(const json_t *cfg, const char *path, const 
 	const char *kind = NULL;
 	struct net_backend *be;
 	char bpath[128];
-	int rc;
 
 	snprintf(bpath, sizeof(bpath), "%s.backend", path);
 	if (!cfg || !json_is_object(cfg)) {
@@ -293,9 +313,13 @@ struct net_backend *net_backend_open(const json_t *cfg, const char *path, const 
 	be->opaque = opaque;
 	if (ops->open(be, cfg, bpath, err))
 		goto fail;
-	if (capture && (rc = net_capture_open(be, capture))) {
-		json_fail(err, path, "capture", "%s: %s", capture, strerror(-rc));
-		goto fail;
+	if (capture) {
+		char why[256];
+
+		if (net_capture_open(be, capture, why, sizeof(why))) {
+			json_fail(err, path, "capture", "%s: %s", capture, why);
+			goto fail;
+		}
 	}
 	if (be->fd >= 0) {
 		be->ev = event_new(base, be->fd, EV_READ | EV_PERSIST, net_readable, be);
@@ -324,8 +348,7 @@ void net_backend_close(struct net_backend *be)
 		be->ops->close(be);
 	if (be->fd >= 0)
 		close(be->fd);
-	if (be->capture)
-		fclose(be->capture);
+	net_capture_close(be);
 	free(be->rx_buf);
 	free(be);
 }

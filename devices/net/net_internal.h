@@ -38,7 +38,9 @@ struct net_backend {
 	uint8_t *rx_buf;          /* NET_MAX_FRAME bytes */
 	bool held;                /* rx_buf holds a frame the device refused */
 	size_t held_len;
-	FILE *capture;
+	struct pcap *capture_pcap;     /* pcap_open_dead(DLT_EN10MB) */
+	struct pcap_dumper *capture;   /* the "capture" file */
+	uint8_t *capture_buf;          /* one frame gathered for pcap_dump() */
 	struct net_backend_stats st;
 	/* Frames the host side refused with EAGAIN, sent when the fd is
 	 * writable again (as QEMU's net queue does): a short burst is not
