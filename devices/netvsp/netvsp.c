@@ -2,9 +2,10 @@
 /*
  * netvsp: the Hyper-V synthetic NIC that Linux hv_netvsc drives (facts §9).
  * The wire formats are in vmbusd/proto/{nvsp,rndis}.h, the pure protocols
- * in nvsp.c and rndis.c, the host side of the wire behind devices/net/net.h;
- * this file owns the channels (queues), the guest's receive and send
- * buffers, the notify loop, config, control and stats.
+ * in nvsp.c and rndis.c, the host side of the wire behind devices/net/net.h,
+ * config, control, stats and the lifecycle in netvsp_dev.c; this file owns
+ * the channels (queues), the guest's receive and send buffers and the
+ * notify loop.
  *
  * Queues.  The primary channel is queue 0.  When the guest asks
  * (NVSP SUBCHANNEL, v5+, only after we reported >= 2 RSS queues), queues
@@ -44,72 +45,7 @@
 #include "devices/netvsp/netvsp_internal.h"
 #include "devices/registry.h"
 
-#define NETVSP_CTRL_MAX 64u   /* control replies waiting for receive-buffer space */
 
-struct netvsp_queue_stats {
-	uint64_t packets;         /* guest packets read */
-	uint64_t tx_frames, tx_bytes;  /* guest -> backend */
-	uint64_t rx_frames, rx_bytes;  /* backend -> guest */
-	uint64_t tx_drops;        /* guest frames not sent (backend error, link down) */
-	uint64_t tx_csum;         /* guest frames whose TCP/UDP checksum the host completed */
-	uint64_t tx_lso;          /* guest LSO frames the host segmented ... */
-	uint64_t tx_segments;     /* ... and frames handed to the backend */
-	uint64_t rx_drops;        /* backend frames not delivered (filter, link down, too big) */
-	uint64_t malformed;       /* refused guest packets or messages */
-	uint64_t wrong_state;
-	uint64_t unsupported;
-	uint64_t budget_yields;   /* notify stopped at the packet budget */
-	uint64_t comp_queued;     /* NVSP completions that waited for ring space */
-};
-
-struct netvsp_dev;
-
-struct netvsp_queue {
-	struct netvsp_dev *d;
-	struct vmbus_channel *ch;
-	uint16_t index;
-	bool open;
-	bool in_drain;
-	bool comp_pending;        /* one NVSP completion waiting for ring space */
-	uint64_t comp_tid;
-	struct nvsp_msg comp;
-	struct iovec *scratch;    /* GPA-direct decode buffer */
-	int scratch_cap;
-	struct netvsp_queue_stats st;
-};
-
-struct netvsp_ctrl {
-	struct netvsp_ctrl *next;
-	uint32_t len;
-	uint8_t msg[RNDIS_REPLY_MAX];
-};
-
-struct netvsp_dev {
-	struct vmbus_server *srv;
-	char path[64];
-	struct vmbus_offer_params offer;
-	uint8_t mac[6];
-	uint32_t mtu;
-	uint16_t queues;
-	struct nvsp_proto nvsp;
-	struct rndis_state rndis;
-	struct netvsp_queue *q[NETVSP_MAX_QUEUES]; /* [0] primary */
-	unsigned int n_sub;
-	struct net_backend *be;
-	/* receive buffer slots */
-	uint32_t rb_gen;
-	uint32_t rb_slots;
-	uint32_t *rb_free;        /* stack of free slot numbers */
-	uint32_t rb_nfree;
-	uint8_t *rb_used;
-	struct netvsp_ctrl *ctrl_head, *ctrl_tail;
-	unsigned int ctrl_count;
-	uint8_t *msgbuf;          /* private copy of one guest RNDIS message */
-	uint64_t link_changes, ctrl_dropped, stale_completions;
-	struct netvsp_queue_stats retired;  /* of subchannels that are gone */
-};
-
-static const struct vmbus_channel_ops netvsp_channel_ops;
 
 /* ---- small helpers ------------------------------------------------------------ */
 
@@ -142,7 +78,7 @@ static struct vmbus_channel *netvsp_primary(const struct netvsp_dev *d)
 	return d->q[0] && d->q[0]->open ? d->q[0]->ch : NULL;
 }
 
-static void netvsp_stats_add(struct netvsp_queue_stats *t, const struct netvsp_queue_stats *q)
+void netvsp_stats_add(struct netvsp_queue_stats *t, const struct netvsp_queue_stats *q)
 {
 	t->packets += q->packets;
 	t->tx_frames += q->tx_frames;
@@ -173,7 +109,7 @@ static void netvsp_count_fault(struct netvsp_queue *q, enum netvsp_fault f)
 
 /* ---- receive buffer ---------------------------------------------------------------- */
 
-static void netvsp_rb_drop(struct netvsp_dev *d)
+void netvsp_rb_drop(struct netvsp_dev *d)
 {
 	free(d->rb_free);
 	free(d->rb_used);
@@ -309,7 +245,7 @@ static void netvsp_ctrl_flush(struct netvsp_dev *d)
 	}
 }
 
-static void netvsp_ctrl_drop_all(struct netvsp_dev *d)
+void netvsp_ctrl_drop_all(struct netvsp_dev *d)
 {
 	while (d->ctrl_head) {
 		struct netvsp_ctrl *c = d->ctrl_head;
@@ -349,7 +285,7 @@ static void netvsp_rx_resume(struct netvsp_dev *d)
 		net_backend_rx_resume(d->be);
 }
 
-static void netvsp_indicate_link(struct netvsp_dev *d)
+void netvsp_indicate_link(struct netvsp_dev *d)
 {
 	uint8_t buf[sizeof(struct rndis_indicate_status)];
 	uint32_t len;
@@ -380,7 +316,7 @@ static struct netvsp_queue *netvsp_rx_queue(struct netvsp_dev *d, const uint8_t 
 	return q && q->open ? q : d->q[0];
 }
 
-static bool netvsp_backend_rx(void *opaque, const uint8_t *frame, size_t len)
+bool netvsp_backend_rx(void *opaque, const uint8_t *frame, size_t len)
 {
 	struct netvsp_dev *d = opaque;
 	struct netvsp_queue *q;
@@ -749,7 +685,7 @@ static int netvsp_chan_open(struct vmbus_channel *ch)
 	return 0;
 }
 
-static void netvsp_rescind_subchannels(struct netvsp_dev *d)
+void netvsp_rescind_subchannels(struct netvsp_dev *d)
 {
 	while (d->n_sub > 0) {
 		struct netvsp_queue *sq = d->q[d->n_sub];
@@ -777,225 +713,8 @@ static void netvsp_chan_close(struct vmbus_channel *ch)
 	}
 }
 
-static const struct vmbus_channel_ops netvsp_channel_ops = {
+const struct vmbus_channel_ops netvsp_channel_ops = {
 	.open = netvsp_chan_open,
 	.notify = netvsp_chan_notify,
 	.close = netvsp_chan_close,
-};
-
-/* ---- control and stats ---------------------------------------------------------------- */
-
-static int netvsp_control(void *opaque, const char *verb, const json_t *args,
-			  device_control_done done, void *cookie, struct json_err *err)
-{
-	static const char *const keys[] = { "up", NULL };
-	struct netvsp_dev *d = opaque;
-	bool up = true;
-	int rc;
-
-	if (strcmp(verb, "link") != 0)
-		return -ENOTSUP;
-	if (!args || !json_is_object(args))
-		return json_fail(err, "args", NULL, "must be an object {\"up\": true|false}");
-	if ((rc = json_check_keys(args, "args", keys, err)) ||
-	    (rc = json_get_bool(args, "args", "up", true, &up, err)))
-		return rc;
-	if (up != d->rndis.link_up) {
-		d->rndis.link_up = up;
-		d->link_changes++;
-		/* Linux rate-limits carrier changes to one per 2 s itself; the
-		 * last indication wins. */
-		netvsp_indicate_link(d);
-	}
-	done(cookie, 0, json_pack("{s:b}", "up", up));
-	return 0;
-}
-
-static json_t *netvsp_stats(void *opaque)
-{
-	struct netvsp_dev *d = opaque;
-	struct netvsp_queue_stats t = d->retired;
-	json_t *queues = json_array(), *be = json_null();
-	char mac[18];
-
-	for (unsigned int i = 0; i <= d->n_sub; i++) {
-		const struct netvsp_queue *q = d->q[i];
-
-		if (!q)
-			continue;
-		netvsp_stats_add(&t, &q->st);
-		json_array_append_new(queues, json_pack(
-			"{s:i,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-			"index", (int)q->index, "open", q->open,
-			"packets", (json_int_t)q->st.packets,
-			"tx_packets", (json_int_t)q->st.tx_frames, "tx_bytes", (json_int_t)q->st.tx_bytes,
-			"rx_packets", (json_int_t)q->st.rx_frames, "rx_bytes", (json_int_t)q->st.rx_bytes,
-			"tx_drops", (json_int_t)q->st.tx_drops, "rx_drops", (json_int_t)q->st.rx_drops,
-			"malformed", (json_int_t)q->st.malformed,
-			"wrong_state", (json_int_t)q->st.wrong_state,
-			"unsupported", (json_int_t)q->st.unsupported,
-			"budget_yields", (json_int_t)q->st.budget_yields,
-			"completions_queued", (json_int_t)q->st.comp_queued));
-	}
-	if (d->be) {
-		const struct net_backend_stats *s = net_backend_stats(d->be);
-
-		be = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "kind", net_backend_kind(d->be),
-			       "tx_frames", (json_int_t)s->tx_frames, "tx_bytes", (json_int_t)s->tx_bytes,
-			       "tx_errors", (json_int_t)s->tx_errors, "tx_queued", (json_int_t)s->tx_queued,
-			       "tx_dropped", (json_int_t)s->tx_dropped, "rx_frames", (json_int_t)s->rx_frames,
-			       "rx_bytes", (json_int_t)s->rx_bytes, "rx_errors", (json_int_t)s->rx_errors,
-			       "rx_paused", (json_int_t)s->rx_paused, "captured", (json_int_t)s->captured);
-	}
-	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", d->mac[0], d->mac[1], d->mac[2],
-		 d->mac[3], d->mac[4], d->mac[5]);
-	return json_pack("{s:s,s:i,s:b,s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-			 "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}",
-			 "mac", mac, "mtu", (int)d->mtu, "link", d->rndis.link_up,
-			 "nvsp_version", (int)d->nvsp.version,
-			 "rndis", d->rndis.state == RNDIS_INITIALIZED ? "initialized" : "uninitialized",
-			 "packet_filter", (int)d->rndis.filter, "queues", (int)(1 + d->n_sub),
-			 "recv_slots", (int)d->rb_slots, "recv_slots_free", (int)d->rb_nfree,
-			 "recv_section_size", (int)d->nvsp.recv_section_size,
-			 "packets", (json_int_t)t.packets,
-			 "tx_packets", (json_int_t)t.tx_frames, "tx_bytes", (json_int_t)t.tx_bytes,
-			 "rx_packets", (json_int_t)t.rx_frames, "rx_bytes", (json_int_t)t.rx_bytes,
-			 "tx_drops", (json_int_t)t.tx_drops, "rx_drops", (json_int_t)t.rx_drops,
-			 "tx_checksums", (json_int_t)t.tx_csum, "tx_lso", (json_int_t)t.tx_lso,
-			 "tx_segments", (json_int_t)t.tx_segments,
-			 "malformed", (json_int_t)t.malformed, "wrong_state", (json_int_t)t.wrong_state,
-			 "unsupported", (json_int_t)t.unsupported,
-			 "link_changes", (json_int_t)d->link_changes,
-			 "control_dropped", (json_int_t)d->ctrl_dropped,
-			 "queue", queues, "backend", be);
-}
-
-/* ---- lifecycle ------------------------------------------------------------------------- */
-
-static void netvsp_destroy(void *opaque)
-{
-	struct netvsp_dev *d = opaque;
-
-	if (d->q[0]) {
-		struct netvsp_queue *q = d->q[0];
-
-		vmbus_rescind(q->ch);           /* closes the primary and its subchannels */
-		netvsp_rescind_subchannels(d);  /* when the primary was never opened */
-		free(q->scratch);
-		free(q);
-		d->q[0] = NULL;
-	}
-	net_backend_close(d->be);
-	netvsp_ctrl_drop_all(d);
-	netvsp_rb_drop(d);
-	free(d->msgbuf);
-	free(d);
-}
-
-static int netvsp_parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned int b[6];
-	char tail;
-
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-		   &tail) != 6 || strlen(s) != 17)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
-	return 0;
-}
-
-static int netvsp_create(struct vmbus_server *srv, const json_t *config, const char *path,
-			 void **out, struct json_err *err)
-{
-	static const char *const keys[] = { "instance", "mac", "mtu", "queues", "backend",
-					    "capture", NULL };
-	static unsigned int next_nic;
-	uint64_t mtu = 1500, queues = 1;
-	const char *mac = NULL, *capture = NULL;
-	const json_t *backend;
-	struct netvsp_dev *d;
-	char text[GUID_STR_LEN];
-	unsigned int nic = next_nic++;
-	int rc;
-
-	if ((rc = json_check_keys(config, path, keys, err)) ||
-	    (rc = json_get_string(config, path, "mac", false, &mac, err)) ||
-	    (rc = json_get_u64(config, path, "mtu", false, NETVSP_MIN_MTU, NETVSP_MAX_MTU, &mtu,
-			       err)) ||
-	    (rc = json_get_u64(config, path, "queues", false, 1, NETVSP_MAX_QUEUES, &queues, err)) ||
-	    (rc = json_get_string(config, path, "capture", false, &capture, err)))
-		return rc;
-	d = calloc(1, sizeof(*d));
-	if (!d || !(d->msgbuf = malloc(NETVSP_MAX_RNDIS_MSG))) {
-		free(d);
-		return json_fail(err, path, NULL, "out of memory");
-	}
-	d->srv = srv;
-	snprintf(d->path, sizeof(d->path), "%s", path);
-	/* Hyper-V's OUI 00:15:5d; a default per NIC in configuration order. */
-	d->mac[0] = 0x00;
-	d->mac[1] = 0x15;
-	d->mac[2] = 0x5d;
-	d->mac[5] = (uint8_t)nic;
-	if (mac && netvsp_parse_mac(mac, d->mac)) {
-		rc = json_fail(err, path, "mac", "not a MAC address like 00:15:5d:12:34:56");
-		goto fail;
-	}
-	if (d->mac[0] & 1) {
-		rc = json_fail(err, path, "mac", "a multicast address cannot be a NIC's");
-		goto fail;
-	}
-	d->mtu = (uint32_t)mtu;
-	d->queues = (uint16_t)queues;
-	nvsp_proto_init(&d->nvsp, d->mtu, (uint16_t)(queues - 1));
-	rndis_init(&d->rndis, d->mac, d->mtu, d->queues);
-	backend = json_object_get(config, "backend");
-	if (!backend) {
-		rc = json_fail(err, path, "backend", "required: {\"kind\": \"tap\"|\"dgram\"|\"null\", ...}");
-		goto fail;
-	}
-	d->be = net_backend_open(backend, path, capture, vmbus_server_base(srv), netvsp_backend_rx, d,
-				 err);
-	if (!d->be) {
-		rc = -EINVAL;
-		goto fail;
-	}
-	guid_parse(NETVSC_CLASS_GUID_STR, &d->offer.if_type);
-	snprintf(text, sizeof(text), "5b5d1a3c-7c55-4d0a-9f3e-00155d00%04x", nic & 0xFFFF);
-	guid_parse(text, &d->offer.if_instance);
-	d->offer.max_pkt_size = NETVSC_MAX_PKT_SIZE;
-	if ((rc = json_get_guid(config, path, "instance", false, &d->offer.if_instance, err)))
-		goto fail;
-	d->q[0] = calloc(1, sizeof(*d->q[0]));
-	if (!d->q[0]) {
-		rc = json_fail(err, path, NULL, "out of memory");
-		goto fail;
-	}
-	d->q[0]->d = d;
-	d->q[0]->ch = vmbus_offer(srv, &d->offer, &netvsp_channel_ops, d->q[0]);
-	if (!d->q[0]->ch) {
-		int e = errno;
-
-		free(d->q[0]);
-		d->q[0] = NULL;
-		rc = json_fail(err, path, "instance", "%s", vmbus_offer_strerror(e));
-		goto fail;
-	}
-	*out = d;
-	return 0;
-fail:
-	netvsp_destroy(d);
-	return rc;
-}
-
-const struct vmbus_device_ops netvsp_ops = {
-	.name = "netvsp",
-	.class_guid = NETVSC_CLASS_GUID_STR,
-	.guest_driver = "hv_netvsc",
-	.description = "synthetic NIC (Linux hv_netvsc) over TAP, dgram or null",
-	.create = netvsp_create,
-	.destroy = netvsp_destroy,
-	.control = netvsp_control,
-	.stats = netvsp_stats,
 };

@@ -13,8 +13,8 @@
  *    copy of one message: control messages through a table by type, QUERY
  *    and SET through tables by OID, PACKET with its per-packet info checked.
  *  - netvsp.c: the device: channels (primary + subchannels = queues),
- *    receive/send buffers, the notify loop, the backend, config, control
- *    and stats.
+ *    receive/send buffers, the notify loop, the backend's receive side;
+ *  - netvsp_dev.c: config, control (link), stats, create/destroy.
  */
 #ifndef VMBUSD_DEVICES_NETVSP_INTERNAL_H
 #define VMBUSD_DEVICES_NETVSP_INTERNAL_H
@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmbus/vmbus.h"
 #include "vmbusd/proto/nvsp.h"
 #include "vmbusd/proto/rndis.h"
 
@@ -195,5 +196,86 @@ uint32_t rndis_build_packet(uint8_t *buf, uint32_t frame_len);
 /* Builds an INDICATE_STATUS (20 bytes) carrying `status`; returns 20. */
 uint32_t rndis_build_indicate(uint8_t *buf, uint32_t status);
 const char *rndis_type_name(uint32_t type);
+
+/* ---- The device (netvsp.c: queues, buffers, the notify loop; netvsp_dev.c:
+ * config, control, stats, lifecycle) -------------------------------------- */
+
+#define NETVSP_CTRL_MAX 64u   /* control replies waiting for receive-buffer space */
+
+struct net_backend;
+
+struct netvsp_queue_stats {
+	uint64_t packets;         /* guest packets read */
+	uint64_t tx_frames, tx_bytes;  /* guest -> backend */
+	uint64_t rx_frames, rx_bytes;  /* backend -> guest */
+	uint64_t tx_drops;        /* guest frames not sent (backend error, link down) */
+	uint64_t tx_csum;         /* guest frames whose TCP/UDP checksum the host completed */
+	uint64_t tx_lso;          /* guest LSO frames the host segmented ... */
+	uint64_t tx_segments;     /* ... and frames handed to the backend */
+	uint64_t rx_drops;        /* backend frames not delivered (filter, link down, too big) */
+	uint64_t malformed;       /* refused guest packets or messages */
+	uint64_t wrong_state;
+	uint64_t unsupported;
+	uint64_t budget_yields;   /* notify stopped at the packet budget */
+	uint64_t comp_queued;     /* NVSP completions that waited for ring space */
+};
+
+struct netvsp_dev;
+
+struct netvsp_queue {
+	struct netvsp_dev *d;
+	struct vmbus_channel *ch;
+	uint16_t index;
+	bool open;
+	bool in_drain;
+	bool comp_pending;        /* one NVSP completion waiting for ring space */
+	uint64_t comp_tid;
+	struct nvsp_msg comp;
+	struct iovec *scratch;    /* GPA-direct decode buffer */
+	int scratch_cap;
+	struct netvsp_queue_stats st;
+};
+
+struct netvsp_ctrl {
+	struct netvsp_ctrl *next;
+	uint32_t len;
+	uint8_t msg[RNDIS_REPLY_MAX];
+};
+
+struct netvsp_dev {
+	struct vmbus_server *srv;
+	char path[64];
+	struct vmbus_offer_params offer;
+	uint8_t mac[6];
+	uint32_t mtu;
+	uint16_t queues;
+	struct nvsp_proto nvsp;
+	struct rndis_state rndis;
+	struct netvsp_queue *q[NETVSP_MAX_QUEUES]; /* [0] primary */
+	unsigned int n_sub;
+	struct net_backend *be;
+	/* receive buffer slots */
+	uint32_t rb_gen;
+	uint32_t rb_slots;
+	uint32_t *rb_free;        /* stack of free slot numbers */
+	uint32_t rb_nfree;
+	uint8_t *rb_used;
+	struct netvsp_ctrl *ctrl_head, *ctrl_tail;
+	unsigned int ctrl_count;
+	uint8_t *msgbuf;          /* private copy of one guest RNDIS message */
+	uint64_t link_changes, ctrl_dropped, stale_completions;
+	struct netvsp_queue_stats retired;  /* of subchannels that are gone */
+};
+
+/* netvsp.c */
+extern const struct vmbus_channel_ops netvsp_channel_ops;
+/* The backend's receive callback (net.h). */
+bool netvsp_backend_rx(void *opaque, const uint8_t *frame, size_t len);
+/* Sends MEDIA_CONNECT / MEDIA_DISCONNECT for rndis.link_up (if initialized). */
+void netvsp_indicate_link(struct netvsp_dev *d);
+void netvsp_rescind_subchannels(struct netvsp_dev *d);
+void netvsp_ctrl_drop_all(struct netvsp_dev *d);
+void netvsp_rb_drop(struct netvsp_dev *d);
+void netvsp_stats_add(struct netvsp_queue_stats *t, const struct netvsp_queue_stats *q);
 
 #endif
