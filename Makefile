@@ -75,9 +75,31 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB) config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(CHECK_CFLAGS) -o $@ $< $(LIB) $(LDFLAGS_ALL) $(CHECK_LIBS) $(LIBS_ALL)
 
-.PHONY: check check-unit check-integration check-guest check-sanitize
+# The fairness test plays a guest that refills a ring the instant the host
+# finds it empty, from inside the host's read (tests/unit/test_fairness.c).
+$(BUILD)/tests/test_fairness: LIBS_ALL += -Wl,--wrap=vmbus_chan_recv
+
+.PHONY: check check-layers check-facts check-man check-scenarios check-unit check-integration check-guest check-sanitize
 # The README's test command.  Order: fastest feedback first.
-check: check-unit check-integration fuzz check-guest check-sanitize
+check: check-layers check-facts check-man check-scenarios check-unit check-integration fuzz check-guest check-sanitize
+
+# No include points up a layer (proto < core < attach < hv < vmbus < devices
+# < host < scenario/trace < cli; src/guest sees only core and proto).
+check-layers:
+	@tests/check-layers.sh
+
+# Every "facts §N" in a comment names a section of docs/hyperv-guest-facts.md.
+check-facts:
+	@tests/check-facts.sh
+
+# Every shipped scenario is valid against the JSON Schema and the engine.
+check-scenarios: $(BINS)
+	@VMBUSD=$(abspath $(VMBUSD)) tests/check-scenarios.sh
+
+# The man page renders without a warning from man/groff.
+check-man:
+	@out=$$(MANWIDTH=80 man --warnings -l docs/vmbusd.1 2>&1 >/dev/null); \
+	if [ -n "$$out" ]; then echo "docs/vmbusd.1: $$out"; exit 1; fi; echo "man page: ok"
 
 check-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
@@ -99,7 +121,9 @@ FUZZ_BUILD := build-fuzz
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
-FUZZ_CFLAGS := -std=gnu11 -O1 -g $(DEP_CFLAGS) -fsanitize=address,undefined -fno-omit-frame-pointer
+# -MMD: a target rebuilds when a harness header (tests/unit/vmbus_harness.h,
+# tests/fuzz/fuzz_util.h) changes, not only its .c.
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -MMD -MP $(DEP_CFLAGS) -fsanitize=address,undefined -fno-omit-frame-pointer
 FUZZ_SECONDS ?= 20
 
 $(FUZZ_BUILD)/%.o: %.c config.mk
@@ -121,10 +145,16 @@ fuzz: fuzz-build
 
 # ---- benchmarks ------------------------------------------------------------
 
-.PHONY: bench bench-guest
+.PHONY: bench bench-guest bench-compare
+# The ring rows also go to $(BUILD)/bench-ring.json; keep one to compare a
+# later run with: make bench-compare OLD=old.json NEW=$(BUILD)/bench-ring.json
 bench: $(BINS)
-	$(VMBUSD) bench ring
+	$(VMBUSD) bench ring --json $(BUILD)/bench-ring.json
 	@$(MAKE) --no-print-directory bench-guest
+
+bench-compare: $(BINS)
+	@[ -n "$(OLD)" ] && [ -n "$(NEW)" ] || { echo "usage: make bench-compare OLD=a.json NEW=b.json"; exit 2; }
+	$(VMBUSD) bench compare $(OLD) $(NEW)
 
 bench-guest: $(BINS) qemu guest
 	@VMBUSD=$(abspath $(VMBUSD)) tests/guest/bench-guest.sh
@@ -145,6 +175,15 @@ demo: $(BINS) qemu guest
 	$(VMBUSD) run scenarios/demo.json
 
 # ---- housekeeping ----------------------------------------------------------
+
+# ---- install ------------------------------------------------------------------
+
+PREFIX ?= /usr/local
+.PHONY: install
+install: $(BINS)
+	install -D -m 755 $(VMBUSD) $(DESTDIR)$(PREFIX)/bin/vmbusd
+	install -D -m 755 $(GUEST_TOOL) $(DESTDIR)$(PREFIX)/bin/vmbus-guest
+	install -D -m 644 docs/vmbusd.1 $(DESTDIR)$(PREFIX)/share/man/man1/vmbusd.1
 
 .PHONY: clean distclean
 clean:

@@ -14,6 +14,8 @@ const struct vmbus_device_ops *const device_table[] = {
 	&shutdown_ops,
 	&timesync_ops,
 	&kvp_ops,
+	&vss_ops,
+	&fcopy_ops,
 	/* Storage (devices/storvsp/ over devices/scsi and devices/blk). */
 	&storvsp_ops,
 	/* Network (devices/netvsp/ over devices/net). */
@@ -32,4 +34,18 @@ const struct vmbus_device_ops *device_lookup(const char *name)
 		if (strcmp(device_table[i]->name, name) == 0)
 			return device_table[i];
 	return NULL;
+}
+
+static device_peer_stats_fn peer_fn;
+static void *peer_ctx;
+
+void device_set_peer_lookup(device_peer_stats_fn fn, void *ctx)
+{
+	peer_fn = fn;
+	peer_ctx = ctx;
+}
+
+json_t *device_peer_stats(const char *name)
+{
+	return peer_fn && name ? peer_fn(peer_ctx, name) : NULL;
 }

@@ -14,6 +14,8 @@ extern const struct vmbus_device_ops heartbeat_ops;  /* devices/ic/heartbeat.c *
 extern const struct vmbus_device_ops shutdown_ops;   /* devices/ic/shutdown.c */
 extern const struct vmbus_device_ops timesync_ops;   /* devices/ic/timesync.c */
 extern const struct vmbus_device_ops kvp_ops;        /* devices/ic/kvp.c */
+extern const struct vmbus_device_ops vss_ops;        /* devices/ic/vss.c */
+extern const struct vmbus_device_ops fcopy_ops;      /* devices/ic/fcopy.c */
 extern const struct vmbus_device_ops storvsp_ops;    /* devices/storvsp/ */
 extern const struct vmbus_device_ops netvsp_ops;     /* devices/netvsp/ */
 extern const struct vmbus_device_ops bench_ops;      /* devices/bench.c */
@@ -23,5 +25,13 @@ extern const size_t device_table_len;
 
 /* The device type called `name`, or NULL. */
 const struct vmbus_device_ops *device_lookup(const char *name);
+
+/* Devices that act on a peer (vss "backup" copies a storvsp disk's image)
+ * see it only through its stats: the host registers a lookup returning a
+ * new reference to the stats JSON of the device called `name`, or NULL.
+ * One host per process; NULL fn unregisters. */
+typedef json_t *(*device_peer_stats_fn)(void *ctx, const char *name);
+void device_set_peer_lookup(device_peer_stats_fn fn, void *ctx);
+json_t *device_peer_stats(const char *name);
 
 #endif

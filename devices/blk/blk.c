@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "devices/blk/blk_internal.h"
@@ -210,7 +211,7 @@ int blk_open(struct event_base *base, const struct blk_config *cfg, struct blk_b
 	return 0;
 }
 
-int blk_submit(struct blk_backend *b, struct blk_request *req)
+static int blk_submit_checked(struct blk_backend *b, struct blk_request *req)
 {
 	uint64_t end;
 	int rc;
@@ -236,6 +237,9 @@ int blk_submit(struct blk_backend *b, struct blk_request *req)
 		return -EOPNOTSUPP;
 	req->result_ = 0;
 	req->next_ = NULL;
+	req->state_ = 0;
+	req->cancelled_ = false;
+	req->slow_ = fault_hit("blk.delay");
 	rc = b->ops->submit(b, req);
 	if (rc < 0)
 		return rc;
@@ -245,9 +249,18 @@ int blk_submit(struct blk_backend *b, struct blk_request *req)
 	case BLK_OP_WRITE: b->writes++; break;
 	case BLK_OP_FLUSH: b->flushes++; break;
 	case BLK_OP_DISCARD: b->discards++; break;
-	case BLK_OP_WRITE_ZEROES: b->zeroes++; break;
+	case BLK_OP_WRITE_ZEROES: b->write_zeroes++; break;
 	}
 	return 0;
+}
+
+int blk_submit(struct blk_backend *b, struct blk_request *req)
+{
+	int rc = blk_submit_checked(b, req);
+
+	if (rc < 0)
+		b->refused++;
+	return rc;
 }
 
 void blk_complete(struct blk_backend *b, struct blk_request *req, int result)
@@ -259,6 +272,15 @@ void blk_complete(struct blk_backend *b, struct blk_request *req, int result)
 			  (unsigned long long)req->len, strerror(-result));
 	}
 	req->done(req, result);
+}
+
+void blk_cancel(struct blk_backend *b, struct blk_request *req)
+{
+	if (req->cancelled_)
+		return;
+	req->cancelled_ = true;
+	b->cancelled++;
+	b->ops->cancel(b, req);
 }
 
 const struct blk_info *blk_info(const struct blk_backend *b)
@@ -290,15 +312,22 @@ void blk_close(struct blk_backend *b)
 	free(b);
 }
 
+STATS_DEFINE_STATIC(blk_counters, struct blk_backend, BLK_STATS)
+
 json_t *blk_stats(const struct blk_backend *b)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:b, s:b}",
-			 "reads", (json_int_t)b->reads, "writes", (json_int_t)b->writes,
-			 "flushes", (json_int_t)b->flushes, "discards", (json_int_t)b->discards,
-			 "write_zeroes", (json_int_t)b->zeroes, "errors", (json_int_t)b->errors,
-			 "in_flight", (json_int_t)b->in_flight, "format", b->format,
-			 "size", (json_int_t)b->info.size, "readonly", b->info.readonly,
-			 "discard", b->info.discard);
+	json_t *o = blk_counters_json(b, NULL);
+
+	if (o && json_object_update_new(o, json_pack("{s:I, s:s, s:I, s:b, s:b}",
+						      "in_flight", (json_int_t)b->in_flight,
+						      "format", b->format,
+						      "size", (json_int_t)b->info.size,
+						      "readonly", b->info.readonly,
+						      "discard", b->info.discard)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 int blk_config_from_json(const json_t *obj, const char *path, struct blk_config *cfg,

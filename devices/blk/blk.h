@@ -19,6 +19,21 @@
  *    backend from a successful blk_submit() until done() is called.
  *  - blk_close() waits for every in-flight request, calls its done() (with
  *    the real result) from inside blk_close(), then frees the backend.
+ *
+ * Guest memory contract (the iovecs of READ/WRITE point into guest RAM)
+ *  - A backend touches req->iov and the memory it describes only between
+ *    blk_submit() and either done() or the return of blk_cancel(req),
+ *    whichever comes first.  Nothing else: no late copy, no late DMA.
+ *  - So a frontend whose guest memory is about to go away (its channel
+ *    closes, the guest resets, the frontend detaches, the daemon stops)
+ *    calls blk_cancel() on every request it has in flight BEFORE that
+ *    memory is unmapped or handed back to the guest.  storvsp does it from
+ *    its channel close, which every one of those paths runs first.
+ *  - blk_cancel() costs at most the transfer that is already running (a
+ *    raw worker inside preadv/pwritev: bounded by the disk's latency, as on
+ *    Hyper-V, whose channel close waits for outstanding I/O).  A request not
+ *    started yet, or whose data is in the backend's own buffer (NBD), is
+ *    let go at once.
  */
 #ifndef VMBUSD_DEVICES_BLK_H
 #define VMBUSD_DEVICES_BLK_H
@@ -88,6 +103,9 @@ struct blk_request {
 	/* --- private to the backend --- */
 	struct blk_request *next_;
 	int result_;
+	int state_;              /* raw: queued / running / finished */
+	bool cancelled_;         /* blk_cancel() ran: the iovecs are off limits */
+	bool slow_;              /* the "blk.delay" fault point picked it */
 	void *priv_;
 };
 
@@ -104,6 +122,19 @@ int blk_open(struct event_base *base, const struct blk_config *cfg, struct blk_b
  * -ESHUTDOWN while closing.  On error done() is not called. */
 int blk_submit(struct blk_backend *b, struct blk_request *req);
 
+/* Takes req's guest memory back: when this returns, the backend never
+ * touches req->iov (or what it points to) again.  A request that has not
+ * started completes with -ECANCELED; one whose transfer is running is
+ * waited for and completes with its own result; either way done() still
+ * follows exactly once, from the loop, never inside this call.  A request
+ * already finished (done() pending or run) is left alone.  Loop thread. */
+void blk_cancel(struct blk_backend *b, struct blk_request *req);
+
+/* Test hook, a stand-in for a slow disk: while the fault point "blk.delay"
+ * (core/fault.h) is armed, each request it picks takes this much longer
+ * (raw: before its system call; NBD: before its data is delivered). */
+#define BLK_FAULT_DELAY_MS 1000
+
 /* The backend's geometry and abilities (valid until blk_close). */
 const struct blk_info *blk_info(const struct blk_backend *b);
 
@@ -115,8 +146,10 @@ int blk_refresh_size(struct blk_backend *b);
  * any helper process, and frees b.  NULL is a no-op. */
 void blk_close(struct blk_backend *b);
 
-/* Counters for a device's stats(): {"reads", "writes", "flushes",
- * "discards", "errors", "in_flight", "format", "size"}. A new object. */
+/* Counters for a device's stats(): every BLK_STATS counter (blk_internal.h:
+ * "reads", "writes", "flushes", "discards", "write_zeroes", "errors",
+ * "refused"), then "in_flight", "format", "size", "readonly", "discard".
+ * A new object. */
 json_t *blk_stats(const struct blk_backend *b);
 
 /* Parses the block keys of a device's JSON object into cfg (strings point

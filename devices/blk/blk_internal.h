@@ -5,6 +5,7 @@
 
 #include <event2/event.h>
 
+#include "core/stats.h"
 #include "devices/blk/blk.h"
 
 struct blk_backend;
@@ -18,7 +19,20 @@ struct blk_ops {
 	/* Finish every in-flight request (each through blk_complete), then
 	 * free the backend's own state (not b). */
 	void (*close)(struct blk_backend *b);
+	/* blk_cancel(): req is in flight and not cancelled yet. */
+	void (*cancel)(struct blk_backend *b, struct blk_request *req);
 };
+
+/* The backend's counters (core/stats.h), reported by blk_stats(). */
+#define BLK_STATS(X)                                                              \
+	X(reads, "READ requests accepted")                                        \
+	X(writes, "WRITE requests accepted")                                      \
+	X(flushes, "FLUSH requests accepted")                                     \
+	X(discards, "DISCARD requests accepted")                                  \
+	X(write_zeroes, "WRITE_ZEROES requests accepted")                         \
+	X(errors, "requests that completed with an error")                        \
+	X(refused, "requests refused at submission (range, alignment, read-only)") \
+	X(cancelled, "requests whose guest memory was taken back (blk_cancel)")
 
 struct blk_backend {
 	const struct blk_ops *ops;
@@ -28,7 +42,8 @@ struct blk_backend {
 	char *path;
 	bool closing;
 	void *impl;              /* the backend's state */
-	uint64_t reads, writes, flushes, discards, zeroes, errors, in_flight;
+	uint64_t in_flight;
+	STATS_FIELDS(BLK_STATS)
 };
 
 /* Called by backends on the loop thread when a request finished. */

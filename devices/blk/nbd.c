@@ -16,8 +16,14 @@
  * completion inside blk_submit) finished requests go on a list that a
  * separate event, made active with event_active(), drains.
  *
- * libnbd 1.14 has no iovec calls: a request with one iovec is served in
- * place; a scattered one goes through a bounce buffer (the only copy).
+ * Every READ and WRITE goes through a bounce buffer of the backend's own
+ * (libnbd 1.14 has no iovec calls anyway).  That is what keeps blk.h's
+ * guest memory contract without waiting on the daemon: libnbd reads a
+ * write's buffer whenever the socket lets it and fills a read's buffer
+ * whenever the reply arrives, both long after blk_cancel() may have run,
+ * so neither may be guest memory.  Guest pages are touched only in
+ * nbd_submit (a write's data in) and nbd_finish (a read's data out, unless
+ * the request was cancelled), both on the loop thread.
  * Requests are split into chunks the NBD protocol and QEMU's server accept
  * (32 MiB of data, 1 GiB for trim/zero: lengths are 32-bit on the wire).
  */
@@ -59,6 +65,7 @@ struct nbd_op {
 	struct blk_backend *b;
 	struct blk_request *req;
 	char *bounce;
+	struct event *delay;     /* the "blk.delay" test hook holds the finish */
 	unsigned pending;        /* libnbd commands not yet called back */
 	int err;
 	bool submitting;         /* still issuing chunks: do not finish yet */
@@ -79,12 +86,15 @@ struct nbd_be {
 
 /* ---- completions -------------------------------------------------------- */
 
-static void nbd_finish(struct nbd_op *op)
+static void nbd_finish_now(struct nbd_op *op)
 {
 	struct nbd_be *n = op->b->impl;
 	struct blk_request *req = op->req;
 
-	if (op->bounce && req->op == BLK_OP_READ && !op->err) {
+	if (op->delay)
+		event_free(op->delay);
+	/* Cancelled: the guest's pages are off limits (blk.h). */
+	if (op->bounce && req->op == BLK_OP_READ && !op->err && !req->cancelled_) {
 		uint64_t pos = 0;
 
 		for (int i = 0; i < req->iovcnt; pos += req->iov[i].iov_len, i++)
@@ -104,6 +114,26 @@ static void nbd_finish(struct nbd_op *op)
 	*n->done_tail = req;
 	n->done_tail = &req->next_;
 	event_active(n->ev_done, EV_TIMEOUT, 0);
+}
+
+static void nbd_on_delay(evutil_socket_t fd, short what, void *arg)
+{
+	nbd_finish_now(arg);
+}
+
+/* A request picked by the "blk.delay" fault point is held back: its data
+ * reaches the guest BLK_FAULT_DELAY_MS later, as from a slow disk. */
+static void nbd_finish(struct nbd_op *op)
+{
+	static const struct timeval tv = { BLK_FAULT_DELAY_MS / 1000,
+					   (BLK_FAULT_DELAY_MS % 1000) * 1000 };
+
+	if (op->req->slow_ && !op->delay && !op->b->closing) {
+		op->delay = evtimer_new(op->b->base, nbd_on_delay, op);
+		if (op->delay && evtimer_add(op->delay, &tv) == 0)
+			return;
+	}
+	nbd_finish_now(op);
 }
 
 /* libnbd's completion callback: on the loop thread, maybe inside nbd_aio_*. */
@@ -213,9 +243,7 @@ static int nbd_submit(struct blk_backend *b, struct blk_request *req)
 	op->b = b;
 	op->req = req;
 	req->priv_ = op;
-	if (data && req->iovcnt == 1) {
-		buf = req->iov[0].iov_base;
-	} else if (data && req->len) {
+	if (data && req->len) {
 		buf = op->bounce = malloc(req->len);
 		if (!buf) {
 			free(op);
@@ -474,7 +502,8 @@ static void nbd_close_cb(struct blk_backend *b)
 		nbd_close(n->h);   /* drops commands that never got a reply */
 	n->h = NULL;
 	while (n->live) {          /* ... which complete with an error */
-		n->live->err = n->live->err ? n->live->err : -EIO;
+		if (n->live->pending && !n->live->err)
+			n->live->err = -EIO;   /* (a delayed one has its result) */
 		n->live->pending = 0;
 		nbd_finish(n->live);
 	}
@@ -483,10 +512,17 @@ static void nbd_close_cb(struct blk_backend *b)
 	b->impl = NULL;
 }
 
+/* Nothing to wait for: the request's data is in its bounce buffer, and
+ * nbd_finish leaves the guest's pages alone once req->cancelled_ is set. */
+static void nbd_cancel(struct blk_backend *b, struct blk_request *req)
+{
+}
+
 static const struct blk_ops nbd_ops = {
 	.submit = nbd_submit,
 	.get_size = nbd_get_size_cb,
 	.close = nbd_close_cb,
+	.cancel = nbd_cancel,
 };
 
 int blk_nbd_open(struct blk_backend *b, const struct blk_config *cfg, const char *format,

@@ -16,6 +16,14 @@
  * the loop reads (resets) it before taking the list, so a wake-up is never
  * lost: a request appended after the take leaves the counter non-zero.
  *
+ * Cancelling (blk.h's guest memory contract).  A request is QUEUED on
+ * `todo`, RUNNING in a worker (the only state in which its iovecs are
+ * used: the system call, and the bounce copy for O_DIRECT), then FINISHED
+ * on `done`.  raw_cancel takes a QUEUED request off `todo` and finishes it
+ * with -ECANCELED; for a RUNNING one it waits on `finished` until the
+ * worker is through with it.  Workers never copy into guest memory after
+ * FINISHED, so that is the whole promise.
+ *
  * Files are sparse-friendly: DISCARD punches holes (FALLOC_FL_PUNCH_HOLE |
  * KEEP_SIZE), so reads of a discarded range return zeroes.  With
  * cache=none the file is opened O_DIRECT; buffers that are not 512-aligned
@@ -32,6 +40,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -41,6 +50,8 @@
 #define RAW_WORKERS 4
 #define RAW_DIO_ALIGN 4096u      /* bounce-buffer alignment: fits any logical block size */
 #define RAW_ZERO_CHUNK (1u << 20)
+
+enum raw_state { RAW_QUEUED = 0, RAW_RUNNING, RAW_FINISHED };
 
 struct raw {
 	int fd;
@@ -52,7 +63,8 @@ struct raw {
 	pthread_t workers[RAW_WORKERS];
 	int nworkers;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;     /* work on `todo`, or stop */
+	pthread_cond_t finished; /* a RUNNING request became FINISHED */
 	bool stop;               /* workers exit once `todo` is empty */
 	struct blk_request *todo_head, **todo_tail;
 	struct blk_request *done_head, **done_tail;
@@ -220,11 +232,24 @@ static int raw_do(struct raw *r, struct blk_request *req)
 	return -EINVAL;
 }
 
+/* Puts req on `done` and wakes the loop; under r->lock. */
+static void raw_finish_locked(struct raw *r, struct blk_request *req)
+{
+	uint64_t one = 1;
+
+	req->state_ = RAW_FINISHED;
+	req->next_ = NULL;
+	*r->done_tail = req;
+	r->done_tail = &req->next_;
+	/* Pairs with the read in raw_drain: see the file comment. */
+	if (write(r->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_error("blk: raw: eventfd write: %s", strerror(errno));
+}
+
 static void *raw_worker(void *arg)
 {
 	struct raw *r = arg;
 	struct blk_request *req;
-	uint64_t one = 1;
 
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
@@ -236,17 +261,21 @@ static void *raw_worker(void *arg)
 		r->todo_head = req->next_;
 		if (!r->todo_head)
 			r->todo_tail = &r->todo_head;
+		req->state_ = RAW_RUNNING;
 		pthread_mutex_unlock(&r->lock);
 
+		if (req->slow_) { /* the "blk.delay" test hook: a slow disk */
+			struct timespec ts = { BLK_FAULT_DELAY_MS / 1000,
+					       (BLK_FAULT_DELAY_MS % 1000) * 1000000L };
+
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+		}
 		req->result_ = raw_do(r, req);
 
 		pthread_mutex_lock(&r->lock);
-		req->next_ = NULL;
-		*r->done_tail = req;
-		r->done_tail = &req->next_;
-		/* Pairs with the read in raw_drain: see the file comment. */
-		if (write(r->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-			log_error("blk: raw: eventfd write: %s", strerror(errno));
+		raw_finish_locked(r, req);
+		pthread_cond_broadcast(&r->finished);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
@@ -290,6 +319,29 @@ static int raw_submit(struct blk_backend *b, struct blk_request *req)
 	return 0;
 }
 
+static void raw_cancel(struct blk_backend *b, struct blk_request *req)
+{
+	struct raw *r = b->impl;
+
+	pthread_mutex_lock(&r->lock);
+	if (req->state_ == RAW_QUEUED) {
+		struct blk_request **pp = &r->todo_head;
+
+		while (*pp != req)
+			pp = &(*pp)->next_;
+		*pp = req->next_;
+		if (r->todo_tail == &req->next_)
+			r->todo_tail = pp;
+		req->result_ = -ECANCELED;
+		raw_finish_locked(r, req);
+	}
+	/* Its system call is running: a worker may be writing into the
+	 * guest's pages right now.  Wait, as Hyper-V's close does. */
+	while (req->state_ == RAW_RUNNING)
+		pthread_cond_wait(&r->finished, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+}
+
 static int raw_size_of(int fd, bool *is_blockdev, uint64_t *size)
 {
 	struct stat st;
@@ -323,6 +375,7 @@ static void raw_free(struct raw *r)
 		close(r->fd);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
+	pthread_cond_destroy(&r->finished);
 	free(r);
 }
 
@@ -353,6 +406,7 @@ static const struct blk_ops raw_ops = {
 	.submit = raw_submit,
 	.get_size = raw_get_size,
 	.close = raw_close,
+	.cancel = raw_cancel,
 };
 
 /* Some filesystems accept O_DIRECT at open and refuse it at the first I/O:
@@ -387,6 +441,7 @@ int blk_raw_open(struct blk_backend *b, const struct blk_config *cfg, struct jso
 	r->fd = r->efd = -1;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
+	pthread_cond_init(&r->finished, NULL);
 	r->todo_tail = &r->todo_head;
 	r->done_tail = &r->done_head;
 	r->direct = cfg->cache == BLK_CACHE_NONE;

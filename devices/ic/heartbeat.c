@@ -25,6 +25,13 @@
 
 static const struct ic_version heartbeat_versions[] = { { 3, 0 }, { 1, 0 } };
 
+/* Reported beside the framework's counters (core/stats.h). */
+#define HEARTBEAT_STATS(X)                                         \
+	X(beats, "correct echoes")                                 \
+	X(last_seq, "last seq_num the guest returned (a value)")   \
+	X(misses, "ticks with the previous beat unanswered")       \
+	X(failed, "answers with a failure status")
+
 struct heartbeat {
 	struct ic_dev ic;
 	struct event *tick;
@@ -32,10 +39,7 @@ struct heartbeat {
 	uint64_t next_seq;
 	uint64_t sent_seq;
 	bool outstanding;
-	uint64_t beats;     /* correct echoes */
-	uint64_t last_seq;  /* last seq_num the guest returned */
-	uint64_t misses;    /* ticks with the previous beat unanswered */
-	uint64_t failed;    /* answers with a failure status */
+	STATS_FIELDS(HEARTBEAT_STATS)
 };
 
 /* ---- Messages ------------------------------------------------------------- */
@@ -195,6 +199,8 @@ static int heartbeat_control(void *dev, const char *verb, const json_t *args,
 	return -ENOTSUP;
 }
 
+STATS_DEFINE_STATIC(heartbeat_counters, struct heartbeat, HEARTBEAT_STATS)
+
 static json_t *heartbeat_stats(void *dev)
 {
 	struct heartbeat *hb = dev;
@@ -203,11 +209,7 @@ static json_t *heartbeat_stats(void *dev)
 	if (!o)
 		return NULL;
 	json_object_set_new(o, "interval_ms", json_integer(hb->interval_ms));
-	json_object_set_new(o, "beats", json_integer((json_int_t)hb->beats));
-	json_object_set_new(o, "last_seq", json_integer((json_int_t)hb->last_seq));
-	json_object_set_new(o, "misses", json_integer((json_int_t)hb->misses));
-	json_object_set_new(o, "failed", json_integer((json_int_t)hb->failed));
-	return o;
+	return heartbeat_counters_json(hb, o);
 }
 
 const struct vmbus_device_ops heartbeat_ops = {

@@ -426,10 +426,18 @@ static void ic_chan_notify(struct vmbus_channel *ch)
 	struct ic_dev *ic = vmbus_chan_priv(ch);
 	struct vmbus_pkt pkt;
 
-	/* Drain until empty: the guest signals only on empty -> non-empty
-	 * (facts §6.5). */
-	while (ic->state != IC_CLOSED && vmbus_chan_recv(ch, &pkt) == 1)
+	/* Drain until empty, a budget at a time: the guest signals only on
+	 * empty -> non-empty (facts §6.5), so a ring left non-empty must be
+	 * come back to by ourselves. */
+	for (int n = 0; ic->state != IC_CLOSED; n++) {
+		if (n == VMBUS_NOTIFY_BUDGET) {
+			vmbus_chan_notify_later(ch);
+			break;
+		}
+		if (vmbus_chan_recv(ch, &pkt) != 1)
+			break;
 		ic_handle_packet(ic, &pkt);
+	}
 	ic_pump(ic); /* retry a send that found the ring full */
 }
 
@@ -508,39 +516,32 @@ void ic_destroy(struct ic_dev *ic)
 	ic->kick = ic->timer = ic->sweep = NULL;
 }
 
+STATS_DEFINE_STATIC(ic_counters, struct ic_stats, IC_STATS)
+STATS_DEFINE_STATIC(ic_malformed, struct ic_stats, IC_MALFORMED_STATS)
+
 json_t *ic_stats_json(const struct ic_dev *ic)
 {
 	static const char *const names[] = { "closed", "negotiating", "ready", "failed" };
 	const struct ic_stats *s = &ic->stats;
 	char fw[16] = "", svc[16] = "";
-	json_t *o;
+	const struct stats_field *f;
+	json_t *o, *m;
+	size_t n;
 
 	if (ic->state == IC_READY) {
 		snprintf(fw, sizeof(fw), "%u.%u", ic->fw_ver.major, ic->fw_ver.minor);
 		snprintf(svc, sizeof(svc), "%u.%u", ic->svc_ver.major, ic->svc_ver.minor);
 	}
-	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-		      "state", names[ic->state], "framework_version", fw, "service_version", svc,
-		      "queued", (json_int_t)ic->queued,
-		      "negotiations", (json_int_t)s->negotiations,
-		      "negotiate_refused", (json_int_t)s->negotiate_refused,
-		      "requests_sent", (json_int_t)s->requests_sent,
-		      "responses", (json_int_t)s->responses,
-		      "timeouts", (json_int_t)s->timeouts,
-		      "cancelled", (json_int_t)s->cancelled,
-		      "queue_full", (json_int_t)s->queue_full,
-		      "send_errors", (json_int_t)s->send_errors,
-		      "send_retries", (json_int_t)s->send_retries);
-	if (!o)
-		return NULL;
-	json_object_set_new(o, "malformed",
-			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
-				      "total", (json_int_t)(s->not_inband + s->too_short + s->bad_size +
-							    s->unexpected + s->bad_body),
-				      "not_inband", (json_int_t)s->not_inband,
-				      "too_short", (json_int_t)s->too_short,
-				      "bad_size", (json_int_t)s->bad_size,
-				      "unexpected", (json_int_t)s->unexpected,
-				      "bad_body", (json_int_t)s->bad_body));
+	o = json_pack("{s:s, s:s, s:s, s:I}", "state", names[ic->state], "framework_version", fw,
+		      "service_version", svc, "queued", (json_int_t)ic->queued);
+	if (!o || !ic_counters_json(s, o))
+		goto nomem;
+	f = ic_malformed_fields(&n);
+	m = json_pack("{s:I}", "total", (json_int_t)stats_total(s, f, n));
+	if (!m || json_object_set_new(o, "malformed", m) < 0 || !ic_malformed_json(s, m))
+		goto nomem;
 	return o;
+nomem:
+	json_decref(o);
+	return NULL;
 }

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "core/json.h"
+#include "core/stats.h"
 #include "devices/device.h"
 #include "vmbus/vmbus.h"
 #include "vmbusd/proto/ic.h"
@@ -39,23 +40,31 @@ enum ic_state {
 	IC_FAILED,       /* NEGOTIATE failed or was malformed: -EPROTO until reopened */
 };
 
+/* The framework's counters (core/stats.h), shared by every IC.  The
+ * malformed guest packets are a list of their own: they are reported as
+ * "malformed": {"total", each kind}. */
+#define IC_STATS(X)                                                                    \
+	X(negotiations, "NEGOTIATE exchanges completed")                               \
+	X(negotiate_refused, "... the guest matched nothing or chose a version not offered") \
+	X(requests_sent, "requests written to the ring")                                \
+	X(responses, "matched responses")                                               \
+	X(timeouts, "requests the guest did not answer in time")                        \
+	X(cancelled, "requests dropped because the channel closed")                     \
+	X(queue_full, "requests refused with -EBUSY")                                   \
+	X(send_errors, "sends refused other than -EAGAIN")                              \
+	X(send_retries, "sends deferred by a full ring")
+/* Malformed guest packets, each counted, logged and ignored. */
+#define IC_MALFORMED_STATS(X)                                                     \
+	X(not_inband, "packet type other than VM_PKT_DATA_INBAND")                \
+	X(too_short, "fewer than 28 bytes")                                       \
+	X(bad_size, "icmsgsize larger than the packet")                           \
+	X(unexpected, "not a response, or answers nothing outstanding")           \
+	X(bad_body, "a matched response whose body did not parse")
 struct ic_stats {
-	uint64_t negotiations;      /* NEGOTIATE exchanges completed */
-	uint64_t negotiate_refused; /* ... the guest matched nothing or chose a version not offered */
-	uint64_t requests_sent;
-	uint64_t responses;         /* matched responses */
-	uint64_t timeouts;          /* requests the guest did not answer in time */
-	uint64_t cancelled;         /* requests dropped because the channel closed */
-	uint64_t queue_full;        /* requests refused with -EBUSY */
-	uint64_t send_errors;       /* sends refused other than -EAGAIN */
-	uint64_t send_retries;      /* sends deferred by a full ring */
-	/* Malformed guest packets, each counted, logged and ignored: */
-	uint64_t not_inband;        /* packet type other than VM_PKT_DATA_INBAND */
-	uint64_t too_short;         /* fewer than 28 bytes */
-	uint64_t bad_size;          /* icmsgsize larger than the packet */
-	uint64_t unexpected;        /* not a response, or answers nothing outstanding */
-	uint64_t bad_body;          /* a matched response whose body did not parse */
+	STATS_FIELDS(IC_STATS)
+	STATS_FIELDS(IC_MALFORMED_STATS)
 };
+
 
 /* A parsed guest response: header copied, body pointing into the packet. */
 struct ic_reply {
@@ -240,5 +249,12 @@ int kvp_msg_put_string(uint8_t *field, size_t cap, const char *s);
 /* kvp.c: "external" | "guest" | "auto" | "auto_external" | "auto_internal" or
  * 0..4 -> pool; -EINVAL otherwise. */
 int kvp_pool_from_json(const json_t *v, uint8_t *pool_out);
+/* kvp.c: a key (and a string value, or null when null_ok) that fits the KVP
+ * fields; errors name path.key. */
+int kvp_check_pair(const char *path, const char *key, const json_t *v, bool null_ok,
+		   struct json_err *err);
+/* kvp_host.c: the items for the auto-external pool from the device's
+ * "host_data" (absent: the defaults; false: none, *out = NULL). */
+int kvp_host_data(const json_t *config, const char *path, json_t **out, struct json_err *err);
 
 #endif

@@ -9,8 +9,9 @@
  * (55 s or never), so nothing here times out before the IC is ready.
  *
  * Config: {"push": {"key": "value", ...}} set into the external pool
- * (0) each time the IC becomes ready, one after the other; plus the
- * common IC keys.
+ * (0) each time the IC becomes ready, one after the other, after the
+ * host's own items into the auto-external pool (3, kvp_host.c; "host_data"
+ * changes them); plus the common IC keys.
  * Controls (queued while negotiating, -ENOTCONN while the channel is
  * closed); pool = 0..4 or "external", "guest", "auto", "auto_external",
  * "auto_internal":
@@ -44,14 +45,23 @@ static const char *const kvp_pool_names[KVP_POOL_COUNT] = {
 	"external", "guest", "auto", "auto_external", "auto_internal",
 };
 
+/* Reported beside the framework's counters (core/stats.h). */
+#define KVP_STATS(X)                                                     \
+	X(sets, "SET requests submitted")                                \
+	X(gets, "GET requests submitted")                                \
+	X(deletes, "DELETE requests submitted")                          \
+	X(enumerates, "ENUMERATE requests submitted")                    \
+	X(failed, "answers with a failure status")                       \
+	X(pushed, "configured \"push\" pairs the guest accepted")        \
+	X(push_failed, "configured \"push\" pairs that failed")
+
 struct kvp {
 	struct ic_dev ic;
+	json_t *host_data;     /* pool 3's items (kvp_host.c), or NULL */
 	json_t *push;          /* object of strings, or NULL */
-	void *push_iter;       /* next pair to push */
-	uint64_t ops[KVP_OP_COUNT];
-	uint64_t failed;       /* answers with a failure status */
-	uint64_t pushed;
-	uint64_t push_failed;
+	json_t *pushing;       /* host_data, then push; NULL once all are answered */
+	void *push_iter;       /* next pair of `pushing` */
+	STATS_FIELDS(KVP_STATS)
 };
 
 /* One control action in flight. */
@@ -107,8 +117,14 @@ static int kvp_submit(struct kvp *kvp, struct kvp_call *kc, const char *value)
 	if (len < 0)
 		return len;
 	rc = ic_submit(&kvp->ic, body, (size_t)len, 0, kvp_reply, kc);
-	if (rc == 0)
-		kvp->ops[kc->op]++;
+	if (rc == 0) {
+		switch (kc->op) {
+		case KVP_OP_SET: kvp->sets++; break;
+		case KVP_OP_GET: kvp->gets++; break;
+		case KVP_OP_DELETE: kvp->deletes++; break;
+		default: kvp->enumerates++; break;
+		}
+	}
 	return rc;
 }
 
@@ -206,20 +222,34 @@ static void kvp_reply(struct ic_dev *ic, void *arg, int err, const struct ic_rep
 		kvp_call_free(kc);
 }
 
+/* Whenever the IC becomes ready: the host's items into the auto-external
+ * pool first (as Hyper-V does), then the configured pairs into the
+ * external pool, one SET at a time (the answer sends the next). */
 static void kvp_push_next(struct kvp *kvp)
 {
-	while (kvp->push && kvp->push_iter) {
-		const char *key = json_object_iter_key(kvp->push_iter);
-		json_t *value = json_object_iter_value(kvp->push_iter);
-		struct kvp_call *kc = calloc(1, sizeof(*kc));
+	for (;;) {
+		const char *key;
+		json_t *value;
+		struct kvp_call *kc;
 		int rc;
 
-		kvp->push_iter = json_object_iter_next(kvp->push, kvp->push_iter);
+		if (!kvp->push_iter && kvp->pushing == kvp->host_data && kvp->push) {
+			kvp->pushing = kvp->push;
+			kvp->push_iter = json_object_iter(kvp->push);
+		}
+		if (!kvp->pushing || !kvp->push_iter) {
+			kvp->pushing = NULL;   /* every item answered (or failed) */
+			return;
+		}
+		key = json_object_iter_key(kvp->push_iter);
+		value = json_object_iter_value(kvp->push_iter);
+		kvp->push_iter = json_object_iter_next(kvp->pushing, kvp->push_iter);
+		kc = calloc(1, sizeof(*kc));
 		if (!kc)
 			return;
 		kc->push = true;
 		kc->op = KVP_OP_SET;
-		kc->pool = KVP_POOL_EXTERNAL;
+		kc->pool = kvp->pushing == kvp->host_data ? KVP_POOL_AUTO_EXTERNAL : KVP_POOL_EXTERNAL;
 		snprintf(kc->key, sizeof(kc->key), "%s", key);
 		rc = kvp_submit(kvp, kc, json_string_value(value));
 		if (rc == 0)
@@ -333,7 +363,8 @@ static void kvp_ready(struct ic_dev *ic)
 {
 	struct kvp *kvp = ic->owner;
 
-	kvp->push_iter = kvp->push ? json_object_iter(kvp->push) : NULL;
+	kvp->pushing = kvp->host_data ? kvp->host_data : kvp->push;
+	kvp->push_iter = kvp->pushing ? json_object_iter(kvp->pushing) : NULL;
 	kvp_push_next(kvp);
 }
 
@@ -341,6 +372,7 @@ static void kvp_down(struct ic_dev *ic)
 {
 	struct kvp *kvp = ic->owner;
 
+	kvp->pushing = NULL;
 	kvp->push_iter = NULL;
 }
 
@@ -364,7 +396,26 @@ static void kvp_destroy(void *dev)
 		return;
 	ic_destroy(&kvp->ic);
 	json_decref(kvp->push);
+	json_decref(kvp->host_data);
 	free(kvp);
+}
+
+int kvp_check_pair(const char *path, const char *key, const json_t *v, bool null_ok,
+		   struct json_err *err)
+{
+	uint8_t tmp[HV_KVP_EXCHANGE_MAX_VALUE_SIZE];
+
+	if (kvp_msg_put_string(tmp, HV_KVP_EXCHANGE_MAX_KEY_SIZE, key) < 0)
+		return json_fail(err, path, key, "key too long (at most %u UTF-16 units and %u UTF-8 bytes)",
+				 HV_KVP_EXCHANGE_MAX_KEY_SIZE / 2 - 1, HV_KVP_EXCHANGE_MAX_KEY_SIZE - 1);
+	if (null_ok && json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return json_fail(err, path, key, null_ok ? "must be a string or null" : "must be a string");
+	if (kvp_msg_put_string(tmp, sizeof(tmp), json_string_value(v)) < 0)
+		return json_fail(err, path, key, "value too long (at most %u UTF-16 units and %u UTF-8 bytes)",
+				 HV_KVP_EXCHANGE_MAX_VALUE_SIZE / 2 - 1, HV_KVP_EXCHANGE_MAX_VALUE_SIZE - 1);
+	return 0;
 }
 
 static int kvp_parse_push(const json_t *config, const char *path, json_t **out,
@@ -374,6 +425,7 @@ static int kvp_parse_push(const json_t *config, const char *path, json_t **out,
 	char sub[256];
 	const char *key;
 	json_t *v;
+	int rc;
 
 	*out = NULL;
 	if (!push)
@@ -381,18 +433,9 @@ static int kvp_parse_push(const json_t *config, const char *path, json_t **out,
 	if (!json_is_object(push))
 		return json_fail(err, path, "push", "must be an object of strings");
 	snprintf(sub, sizeof(sub), "%s%spush", path ? path : "", path && *path ? "." : "");
-	json_object_foreach((json_t *)push, key, v) {
-		uint8_t tmp[HV_KVP_EXCHANGE_MAX_VALUE_SIZE];
-
-		if (kvp_msg_put_string(tmp, HV_KVP_EXCHANGE_MAX_KEY_SIZE, key) < 0)
-			return json_fail(err, sub, key, "key too long (at most %u UTF-16 units and %u UTF-8 bytes)",
-					 HV_KVP_EXCHANGE_MAX_KEY_SIZE / 2 - 1, HV_KVP_EXCHANGE_MAX_KEY_SIZE - 1);
-		if (!json_is_string(v))
-			return json_fail(err, sub, key, "must be a string");
-		if (kvp_msg_put_string(tmp, sizeof(tmp), json_string_value(v)) < 0)
-			return json_fail(err, sub, key, "value too long (at most %u UTF-16 units and %u UTF-8 bytes)",
-					 HV_KVP_EXCHANGE_MAX_VALUE_SIZE / 2 - 1, HV_KVP_EXCHANGE_MAX_VALUE_SIZE - 1);
-	}
+	json_object_foreach((json_t *)push, key, v)
+		if ((rc = kvp_check_pair(sub, key, v, false, err)))
+			return rc;
 	*out = json_deep_copy(push);
 	return *out ? 0 : json_fail(err, path, "push", "out of memory");
 }
@@ -400,31 +443,40 @@ static int kvp_parse_push(const json_t *config, const char *path, json_t **out,
 static int kvp_create(struct vmbus_server *srv, const json_t *config, const char *path,
 		      void **dev, struct json_err *err)
 {
-	static const char *const keys[] = { IC_COMMON_KEYS, "push", NULL };
+	static const char *const keys[] = { IC_COMMON_KEYS, "push", "host_data", NULL };
 	struct kvp *kvp;
-	json_t *push;
+	json_t *push = NULL, *host = NULL;
 	int rc;
 
 	rc = json_check_keys(config, path, keys, err);
 	if (!rc)
 		rc = kvp_parse_push(config, path, &push, err);
-	if (rc)
+	if (!rc)
+		rc = kvp_host_data(config, path, &host, err);
+	if (rc) {
+		json_decref(push);
 		return rc;
+	}
 	kvp = calloc(1, sizeof(*kvp));
 	if (!kvp) {
 		json_decref(push);
+		json_decref(host);
 		return json_fail(err, path, NULL, "out of memory");
 	}
 	kvp->push = push;
+	kvp->host_data = host;
 	rc = ic_create(&kvp->ic, &kvp_service, kvp, srv, config, path, err);
 	if (rc) {
 		json_decref(push);
+		json_decref(host);
 		free(kvp);
 		return rc;
 	}
 	*dev = kvp;
 	return 0;
 }
+
+STATS_DEFINE_STATIC(kvp_counters, struct kvp, KVP_STATS)
 
 static json_t *kvp_stats(void *dev)
 {
@@ -433,14 +485,11 @@ static json_t *kvp_stats(void *dev)
 
 	if (!o)
 		return NULL;
-	json_object_set_new(o, "sets", json_integer((json_int_t)kvp->ops[KVP_OP_SET]));
-	json_object_set_new(o, "gets", json_integer((json_int_t)kvp->ops[KVP_OP_GET]));
-	json_object_set_new(o, "deletes", json_integer((json_int_t)kvp->ops[KVP_OP_DELETE]));
-	json_object_set_new(o, "enumerates", json_integer((json_int_t)kvp->ops[KVP_OP_ENUMERATE]));
-	json_object_set_new(o, "failed", json_integer((json_int_t)kvp->failed));
-	json_object_set_new(o, "pushed", json_integer((json_int_t)kvp->pushed));
-	json_object_set_new(o, "push_failed", json_integer((json_int_t)kvp->push_failed));
-	return o;
+	/* Scripts wait for "pushed" >= 1 and "pushing" false: every item in. */
+	json_object_set_new(o, "pushing", json_boolean(kvp->pushing != NULL));
+	json_object_set_new(o, "host_data", kvp->host_data ? json_deep_copy(kvp->host_data)
+							    : json_null());
+	return kvp_counters_json(kvp, o);
 }
 
 const struct vmbus_device_ops kvp_ops = {

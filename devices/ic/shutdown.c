@@ -24,11 +24,15 @@
 
 static const struct ic_version shutdown_versions[] = { { 3, 2 }, { 3, 1 }, { 3, 0 }, { 1, 0 } };
 
+/* Reported beside the framework's counters (core/stats.h). */
+#define SHUTDOWN_STATS(X)                                   \
+	X(requests, "shutdown requests submitted")          \
+	X(accepted, "guest answered HV_S_OK")               \
+	X(refused, "guest answered a failure status")
+
 struct shutdown {
 	struct ic_dev ic;
-	uint64_t requests;
-	uint64_t accepted;  /* guest answered HV_S_OK */
-	uint64_t refused;   /* guest answered a failure status */
+	STATS_FIELDS(SHUTDOWN_STATS)
 };
 
 /* ---- Messages ------------------------------------------------------------- */
@@ -168,17 +172,14 @@ static int shutdown_create(struct vmbus_server *srv, const json_t *config, const
 	return 0;
 }
 
+STATS_DEFINE_STATIC(shutdown_counters, struct shutdown, SHUTDOWN_STATS)
+
 static json_t *shutdown_stats(void *dev)
 {
 	struct shutdown *sd = dev;
 	json_t *o = ic_stats_json(&sd->ic);
 
-	if (!o)
-		return NULL;
-	json_object_set_new(o, "requests", json_integer((json_int_t)sd->requests));
-	json_object_set_new(o, "accepted", json_integer((json_int_t)sd->accepted));
-	json_object_set_new(o, "refused", json_integer((json_int_t)sd->refused));
-	return o;
+	return o ? shutdown_counters_json(sd, o) : NULL;
 }
 
 const struct vmbus_device_ops shutdown_ops = {

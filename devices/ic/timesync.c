@@ -33,16 +33,20 @@
 
 static const struct ic_version timesync_versions[] = { { 4, 0 }, { 3, 0 }, { 1, 0 } };
 
+/* Reported beside the framework's counters (core/stats.h). */
+#define TIMESYNC_STATS(X)                                                      \
+	X(syncs, "SYNC messages sent")                                         \
+	X(samples, "SAMPLE messages sent")                                     \
+	X(acks, "answered HV_S_OK")                                            \
+	X(failed, "answered with a failure status")                            \
+	X(skipped, "periodic samples skipped: previous one unanswered")        \
+	X(last_parenttime, "parenttime of the last message sent (a value)")
+
 struct timesync {
 	struct ic_dev ic;
 	struct event *tick;
 	uint32_t interval_ms;
-	uint64_t syncs;     /* SYNC messages sent */
-	uint64_t samples;   /* SAMPLE messages sent */
-	uint64_t acks;      /* answered HV_S_OK */
-	uint64_t failed;    /* answered with a failure status */
-	uint64_t skipped;   /* periodic samples skipped: previous one unanswered */
-	uint64_t last_parenttime;
+	STATS_FIELDS(TIMESYNC_STATS)
 };
 
 struct timesync_call {
@@ -262,6 +266,8 @@ static int timesync_create(struct vmbus_server *srv, const json_t *config, const
 	return 0;
 }
 
+STATS_DEFINE_STATIC(timesync_counters, struct timesync, TIMESYNC_STATS)
+
 static json_t *timesync_stats(void *dev)
 {
 	struct timesync *ts = dev;
@@ -270,13 +276,7 @@ static json_t *timesync_stats(void *dev)
 	if (!o)
 		return NULL;
 	json_object_set_new(o, "interval_ms", json_integer(ts->interval_ms));
-	json_object_set_new(o, "syncs", json_integer((json_int_t)ts->syncs));
-	json_object_set_new(o, "samples", json_integer((json_int_t)ts->samples));
-	json_object_set_new(o, "acks", json_integer((json_int_t)ts->acks));
-	json_object_set_new(o, "failed", json_integer((json_int_t)ts->failed));
-	json_object_set_new(o, "skipped", json_integer((json_int_t)ts->skipped));
-	json_object_set_new(o, "last_parenttime", json_integer((json_int_t)ts->last_parenttime));
-	return o;
+	return timesync_counters_json(ts, o);
 }
 
 const struct vmbus_device_ops timesync_ops = {

@@ -30,7 +30,7 @@
  * replies wait in a bounded queue and the backend holds its frame and
  * stops reading (net.h); both resume when the guest completes packets or
  * signals that it has read.  Guest->host: each notify handles at most
- * NETVSP_NOTIFY_BUDGET packets, then re-arms itself (vmbus_chan_kick) so
+ * VMBUS_NOTIFY_BUDGET packets, then re-arms itself (vmbus_chan_notify_later) so
  * one busy queue cannot starve the event loop.
  */
 #include <errno.h>
@@ -646,9 +646,9 @@ static void netvsp_queue_drain(struct netvsp_queue *q)
 				break;  /* the guest signals when it has read */
 			q->comp_pending = false;
 		}
-		if (n == NETVSP_NOTIFY_BUDGET) {
+		if (n == VMBUS_NOTIFY_BUDGET) {
 			q->st.budget_yields++;
-			vmbus_chan_kick(q->ch);
+			vmbus_chan_notify_later(q->ch);
 			break;
 		}
 		if (vmbus_chan_recv(q->ch, &pkt) <= 0)

@@ -37,8 +37,6 @@
 #define NETVSP_MAX_RNDIS_MSG     (65536u + 4096u)
 /* Largest RNDIS control reply we build (QUERY_C with the OID list). */
 #define RNDIS_REPLY_MAX          256u
-/* Packets a channel's notify handles before it yields the event loop. */
-#define NETVSP_NOTIFY_BUDGET     64u
 /* Largest LSO frame advertised (ndis_lsov2_offload ip4/ip6_maxsz); Linux
  * caps its GSO size at it.  Below 64 KiB so a frame with its headers and
  * RNDIS header fits NETVSP_MAX_RNDIS_MSG. */

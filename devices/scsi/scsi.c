@@ -387,13 +387,14 @@ int scsi_lun_refresh_capacity(struct scsi_lun *lun)
 	return 1;
 }
 
+STATS_DEFINE_STATIC(scsi_lun_counters, struct scsi_lun, SCSI_LUN_STATS)
+
 json_t *scsi_lun_stats(const struct scsi_lun *lun)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:i, s:o}", "commands", (json_int_t)lun->commands,
-			 "check_conditions", (json_int_t)lun->check_conditions,
-			 "unit_attentions", (json_int_t)lun->unit_attentions,
-			 "io_errors", (json_int_t)lun->io_errors, "in_flight", (int)lun->in_flight,
-			 "blk", blk_stats(lun->blk));
+	json_t *o = json_pack("{s:i, s:o}", "in_flight", (int)lun->in_flight, "blk",
+			      blk_stats(lun->blk));
+
+	return o ? scsi_lun_counters_json(lun, o) : NULL;
 }
 
 int scsi_lun_config_from_json(const json_t *obj, const char *path, struct scsi_lun_config *cfg,

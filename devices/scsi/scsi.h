@@ -92,6 +92,8 @@ struct scsi_cmd {
 	uint64_t pos_;
 	uint8_t *bounce_;        /* UNMAP parameter list / WRITE SAME pattern */
 	int err_;
+	bool blk_busy_;          /* blk is submitted and its done() has not run */
+	bool cancelled_;         /* scsi_cmd_cancel() ran */
 };
 
 struct scsi_lun_config {
@@ -117,6 +119,14 @@ struct blk_backend *scsi_lun_backend(const struct scsi_lun *lun);
 
 /* Runs cmd; done() follows exactly once (maybe before this returns). */
 void scsi_lun_execute(struct scsi_lun *lun, struct scsi_cmd *cmd);
+
+/* The initiator's buffer is going away (its channel closed, the guest
+ * reset or detached): when this returns, neither the target nor its block
+ * backend touch cmd->iov or its memory again (blk_cancel(), see blk.h for
+ * what that may wait for), and no further step of the command starts.
+ * done() still follows exactly once, from the loop, with whatever status
+ * the command reached (ABORTED COMMAND when it was cut short). */
+void scsi_cmd_cancel(struct scsi_cmd *cmd);
 
 /* Queues a unit attention (sense key 6) with asc/ascq, reported to the next
  * command other than INQUIRY, REPORT LUNS or REQUEST SENSE's read of it

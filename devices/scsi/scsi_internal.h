@@ -4,6 +4,7 @@
 #ifndef VMBUSD_DEVICES_SCSI_INTERNAL_H
 #define VMBUSD_DEVICES_SCSI_INTERNAL_H
 
+#include "core/stats.h"
 #include "devices/scsi/scsi.h"
 
 /* Additional sense codes (SPC-3 Annex D), as asc << 8 | ascq. */
@@ -30,6 +31,13 @@
 #define SCSI_MAX_UNMAP_DESCRIPTORS 256u
 #define SCSI_MAX_WRITE_SAME_BLOCKS (1u << 22)
 
+/* A LUN's counters (core/stats.h), reported by scsi_lun_stats(). */
+#define SCSI_LUN_STATS(X)                                                        \
+	X(commands, "commands dispatched to the LUN")                            \
+	X(check_conditions, "commands completed with a status other than GOOD") \
+	X(unit_attentions, "unit attentions raised")                             \
+	X(io_errors, "commands failed by the backend")
+
 struct scsi_lun {
 	struct blk_backend *blk;
 	uint64_t nblocks;         /* capacity in logical blocks */
@@ -40,7 +48,7 @@ struct scsi_lun {
 	struct { uint8_t asc, ascq; } ua[SCSI_UA_QUEUE];
 	unsigned n_ua;
 	unsigned in_flight;
-	uint64_t commands, check_conditions, unit_attentions, io_errors;
+	STATS_FIELDS(SCSI_LUN_STATS)
 };
 
 /* ---- big-endian fields ---- */

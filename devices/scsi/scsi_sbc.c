@@ -79,6 +79,9 @@ static void scsi_io_error(struct scsi_cmd *cmd, int err)
 	case -ESHUTDOWN:
 		scsi_check(cmd, SCSI_SENSE_NOT_READY, ASC_LUN_NOT_READY, -1);
 		return;
+	case -ECANCELED:   /* scsi_cmd_cancel(): nobody waits for the data */
+		scsi_check(cmd, SCSI_SENSE_ABORTED_COMMAND, ASC_NONE, -1);
+		return;
 	default:
 		scsi_check(cmd, SCSI_SENSE_MEDIUM_ERROR, cmd->blk.op == BLK_OP_READ
 			   ? ASC_UNRECOVERED_READ_ERROR : ASC_WRITE_ERROR, -1);
@@ -91,11 +94,27 @@ static void scsi_blk_submit(struct scsi_cmd *cmd, enum blk_op op, uint64_t off, 
 {
 	int rc;
 
+	if (cmd->cancelled_) {
+		/* A later step of a cancelled command (FUA flush, next UNMAP
+		 * descriptor, next WRITE SAME chunk): the initiator is gone. */
+		scsi_io_error(cmd, -ECANCELED);
+		return;
+	}
 	cmd->blk = (struct blk_request){ .op = op, .offset = off, .len = len, .iov = iov,
 					 .iovcnt = iovcnt, .done = scsi_blk_done, .opaque = cmd };
 	rc = blk_submit(cmd->lun_->blk, &cmd->blk);
-	if (rc < 0)
+	if (rc < 0) {
 		scsi_io_error(cmd, rc);
+		return;
+	}
+	cmd->blk_busy_ = true;
+}
+
+void scsi_cmd_cancel(struct scsi_cmd *cmd)
+{
+	cmd->cancelled_ = true;
+	if (cmd->blk_busy_)
+		blk_cancel(cmd->lun_->blk, &cmd->blk);
 }
 
 /* The first len bytes of the initiator's buffer as an iovec array: the
@@ -129,6 +148,7 @@ static void scsi_blk_done(struct blk_request *req, int result)
 	struct scsi_cmd *cmd = req->opaque;
 	uint8_t op = cmd->cdb[0];
 
+	cmd->blk_busy_ = false;
 	if (result < 0) {
 		scsi_io_error(cmd, result);
 		return;

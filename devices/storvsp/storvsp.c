@@ -26,6 +26,24 @@
  * and a channel object whose vmbus channel is gone lives on until its last
  * request is done.
  *
+ * Guest memory after close.  A request's buffer is guest memory (no
+ * bounce), so a channel's close — whatever causes it: CLOSECHANNEL,
+ * rescind, RESET, the frontend detaching, the daemon stopping — cancels
+ * every request of the channel still running (scsi_cmd_cancel ->
+ * blk_cancel) before it returns, and it returns before vmbus unmaps the
+ * rings or the partition lets go of guest RAM.  What may then still be
+ * running is only the block system call already inside a buffer, which
+ * blk_cancel waits for (blk.h).  Their completions come later and are
+ * dropped by the generation check.
+ *
+ * Bounds.  A GPA-direct list may span at most max_transfer_bytes / 4096 + 1
+ * pages (what the largest acceptable transfer needs; longer lists are
+ * refused before anything is allocated), a channel runs at most
+ * STORVSP_MAX_INFLIGHT requests and the controller STORVSP_MAX_INFLIGHT_DEV;
+ * at a limit the channel leaves its ring unread until requests complete.
+ * A notify handles at most VMBUS_NOTIFY_BUDGET packets, then yields to
+ * the event loop (vmbus_chan_notify_later).
+ *
  * Addressing.  One target: path 0, target 0, LUNs from the config
  * ("lun" per disk).  That is where Hyper-V puts a controller's disks and
  * what Linux tooling expects (host:0:0:lun).  Every other path/target of
@@ -59,7 +77,8 @@ struct storvsp_req {
 	bool want_completion;
 	struct storvsp_srb srb;
 	struct vstor_packet reply;
-	struct storvsp_req *next;
+	struct storvsp_req *next;     /* on the channel's pending-completion queue */
+	struct storvsp_req *lprev, *lnext; /* on the channel's live list while running */
 	struct iovec iov[];
 };
 
@@ -72,9 +91,18 @@ static struct storvsp_chan *storvsp_chan_new(struct storvsp_dev *d, uint16_t ind
 {
 	struct storvsp_chan *c = calloc(1, sizeof(*c));
 
-	if (c) {
-		c->dev = d;
-		c->index = index;
+	if (!c)
+		return NULL;
+	c->dev = d;
+	c->index = index;
+	/* The most pages a buffer of the largest acceptable transfer spans
+	 * (it may start anywhere in its first page).  A page never yields
+	 * more than one iovec, so this is also the most iovecs. */
+	c->scratch_cap = (int)(d->proto.max_transfer_bytes / 4096 + 1);
+	c->scratch = calloc((size_t)c->scratch_cap, sizeof(*c->scratch));
+	if (!c->scratch) {
+		free(c);
+		return NULL;
 	}
 	return c;
 }
@@ -191,6 +219,24 @@ void storvsp_notify_rescan(struct storvsp_dev *d)
 
 /* ---- EXECUTE_SRB ----------------------------------------------------------- */
 
+/* A slot of the controller's in-flight budget came free: channels that
+ * stopped at it read on.  (A channel stopped at its own limit is resumed
+ * by its own completions, at the end of storvsp_req_done.) */
+static void storvsp_resume_throttled(struct storvsp_dev *d)
+{
+	if (d->inflight >= STORVSP_MAX_INFLIGHT_DEV)
+		return;
+	for (unsigned int i = 0; i <= d->n_sub; i++) {
+		struct storvsp_chan *c = d->chans[i];
+
+		if (c && c->dev_throttled) {
+			c->dev_throttled = false;
+			if (c->open)
+				vmbus_chan_notify_later(c->ch);
+		}
+	}
+}
+
 static void storvsp_req_done(struct scsi_cmd *cmd)
 {
 	struct storvsp_req *req = container_of(cmd, struct storvsp_req, cmd);
@@ -207,6 +253,13 @@ static void storvsp_req_done(struct scsi_cmd *cmd)
 	uint8_t srb_status;
 	int rc;
 
+	/* Off the live list: its buffer is no longer in use. */
+	if (req->lprev)
+		req->lprev->lnext = req->lnext;
+	else
+		c->live = req->lnext;
+	if (req->lnext)
+		req->lnext->lprev = req->lprev;
 	storvsp_srb_complete(&req->srb, &r, &req->reply);
 	srb_status = SRB_STATUS_CODE(req->reply.vm_srb.srb_status);
 	if (srb_status == SRB_STATUS_INVALID_LUN)
@@ -222,6 +275,7 @@ static void storvsp_req_done(struct scsi_cmd *cmd)
 	d->inflight--;
 	if (disk && --disk->inflight == 0 && !disk->attached && !disk->closing)
 		storvsp_disk_idle(disk);
+	storvsp_resume_throttled(d);
 
 	if (!req->want_completion || !c->open || req->gen != c->gen) {
 		if (req->want_completion)
@@ -303,28 +357,23 @@ static void storvsp_execute(struct storvsp_chan *c, const struct vmbus_pkt *pkt,
 	c->inflight++;
 	d->inflight++;
 	c->st.requests++;
+	req->lnext = c->live;
+	if (c->live)
+		c->live->lprev = req;
+	c->live = req;
 	/* done() may run before this returns (commands without I/O). */
 	scsi_target_execute(on_target ? d->target : d->empty, srb->lun, &req->cmd);
 }
 
 /* ---- packet handling and the notify loop --------------------------------- */
 
-/* Decodes a GPA-direct buffer into c->scratch: the iovec count, or < 0. */
+/* Decodes a GPA-direct buffer into c->scratch: the iovec count, or < 0
+ * (-E2BIG for a list longer than any acceptable transfer needs: refused
+ * as malformed, so a guest cannot make us hold a translation per page of
+ * a huge list). */
 static int storvsp_decode_buffer(struct storvsp_chan *c, const struct vmbus_pkt *pkt,
 				 uint64_t *total)
 {
-	/* Pages come 8 bytes each inside the offset8 header, and a page never
-	 * yields more than one iovec, so this bounds the count. */
-	int need = (int)((pkt->data - pkt->raw) / 8) + 1;
-
-	if (need > c->scratch_cap) {
-		struct iovec *n = realloc(c->scratch, (size_t)need * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		c->scratch = n;
-		c->scratch_cap = need;
-	}
 	return vmbus_pkt_gpa_direct_iov(pkt, vmbus_chan_gmem(c->ch), c->scratch, c->scratch_cap,
 					total);
 }
@@ -384,10 +433,12 @@ static void storvsp_handle_packet(struct storvsp_chan *c, const struct vmbus_pkt
 		c->st.unsupported++;
 		break;
 	}
+	/* The operation's own limiter (its table row), so a flood of one
+	 * refused operation does not hide another's first line. */
 	if (dec.fault != STORVSP_FAULT_NONE)
-		log_guest("storvsp %s: channel %u: %s (op %u %s, type %u, %u bytes): refused", d->path,
-			  c->index, dec.why, dec.operation, storvsp_op_name(dec.operation), pkt->type,
-			  pkt->data_len);
+		log_guest_rl(dec.rl, "storvsp %s: channel %u: %s (op %u %s, type %u, %u bytes): refused",
+			     d->path, c->index, dec.why, dec.operation,
+			     storvsp_op_name(dec.operation), pkt->type, pkt->data_len);
 
 	switch (dec.verdict) {
 	case STORVSP_DROP:
@@ -424,12 +475,21 @@ static void storvsp_chan_drain(struct storvsp_chan *c)
 	if (c->in_drain)
 		return;
 	c->in_drain = true;
-	while (c->open) {
+	for (unsigned int n = 0; c->open; n++) {
 		if (!storvsp_chan_flush(c))
 			break;  /* the guest signals when it has read */
 		if (c->inflight >= STORVSP_MAX_INFLIGHT) {
 			c->st.throttled++;
 			break;  /* storvsp_req_done() comes back here */
+		}
+		if (c->dev->inflight >= STORVSP_MAX_INFLIGHT_DEV) {
+			c->st.throttled++;
+			c->dev_throttled = true;
+			break;  /* storvsp_resume_throttled() comes back */
+		}
+		if (n == VMBUS_NOTIFY_BUDGET) {
+			vmbus_chan_notify_later(c->ch);
+			break;  /* the other channels and the loop get a turn */
 		}
 		if (vmbus_chan_recv(c->ch, &pkt) <= 0)
 			break;
@@ -467,12 +527,24 @@ static void storvsp_rescind_subchannels(struct storvsp_dev *d)
 	d->proto.subchannels = 0;
 }
 
+/* The channel's guest memory is going away: no request of it may touch its
+ * buffer any more (see "Guest memory after close" at the top). */
+static void storvsp_chan_cancel_io(struct storvsp_chan *c)
+{
+	/* scsi_cmd_cancel never completes a command inside the call, so the
+	 * list does not change under the walk. */
+	for (struct storvsp_req *req = c->live; req; req = req->lnext)
+		scsi_cmd_cancel(&req->cmd);
+}
+
 static void storvsp_chan_close(struct vmbus_channel *ch)
 {
 	struct storvsp_chan *c = vmbus_chan_priv(ch);
 
 	c->open = false;
+	c->dev_throttled = false;
 	c->gen++;      /* requests still running complete into nothing */
+	storvsp_chan_cancel_io(c);
 	storvsp_chan_drop_pending(c);
 	if (c->index == 0) {
 		/* The controller starts over; its subchannels go with it. */
@@ -525,13 +597,15 @@ static int storvsp_create(struct vmbus_server *srv, const json_t *config, const 
 			  void **out, struct json_err *err)
 {
 	static const char *const keys[] = { "instance", "controller", "subchannels",
-					    "max_transfer_bytes", "disks", NULL };
+					    "max_transfer_bytes", "disks", "class", NULL };
 	static unsigned int next_controller;
 	uint64_t subchannels = STORVSP_DEFAULT_SUBCHANNELS, max_transfer = STORVSP_DEFAULT_MAX_TRANSFER;
 	uint64_t controller;
 	const json_t *disks, *disk;
 	struct storvsp_dev *d;
 	char text[GUID_STR_LEN];
+	const char *cls = "scsi";
+	bool ide;
 	size_t i;
 	int rc;
 
@@ -543,8 +617,21 @@ static int storvsp_create(struct vmbus_server *srv, const json_t *config, const 
 	    (rc = json_get_u64(config, path, "subchannels", false, 0, STORVSP_MAX_SUBCHANNELS,
 			       &subchannels, err)) ||
 	    (rc = json_get_u64(config, path, "max_transfer_bytes", false, 4096,
-			       SCSI_MAX_TRANSFER_BYTES, &max_transfer, err)))
+			       SCSI_MAX_TRANSFER_BYTES, &max_transfer, err)) ||
+	    (rc = json_get_string(config, path, "class", false, &cls, err)))
 		return rc;
+	ide = !strcmp(cls, "ide");
+	if (!ide && strcmp(cls, "scsi"))
+		return json_fail(err, path, "class", "\"%s\" is not \"scsi\" or \"ide\"", cls);
+	/* Hyper-V's IDE controllers are single-channel; Linux would take
+	 * subchannels if offered, but no Hyper-V guest has seen them. */
+	if (ide && !json_object_get(config, "subchannels"))
+		subchannels = 0;
+	if (ide && subchannels)
+		return json_fail(err, path, "subchannels", "an IDE controller has no subchannels");
+	if (ide && json_array_size(json_object_get(config, "disks")) > 1)
+		return json_fail(err, path, "disks", "an IDE controller serves one disk (LUN 0): "
+				 "Linux adds only that one");
 	if (max_transfer % 4096)
 		return json_fail(err, path, "max_transfer_bytes", "must be a multiple of 4096");
 	disks = json_object_get(config, "disks");
@@ -558,15 +645,24 @@ static int storvsp_create(struct vmbus_server *srv, const json_t *config, const 
 	d->base = vmbus_server_base(srv);
 	snprintf(d->path, sizeof(d->path), "%s", path);
 	storvsp_proto_init(&d->proto, (uint16_t)subchannels, (uint32_t)max_transfer);
-	guid_parse(STORVSC_SCSI_CLASS_GUID_STR, &d->offer.if_type);
-	/* A stable default per controller, so guest device paths stay put. */
+	d->ide = ide;
+	guid_parse(ide ? STORVSC_IDE_CLASS_GUID_STR : STORVSC_SCSI_CLASS_GUID_STR, &d->offer.if_type);
+	/* A stable default per controller, so guest device paths stay put;
+	 * for IDE with bytes 4-5 zero: Linux's target for the disk. */
 	next_controller = (unsigned int)controller + 1;
 	d->controller = (unsigned int)controller;
-	snprintf(text, sizeof(text), "d34b2567-b9b6-42b9-8778-0a4ec0b9%04x", d->controller);
+	snprintf(text, sizeof(text), ide ? "d34b2567-0000-4a1d-8778-0a4ec0b9%04x"
+					 : "d34b2567-b9b6-42b9-8778-0a4ec0b9%04x", d->controller);
 	guid_parse(text, &d->offer.if_instance);
 	d->offer.max_pkt_size = STORVSC_MAX_PKT_SIZE;
 	if ((rc = json_get_guid(config, path, "instance", false, &d->offer.if_instance, err)))
 		goto fail;
+	if (ide && (d->offer.if_instance.b[4] || d->offer.if_instance.b[5])) {
+		rc = json_fail(err, path, "instance", "an IDE controller's instance needs 0000 as its "
+			       "second group (Linux adds the disk at target = those bytes; IDE has "
+			       "target 0 only)");
+		goto fail;
+	}
 	d->target = scsi_target_create();
 	d->empty = scsi_target_create();
 	if (!d->target || !d->empty) {
@@ -581,6 +677,10 @@ static int storvsp_create(struct vmbus_server *srv, const json_t *config, const 
 		if ((rc = storvsp_disk_add(d, disk, dpath, (unsigned int)MIN(i, STORVSP_MAX_LUN), false,
 					   &lun, err)))
 			goto fail;
+		if (ide && lun != 0) {
+			rc = json_fail(err, dpath, "lun", "an IDE controller's disk is LUN 0");
+			goto fail;
+		}
 	}
 	d->chans[0] = storvsp_chan_new(d, 0);
 	if (!d->chans[0]) {

@@ -180,6 +180,8 @@ int storvsp_control(void *opaque, const char *verb, const json_t *args, device_c
 	if (strcmp(verb, "add-disk") == 0) {
 		unsigned int n, free_lun = 0;
 
+		if (d->ide)   /* storvsc_probe adds an IDE disk once; nothing rescans */
+			return json_fail(err, NULL, verb, "not possible on an IDE controller");
 		/* Without "lun": the lowest free one. */
 		while (free_lun <= STORVSP_MAX_LUN && d->disks[free_lun])
 			free_lun++;
@@ -220,37 +222,38 @@ int storvsp_control(void *opaque, const char *verb, const json_t *args, device_c
 	return -ENOTSUP;
 }
 
-static json_t *storvsp_chan_stats_json(const struct storvsp_chan *c)
-{
-	const struct storvsp_chan_stats *s = &c->st;
+STATS_DEFINE(storvsp_chan_stats, struct storvsp_chan_stats, STORVSP_CHAN_STATS)
+STATS_DEFINE_STATIC(storvsp_dev_stats, struct storvsp_dev, STORVSP_DEV_STATS)
 
-	return json_pack("{s:i,s:i,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:i}",
-			 "index", c->index, "relid", c->ch ? (int)vmbus_chan_relid(c->ch) : 0,
-			 "open", c->open, "packets", (json_int_t)s->packets,
-			 "requests", (json_int_t)s->requests, "bytes_read", (json_int_t)s->bytes_read,
-			 "bytes_written", (json_int_t)s->bytes_written, "errors", (json_int_t)s->errors,
-			 "invalid_lun", (json_int_t)s->invalid_lun,
-			 "malformed", (json_int_t)s->malformed, "wrong_state", (json_int_t)s->wrong_state,
-			 "unsupported", (json_int_t)s->unsupported, "queued", (json_int_t)s->queued,
-			 "dropped", (json_int_t)s->dropped, "throttled", (json_int_t)s->throttled,
-			 "in_flight", (int)c->inflight);
+static json_t *storvsp_chan_json(const struct storvsp_chan *c)
+{
+	json_t *o = json_pack("{s:i,s:i,s:b,s:i}", "index", c->index, "relid",
+			      c->ch ? (int)vmbus_chan_relid(c->ch) : 0, "open", c->open,
+			      "in_flight", (int)c->inflight);
+
+	return o ? storvsp_chan_stats_json(&c->st, o) : NULL;
 }
 
+/* The device: its state, the sum of every channel's counters (so
+ * "requests" and "malformed" keep meaning the whole controller), then one
+ * entry per channel and per disk. */
 json_t *storvsp_stats(void *opaque)
 {
 	struct storvsp_dev *d = opaque;
-	json_t *chans = json_array(), *disks = json_array();
-	uint64_t malformed = 0, requests = 0;
+	json_t *o, *chans = json_array(), *disks = json_array();
+	struct storvsp_chan_stats total = { 0 };
+	const struct stats_field *f;
 	char version[8];
+	size_t n;
 
+	f = storvsp_chan_stats_fields(&n);
 	for (unsigned int i = 0; i <= d->n_sub; i++) {
 		const struct storvsp_chan *c = d->chans[i];
 
 		if (!c)
 			continue;
-		malformed += c->st.malformed;
-		requests += c->st.requests;
-		json_array_append_new(chans, storvsp_chan_stats_json(c));
+		stats_add(&total, &c->st, f, n);
+		json_array_append_new(chans, storvsp_chan_json(c));
 	}
 	for (unsigned int i = 0; i <= STORVSP_MAX_LUN; i++) {
 		const struct storvsp_disk *disk = d->disks[i];
@@ -262,12 +265,19 @@ json_t *storvsp_stats(void *opaque)
 							       "scsi", scsi_lun_stats(disk->slun)));
 	}
 	snprintf(version, sizeof(version), "%u.%u", d->proto.version >> 8, d->proto.version & 0xFF);
-	return json_pack("{s:i,s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:i,s:o,s:o}",
-			 "controller", (int)d->controller,
-			 "state", storvsp_state_name(d->proto.state), "version", version,
-			 "subchannels", (int)d->n_sub, "max_subchannels", (int)d->proto.max_subchannels,
-			 "max_transfer_bytes", (int)d->proto.max_transfer_bytes,
-			 "requests", (json_int_t)requests, "malformed", (json_int_t)malformed,
-			 "enumerates", (json_int_t)d->enumerates, "in_flight", (int)d->inflight,
-			 "channels", chans, "disks", disks);
+	o = json_pack("{s:i,s:s,s:s,s:s,s:i,s:i,s:i,s:i}",
+		      "controller", (int)d->controller, "class", d->ide ? "ide" : "scsi",
+		      "state", storvsp_state_name(d->proto.state), "version", version,
+		      "subchannels", (int)d->n_sub, "max_subchannels", (int)d->proto.max_subchannels,
+		      "max_transfer_bytes", (int)d->proto.max_transfer_bytes,
+		      "in_flight", (int)d->inflight);
+	if (!o || !storvsp_dev_stats_json(d, o) || !storvsp_chan_stats_json(&total, o)) {
+		json_decref(o);
+		json_decref(chans);
+		json_decref(disks);
+		return NULL;
+	}
+	json_object_set_new(o, "channels", chans);
+	json_object_set_new(o, "disks", disks);
+	return o;
 }

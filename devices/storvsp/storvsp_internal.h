@@ -24,6 +24,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/log.h"
+#include "core/stats.h"
 #include "devices/device.h"
 #include "vmbus/vmbus.h"
 #include "vmbusd/proto/storvsc.h"
@@ -36,9 +38,17 @@
 #define STORVSP_DEFAULT_SUBCHANNELS  8u      /* the guest asks for min(cpus - 1, this) */
 #define STORVSP_DEFAULT_MAX_TRANSFER 0x40000u /* 256 KiB, as Hyper-V/OpenVMM */
 #define STORVSP_MAX_LUN              254u    /* config ceiling (Linux: max_lun 255) */
-/* Requests in flight per channel before the channel stops reading its ring
- * (it resumes as they complete): bounds memory and the completion queue. */
+/* Requests in flight per channel, and per controller (all its channels),
+ * before a channel stops reading its ring (it resumes as they complete).
+ * Linux keeps at most ~200 per channel (its ring holds no more), so these
+ * never slow a real guest; they bound what a hostile one makes us hold.
+ * Each request is a struct storvsp_req plus one iovec per page its buffer
+ * spans, at most max_transfer_bytes / 4096 + 1 (larger lists are refused
+ * before anything is allocated): with the defaults (256 KiB) a controller
+ * holds at most STORVSP_MAX_INFLIGHT_DEV x ~1.3 KiB = ~2.7 MiB of requests.
+ * README ("Memory a guest can make the daemon hold") adds it all up. */
 #define STORVSP_MAX_INFLIGHT         512u
+#define STORVSP_MAX_INFLIGHT_DEV     2048u
 
 /* ---- Pure protocol (storvsp_proto.c) ------------------------------------ */
 
@@ -100,12 +110,43 @@ struct storvsp_decision {
 	enum storvsp_verdict verdict;
 	enum storvsp_fault fault;
 	const char *why;              /* fault != NONE: for the (rate-limited) log */
+	struct log_ratelimit *rl;     /* the cause's limiter for that log line: the
+				       * operation's row, or the packet-level one */
 	uint32_t operation;           /* the guest's operation, 0 if unreadable */
 	struct vstor_packet reply;    /* REPLY / SUBCHANNELS */
 	uint32_t reply_len;           /* bytes of reply to send */
 	struct storvsp_srb srb;       /* EXECUTE */
 	uint16_t subchannels;         /* SUBCHANNELS: total wanted */
 };
+
+/*
+ * One row of the operation table (storvsp_proto.c), the way
+ * src/vmbus/server.c dispatches channel messages: storvsp_proto_dispatch
+ * checks the row (buffer, length, body, state, channel) before the handler
+ * runs, so a handler only does its operation's work.  Rows with a NULL
+ * handler name operations the host refuses as unsupported.
+ */
+struct storvsp_op {
+	uint32_t operation;           /* VSTOR_OP_*, also the row's index */
+	const char *name;             /* for logs; every row has one */
+	uint32_t min_len;             /* payload bytes, vstor header included */
+	uint32_t states;              /* bitmask of 1u << enum storvsp_state */
+	bool primary_only;            /* initialisation: the primary channel only */
+	bool takes_buffer;            /* may come GPA-direct (EXECUTE_SRB only) */
+	/* Body check beyond min_len, before the state check; false with d->why
+	 * set refuses it as malformed.  NULL: none. */
+	bool (*parse)(const struct storvsp_proto *p, const struct storvsp_input *in,
+		      struct storvsp_decision *d);
+	/* Shapes a refusal's COMPLETE_IO after its status is set; NULL: the
+	 * status alone. */
+	void (*refuse)(struct storvsp_decision *d, uint32_t status);
+	void (*handler)(struct storvsp_proto *p, const struct storvsp_input *in,
+			const struct vstor_packet *pkt, struct storvsp_decision *d);
+	struct log_ratelimit *rl;     /* this operation's refusal log limiter */
+};
+
+/* The row of operation op, or NULL when op has none (unknown numbers). */
+const struct storvsp_op *storvsp_op_lookup(uint32_t op);
 
 void storvsp_proto_init(struct storvsp_proto *p, uint16_t max_subchannels,
 			uint32_t max_transfer_bytes);
@@ -149,6 +190,7 @@ void storvsp_srb_refuse(const struct storvsp_srb *srb, uint8_t srb_status, uint3
  * returns its payload length. */
 uint32_t storvsp_build_enumerate(uint16_t version, struct vstor_packet *out);
 
+/* The row's name, "unknown" for numbers without one. */
 const char *storvsp_op_name(uint32_t op);
 const char *storvsp_state_name(enum storvsp_state s);
 
@@ -162,20 +204,25 @@ struct event;
 struct storvsp_dev;
 struct storvsp_req;
 
-struct storvsp_chan_stats {
-	uint64_t packets;             /* guest packets read */
-	uint64_t requests;            /* EXECUTE_SRBs started */
-	uint64_t bytes_read;          /* device -> guest (data-in) */
-	uint64_t bytes_written;       /* guest -> device (data-out) */
-	uint64_t errors;              /* SRBs completed with a failure status (not INVALID_LUN) */
-	uint64_t invalid_lun;         /* SRBs to a LUN that is not there */
-	uint64_t malformed;           /* refused packets (bad type, length or field) */
-	uint64_t wrong_state;         /* packets out of protocol order */
-	uint64_t unsupported;         /* operations the host does not serve */
-	uint64_t queued;              /* completions that waited for ring space */
-	uint64_t dropped;             /* completions not sent: channel closed / send error */
-	uint64_t throttled;           /* times the ring was left unread at the in-flight limit */
-};
+/* One channel's counters (core/stats.h); the device reports each channel
+ * and their sum.  Every refused guest packet moves malformed, wrong_state
+ * or unsupported. */
+#define STORVSP_CHAN_STATS(X)                                                         \
+	X(packets, "guest packets read")                                              \
+	X(requests, "EXECUTE_SRBs started")                                           \
+	X(bytes_read, "device -> guest (data-in)")                                    \
+	X(bytes_written, "guest -> device (data-out)")                                \
+	X(errors, "SRBs completed with a failure status (not INVALID_LUN)")          \
+	X(invalid_lun, "SRBs to a LUN that is not there")                             \
+	X(malformed, "refused packets (bad type, length or field)")                   \
+	X(wrong_state, "packets out of protocol order")                               \
+	X(unsupported, "operations the host does not serve")                          \
+	X(queued, "completions that waited for ring space")                           \
+	X(dropped, "completions not sent: channel closed / send error")               \
+	X(throttled, "times the ring was left unread at the in-flight limit")
+STATS_STRUCT(storvsp_chan_stats, STORVSP_CHAN_STATS);
+STATS_DECLARE(storvsp_chan_stats, struct storvsp_chan_stats);
+
 
 struct storvsp_chan {
 	struct storvsp_dev *dev;
@@ -183,16 +230,19 @@ struct storvsp_chan {
 	uint16_t index;               /* 0 = primary */
 	bool open;
 	bool in_drain;                /* guards against re-entry from synchronous completions */
+	bool dev_throttled;           /* stopped at the controller's in-flight limit */
 	uint32_t gen;                 /* bumped at every close */
 	unsigned int inflight;
+	struct storvsp_req *live;     /* requests running (their SCSI command not done) */
 	struct storvsp_req *pend_head, *pend_tail; /* completions waiting for ring space */
 	bool ctrl_pending;            /* one non-SRB reply waiting for ring space */
 	uint64_t ctrl_trans_id;
 	uint32_t ctrl_len;
 	struct vstor_packet ctrl_reply;
 	bool enum_pending;            /* unsolicited ENUMERATE_BUS waiting (primary) */
-	struct iovec *scratch;        /* GPA-direct decode buffer */
-	int scratch_cap;
+	struct iovec *scratch;        /* GPA-direct decode buffer: scratch_cap iovecs */
+	int scratch_cap;              /* max_transfer_bytes / 4096 + 1: the most pages
+				       * an acceptable buffer can span */
 	struct storvsp_chan_stats st;
 };
 
@@ -211,8 +261,13 @@ struct storvsp_disk {
 	struct storvsp_disk *next;    /* on the device's removing list */
 };
 
+/* The controller's own counters, beside the sum of its channels'. */
+#define STORVSP_DEV_STATS(X) \
+	X(enumerates, "unsolicited ENUMERATE_BUS packets sent (hot plug)")
+
 struct storvsp_dev {
 	unsigned int controller;            /* config "controller": its number */
+	bool ide;                     /* offered with the IDE class (config "class") */
 	struct vmbus_server *srv;
 	struct event_base *base;
 	char path[64];                /* "devices[N]" for messages */
@@ -225,7 +280,7 @@ struct storvsp_dev {
 	struct storvsp_disk *disks[256];  /* by LUN; indexed with the guest's lun byte */
 	struct storvsp_disk *removing; /* detached, closing once idle */
 	unsigned int inflight;
-	uint64_t enumerates;          /* ENUMERATE_BUS packets sent */
+	STATS_FIELDS(STORVSP_DEV_STATS)
 };
 
 

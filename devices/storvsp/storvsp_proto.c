@@ -5,6 +5,11 @@
  * SCSI results to completions.  No channel and no guest memory here, so the
  * unit tests and the fuzzer drive it with plain buffers.
  *
+ * Dispatch is a table of operations, as src/vmbus/server.c's for channel
+ * messages: each row says how long the packet must be, in which states and
+ * on which channels the operation is taken, and which handler runs it; the
+ * row is checked before the handler runs (see storvsp_ops below).
+ *
  * Order the guest follows (storvsc_channel_init, Linux 6.1), each step an
  * inband packet with trans_id VMBUS_RQST_INIT and a completion asked for:
  *   BEGIN_INITIALIZATION -> QUERY_PROTOCOL_VERSION (0x0602, 0x0600, 0x0501
@@ -61,27 +66,6 @@ uint32_t storvsp_reply_len(uint32_t rx_len, uint16_t version)
 	if (rx_len < min)
 		return min;
 	return rx_len > sizeof(struct vstor_packet) ? (uint32_t)sizeof(struct vstor_packet) : rx_len;
-}
-
-const char *storvsp_op_name(uint32_t op)
-{
-	static const char *const names[] = {
-		[VSTOR_OP_COMPLETE_IO] = "COMPLETE_IO",
-		[VSTOR_OP_REMOVE_DEVICE] = "REMOVE_DEVICE",
-		[VSTOR_OP_EXECUTE_SRB] = "EXECUTE_SRB",
-		[VSTOR_OP_RESET_LUN] = "RESET_LUN",
-		[VSTOR_OP_RESET_ADAPTER] = "RESET_ADAPTER",
-		[VSTOR_OP_RESET_BUS] = "RESET_BUS",
-		[VSTOR_OP_BEGIN_INITIALIZATION] = "BEGIN_INITIALIZATION",
-		[VSTOR_OP_END_INITIALIZATION] = "END_INITIALIZATION",
-		[VSTOR_OP_QUERY_PROTOCOL_VERSION] = "QUERY_PROTOCOL_VERSION",
-		[VSTOR_OP_QUERY_PROPERTIES] = "QUERY_PROPERTIES",
-		[VSTOR_OP_ENUMERATE_BUS] = "ENUMERATE_BUS",
-		[VSTOR_OP_FCHBA_DATA] = "FCHBA_DATA",
-		[VSTOR_OP_CREATE_SUB_CHANNELS] = "CREATE_SUB_CHANNELS",
-	};
-
-	return op < ARRAY_SIZE(names) && names[op] ? names[op] : "unknown";
 }
 
 const char *storvsp_state_name(enum storvsp_state s)
@@ -253,7 +237,7 @@ uint32_t storvsp_build_enumerate(uint16_t version, struct vstor_packet *out)
 	return VSTOR_PACKET_HDR_SIZE + storvsp_request_size(version);
 }
 
-/* ---- dispatcher ------------------------------------------------------------- */
+/* ---- refusals ------------------------------------------------------------------ */
 
 static void storvsp_reply(struct storvsp_decision *d, const struct storvsp_input *in,
 			  uint32_t status)
@@ -271,8 +255,108 @@ static void storvsp_fault(struct storvsp_decision *d, const struct storvsp_input
 	storvsp_reply(d, in, status);
 }
 
-static void storvsp_dispatch_srb(struct storvsp_proto *p, const struct storvsp_input *in,
-				 struct storvsp_decision *d)
+/* ---- handlers, one per operation: each runs after the table's checks ---------- */
+
+static void storvsp_handle_begin_initialization(struct storvsp_proto *p,
+						const struct storvsp_input *in,
+						const struct vstor_packet *pkt,
+						struct storvsp_decision *d)
+{
+	/* Restartable until END_INITIALIZATION (the table refuses it in
+	 * READY: I/O may be in flight and only a channel close starts over). */
+	p->state = STORVSP_WAIT_VERSION;
+	p->version = 0;
+	storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
+}
+
+static void storvsp_handle_query_protocol_version(struct storvsp_proto *p,
+						  const struct storvsp_input *in,
+						  const struct vstor_packet *pkt,
+						  struct storvsp_decision *d)
+{
+	d->reply.version.major_minor = pkt->version.major_minor;
+	if (!storvsp_version_supported(pkt->version.major_minor)) {
+		/* Not a fault: the guest walks down its list (facts §8.2). */
+		storvsp_reply(d, in, VSTOR_STATUS_REVISION_MISMATCH);
+		return;
+	}
+	p->version = pkt->version.major_minor;
+	p->state = STORVSP_WAIT_PROPERTIES;
+	storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
+}
+
+static void storvsp_handle_query_properties(struct storvsp_proto *p,
+					    const struct storvsp_input *in,
+					    const struct vstor_packet *pkt,
+					    struct storvsp_decision *d)
+{
+	d->reply.properties.max_transfer_bytes = p->max_transfer_bytes;
+	if (storvsp_multichannel(p)) {
+		d->reply.properties.flags = STORAGE_CHANNEL_SUPPORTS_MULTI_CHANNEL;
+		d->reply.properties.max_channel_cnt = p->max_subchannels;
+	}
+	p->state = STORVSP_WAIT_END;
+	storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
+}
+
+static void storvsp_handle_end_initialization(struct storvsp_proto *p,
+					      const struct storvsp_input *in,
+					      const struct vstor_packet *pkt,
+					      struct storvsp_decision *d)
+{
+	p->state = STORVSP_READY;
+	storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
+}
+
+static void storvsp_handle_create_sub_channels(struct storvsp_proto *p,
+					       const struct storvsp_input *in,
+					       const struct vstor_packet *pkt,
+					       struct storvsp_decision *d)
+{
+	if (!storvsp_multichannel(p) || pkt->sub_channel_count > p->max_subchannels) {
+		storvsp_fault(d, in, STORVSP_FAULT_MALFORMED,
+			      "sub_channel_count above the advertised max_channel_cnt",
+			      VSTOR_STATUS_INVALID_PARAMETER);
+		return;
+	}
+	/* Granted subchannels stay until the primary closes: a smaller
+	 * count later does not take any back. */
+	if (pkt->sub_channel_count > p->subchannels)
+		p->subchannels = pkt->sub_channel_count;
+	d->subchannels = p->subchannels;
+	storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
+	d->verdict = STORVSP_SUBCHANNELS;
+}
+
+/* The resets are no-ops, as on Hyper-V: requests in flight still complete,
+ * which is what storvsc_host_reset_handler waits for (facts §8.3). */
+static void storvsp_handle_reset_lun(struct storvsp_proto *p, const struct storvsp_input *in,
+				     const struct vstor_packet *pkt, struct storvsp_decision *d)
+{
+	storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
+}
+
+static void storvsp_handle_reset_adapter(struct storvsp_proto *p, const struct storvsp_input *in,
+					 const struct vstor_packet *pkt,
+					 struct storvsp_decision *d)
+{
+	storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
+}
+
+static void storvsp_handle_reset_bus(struct storvsp_proto *p, const struct storvsp_input *in,
+				     const struct vstor_packet *pkt, struct storvsp_decision *d)
+{
+	storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
+}
+
+/* EXECUTE_SRB's body check: its length depends on the negotiated version,
+ * so the table's minimum is only the header.  It runs before the state
+ * check, so a malformed SRB counts as malformed in any state (OpenVMM's
+ * parse_packet comes before its state match too).  d->srb keeps the address
+ * even on failure, for storvsp_refuse_srb. */
+static bool storvsp_parse_execute_srb(const struct storvsp_proto *p,
+				      const struct storvsp_input *in,
+				      struct storvsp_decision *d)
 {
 	const char *why = NULL;
 	bool inband = in->pkt_type == VM_PKT_DATA_INBAND;
@@ -281,36 +365,139 @@ static void storvsp_dispatch_srb(struct storvsp_proto *p, const struct storvsp_i
 			      in->buffer_len, &d->srb, &why) < 0) {
 		/* Undecodable ranges reach the parser as a 0-byte buffer: name
 		 * the real cause. */
-		if (in->buffer_bad)
-			why = "GPA-direct ranges outside guest RAM";
-		storvsp_fault(d, in, STORVSP_FAULT_MALFORMED, why, VSTOR_STATUS_INVALID_PARAMETER);
-		storvsp_srb_refuse(&d->srb, SRB_STATUS_INVALID_REQUEST,
-				   VSTOR_STATUS_INVALID_PARAMETER, &d->reply);
-		return;
+		d->why = in->buffer_bad ? "GPA-direct ranges outside guest RAM" : why;
+		return false;
 	}
 	if (in->buffer_bad) {
-		storvsp_fault(d, in, STORVSP_FAULT_MALFORMED, "GPA-direct ranges outside guest RAM",
-			      VSTOR_STATUS_INVALID_PARAMETER);
-		storvsp_srb_refuse(&d->srb, SRB_STATUS_INVALID_REQUEST,
-				   VSTOR_STATUS_INVALID_PARAMETER, &d->reply);
-		return;
+		d->why = "GPA-direct ranges outside guest RAM";
+		return false;
 	}
-	if (p->state != STORVSP_READY) {
-		storvsp_fault(d, in, STORVSP_FAULT_WRONG_STATE, "EXECUTE_SRB before END_INITIALIZATION",
-			      VSTOR_STATUS_INVALID_DEVICE_STATE);
-		storvsp_srb_refuse(&d->srb, SRB_STATUS_INVALID_REQUEST,
-				   VSTOR_STATUS_INVALID_DEVICE_STATE, &d->reply);
-		return;
-	}
+	return true;
+}
+
+/* Every refused SRB is answered as an SRB (INVALID_REQUEST, the address
+ * echoed): Linux logs the address and fails just that command. */
+static void storvsp_refuse_srb(struct storvsp_decision *d, uint32_t status)
+{
+	storvsp_srb_refuse(&d->srb, SRB_STATUS_INVALID_REQUEST, status, &d->reply);
+}
+
+static void storvsp_handle_execute_srb(struct storvsp_proto *p, const struct storvsp_input *in,
+				       const struct vstor_packet *pkt, struct storvsp_decision *d)
+{
 	d->verdict = STORVSP_EXECUTE;
+}
+
+/* ---- the operation table ------------------------------------------------------- */
+
+#define ST(s)       (1u << (s))
+#define ST_ANY      (ST(STORVSP_WAIT_BEGIN) | ST(STORVSP_WAIT_VERSION) | \
+		     ST(STORVSP_WAIT_PROPERTIES) | ST(STORVSP_WAIT_END) | ST(STORVSP_READY))
+#define ST_INIT     (ST_ANY & ~ST(STORVSP_READY))
+#define HDR         VSTOR_PACKET_HDR_SIZE
+/* A limiter per cause: a guest flooding one refused operation must not
+ * hide the first line of another (file-scope compound literals are static). */
+#define RL          (&(struct log_ratelimit){ 0 })
+
+/*
+ * One row per vstor operation (facts §8.1), indexed by its number.  The
+ * dispatcher checks, in this order and before any handler runs: a buffer
+ * only where takes_buffer, a handler at all (NULL: the host does not serve
+ * it), min_len, the row's parse step, the state mask, primary_only.  Each
+ * refusal is a COMPLETE_IO with the protocol's status (facts §8.2): Linux
+ * waits for an answer to every init step and fails the step on a bad status.
+ *
+ * States: Linux's order (facts §8.2) is BEGIN, QUERY_PROTOCOL_VERSION until
+ * accepted, QUERY_PROPERTIES, END, then CREATE_SUB_CHANNELS.  A version may
+ * be asked again after one was accepted, properties again before END;
+ * CREATE_SUB_CHANNELS is also taken just before END, as OpenVMM does.
+ */
+static const struct storvsp_op storvsp_ops[VSTOR_OP_MAX + 1] = {
+	/* host -> guest only: a guest sending them is refused as unsupported. */
+	[VSTOR_OP_COMPLETE_IO] = { .operation = VSTOR_OP_COMPLETE_IO, .name = "COMPLETE_IO",
+		.rl = RL },
+	[VSTOR_OP_REMOVE_DEVICE] = { .operation = VSTOR_OP_REMOVE_DEVICE,
+		.name = "REMOVE_DEVICE", .rl = RL },
+	[VSTOR_OP_ENUMERATE_BUS] = { .operation = VSTOR_OP_ENUMERATE_BUS,
+		.name = "ENUMERATE_BUS", .rl = RL },
+	/* Fibre Channel HBAs only; this is a SCSI controller. */
+	[VSTOR_OP_FCHBA_DATA] = { .operation = VSTOR_OP_FCHBA_DATA, .name = "FCHBA_DATA",
+		.rl = RL },
+
+	/* min_len is the header only: the request's length depends on the
+	 * version and is parse's check, and a refusal before parse would have
+	 * no request to echo.  Any channel: I/O runs on every subchannel. */
+	[VSTOR_OP_EXECUTE_SRB] = { .operation = VSTOR_OP_EXECUTE_SRB, .name = "EXECUTE_SRB",
+		.min_len = HDR, .states = ST(STORVSP_READY), .takes_buffer = true,
+		.parse = storvsp_parse_execute_srb, .refuse = storvsp_refuse_srb,
+		.handler = storvsp_handle_execute_srb, .rl = RL },
+	/* Resets come from the SCSI error handler on whichever channel. */
+	[VSTOR_OP_RESET_LUN] = { .operation = VSTOR_OP_RESET_LUN, .name = "RESET_LUN",
+		.min_len = HDR, .states = ST(STORVSP_READY),
+		.handler = storvsp_handle_reset_lun, .rl = RL },
+	[VSTOR_OP_RESET_ADAPTER] = { .operation = VSTOR_OP_RESET_ADAPTER,
+		.name = "RESET_ADAPTER", .min_len = HDR, .states = ST(STORVSP_READY),
+		.handler = storvsp_handle_reset_adapter, .rl = RL },
+	[VSTOR_OP_RESET_BUS] = { .operation = VSTOR_OP_RESET_BUS, .name = "RESET_BUS",
+		.min_len = HDR, .states = ST(STORVSP_READY),
+		.handler = storvsp_handle_reset_bus, .rl = RL },
+	[VSTOR_OP_BEGIN_INITIALIZATION] = { .operation = VSTOR_OP_BEGIN_INITIALIZATION,
+		.name = "BEGIN_INITIALIZATION", .min_len = HDR, .states = ST_INIT,
+		.primary_only = true, .handler = storvsp_handle_begin_initialization, .rl = RL },
+	[VSTOR_OP_QUERY_PROTOCOL_VERSION] = { .operation = VSTOR_OP_QUERY_PROTOCOL_VERSION,
+		.name = "QUERY_PROTOCOL_VERSION",
+		.min_len = HDR + sizeof(struct vmstorage_protocol_version),
+		.states = ST(STORVSP_WAIT_VERSION) | ST(STORVSP_WAIT_PROPERTIES),
+		.primary_only = true, .handler = storvsp_handle_query_protocol_version, .rl = RL },
+	[VSTOR_OP_QUERY_PROPERTIES] = { .operation = VSTOR_OP_QUERY_PROPERTIES,
+		.name = "QUERY_PROPERTIES", .min_len = HDR,
+		.states = ST(STORVSP_WAIT_PROPERTIES) | ST(STORVSP_WAIT_END),
+		.primary_only = true, .handler = storvsp_handle_query_properties, .rl = RL },
+	[VSTOR_OP_END_INITIALIZATION] = { .operation = VSTOR_OP_END_INITIALIZATION,
+		.name = "END_INITIALIZATION", .min_len = HDR, .states = ST(STORVSP_WAIT_END),
+		.primary_only = true, .handler = storvsp_handle_end_initialization, .rl = RL },
+	[VSTOR_OP_CREATE_SUB_CHANNELS] = { .operation = VSTOR_OP_CREATE_SUB_CHANNELS,
+		.name = "CREATE_SUB_CHANNELS", .min_len = HDR + sizeof(uint16_t),
+		.states = ST(STORVSP_WAIT_END) | ST(STORVSP_READY),
+		.primary_only = true, .handler = storvsp_handle_create_sub_channels, .rl = RL },
+};
+
+/* Causes with no row: packets refused before their operation is known, and
+ * operation numbers outside the table. */
+static struct log_ratelimit storvsp_packet_rl, storvsp_unknown_rl;
+
+const struct storvsp_op *storvsp_op_lookup(uint32_t op)
+{
+	return op < ARRAY_SIZE(storvsp_ops) && storvsp_ops[op].name ? &storvsp_ops[op] : NULL;
+}
+
+const char *storvsp_op_name(uint32_t op)
+{
+	const struct storvsp_op *e = storvsp_op_lookup(op);
+
+	return e ? e->name : "unknown";
+}
+
+/* ---- dispatcher ------------------------------------------------------------------ */
+
+/* A refusal by the table: the row shapes the answer when it has a shape. */
+static void storvsp_refuse(const struct storvsp_op *e, const struct storvsp_input *in,
+			   struct storvsp_decision *d, enum storvsp_fault fault, const char *why,
+			   uint32_t status)
+{
+	storvsp_fault(d, in, fault, why, status);
+	if (e && e->refuse)
+		e->refuse(d, status);
 }
 
 void storvsp_proto_dispatch(struct storvsp_proto *p, const struct storvsp_input *in,
 			    struct storvsp_decision *d)
 {
+	const struct storvsp_op *e;
 	struct vstor_packet pkt;
 
 	memset(d, 0, sizeof(*d));
+	d->rl = &storvsp_packet_rl;
 	d->reply_len = storvsp_reply_len(in->len, p->version);
 	if (in->pkt_type == VM_PKT_COMP) {
 		/* The host sends nothing that asks for a completion. */
@@ -328,134 +515,48 @@ void storvsp_proto_dispatch(struct storvsp_proto *p, const struct storvsp_input 
 			      VSTOR_STATUS_INVALID_PARAMETER);
 		return;
 	}
+	/* Short bodies read as zeros; min_len refuses them before use. */
 	memset(&pkt, 0, sizeof(pkt));
 	memcpy(&pkt, in->data, MIN(in->len, (uint32_t)sizeof(pkt)));
 	d->operation = pkt.operation;
+	e = storvsp_op_lookup(pkt.operation);
+	d->rl = e ? e->rl : &storvsp_unknown_rl;
 
-	if (pkt.operation == VSTOR_OP_EXECUTE_SRB) {
-		storvsp_dispatch_srb(p, in, d);
-		return;
-	}
-	if (in->pkt_type != VM_PKT_DATA_INBAND) {
+	/* A buffer where none is taken is malformed whatever the operation,
+	 * known or not: the packet type is checked before the operation. */
+	if (in->pkt_type != VM_PKT_DATA_INBAND && !(e && e->takes_buffer)) {
 		storvsp_fault(d, in, STORVSP_FAULT_MALFORMED, "buffer on an operation that takes none",
 			      VSTOR_STATUS_INVALID_PARAMETER);
 		return;
 	}
-
-	switch (pkt.operation) {
-	case VSTOR_OP_BEGIN_INITIALIZATION:
-		/* Restartable until END_INITIALIZATION; after it, I/O may be in
-		 * flight and only a channel close starts over. */
-		if (!in->primary || p->state == STORVSP_READY) {
-			storvsp_fault(d, in, STORVSP_FAULT_WRONG_STATE, "BEGIN_INITIALIZATION when ready",
-				      VSTOR_STATUS_INVALID_DEVICE_STATE);
-			return;
-		}
-		p->state = STORVSP_WAIT_VERSION;
-		p->version = 0;
-		storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
-		return;
-
-	case VSTOR_OP_QUERY_PROTOCOL_VERSION:
-		if (in->len < VSTOR_PACKET_HDR_SIZE + sizeof(struct vmstorage_protocol_version)) {
-			storvsp_fault(d, in, STORVSP_FAULT_MALFORMED, "QUERY_PROTOCOL_VERSION too short",
-				      VSTOR_STATUS_INVALID_PARAMETER);
-			return;
-		}
-		if (!in->primary || (p->state != STORVSP_WAIT_VERSION &&
-				     p->state != STORVSP_WAIT_PROPERTIES)) {
-			storvsp_fault(d, in, STORVSP_FAULT_WRONG_STATE,
-				      "QUERY_PROTOCOL_VERSION out of order",
-				      VSTOR_STATUS_INVALID_DEVICE_STATE);
-			return;
-		}
-		d->reply.version.major_minor = pkt.version.major_minor;
-		if (!storvsp_version_supported(pkt.version.major_minor)) {
-			/* Not a fault: the guest walks down its list. */
-			storvsp_reply(d, in, VSTOR_STATUS_REVISION_MISMATCH);
-			return;
-		}
-		p->version = pkt.version.major_minor;
-		p->state = STORVSP_WAIT_PROPERTIES;
-		storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
-		return;
-
-	case VSTOR_OP_QUERY_PROPERTIES:
-		if (!in->primary || (p->state != STORVSP_WAIT_PROPERTIES &&
-				     p->state != STORVSP_WAIT_END)) {
-			storvsp_fault(d, in, STORVSP_FAULT_WRONG_STATE, "QUERY_PROPERTIES out of order",
-				      VSTOR_STATUS_INVALID_DEVICE_STATE);
-			return;
-		}
-		d->reply.properties.max_transfer_bytes = p->max_transfer_bytes;
-		if (storvsp_multichannel(p)) {
-			d->reply.properties.flags = STORAGE_CHANNEL_SUPPORTS_MULTI_CHANNEL;
-			d->reply.properties.max_channel_cnt = p->max_subchannels;
-		}
-		p->state = STORVSP_WAIT_END;
-		storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
-		return;
-
-	case VSTOR_OP_END_INITIALIZATION:
-		if (!in->primary || p->state != STORVSP_WAIT_END) {
-			storvsp_fault(d, in, STORVSP_FAULT_WRONG_STATE, "END_INITIALIZATION out of order",
-				      VSTOR_STATUS_INVALID_DEVICE_STATE);
-			return;
-		}
-		p->state = STORVSP_READY;
-		storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
-		return;
-
-	case VSTOR_OP_CREATE_SUB_CHANNELS:
-		if (in->len < VSTOR_PACKET_HDR_SIZE + sizeof(uint16_t)) {
-			storvsp_fault(d, in, STORVSP_FAULT_MALFORMED, "CREATE_SUB_CHANNELS too short",
-				      VSTOR_STATUS_INVALID_PARAMETER);
-			return;
-		}
-		/* Linux sends it after END_INITIALIZATION; OpenVMM also takes it
-		 * just before.  Only on the primary, only when advertised. */
-		if (!in->primary || (p->state != STORVSP_WAIT_END && p->state != STORVSP_READY)) {
-			storvsp_fault(d, in, STORVSP_FAULT_WRONG_STATE, "CREATE_SUB_CHANNELS out of order",
-				      VSTOR_STATUS_INVALID_DEVICE_STATE);
-			return;
-		}
-		if (!storvsp_multichannel(p) || pkt.sub_channel_count > p->max_subchannels) {
-			storvsp_fault(d, in, STORVSP_FAULT_MALFORMED,
-				      "sub_channel_count above the advertised max_channel_cnt",
-				      VSTOR_STATUS_INVALID_PARAMETER);
-			return;
-		}
-		/* Granted subchannels stay until the primary closes: a smaller
-		 * count later does not take any back. */
-		if (pkt.sub_channel_count > p->subchannels)
-			p->subchannels = pkt.sub_channel_count;
-		d->subchannels = p->subchannels;
-		storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
-		d->verdict = STORVSP_SUBCHANNELS;
-		return;
-
-	case VSTOR_OP_RESET_LUN:
-	case VSTOR_OP_RESET_ADAPTER:
-	case VSTOR_OP_RESET_BUS:
-		/* No-ops, as on Hyper-V: requests in flight still complete, which
-		 * is what storvsc_host_reset_handler waits for. */
-		if (p->state != STORVSP_READY) {
-			storvsp_fault(d, in, STORVSP_FAULT_WRONG_STATE, "reset before END_INITIALIZATION",
-				      VSTOR_STATUS_INVALID_DEVICE_STATE);
-			return;
-		}
-		storvsp_reply(d, in, VSTOR_STATUS_SUCCESS);
-		return;
-
-	case VSTOR_OP_FCHBA_DATA:
-		storvsp_fault(d, in, STORVSP_FAULT_UNSUPPORTED, "FCHBA_DATA on a SCSI controller",
-			      VSTOR_STATUS_INVALID_DEVICE_REQUEST);
-		return;
-
-	default:
-		/* COMPLETE_IO, REMOVE_DEVICE, ENUMERATE_BUS are host->guest only. */
+	if (!e || !e->handler) {
 		storvsp_fault(d, in, STORVSP_FAULT_UNSUPPORTED, "operation not served by the host",
 			      VSTOR_STATUS_INVALID_DEVICE_REQUEST);
 		return;
 	}
+	if (in->len < e->min_len) {
+		storvsp_refuse(e, in, d, STORVSP_FAULT_MALFORMED,
+			       "shorter than the operation's minimum length",
+			       VSTOR_STATUS_INVALID_PARAMETER);
+		return;
+	}
+	if (e->parse && !e->parse(p, in, d)) {
+		storvsp_refuse(e, in, d, STORVSP_FAULT_MALFORMED, d->why,
+			       VSTOR_STATUS_INVALID_PARAMETER);
+		return;
+	}
+	/* Out-of-order packets are answered INVALID_DEVICE_STATE, as Hyper-V
+	 * and OpenVMM do (facts §8.2). */
+	if (!(e->states & ST(p->state))) {
+		storvsp_refuse(e, in, d, STORVSP_FAULT_WRONG_STATE, "out of protocol order",
+			       VSTOR_STATUS_INVALID_DEVICE_STATE);
+		return;
+	}
+	if (e->primary_only && !in->primary) {
+		storvsp_refuse(e, in, d, STORVSP_FAULT_WRONG_STATE,
+			       "initialisation operation on a subchannel",
+			       VSTOR_STATUS_INVALID_DEVICE_STATE);
+		return;
+	}
+	e->handler(p, in, &pkt, d);
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "core/gmem.h"
+#include "core/stats.h"
 #include "vmbusd/proto/attach.h"
 
 struct attach_server;
@@ -57,6 +58,25 @@ void attach_server_free(struct attach_server *srv);
  * shared irq area, then kicks that vCPU's eventfd.  Safe to call at any
  * time; a no-op without a frontend or for an out-of-range vCPU. */
 void attach_raise_irq(struct attach_server *srv, uint32_t vcpu, uint8_t vector);
+
+/* The plugin-protocol server's counters (core/stats.h).  Every frontend
+ * input that is refused moves one of them: a framing error or a stall
+ * drops the peer, a refused ATTACH is answered with -errno. */
+#define ATTACH_STATS(X)                                                                   \
+	X(connections, "frontend connections accepted")                                   \
+	X(attaches, "ATTACH requests accepted")                                           \
+	X(attach_refused, "ATTACH answered with an error: version, counts, regions, backend") \
+	X(busy_refused, "second frontends answered -EBUSY")                               \
+	X(busy_closed, "frontends closed unanswered: too many being refused at once")      \
+	X(requests, "complete requests dispatched")                                        \
+	X(protocol_errors, "peers dropped for a bad header, unexpected fds or order")     \
+	X(timeouts, "peers dropped for stalling mid-message or leaving a reply unread")   \
+	X(socket_errors, "peers dropped on a socket error or EOF mid-message")             \
+	X(signal_fds, "signal eventfds handed to a frontend (HvSignalEvent fast path)")
+STATS_STRUCT(attach_stats, ATTACH_STATS);
+STATS_DECLARE(attach_stats, struct attach_stats);
+/* Every ATTACH_STATS counter: a new object, or NULL. */
+json_t *attach_server_stats_json(const struct attach_server *srv);
 
 bool attach_server_attached(const struct attach_server *srv);
 /* How many frontends have attached since start (tests watch this). */

@@ -90,6 +90,7 @@ struct attach_server {
 	struct attach_conn_list rejects; /* connections being turned away */
 	uint32_t n_rejects;
 	uint64_t generation;
+	struct attach_stats stats;
 };
 
 /* conn.c */

@@ -211,6 +211,7 @@ static void attach_conn_on_write(evutil_socket_t fd, short what, void *arg)
 	int ret;
 
 	if (what & EV_TIMEOUT) {
+		c->srv->stats.timeouts++;
 		attach_conn_close(c, "did not read its reply for 1 s");
 		return;
 	}
@@ -223,6 +224,7 @@ static void attach_conn_on_write(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (ret < 0) {
+		c->srv->stats.socket_errors++;
 		attach_conn_close(c, "socket error while replying");
 		return;
 	}
@@ -317,6 +319,7 @@ static void attach_conn_on_read(evutil_socket_t fd, short what, void *arg)
 	struct attach_conn *c = arg;
 
 	if (what & EV_TIMEOUT) {
+		c->srv->stats.timeouts++;
 		attach_conn_close(c, c->reject ? "sent no ATTACH in time"
 						: "stalled in the middle of a message");
 		return;
@@ -331,27 +334,39 @@ static void attach_conn_on_read(evutil_socket_t fd, short what, void *arg)
 		if (n == -EAGAIN)
 			break;
 		if (n == 0) {
+			if (c->hdr_got)
+				c->srv->stats.socket_errors++;
 			attach_conn_close(c, c->hdr_got ? "EOF in the middle of a message" : NULL);
 			return;
 		}
 		if (n == -EPROTO) {
+			c->srv->stats.protocol_errors++;
 			attach_conn_close(c, "unexpected or too many file descriptors");
 			return;
 		}
 		if (n < 0) {
+			c->srv->stats.socket_errors++;
 			attach_conn_close(c, "socket error");
 			return;
 		}
 		if (!had_header && c->hdr_got == sizeof(c->hdr) &&
 		    attach_request_check_header(c, &c->hdr) < 0) {
+			c->srv->stats.protocol_errors++;
 			attach_conn_close(c, "malformed message header");
 			return;
 		}
 		if (!attach_conn_message_complete(c))
 			continue;
+		c->srv->stats.requests++;
 		ret = attach_request_dispatch(c);
 		attach_conn_reset_input(c);
 		if (ret < 0) {
+			/* -EPROTO: the request broke the protocol; anything
+			 * else: its reply could not be sent. */
+			if (ret == -EPROTO)
+				c->srv->stats.protocol_errors++;
+			else
+				c->srv->stats.socket_errors++;
 			attach_conn_close(c, "protocol error");
 			return;
 		}

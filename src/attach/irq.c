@@ -170,6 +170,7 @@ int attach_signal_fd_get(struct attach_conn *c, uint32_t conn_id)
 		return -ENOMEM;
 	}
 	c->sig[c->n_sig++] = s;
+	c->srv->stats.signal_fds++;
 	return s->fd;
 }
 

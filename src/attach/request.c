@@ -103,6 +103,7 @@ int attach_request_dispatch(struct attach_conn *c)
 
 		if (c->hdr.type != ATTACH_MSG_ATTACH)
 			return -EPROTO;
+		c->srv->stats.busy_refused++;
 		c->closing = true;
 		return attach_conn_reply(c, &rep, sizeof(rep), NULL, 0);
 	}
@@ -113,34 +114,51 @@ int attach_request_dispatch(struct attach_conn *c)
 
 /*
  * Maps one region.  The fd must be a regular file (a memfd) at least as
- * large as the mapped range: touching a MAP_SHARED page past the end of
- * the file is a SIGBUS in this process.  We also seal it against shrinking
- * where possible; QEMU's memory-backend-memfd is sealed already (seal=on).
+ * large as the mapped range, and it must stay that large: touching a
+ * MAP_SHARED page past the end of the file is a SIGBUS in this process, so
+ * a frontend that could truncate its RAM could kill the daemon (at the next
+ * SIMP write, ring read, disk transfer...).  Hence the memfd must carry
+ * F_SEAL_SHRINK.  We add the seal ourselves when the memfd allows sealing
+ * and refuse the region when it cannot be sealed.  QEMU's
+ * memory-backend-memfd is sealed already (seal=on, its default).
+ * Returns 0, or -errno with *why set for the log.
  */
-static int attach_map_region(struct attach_conn *c, const struct attach_region *r, int fd)
+static int attach_map_region(struct attach_conn *c, const struct attach_region *r, int fd,
+			     const char **why)
 {
 	struct stat st;
 	uint64_t end;
-	int seals, ret;
+	int seals;
 
-	if (fstat(fd, &st) < 0)
+	if (fstat(fd, &st) < 0) {
+		*why = "fstat failed";
 		return -errno;
-	if (!S_ISREG(st.st_mode))
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*why = "not a regular file (a memfd)";
 		return -EINVAL;
-	if (add_overflows_u64(r->fd_offset, r->size, &end) || end > (uint64_t)st.st_size)
+	}
+	if (add_overflows_u64(r->fd_offset, r->size, &end) || end > (uint64_t)st.st_size) {
+		*why = "the range lies beyond the end of the file";
 		return -EINVAL;
+	}
 	seals = fcntl(fd, F_GET_SEALS);
-	if (seals >= 0 && !(seals & F_SEAL_SHRINK) && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
-		log_debug("attach: region %#llx: memfd not sealed against shrinking",
-			  (unsigned long long)r->gpa);
-	ret = gmem_add(&c->mem, r->gpa, r->size, fd, r->fd_offset);
-	return ret;
+	if (seals >= 0 && !(seals & F_SEAL_SHRINK) && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0)
+		seals |= F_SEAL_SHRINK;
+	if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+		*why = "the file can shrink: pass a memfd sealed with F_SEAL_SHRINK "
+		       "(QEMU: memory-backend-memfd with seal=on, the default)";
+		return -EPERM;
+	}
+	*why = "cannot map it";
+	return gmem_add(&c->mem, r->gpa, r->size, fd, r->fd_offset);
 }
 
 static int attach_reply_status(struct attach_conn *c, int32_t status)
 {
 	struct attach_reply rep = { .status = status, .version = ATTACH_PROTOCOL_VERSION };
 
+	c->srv->stats.attach_refused++;
 	c->closing = true;
 	return attach_conn_reply(c, &rep, sizeof(rep), NULL, 0);
 }
@@ -174,13 +192,15 @@ static int attach_handle_attach(struct attach_conn *c)
 		struct attach_region r;
 
 		memcpy(&r, c->payload + sizeof(req) + i * sizeof(r), sizeof(r));
-		ret = attach_map_region(c, &r, c->fds[i]);
+		const char *why = "";
+
+		ret = attach_map_region(c, &r, c->fds[i], &why);
 		if (ret < 0) {
-			log_warn("attach: refused region %u (gpa %#llx size %#llx offset %#llx): %s",
+			log_warn("attach: refused region %u (gpa %#llx size %#llx offset %#llx): %s (%s)",
 				 i, (unsigned long long)r.gpa, (unsigned long long)r.size,
-				 (unsigned long long)r.fd_offset, strerror(-ret));
+				 (unsigned long long)r.fd_offset, why, strerror(-ret));
 			gmem_release(&c->mem);
-			return attach_reply_status(c, -EINVAL);
+			return attach_reply_status(c, ret == -EPERM ? -EPERM : -EINVAL);
 		}
 		c->fds[i] = -1; /* gmem owns it now */
 	}
@@ -201,6 +221,7 @@ static int attach_handle_attach(struct attach_conn *c)
 	}
 	c->attached = true;
 	srv->generation++;
+	srv->stats.attaches++;
 
 	out.rep.status = 0;
 	out.rep.version = ATTACH_PROTOCOL_VERSION;
@@ -291,10 +312,19 @@ static int attach_handle_reset(struct attach_conn *c)
 	return attach_conn_reply(c, &rep, sizeof(rep), NULL, 0);
 }
 
+/* The daemon lets go of the guest (every device stops touching its memory,
+ * facts: see devices/blk/blk.h) BEFORE it answers: a frontend that frees
+ * or reuses its RAM once it has the reply must find it untouched. */
 static int attach_handle_detach(struct attach_conn *c)
 {
+	struct attach_server *srv = c->srv;
 	struct attach_status_reply rep = { 0 };
 
+	if (c->attached) {
+		c->attached = false;
+		if (srv->ops->detach)
+			srv->ops->detach(srv->opaque);
+	}
 	c->closing = true;
 	return attach_conn_reply(c, &rep, sizeof(rep), NULL, 0);
 }

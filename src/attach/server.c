@@ -36,8 +36,10 @@ static void attach_server_on_accept(evutil_socket_t lfd, short what, void *arg)
 				log_warn("attach: accept: %s", strerror(errno));
 			return;
 		}
+		srv->stats.connections++;
 		reject = srv->frontend != NULL;
 		if (reject && srv->n_rejects >= ATTACH_MAX_REJECTS) {
+			srv->stats.busy_closed++;
 			log_warn("attach: too many frontends at once; closing one unanswered");
 			close(fd);
 			continue;
@@ -166,4 +168,13 @@ bool attach_server_attached(const struct attach_server *srv)
 uint64_t attach_server_generation(const struct attach_server *srv)
 {
 	return srv ? srv->generation : 0;
+}
+
+STATS_DEFINE(attach_stats, struct attach_stats, ATTACH_STATS)
+
+json_t *attach_server_stats_json(const struct attach_server *srv)
+{
+	static const struct attach_stats none;
+
+	return attach_stats_json(srv ? &srv->stats : &none, NULL);
 }

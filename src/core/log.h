@@ -37,14 +37,22 @@ bool log_ratelimit_ok(struct log_ratelimit *rl, uint32_t *suppressed_out);
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) do { if (log_get_level() >= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
 
+/* A guest-caused warning under the limiter `rl` (one per cause: e.g. a
+ * protocol table's row, so a flood of one refusal does not hide another's
+ * first line). */
+#define log_guest_rl(rl, fmt, ...)                                           \
+	do {                                                                 \
+		uint32_t log_sup_;                                           \
+		if (log_ratelimit_ok((rl), &log_sup_))                       \
+			log_msg(LOG_WARN, "guest: " fmt "%s", ##__VA_ARGS__, \
+				log_sup_ ? " (earlier lines suppressed)" : ""); \
+	} while (0)
+
 /* A guest-caused warning, rate-limited per call site (one cause each). */
 #define log_guest(fmt, ...)                                                  \
 	do {                                                                 \
 		static struct log_ratelimit log_rl_;                         \
-		uint32_t log_sup_;                                           \
-		if (log_ratelimit_ok(&log_rl_, &log_sup_))                   \
-			log_msg(LOG_WARN, "guest: " fmt "%s", ##__VA_ARGS__, \
-				log_sup_ ? " (earlier lines suppressed)" : ""); \
+		log_guest_rl(&log_rl_, fmt, ##__VA_ARGS__);                  \
 	} while (0)
 
 #endif

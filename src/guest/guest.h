@@ -7,7 +7,8 @@
  * Layout: guest_attach (plugin-protocol client), guest_mem (page
  * allocator), guest_cpu (MSRs, SynIC, interrupts), guest_vmbus (connection
  * messages), guest_channel (GPADLs, open/close, rings), guest_ic and
- * guest_kvp (util drivers), guest_bench (ring benchmark), and this file's
+ * guest_kvp (util drivers), guest_bench (ring benchmark), guest_raw (the
+ * tool's hostile modes), and this file's
  * guest.c (lifecycle, the wait loop, event output).
  *
  * Single-threaded: every wait runs the "CPU" (polls the irq eventfds),
@@ -42,6 +43,8 @@ struct guest_opts {
 	bool raw_messages;    /* also report every host message as "message" */
 	bool quiet;           /* no JSON on stdout (library callers) */
 	bool kvp_get_value;   /* KVP GET returns the stored value (Linux returns "") */
+	const char *fcopy_root;   /* fcopy daemon's "/" (NULL: no daemon, HV_E_FAIL) */
+	uint64_t fcopy_max_bytes; /* fcopy writes past this: HV_ERROR_DISK_FULL (0: none) */
 };
 
 struct guest_cpu {

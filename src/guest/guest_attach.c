@@ -2,6 +2,7 @@
 #include "guest/guest_attach.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -251,8 +252,11 @@ int guest_attach_open(struct guest_attach *a, const char *path, uint32_t n_vcpus
 		return -EINVAL;
 	a->n_vcpus = n_vcpus;
 
-	a->mem_fd = memfd_create("vmbus-guest-ram", MFD_CLOEXEC);
-	if (a->mem_fd < 0 || ftruncate(a->mem_fd, (off_t)mem_bytes) < 0) {
+	/* Sealed against shrinking and growing, as QEMU's memory-backend-memfd
+	 * is: the daemon refuses RAM it could lose pages of (SIGBUS). */
+	a->mem_fd = memfd_create("vmbus-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (a->mem_fd < 0 || ftruncate(a->mem_fd, (off_t)mem_bytes) < 0 ||
+	    fcntl(a->mem_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
 		ret = -errno;
 		log_error("guest RAM: %s", strerror(errno));
 		goto fail;

@@ -15,11 +15,12 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "guest/guest_kvp.h"
+#include "guest/guest_xfer.h"
 #include "vmbusd/proto/ic.h"
 
 #define IC_VER(maj, min) (((uint32_t)(maj) << 16) | (uint32_t)(min))
 
-enum ic_kind { IC_HEARTBEAT, IC_SHUTDOWN, IC_TIMESYNC, IC_KVP };
+enum ic_kind { IC_HEARTBEAT, IC_SHUTDOWN, IC_TIMESYNC, IC_KVP, IC_VSS, IC_FCOPY };
 
 struct ic_desc {
 	enum ic_kind kind;
@@ -29,6 +30,8 @@ struct ic_desc {
 	unsigned int n_versions;
 	uint32_t max_pkt;       /* Linux max_pkt_size (facts §6.4) */
 	bool one_per_event;     /* reads one packet per interrupt */
+	const uint32_t *fw;     /* framework versions accepted; NULL: 3.0, 1.0 */
+	unsigned int n_fw;
 };
 
 static const uint32_t fw_versions[] = { IC_VER(3, 0), IC_VER(1, 0) };
@@ -36,12 +39,19 @@ static const uint32_t hb_versions[] = { IC_VER(3, 0), IC_VER(1, 0) };
 static const uint32_t sd_versions[] = { IC_VER(3, 2), IC_VER(3, 1), IC_VER(3, 0), IC_VER(1, 0) };
 static const uint32_t ts_versions[] = { IC_VER(4, 0), IC_VER(3, 0), IC_VER(1, 0) };
 static const uint32_t kvp_versions[] = { IC_VER(4, 0), IC_VER(3, 0), IC_VER(1, 0) };
+static const uint32_t fw3_only[] = { IC_VER(3, 0) };
+static const uint32_t vss_versions[] = { IC_VER(5, 0) };
+static const uint32_t fcopy_versions[] = { IC_VER(1, 1) };
 
 static const struct ic_desc ic_descs[] = {
-	{ IC_HEARTBEAT, "heartbeat", ICMSGTYPE_HEARTBEAT, hb_versions, ARRAY_SIZE(hb_versions), 4096, false },
-	{ IC_SHUTDOWN, "shutdown", ICMSGTYPE_SHUTDOWN, sd_versions, ARRAY_SIZE(sd_versions), 4096, true },
-	{ IC_TIMESYNC, "timesync", ICMSGTYPE_TIMESYNC, ts_versions, ARRAY_SIZE(ts_versions), 4096, false },
-	{ IC_KVP, "kvp", ICMSGTYPE_KVPEXCHANGE, kvp_versions, ARRAY_SIZE(kvp_versions), 16384, false },
+	{ IC_HEARTBEAT, "heartbeat", ICMSGTYPE_HEARTBEAT, hb_versions, ARRAY_SIZE(hb_versions), 4096, false, NULL, 0 },
+	{ IC_SHUTDOWN, "shutdown", ICMSGTYPE_SHUTDOWN, sd_versions, ARRAY_SIZE(sd_versions), 4096, true, NULL, 0 },
+	{ IC_TIMESYNC, "timesync", ICMSGTYPE_TIMESYNC, ts_versions, ARRAY_SIZE(ts_versions), 4096, false, NULL, 0 },
+	{ IC_KVP, "kvp", ICMSGTYPE_KVPEXCHANGE, kvp_versions, ARRAY_SIZE(kvp_versions), 16384, false, NULL, 0 },
+	{ IC_VSS, "vss", ICMSGTYPE_VSS, vss_versions, ARRAY_SIZE(vss_versions), 8192, false,
+	  fw3_only, ARRAY_SIZE(fw3_only) },
+	{ IC_FCOPY, "fcopy", ICMSGTYPE_FCOPY, fcopy_versions, ARRAY_SIZE(fcopy_versions), 8192, false,
+	  fw3_only, ARRAY_SIZE(fw3_only) },
 };
 
 #define IC_RING_BYTES (16u * 1024u) /* VMBUS_RING_SIZE(3 pages): header + 12 KiB */
@@ -54,6 +64,7 @@ struct ic_drv {
 	uint8_t *buf;           /* work buffer, max_pkt + slack, zeroed per packet */
 	uint32_t buf_size;
 	struct guest_kvp *kvp;
+	struct guest_fcopy *fcopy;
 };
 
 static void ic_drv_free(void *p)
@@ -62,6 +73,7 @@ static void ic_drv_free(void *p)
 
 	if (d->kvp)
 		guest_kvp_free(d->kvp);
+	guest_fcopy_free(d->fcopy);
 	free(d->buf);
 	free(d);
 }
@@ -305,7 +317,8 @@ static void ic_on_event(struct guest *g, struct guest_channel *ch)
 				guest_error(g, desc->device, "relid %u: short negotiate", ch->relid);
 				ok = false;
 			} else {
-				ok = ic_negotiate(hdr, d->buf, len, fw_versions, ARRAY_SIZE(fw_versions),
+				ok = ic_negotiate(hdr, d->buf, len, desc->fw ? desc->fw : fw_versions,
+						  desc->fw ? desc->n_fw : ARRAY_SIZE(fw_versions),
 						  desc->versions, desc->n_versions, &fw, &srv);
 			}
 			d->negotiate_seen = true;
@@ -331,8 +344,14 @@ static void ic_on_event(struct guest *g, struct guest_channel *ch)
 			case IC_KVP:
 				guest_kvp_exchange(g, d->kvp, ch->relid, d->buf, len, hdr);
 				break;
+			case IC_VSS:
+				reply = guest_vss_handle(g, ch->relid, d->buf, len, hdr);
+				break;
+			case IC_FCOPY:
+				reply = guest_fcopy_handle(g, d->fcopy, ch->relid, d->buf, len, hdr);
+				break;
 			}
-		} else if (desc->kind == IC_KVP) {
+		} else if (desc->kind == IC_KVP || desc->kind == IC_FCOPY) {
 			/* hv_kvp_onchannelcallback: invalid type, no reply. */
 			guest_error(g, desc->device, "relid %u: unexpected icmsgtype %u; no reply",
 				    ch->relid, hdr->icmsgtype);
@@ -378,7 +397,9 @@ int guest_ic_open_all(struct guest *g)
 		d->buf = calloc(1, d->buf_size);
 		if (desc->kind == IC_KVP)
 			d->kvp = guest_kvp_new();
-		if (!d->buf || (desc->kind == IC_KVP && !d->kvp)) {
+		if (desc->kind == IC_FCOPY)
+			d->fcopy = guest_fcopy_new();
+		if (!d->buf || (desc->kind == IC_KVP && !d->kvp) || (desc->kind == IC_FCOPY && !d->fcopy)) {
 			ic_drv_free(d);
 			return -ENOMEM;
 		}

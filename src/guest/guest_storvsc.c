@@ -50,7 +50,7 @@ static uint64_t sc_deadline(const struct sc *sc, int ms)
 }
 
 /* The channel at index ci if it is still offered and open. */
-static struct guest_channel *sc_chan(struct sc *sc, unsigned int ci)
+struct guest_channel *sc_chan(struct sc *sc, unsigned int ci)
 {
 	struct guest_channel *ch;
 
@@ -334,6 +334,10 @@ static void sc_on_packet(struct sc *sc, unsigned int ci, const struct guest_ring
 			if (r->busy && r->sent && !r->done && r->trans_id == pkt->trans_id)
 				req = r;
 		}
+	}
+	if (!req && (pkt->trans_id & SC_HOLD_TRANS_ID)) {
+		sc->held_answers++;   /* a `hold` request, sent without a tag */
+		return;
 	}
 	if (!req) {
 		sc_host_error(sc, "channel %u: completion with trans_id %#llx matches no request in "

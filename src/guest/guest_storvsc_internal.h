@@ -28,6 +28,7 @@
 #define SC_UA_RETRIES      3
 #define SC_MAX_STEP_ARGS   4
 #define SC_MAX_STEP_KV     4
+#define SC_HOLD_TRANS_ID   0x4000000000000000ull /* `hold` requests: no tag */
 
 /* ---- state ------------------------------------------------------------------- */
 
@@ -104,6 +105,8 @@ struct sc {
 	uint8_t cur_path, cur_target;  /* the step's address (LUN given as P:T:L) */
 	struct sc_result last;     /* the previous command, for expect-* */
 	bool have_last;
+	bool detached;             /* the `detach` step let go of the daemon on purpose */
+	uint64_t held_answers;     /* completions of `hold` requests */
 };
 
 /* ---- big-endian fields ------------------------------------------------------- */
@@ -274,5 +277,13 @@ int step_sleep(struct sc *sc, struct step *st);
 int step_expect_sense(struct sc *sc, struct step *st);
 int step_expect_srb(struct sc *sc, struct step *st);
 int step_hostile(struct sc *sc, struct step *st);
+/* guest_storvsc_lifetime.c */
+int step_read_async(struct sc *sc, struct step *st);
+int step_close(struct sc *sc, struct step *st);
+int step_partition_reset(struct sc *sc, struct step *st);
+int step_detach(struct sc *sc, struct step *st);
+int step_untouched(struct sc *sc, struct step *st);
+int step_hold(struct sc *sc, struct step *st);
+struct guest_channel *sc_chan(struct sc *sc, unsigned int ci);
 
 #endif

@@ -151,6 +151,12 @@ static const struct step_def step_defs[] = {
 	{ "hostile", 2, "", step_hostile },
 	{ "expect-sense", 1, "", step_expect_sense },
 	{ "expect-srb", 1, "", step_expect_srb },
+	{ "read-async", 3, "", step_read_async },
+	{ "close", 0, "", step_close },
+	{ "partition-reset", 0, "", step_partition_reset },
+	{ "detach", 0, "", step_detach },
+	{ "untouched", 1, "", step_untouched },
+	{ "hold", 1, "pages", step_hold },
 };
 
 const char guest_storvsc_usage[] =
@@ -175,6 +181,12 @@ const char guest_storvsc_usage[] =
 	"                                       short-N bad-op\n"
 	"  expect-sense KEY[/ASC[/ASCQ]]        checks the previous command (e.g. 5/21/00)\n"
 	"  expect-srb CODE                      its srb_status code (e.g. 20)\n"
+	"  read-async LUN LBA COUNT             a READ(10) not waited for (buffer 0x5A first)\n"
+	"  close | partition-reset | detach     let go: CLOSECHANNEL + ring teardown on every\n"
+	"                                       channel, the frontend's RESET, or its DETACH\n"
+	"  untouched MS                         read-async buffers must not change in MS ms\n"
+	"  hold N [pages=P]                     N maximal READs, never waited for, each listing\n"
+	"                                       P copies of one page, until every ring is full\n"
 	"A failed command fails its step unless an expect-* step follows.\n";
 
 static const struct step_def *step_find(const char *name)
@@ -329,7 +341,7 @@ int guest_storvsc_run(struct guest *g, const struct guest_storvsc_params *p, int
 		ret = st->def->fn(sc, st);
 		if (!ret && sc->host_errors != errors)
 			step_fail(st, "host protocol error (see the error events)");
-		if (g->att.dead && !ret)
+		if (g->att.dead && !ret && !sc->detached)
 			ret = -ECONNRESET;
 		if (ret && !st->failed)
 			step_fail(st, "%s", strerror(-ret));

@@ -8,6 +8,7 @@
 #include "guest/guest.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -428,21 +429,56 @@ static const struct vmbus_handler vmbus_handlers[CHANNELMSG_COUNT] = {
 						sizeof(struct vmbus_msg_modify_channel_response) },
 };
 
+/* The "message" event of --raw-messages: the bytes, plus the name and the
+ * answer's relid and status where the type has them, so that a test of a
+ * hostile request can check the refusal without decoding hex. */
+static void vmbus_report_message(struct guest *g, const struct hv_message *m, uint32_t msgtype,
+				 uint32_t len)
+{
+	uint8_t p[HV_MESSAGE_PAYLOAD_MAX] = { 0 };
+	/* payload_size is the host's word (a u8): never read past the slot. */
+	char *hex = guest_hex(m->payload, MIN(len, HV_MESSAGE_PAYLOAD_MAX));
+	json_t *ev = json_pack("{s:s, s:i, s:s, s:i, s:i, s:s}", "event", "message", "msgtype",
+			       (json_int_t)msgtype, "name",
+			       msgtype < CHANNELMSG_COUNT ? msg_names[msgtype] : "?", "message_type",
+			       (json_int_t)m->header.message_type, "size", (json_int_t)len, "hex",
+			       hex ? hex : "");
+	/* Where child_relid and the status word sit in each reply. */
+	static const struct { uint32_t type; size_t relid_off, status_off; } fields[] = {
+		{ CHANNELMSG_OPENCHANNEL_RESULT, offsetof(struct vmbus_msg_open_result, child_relid),
+		  offsetof(struct vmbus_msg_open_result, status) },
+		{ CHANNELMSG_GPADL_CREATED, offsetof(struct vmbus_msg_gpadl_created, child_relid),
+		  offsetof(struct vmbus_msg_gpadl_created, creation_status) },
+		{ CHANNELMSG_MODIFYCHANNEL_RESPONSE,
+		  offsetof(struct vmbus_msg_modify_channel_response, child_relid),
+		  offsetof(struct vmbus_msg_modify_channel_response, status) },
+	};
+	uint32_t v;
+
+	free(hex);
+	memcpy(p, m->payload, MIN(len, HV_MESSAGE_PAYLOAD_MAX));
+	for (size_t i = 0; ev && i < ARRAY_SIZE(fields); i++) {
+		if (fields[i].type != msgtype)
+			continue;
+		memcpy(&v, p + fields[i].relid_off, 4);
+		json_object_set_new(ev, "relid", json_integer(v));
+		memcpy(&v, p + fields[i].status_off, 4);
+		json_object_set_new(ev, "status", json_integer(v));
+	}
+	if (ev && msgtype == CHANNELMSG_VERSION_RESPONSE)
+		json_object_set_new(ev, "supported", json_boolean(
+			p[offsetof(struct vmbus_msg_version_response, version_supported)] != 0));
+	guest_emit(g, ev);
+}
+
 static void vmbus_dispatch(struct guest *g, const struct hv_message *m)
 {
 	uint32_t len = m->header.payload_size;
 	struct vmbus_msg_header hdr;
 
 	memcpy(&hdr, m->payload, sizeof(hdr));
-	if (g->opts.raw_messages) {
-		char *hex = guest_hex(m->payload, len);
-
-		guest_emit(g, json_pack("{s:s, s:i, s:i, s:i, s:s}", "event", "message", "msgtype",
-					(json_int_t)hdr.msgtype, "message_type",
-					(json_int_t)m->header.message_type, "size", (json_int_t)len,
-					"hex", hex ? hex : ""));
-		free(hex);
-	}
+	if (g->opts.raw_messages)
+		vmbus_report_message(g, m, hdr.msgtype, len);
 	/* vmbus_on_msg_dpc: unknown types and short payloads are dropped. */
 	if (hdr.msgtype >= CHANNELMSG_COUNT) {
 		guest_error(g, "message", "unknown msgtype %u dropped", hdr.msgtype);

@@ -6,13 +6,11 @@
  * met in time, 4 a `storvsc` step failed its verification.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/guid.h"
 #include "core/log.h"
@@ -20,6 +18,7 @@
 #include "guest/guest.h"
 #include "guest/guest_bench.h"
 #include "guest/guest_netvsc.h"
+#include "guest/guest_raw.h"
 #include "guest/guest_storvsc.h"
 
 enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_FAIL = 2, EXIT_TIMEOUT = 3, EXIT_VERIFY = 4 };
@@ -34,15 +33,22 @@ static const char usage_text[] =
 	"  --timeout S           bound of every protocol wait (default 10)\n"
 	"  --raw-messages        also print every host message as a \"message\" event\n"
 	"  --kvp-get-value       KVP GET returns the stored value (Linux returns \"\")\n"
+	"  --fcopy-root DIR      run the fcopy daemon with DIR as its \"/\" (else: no daemon)\n"
+	"  --fcopy-max-bytes N   fcopy writes past N bytes fail: disk full\n"
 	"  --verbose             debug logs on stderr\n"
 	"commands:\n"
 	"  negotiate                         negotiate, list offers, unload\n"
 	"  run [--until-heartbeats N] [--until-shutdown] [--duration S]\n"
 	"      [--exit-after-event NAME]     open and serve every known IC channel\n"
-	"  raw-msg FILE [--no-negotiate] [--conn-id N] [--message-type N]\n"
-	"      [--payload-size N] [--wait-ms N]   post FILE as one channel message\n"
-	"  raw-ring --class GUID FILE [--wait-ms N] [--ring-kib K]\n"
-	"                                    write FILE raw into a channel's ring\n"
+	"  raw-msg [FILE...] [--offers] [--channel|--open CLASS|NAME] [--gpadl PAGES]\n"
+	"      [--patch-u32 [N:]OFF=V] [--conn-id N] [--message-type N] [--payload-size N]\n"
+	"                                    post each FILE as one channel message\n"
+	"  raw-hcall --control HEX [--input FILE|--input-hex HEX|--input-gpa GPA|--fast Q0,Q1]\n"
+	"                                    issue one hypercall, print its HV status\n"
+	"  raw-ring --open CLASS|NAME [FILE...] [--frame ...] [--set [h2g.]FIELD=N]\n"
+	"                                    bytes or a packet into a channel's ring, a\n"
+	"                                    ring-header field overwritten; then a signal\n"
+	"                                    (--help-raw: every option of the raw modes)\n"
 	"  reboot-cycle N                    negotiate, open ICs, unload, reset; N times\n"
 	"  bench --size S --count N --direction g2h|h2g [--ring-kib K] [--target-vp N]\n"
 	"  storvsc [--subchannels N] [--queue-depth Q] STEP...\n"
@@ -61,13 +67,8 @@ struct cli {
 	bool until_shutdown;
 	double duration;
 	const char *exit_event;
-	/* raw */
-	bool no_negotiate;
-	int64_t conn_id;
-	uint32_t message_type;
-	int64_t payload_size;
-	int wait_ms;
-	const char *class_str;
+	/* raw-msg, raw-hcall, raw-ring */
+	struct guest_raw_args raw;
 	uint32_t ring_kib;
 	/* bench */
 	uint32_t size;
@@ -95,28 +96,6 @@ static int parse_version(const char *s, uint32_t *out)
 		return -EINVAL;
 	*out = VMBUS_VERSION(maj, min);
 	return 0;
-}
-
-static int read_file(const char *path, uint8_t *buf, size_t cap, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	*len = 0;
-	while ((n = read(fd, buf + *len, cap - *len)) > 0)
-		*len += (size_t)n;
-	if (n == 0 && *len == cap) {
-		uint8_t extra;
-
-		if (read(fd, &extra, 1) > 0)
-			n = -2;
-	}
-	close(fd);
-	if (n == -2)
-		return -EFBIG;
-	return n < 0 ? -errno : 0;
 }
 
 static int fail_code(int ret)
@@ -251,157 +230,6 @@ static int cmd_run(struct cli *c)
 	}
 	guest_close(&g, true);
 	return code;
-}
-
-/* ---- raw-msg ---------------------------------------------------------------- */
-
-static bool never(struct guest *g, void *arg)
-{
-	return false;
-}
-
-static void report_alive(struct guest *g, bool *alive)
-{
-	uint64_t v;
-	int ret = g->att.dead ? -ECONNRESET : guest_attach_msr_read(&g->att, 0, HV_MSR_VP_INDEX, &v);
-
-	*alive = ret == 0 || ret == -EPERM;
-	guest_emit(g, json_pack("{s:s, s:b}", "event", "alive", "ok", *alive));
-}
-
-static int cmd_raw_msg(struct cli *c, const char *file)
-{
-	uint8_t payload[HV_MESSAGE_PAYLOAD_MAX];
-	uint64_t status;
-	size_t len;
-	struct guest g;
-	bool alive;
-	uint32_t conn_id, psize;
-	int ret;
-
-	ret = read_file(file, payload, sizeof(payload), &len);
-	if (ret) {
-		log_error("%s: %s (at most 240 bytes; use --payload-size to claim more)", file, strerror(-ret));
-		return EXIT_USAGE;
-	}
-	if (guest_open(&g, &c->opts))
-		return EXIT_FAIL;
-	if (!c->no_negotiate) {
-		ret = guest_vmbus_connect(&g);
-		if (ret) {
-			guest_close(&g, true);
-			return EXIT_FAIL;
-		}
-	}
-	conn_id = c->conn_id >= 0 ? (uint32_t)c->conn_id
-				  : (g.connected ? g.msg_conn_id : VMBUS_MESSAGE_CONNECTION_ID);
-	psize = c->payload_size >= 0 ? (uint32_t)c->payload_size : (uint32_t)len;
-	g.opts.raw_messages = true;
-	ret = guest_vmbus_post_raw(&g, conn_id, c->message_type, psize, payload, (uint32_t)len, &status);
-	if (ret) {
-		guest_error(&g, "raw-msg", "hypercall failed: %s", strerror(-ret));
-	} else {
-		guest_emit(&g, json_pack("{s:s, s:I, s:i, s:i, s:i}", "event", "post", "status",
-					 (json_int_t)status, "conn_id", (json_int_t)conn_id, "payload_size",
-					 (json_int_t)psize, "bytes", (json_int_t)len));
-		guest_wait(&g, never, NULL, c->wait_ms);
-	}
-	report_alive(&g, &alive);
-	guest_close(&g, true);
-	return alive && !ret ? EXIT_OK : EXIT_FAIL;
-}
-
-/* ---- raw-ring --------------------------------------------------------------- */
-
-static void raw_print_packets(struct guest *g, struct guest_channel *ch)
-{
-	struct guest_ring_pkt pkt;
-	int ret;
-
-	while ((ret = guest_channel_recv(g, ch, &pkt)) == 0 || ret == -EMSGSIZE) {
-		char *hex;
-
-		if (ret)
-			continue;
-		hex = guest_hex(pkt.payload, pkt.payload_len);
-		guest_emit(g, json_pack("{s:s, s:i, s:i, s:i, s:I, s:i, s:i, s:s}", "event", "packet",
-					"relid", (json_int_t)ch->relid, "type", (json_int_t)pkt.type,
-					"flags", (json_int_t)pkt.flags, "trans_id", (json_int_t)pkt.trans_id,
-					"len", (json_int_t)pkt.len, "offset", (json_int_t)pkt.offset,
-					"hex", hex ? hex : ""));
-		free(hex);
-	}
-}
-
-static int cmd_raw_ring(struct cli *c, const char *file)
-{
-	struct guest_channel *ch;
-	struct guid gid;
-	char class_str[GUID_STR_LEN];
-	uint8_t *bytes;
-	size_t len;
-	struct guest g;
-	bool alive, sig = false;
-	uint64_t status = 0;
-	int ret;
-
-	if (!c->class_str || guid_parse(c->class_str, &gid)) {
-		log_error("raw-ring needs --class GUID");
-		return EXIT_USAGE;
-	}
-	guid_format(&gid, class_str);
-	bytes = malloc(1u << 20);
-	if (!bytes)
-		return EXIT_FAIL;
-	ret = read_file(file, bytes, 1u << 20, &len);
-	if (ret) {
-		log_error("%s: %s", file, strerror(-ret));
-		free(bytes);
-		return EXIT_USAGE;
-	}
-	if (guest_open(&g, &c->opts)) {
-		free(bytes);
-		return EXIT_FAIL;
-	}
-	ret = guest_vmbus_connect(&g);
-	if (!ret)
-		ret = guest_vmbus_request_offers(&g);
-	ch = ret ? NULL : guest_channel_find(&g, class_str, 0);
-	if (!ret && !ch) {
-		guest_error(&g, "raw-ring", "no channel of class %s offered", class_str);
-		ret = -ENODEV;
-	}
-	if (!ret)
-		ret = guest_channel_open(&g, ch, (c->ring_kib ? c->ring_kib : 16) * 1024u, 16384, 0);
-	if (!ret) {
-		ch->on_event = raw_print_packets;
-		ret = guest_ring_send_raw(&ch->out, bytes, (uint32_t)MIN(len, (size_t)UINT32_MAX), &sig);
-		if (ret) {
-			guest_error(&g, "raw-ring", "%zu bytes do not fit the %u-byte ring: %s", len,
-				    ch->out.size, strerror(-ret));
-		} else {
-			guest_emit(&g, json_pack("{s:s, s:i, s:i, s:b}", "event", "raw_written", "bytes",
-						 (json_int_t)len, "write_index",
-						 (json_int_t)ch->out.priv_index, "signal_needed", sig));
-			/* Raw mode always kicks the host. */
-			guest_attach_signal_event(&g.att, ch->target_vp, ch->conn_id, &status);
-			ch->n_signals++;
-			guest_wait(&g, never, NULL, c->wait_ms);
-			if (ch->open)
-				raw_print_packets(&g, ch);
-			if (g.chan[ch->relid] == ch && ch->ring_gpa)
-				guest_emit(&g, json_pack("{s:s, s:i, s:i, s:i, s:i, s:i}", "event", "ring",
-							 "g2h_read_index", (json_int_t)ch->out.hdr->read_index,
-							 "g2h_write_index", (json_int_t)ch->out.hdr->write_index,
-							 "h2g_read_index", (json_int_t)ch->in.hdr->read_index,
-							 "h2g_write_index", (json_int_t)ch->in.hdr->write_index,
-							 "g2h_interrupt_mask", (json_int_t)ch->out.hdr->interrupt_mask));
-		}
-	}
-	free(bytes);
-	report_alive(&g, &alive);
-	guest_close(&g, true);
-	return alive && !ret ? EXIT_OK : EXIT_FAIL;
 }
 
 /* ---- reboot-cycle ------------------------------------------------------------ */
@@ -552,9 +380,9 @@ static int cmd_netvsc(struct cli *c)
 
 int main(int argc, char **argv)
 {
-	enum { O_SOCKET = 256, O_VCPUS, O_MEM, O_MAXVER, O_TIMEOUT, O_RAWMSG, O_KVPGET, O_VERBOSE,
-	       O_UNTIL_HB, O_UNTIL_SD, O_DURATION, O_EXIT_AFTER, O_NO_NEG, O_CONN_ID, O_MSG_TYPE,
-	       O_PSIZE, O_WAIT, O_CLASS, O_RING_KIB, O_SIZE, O_COUNT, O_DIR, O_TVP, O_SUBCH, O_QD, O_HELP_SC, O_HELP, O_NVSP_VER, O_FRAMES, O_FRAME_SIZE };
+	enum { O_SOCKET = 256, O_VCPUS, O_MEM, O_MAXVER, O_TIMEOUT, O_RAWMSG, O_KVPGET, O_FCROOT, O_FCMAX, O_VERBOSE,
+	       O_UNTIL_HB, O_UNTIL_SD, O_DURATION, O_EXIT_AFTER, O_WAIT, O_RING_KIB, O_SIZE, O_COUNT,
+	       O_DIR, O_TVP, O_SUBCH, O_QD, O_HELP_SC, O_HELP_RAW, O_HELP, O_NVSP_VER, O_FRAMES, O_FRAME_SIZE };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "vcpus", required_argument, NULL, O_VCPUS },
@@ -563,17 +391,14 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "raw-messages", no_argument, NULL, O_RAWMSG },
 		{ "kvp-get-value", no_argument, NULL, O_KVPGET },
+		{ "fcopy-root", required_argument, NULL, O_FCROOT },
+		{ "fcopy-max-bytes", required_argument, NULL, O_FCMAX },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "until-heartbeats", required_argument, NULL, O_UNTIL_HB },
 		{ "until-shutdown", no_argument, NULL, O_UNTIL_SD },
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "exit-after-event", required_argument, NULL, O_EXIT_AFTER },
-		{ "no-negotiate", no_argument, NULL, O_NO_NEG },
-		{ "conn-id", required_argument, NULL, O_CONN_ID },
-		{ "message-type", required_argument, NULL, O_MSG_TYPE },
-		{ "payload-size", required_argument, NULL, O_PSIZE },
 		{ "wait-ms", required_argument, NULL, O_WAIT },
-		{ "class", required_argument, NULL, O_CLASS },
 		{ "ring-kib", required_argument, NULL, O_RING_KIB },
 		{ "size", required_argument, NULL, O_SIZE },
 		{ "count", required_argument, NULL, O_COUNT },
@@ -582,12 +407,16 @@ int main(int argc, char **argv)
 		{ "subchannels", required_argument, NULL, O_SUBCH },
 		{ "queue-depth", required_argument, NULL, O_QD },
 		{ "help-storvsc", no_argument, NULL, O_HELP_SC },
+		{ "help-raw", no_argument, NULL, O_HELP_RAW },
 		{ "nvsp-version", required_argument, NULL, O_NVSP_VER },
 		{ "frames", required_argument, NULL, O_FRAMES },
 		{ "frame-size", required_argument, NULL, O_FRAME_SIZE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* The tool's options, then the raw modes' (guest_raw_opts.c), in one
+	 * getopt loop: any option may stand anywhere on the line. */
+	static struct option all_opts[ARRAY_SIZE(longopts) + 64];
 	struct cli c = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	const char *cmd;
@@ -597,12 +426,16 @@ int main(int argc, char **argv)
 	c.opts.n_vcpus = 2;
 	c.opts.mem_bytes = 64ull << 20;
 	c.opts.timeout_ms = 10000;
-	c.conn_id = -1;
-	c.payload_size = -1;
-	c.message_type = HVMSG_VMBUS;
-	c.wait_ms = 500;
+	guest_raw_args_init(&c.raw);
 	c.subchannels = -1;
-	while ((opt = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
+	{
+		size_t n = ARRAY_SIZE(longopts) - 1, k = 0;
+
+		memcpy(all_opts, longopts, n * sizeof(longopts[0]));
+		while (guest_raw_options[k].name && n + 1 < ARRAY_SIZE(all_opts))
+			all_opts[n++] = guest_raw_options[k++];
+	}
+	while ((opt = getopt_long(argc, argv, "hv", all_opts, NULL)) != -1) {
 		switch (opt) {
 		case O_SOCKET: c.opts.socket = optarg; break;
 		case O_VCPUS: c.opts.n_vcpus = (uint32_t)strtoul(optarg, NULL, 0); break;
@@ -616,18 +449,15 @@ int main(int argc, char **argv)
 		case O_TIMEOUT: c.opts.timeout_ms = (int)(strtod(optarg, NULL) * 1000.0); break;
 		case O_RAWMSG: c.opts.raw_messages = true; break;
 		case O_KVPGET: c.opts.kvp_get_value = true; break;
+		case O_FCROOT: c.opts.fcopy_root = optarg; break;
+		case O_FCMAX: c.opts.fcopy_max_bytes = strtoull(optarg, NULL, 0); break;
 		case 'v':
 		case O_VERBOSE: log_set_level(LOG_DEBUG); break;
 		case O_UNTIL_HB: c.until_heartbeats = strtoull(optarg, NULL, 0); break;
 		case O_UNTIL_SD: c.until_shutdown = true; break;
 		case O_DURATION: c.duration = strtod(optarg, NULL); break;
 		case O_EXIT_AFTER: c.exit_event = optarg; break;
-		case O_NO_NEG: c.no_negotiate = true; break;
-		case O_CONN_ID: c.conn_id = (int64_t)strtoul(optarg, NULL, 0); break;
-		case O_MSG_TYPE: c.message_type = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case O_PSIZE: c.payload_size = (int64_t)strtoul(optarg, NULL, 0); break;
-		case O_WAIT: c.wait_ms = (int)strtol(optarg, NULL, 0); break;
-		case O_CLASS: c.class_str = optarg; break;
+		case O_WAIT: c.raw.wait_ms = (int)strtol(optarg, NULL, 0); break;
 		case O_RING_KIB: c.ring_kib = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case O_SIZE: c.size = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case O_COUNT: c.count = strtoull(optarg, NULL, 0); break;
@@ -636,12 +466,20 @@ int main(int argc, char **argv)
 		case O_SUBCH: c.subchannels = (int)strtol(optarg, NULL, 0); break;
 		case O_QD: c.queue_depth = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case O_HELP_SC: fputs(guest_storvsc_usage, stdout); return EXIT_OK;
+		case O_HELP_RAW: fputs(guest_raw_usage, stdout); return EXIT_OK;
 		case O_NVSP_VER: c.netvsc.nvsp_version = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case O_FRAMES: c.netvsc.frames = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case O_FRAME_SIZE: c.netvsc.frame_size = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'h':
 		case O_HELP: fputs(usage_text, stdout); return EXIT_OK;
-		default: fputs(usage_text, stderr); return EXIT_USAGE;
+		default:
+			if (opt >= GUEST_RAW_OPT_BASE) {
+				if (guest_raw_option(&c.raw, opt, optarg))
+					return EXIT_USAGE;
+				break;
+			}
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind >= argc || !c.opts.socket) {
@@ -649,7 +487,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (c.opts.n_vcpus < 1 || c.opts.n_vcpus > ATTACH_MAX_VCPUS || c.opts.mem_bytes < (1ull << 20) ||
-	    c.opts.timeout_ms <= 0 || c.wait_ms < 0) {
+	    c.opts.timeout_ms <= 0 || c.raw.wait_ms < 0) {
 		log_error("bad --vcpus (1..%u), --mem (>= 1), --timeout or --wait-ms", ATTACH_MAX_VCPUS);
 		return EXIT_USAGE;
 	}
@@ -662,10 +500,10 @@ int main(int argc, char **argv)
 		return cmd_negotiate(&c);
 	if (!strcmp(cmd, "run") && optind + 1 == argc)
 		return cmd_run(&c);
-	if (!strcmp(cmd, "raw-msg") && optind + 2 == argc)
-		return cmd_raw_msg(&c, argv[optind + 1]);
-	if (!strcmp(cmd, "raw-ring") && optind + 2 == argc)
-		return cmd_raw_ring(&c, argv[optind + 1]);
+	if (!strcmp(cmd, "raw-msg") || !strcmp(cmd, "raw-hcall") || !strcmp(cmd, "raw-ring")) {
+		c.raw.ring_kib = c.ring_kib;
+		return guest_raw_main(cmd, &c.raw, &c.opts, argc - optind - 1, argv + optind + 1);
+	}
 	if (!strcmp(cmd, "reboot-cycle") && optind + 2 == argc)
 		return cmd_reboot_cycle(&c, argv[optind + 1]);
 	if (!strcmp(cmd, "bench") && optind + 1 == argc)

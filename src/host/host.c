@@ -219,6 +219,18 @@ static json_t *device_own_config(const json_t *dev)
 	return copy;
 }
 
+/* The channels a device offered while it was created are the ones still
+ * without a label: name them after it, for the status report (its later
+ * subchannels take the primary's label in vmbus/). */
+static void host_label_channels(struct host *d, const char *name)
+{
+	struct vmbus_channel *ch = NULL;
+
+	while ((ch = vmbus_server_next_channel(d->vmbus, ch)) != NULL)
+		if (!vmbus_chan_label(ch)[0])
+			vmbus_chan_set_label(ch, name);
+}
+
 static int host_create_devices(struct host *d, const json_t *devices, struct json_err *err)
 {
 	size_t i;
@@ -249,9 +261,18 @@ static int host_create_devices(struct host *d, const json_t *devices, struct jso
 		json_decref(own);
 		if (rc)
 			return rc;
+		host_label_channels(d, slot->name);
 		d->n_devices++;
 	}
 	return 0;
+}
+
+/* devices/registry.h: a device's view of its peers (their stats). */
+static json_t *host_peer_stats(void *ctx, const char *name)
+{
+	struct host_device *dev = host_find_device(ctx, name);
+
+	return dev && dev->ops->stats ? dev->ops->stats(dev->dev) : NULL;
 }
 
 int host_init(struct host *d, struct event_base *base, const struct host_config *cfg,
@@ -270,6 +291,7 @@ int host_init(struct host *d, struct event_base *base, const struct host_config 
 	d->vmbus = vmbus_server_new(d->hv, base, &vcfg);
 	if (!d->vmbus)
 		goto nomem;
+	device_set_peer_lookup(host_peer_stats, d);
 	rc = host_create_devices(d, json_object_get(cfg->root, "devices"), err);
 	if (rc)
 		goto fail;
@@ -305,6 +327,7 @@ fail:
 /* Teardown in reverse order of init. */
 void host_fini(struct host *d)
 {
+	device_set_peer_lookup(NULL, NULL);
 	if (d->sig_term)
 		event_free(d->sig_term);
 	if (d->sig_int)
@@ -335,46 +358,34 @@ struct host_device *host_find_device(struct host *d, const char *name)
 	return NULL;
 }
 
-static const char *conn_state_name(enum vmbus_conn_state s)
-{
-	switch (s) {
-	case VMBUS_DISCONNECTED: return "disconnected";
-	case VMBUS_CONNECTED: return "connected";
-	case VMBUS_OFFERS_SENT: return "offers-sent";
-	}
-	return "unknown";
-}
-
+/*
+ * Everything the daemon counts, by layer: the frontend connection
+ * ("attach"), the partition ("hv"), the channel server with one entry per
+ * channel ("vmbus"), and each device under its name ("devices").  Each
+ * layer builds its own part from its counter list (core/stats.h), so a
+ * counter that is kept is shown.  Keys tests depend on ("attached",
+ * "generation", "vmbus.malformed", "devices.NAME.KEY") stay where they are.
+ */
 json_t *host_status(struct host *d)
 {
-	const struct vmbus_server_stats *st = vmbus_server_stats(d->vmbus);
-	uint32_t v = vmbus_server_version(d->vmbus);
 	json_t *devs = json_object();
-	char vtext[16] = "";
+	json_t *o;
 
-	if (v)
-		snprintf(vtext, sizeof(vtext), "%u.%u", v >> 16, v & 0xFFFF);
-	for (unsigned int i = 0; i < d->n_devices; i++) {
+	for (unsigned int i = 0; devs && i < d->n_devices; i++) {
 		struct host_device *dev = &d->devices[i];
 		json_t *s = dev->ops->stats ? dev->ops->stats(dev->dev) : json_object();
 
+		if (!s)
+			s = json_object();
 		json_object_set_new(s, "type", json_string(dev->ops->name));
 		json_object_set_new(devs, dev->name, s);
 	}
-	return json_pack("{s:b,s:I,s:{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:o}",
-			 "attached", attach_server_attached(d->attach),
-			 "generation", (json_int_t)attach_server_generation(d->attach),
-			 "vmbus", "state", conn_state_name(vmbus_server_state(d->vmbus)),
-			 "version", vtext,
-			 "messages", (json_int_t)st->messages,
-			 "malformed", (json_int_t)st->malformed,
-			 "wrong_state", (json_int_t)st->wrong_state,
-			 "versions_refused", (json_int_t)st->versions_refused,
-			 "offers_sent", (json_int_t)st->offers_sent,
-			 "gpadls_created", (json_int_t)st->gpadls_created,
-			 "gpadls_refused", (json_int_t)st->gpadls_refused,
-			 "channels_opened", (json_int_t)st->channels_opened,
-			 "ring_errors", (json_int_t)st->ring_errors,
-			 "unloads", (json_int_t)st->unloads,
-			 "devices", devs);
+	o = json_pack("{s:b,s:I,s:o*,s:o*,s:o*,s:o*}",
+		      "attached", attach_server_attached(d->attach),
+		      "generation", (json_int_t)attach_server_generation(d->attach),
+		      "hv", hv_partition_status_json(d->hv),
+		      "vmbus", vmbus_server_status_json(d->vmbus),
+		      "devices", devs,
+		      "attach", attach_server_stats_json(d->attach));
+	return o;
 }

@@ -57,7 +57,9 @@ int host_init(struct host *d, struct event_base *base, const struct host_config 
 void host_fini(struct host *d);
 
 struct host_device *host_find_device(struct host *d, const char *name);
-/* {"attached":..,"generation":..,"vmbus":{..},"devices":{name:stats}} */
+/* {"attached", "generation", "hv": {partition counters}, "vmbus": {state,
+ * version, counters, "channels": [..]}, "devices": {name: stats},
+ * "attach": {plugin-protocol counters}}; README "ctl status". */
 json_t *host_status(struct host *d);
 
 /* The control socket (control.c): JSON lines, see docs in README. */

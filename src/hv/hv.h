@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/gmem.h"
+#include "core/stats.h"
 #include "vmbusd/proto/attach.h"
 #include "vmbusd/proto/hv.h"
 
@@ -39,24 +40,32 @@ struct hv_config {
 			     * 0 = 1 GHz, what QEMU's emulated APIC counts */
 };
 
-/* Counters for tests and reports.  "refused" means the guest got a
- * non-SUCCESS status or a #GP because its input was malformed. */
-struct hv_stats {
-	uint64_t hypercalls;        /* every hv_hypercall() */
-	uint64_t hc_refused;        /* ... answered with an error status */
-	uint64_t hc_unknown_code;   /* ... of which INVALID_HYPERCALL_CODE */
-	uint64_t post_messages;     /* HvPostMessage handed to a message port */
-	uint64_t signal_events;     /* HvSignalEvent handed to an event port (any path) */
-	uint64_t signal_unknown;    /* eventfd kicks for an unregistered connection id */
-	uint64_t msr_gp;            /* RDMSR/WRMSR answered with #GP */
-	uint64_t synic_delivered;   /* messages written into a SIM slot */
-	uint64_t synic_queued;      /* posts that had to wait for an EOM */
-	uint64_t synic_queue_full;  /* posts refused with -ENOSPC */
-	uint64_t synic_eoms;        /* EOM writes */
-	uint64_t synic_faults;      /* SIM/SIEF page outside guest RAM */
-	uint64_t events_signalled;  /* synic_signal_event() calls that set a flag */
-	uint64_t irqs_raised;       /* interrupts handed to the irq sink */
-};
+/* The partition's counters (core/stats.h).  "refused" means the guest got a
+ * non-SUCCESS status or a #GP because its input was malformed or named
+ * something that does not exist; each refusal moves hc_refused or msr_gp
+ * and, where it has one, its own counter. */
+#define HV_STATS(X)                                                                    \
+	X(hypercalls, "every hypercall the frontend forwarded")                        \
+	X(hc_refused, "hypercalls answered with an error status")                      \
+	X(hc_unknown_code, "... of which INVALID_HYPERCALL_CODE")                      \
+	X(hc_bad_input, "... of which a bad control word, input block or field")       \
+	X(hc_unknown_conn, "... of which INVALID_CONNECTION_ID (Linux probes 4 then 1)") \
+	X(hc_busy, "... of which INSUFFICIENT_BUFFERS (the guest retries)")            \
+	X(post_messages, "HvPostMessage handed to a message port")                     \
+	X(signal_events, "HvSignalEvent handed to an event port (any path)")          \
+	X(signal_unknown, "eventfd kicks for an unregistered connection id")           \
+	X(msr_gp, "RDMSR/WRMSR answered with #GP")                                     \
+	X(msr_ignored, "WRMSR ignored as TLFS says: hypercall MSR locked or set before GUEST_OS_ID") \
+	X(synic_delivered, "messages written into a SIM slot")                         \
+	X(synic_queued, "posts that had to wait for an EOM")                           \
+	X(synic_queue_full, "posts refused with -ENOSPC (queue full)")                 \
+	X(synic_not_ready, "posts and events refused: SCONTROL, SIMP or SIEFP off")    \
+	X(synic_eoms, "EOM writes")                                                    \
+	X(synic_faults, "SIM/SIEF page outside guest RAM")                             \
+	X(events_signalled, "synic_signal_event() calls that set a flag")              \
+	X(irqs_raised, "interrupts handed to the irq sink")
+STATS_STRUCT(hv_stats, HV_STATS);
+STATS_DECLARE(hv_stats, struct hv_stats);
 
 /* The partition lives across attaches; hv_partition_bind() connects it to
  * the memory of the current frontend, hv_partition_unbind() forgets it. */
@@ -70,6 +79,8 @@ void hv_partition_reset(struct hv_partition *hv);
 struct gmem *hv_partition_gmem(struct hv_partition *hv);
 uint32_t hv_partition_vcpus(const struct hv_partition *hv);
 const struct hv_stats *hv_partition_stats(const struct hv_partition *hv);
+/* {"bound", "vcpus", and every HV_STATS counter}: a new object or NULL. */
+json_t *hv_partition_status_json(const struct hv_partition *hv);
 
 /* CPUID leaves for the frontend (facts §1.2, §11).  Returns the count. */
 uint32_t hv_cpuid_fill(const struct hv_partition *hv, struct attach_cpuid *out, uint32_t max);

@@ -28,10 +28,29 @@
  * intercepts); a guest may not post them (TLFS 11.10.1). */
 #define HV_MESSAGE_TYPE_HYPERVISOR_BIT 0x80000000u
 
+/* Every hypercall ends here: each refusal is counted once, by its cause. */
 static uint64_t hv_hc_result(struct hv_partition *hv, uint16_t status)
 {
-	if (status != HV_STATUS_SUCCESS)
+	switch (status) {
+	case HV_STATUS_SUCCESS:
+		break;
+	case HV_STATUS_INVALID_HYPERCALL_CODE:
 		hv->stats.hc_refused++;
+		hv->stats.hc_unknown_code++;
+		break;
+	case HV_STATUS_INVALID_CONNECTION_ID:
+		hv->stats.hc_refused++;
+		hv->stats.hc_unknown_conn++;
+		break;
+	case HV_STATUS_INSUFFICIENT_BUFFERS:
+		hv->stats.hc_refused++;
+		hv->stats.hc_busy++;
+		break;
+	default:
+		hv->stats.hc_refused++;
+		hv->stats.hc_bad_input++;
+		break;
+	}
 	/* RAX bits 15:0 = status; reps completed stay 0: neither call we
 	 * implement is a rep call. */
 	return status;
@@ -159,7 +178,6 @@ uint64_t hv_hypercall(struct hv_partition *hv, uint32_t vp, uint64_t control,
 		return hv_hc_result(hv, HV_STATUS_INVALID_PARAMETER);
 	}
 	if (code != HVCALL_POST_MESSAGE && code != HVCALL_SIGNAL_EVENT) {
-		hv->stats.hc_unknown_code++;
 		log_guest("vp %u: unknown hypercall code %#x", vp, code);
 		return hv_hc_result(hv, HV_STATUS_INVALID_HYPERCALL_CODE);
 	}

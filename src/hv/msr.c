@@ -140,11 +140,14 @@ static int hv_msr_write_hypercall(struct hv_partition *hv, uint32_t vp, uint64_t
 	 * identified itself, and a locked MSR stays as it is until reset.
 	 * Both are ignored writes, not #GP, as on Hyper-V and KVM. */
 	if (hv->guest_os_id == 0) {
+		hv->stats.msr_ignored++;
 		log_guest("vp %u: hypercall MSR written before GUEST_OS_ID; ignored", vp);
 		return 0;
 	}
-	if (hv->hypercall & HV_HYPERCALL_LOCKED)
+	if (hv->hypercall & HV_HYPERCALL_LOCKED) {
+		hv->stats.msr_ignored++;
 		return 0;
+	}
 	if (value & HV_MSR_ENABLE) {
 		/* The frontend writes its stub into this page; refuse a page
 		 * outside RAM here rather than let it fail there. */

@@ -116,6 +116,16 @@ const struct hv_stats *hv_partition_stats(const struct hv_partition *hv)
 	return &hv->stats;
 }
 
+STATS_DEFINE(hv_stats, struct hv_stats, HV_STATS)
+
+json_t *hv_partition_status_json(const struct hv_partition *hv)
+{
+	json_t *o = json_pack("{s:b,s:i}", "bound", hv->mem != NULL, "vcpus",
+			      (int)hv_partition_vcpus(hv));
+
+	return o ? hv_stats_json(&hv->stats, o) : NULL;
+}
+
 uint64_t hv_time_ref_count(const struct hv_partition *hv)
 {
 	/* 100 ns units; CLOCK_MONOTONIC never goes back, so neither does this. */

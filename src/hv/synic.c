@@ -195,8 +195,10 @@ int synic_post_message(struct hv_partition *hv, uint32_t vp, uint32_t sint,
 		return -EINVAL;
 	v = &hv->vp[vp];
 	q = &v->queue[sint];
-	if (!synic_enabled(v, v->simp))
+	if (!synic_enabled(v, v->simp)) {
+		hv->stats.synic_not_ready++;
 		return -ENODEV;
+	}
 	slot = synic_slot(hv, v, sint);
 	if (!slot) {
 		hv->stats.synic_faults++;
@@ -236,8 +238,10 @@ int synic_signal_event(struct hv_partition *hv, uint32_t vp, uint32_t sint, uint
 	if (!hv_vp_valid(hv, vp) || sint >= HV_SINT_COUNT || flag >= HV_EVENT_FLAGS_COUNT)
 		return -EINVAL;
 	v = &hv->vp[vp];
-	if (!synic_enabled(v, v->siefp))
+	if (!synic_enabled(v, v->siefp)) {
+		hv->stats.synic_not_ready++;
 		return -ENODEV;
+	}
 	/* SINT n's flags are bytes n*256 .. n*256+255 of the SIEF page; flag
 	 * f is bit f%8 of byte f/8 — on a little-endian 64-bit word that is
 	 * bit f%64 of word f/64 (facts §3.1). */

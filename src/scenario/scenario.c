@@ -48,6 +48,21 @@ static void scenario_finish(struct scenario *sc, int result)
 	event_base_loopexit(sc->base, NULL);
 }
 
+/* The running step ended: into the result the reports are made from. */
+static void scenario_record_step(struct scenario *sc)
+{
+	struct scenario_step_result *s;
+
+	if (!sc->res || sc->cur >= sc->res->n_steps)
+		return;
+	s = &sc->res->steps[sc->cur];
+	s->ran = true;
+	s->passed = sc->state == STEP_PASSED;
+	s->seconds = (double)(now_ns() - sc->step_t0_ns) / 1e9;
+	free(s->detail);
+	s->detail = strdup(sc->detail);
+}
+
 /* Called after anything happened: evaluate the running step. */
 static void scenario_poll(struct scenario *sc)
 {
@@ -70,15 +85,21 @@ static void scenario_poll(struct scenario *sc)
 		printf("[%8.3f s] %-4s %-34s %s\n", scenario_elapsed(sc),
 		       sc->state == STEP_PASSED ? "ok" : "FAIL", step_title(spec), sc->detail);
 		fflush(stdout);
+		scenario_record_step(sc);
 		if (sc->state == STEP_FAILED) {
-			printf("step %zu (%s) failed\n", sc->cur + 1, step_title(spec));
-			scenario_finish(sc, 1);
-			return;
+			printf("step %zu (%s) failed%s\n", sc->cur + 1, step_title(spec),
+			       sc->paths->keep_going ? " (keep going)" : "");
+			sc->any_failed = true;
+			if (!sc->paths->keep_going) {
+				scenario_finish(sc, 1);
+				return;
+			}
+		} else {
+			sc->passed++;
 		}
-		sc->passed++;
 		sc->cur++;
 		if (sc->cur == json_array_size(sc->steps)) {
-			scenario_finish(sc, 0);
+			scenario_finish(sc, sc->any_failed ? 1 : 0);
 			return;
 		}
 		scenario_begin_step(sc);
@@ -105,6 +126,41 @@ static void scenario_on_tick(evutil_socket_t fd, short what, void *arg)
 	scenario_poll(arg);
 }
 
+/* A key the step kind does not take: a typo ("expext") would otherwise be
+ * ignored and the step pass without checking what was meant. */
+static int scenario_check_step_keys(json_t *spec, size_t i, const struct step_kind *k, char *err,
+				    size_t errlen)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(spec, key, v) {
+		size_t n = strlen(key);
+		const char *p;
+
+		if (!strcmp(key, "step") || !strcmp(key, "title") || !strcmp(key, "timeout_s"))
+			continue;
+		for (p = k->keys; (p = strstr(p, key)) != NULL; p += n)
+			if ((p == k->keys || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+				break;
+		if (!p) {
+			snprintf(err, errlen, "steps[%zu].%s: unknown key for a \"%s\" step (it takes: "
+				 "title, timeout_s%s%s)", i, key, k->name, *k->keys ? ", " : "", k->keys);
+			return -EINVAL;
+		}
+	}
+	if (json_object_get(spec, "title") && !json_is_string(json_object_get(spec, "title"))) {
+		snprintf(err, errlen, "steps[%zu].title: must be a string", i);
+		return -EINVAL;
+	}
+	v = json_object_get(spec, "timeout_s");
+	if (v && (!json_is_number(v) || json_number_value(v) <= 0)) {
+		snprintf(err, errlen, "steps[%zu].timeout_s: must be a positive number", i);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Checks every step before anything runs: a typo fails at once, not after
  * a minute of booting. */
 static int scenario_check_steps(json_t *steps, char *err, size_t errlen)
@@ -125,6 +181,8 @@ static int scenario_check_steps(json_t *steps, char *err, size_t errlen)
 				 kind ? kind : "(missing)");
 			return -EINVAL;
 		}
+		if (scenario_check_step_keys(spec, i, k, err, errlen))
+			return -EINVAL;
 	}
 	return 0;
 }
@@ -224,6 +282,38 @@ static int scenario_load(const char *path, struct scenario *sc, struct host_conf
 	return rc;
 }
 
+int scenario_check_file(const char *path, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "name", "description", "guest", "vmbus", "devices",
+					    "setup", "steps", NULL };
+	struct json_err jerr = { "" };
+	struct host_config hc = { 0 };
+	json_error_t perr;
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &perr), *host_part;
+	int rc = -EINVAL;
+
+	if (!root) {
+		snprintf(err, errlen, "%s:%d:%d: %s", path, perr.line, perr.column, perr.text);
+		return -EINVAL;
+	}
+	if (json_check_keys(root, "", keys, &jerr)) {
+		snprintf(err, errlen, "%s", jerr.msg);
+		goto out;
+	}
+	if ((rc = scenario_check_steps(json_object_get(root, "steps"), err, errlen)))
+		goto out;
+	host_part = json_pack("{s:O*,s:O*}", "vmbus", json_object_get(root, "vmbus"), "devices",
+			      json_object_get(root, "devices"));
+	rc = host_part ? host_config_from_json(host_part, &hc, &jerr) : -ENOMEM;
+	json_decref(host_part);
+	host_config_free(&hc);
+	if (rc)
+		snprintf(err, errlen, "%s", jerr.msg);
+out:
+	json_decref(root);
+	return rc;
+}
+
 int scenario_boot(struct scenario *sc, char *err, size_t errlen)
 {
 	int rc;
@@ -299,37 +389,89 @@ static int scenario_start_guest(struct scenario *sc, char *err, size_t errlen)
 	return 0;
 }
 
-int scenario_run_file(const char *path, const struct scenario_paths *paths)
+void scenario_result_free(struct scenario_result *res)
 {
-	struct scenario sc = { .result = -1, .paths = paths };
+	for (size_t i = 0; i < res->n_steps; i++) {
+		free(res->steps[i].title);
+		free(res->steps[i].kind);
+		free(res->steps[i].detail);
+	}
+	free(res->steps);
+	free(res->path);
+	free(res->name);
+	free(res->error);
+	memset(res, 0, sizeof(*res));
+}
+
+/* A scenario that cannot run: status 2 with the reason. */
+static int scenario_refuse(struct scenario_result *res, const char *why)
+{
+	fprintf(stderr, "vmbusd run: %s\n", why);
+	res->status = 2;
+	free(res->error);
+	res->error = strdup(why);
+	return 2;
+}
+
+/* Every step's title and kind, before any runs (the reports list the
+ * ones a failure kept from running too). */
+static int scenario_result_init(struct scenario *sc, struct scenario_result *res)
+{
+	const char *name = json_string_value(json_object_get(sc->root, "name"));
+	size_t n = json_array_size(sc->steps);
+
+	res->steps = calloc(n ? n : 1, sizeof(*res->steps));
+	if (!res->steps)
+		return -ENOMEM;
+	res->n_steps = n;
+	for (size_t i = 0; i < n; i++) {
+		json_t *spec = json_array_get(sc->steps, i);
+
+		res->steps[i].title = strdup(step_title(spec));
+		res->steps[i].kind = strdup(json_string_value(json_object_get(spec, "step")) ?: "?");
+	}
+	if (name) {
+		free(res->name);
+		res->name = strdup(name);
+	}
+	return 0;
+}
+
+int scenario_run_file(const char *path, const struct scenario_paths *paths,
+		      struct scenario_result *res)
+{
+	struct scenario sc = { .result = -1, .paths = paths, .res = res };
 	struct host_config hc = { 0 };
 	struct json_err jerr = { "" };
 	char err[512] = "";
 	struct timeval tick = { 0, SCENARIO_TICK_US };
+	uint64_t start = now_ns();
 	int result;
 
-	if (scenario_load(path, &sc, &hc, err, sizeof(err))) {
-		fprintf(stderr, "vmbusd run: %s\n", err);
+	memset(res, 0, sizeof(*res));
+	res->path = strdup(path);
+	res->name = strdup(path);
+	if (scenario_load(path, &sc, &hc, err, sizeof(err)) ||
+	    scenario_result_init(&sc, res)) {
 		json_decref(sc.root);
 		host_config_free(&hc);
-		return 2;
+		return scenario_refuse(res, err[0] ? err : "out of memory");
 	}
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(sc.socket_path, sizeof(sc.socket_path), "%s/vmbus.sock", paths->workdir);
 	sc.base = event_base_new();
 	if (host_init(&sc.host, sc.base, &hc, sc.socket_path, NULL, &jerr)) {
-		fprintf(stderr, "vmbusd run: %s\n", jerr.msg);
 		event_base_free(sc.base);
 		json_decref(sc.root);
 		host_config_free(&hc);
-		return 2;
+		return scenario_refuse(res, jerr.msg);
 	}
 	printf("vmbusd run: %s%s%s\n", path,
 	       json_object_get(sc.root, "name") ? " — " : "",
 	       json_string_value(json_object_get(sc.root, "name")) ?: "");
 	sc.t0_ns = now_ns();
 	if (scenario_start_guest(&sc, err, sizeof(err))) {
-		fprintf(stderr, "vmbusd run: %s\n", err);
+		scenario_refuse(res, err);
 		sc.result = 2;
 	} else {
 		sc.tick = event_new(sc.base, -1, EV_PERSIST, scenario_on_tick, &sc);
@@ -348,6 +490,8 @@ int scenario_run_file(const char *path, const struct scenario_paths *paths)
 		printf("console log: %s/console.log, QEMU log: %s/qemu.log\n", paths->workdir,
 		       paths->workdir);
 	result = sc.result < 0 ? 1 : sc.result;
+	res->status = result;
+	res->seconds = (double)(now_ns() - start) / 1e9;
 	if (sc.tick)
 		event_free(sc.tick);
 	if (sc.vm_started)

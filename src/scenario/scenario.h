@@ -11,6 +11,8 @@
 #define VMBUSD_SCENARIO_SCENARIO_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 
 struct scenario_paths {
 	const char *qemu;       /* patched qemu-system-x86_64 */
@@ -19,10 +21,42 @@ struct scenario_paths {
 	const char *ssdt;       /* vmbus.aml */
 	const char *workdir;    /* sockets and logs go here */
 	bool echo_console;
+	bool keep_going;        /* run every step even after one failed */
 };
 
-/* Runs the scenario in `path`.  Returns 0 when every step passed, 1 when a
- * step failed (the failing step is printed), 2 for a bad file. */
-int scenario_run_file(const char *path, const struct scenario_paths *paths);
+/* What one step did, for the reports. */
+struct scenario_step_result {
+	char *title;
+	char *kind;             /* the step's "step" */
+	bool ran, passed;
+	double seconds;
+	char *detail;           /* what it found, or why it failed */
+};
+
+/* What one scenario did. */
+struct scenario_result {
+	char *path;
+	char *name;             /* the file's "name", else its path */
+	int status;             /* 0 every step passed, 1 a step failed, 2 not run (bad file...) */
+	char *error;            /* status 2: why */
+	double seconds;
+	struct scenario_step_result *steps;
+	size_t n_steps;
+};
+
+/* Runs the scenario in `path`, printing a line per step, and fills *res
+ * (free with scenario_result_free).  Returns res->status. */
+int scenario_run_file(const char *path, const struct scenario_paths *paths,
+		      struct scenario_result *res);
+void scenario_result_free(struct scenario_result *res);
+/* Checks a scenario file without running anything (its steps and their
+ * keys, the device types): 0, or -EINVAL with err naming the JSON path. */
+int scenario_check_file(const char *path, char *err, size_t errlen);
+
+/* Reports over several runs (report.c): a summary table, JUnit XML and TAP.
+ * The writers return 0 or -errno. */
+void scenario_report_summary(FILE *f, const struct scenario_result *r, size_t n);
+int scenario_report_junit(const char *path, const struct scenario_result *r, size_t n);
+int scenario_report_tap(const char *path, const struct scenario_result *r, size_t n);
 
 #endif

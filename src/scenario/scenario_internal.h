@@ -21,6 +21,7 @@ struct step_kind {
 	void (*poll)(struct scenario *sc, json_t *spec);
 	const char *default_title;
 	double default_timeout_s;
+	const char *keys;   /* its own keys, comma-separated (besides step, title, timeout_s) */
 };
 
 struct scenario {
@@ -51,6 +52,8 @@ struct scenario {
 	const char *qemu_args[33];   /* guest.qemu_args, NULL-terminated */
 	const struct scenario_paths *paths;
 	char socket_path[256];
+	struct scenario_result *res; /* one entry per step, filled as they end */
+	bool any_failed;             /* --keep-going: a step failed, the rest ran on */
 };
 
 const struct step_kind *step_lookup(const char *name);

@@ -11,16 +11,29 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "core/guid.h"
 #include "core/util.h"
 #include "scenario/scenario.h"
 #include "scenario/scenario_internal.h"
+#include "vmbus/vmbus.h"
+
+/* Formats into a copy first: callers pass sc->detail itself as an argument
+ * ("output lacks X (first line: %s)"), and formatting a buffer into itself
+ * nested the message into itself and showed stale bytes. */
+static void detail_vset(struct scenario *sc, const char *fmt, va_list ap)
+{
+	char text[sizeof(sc->detail)];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	memcpy(sc->detail, text, sizeof(text));
+}
 
 void step_set_detail(struct scenario *sc, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(sc->detail, sizeof(sc->detail), fmt, ap);
+	detail_vset(sc, fmt, ap);
 	va_end(ap);
 }
 
@@ -38,7 +51,7 @@ static void fail(struct scenario *sc, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(sc->detail, sizeof(sc->detail), fmt, ap);
+	detail_vset(sc, fmt, ap);
 	va_end(ap);
 	sc->state = STEP_FAILED;
 }
@@ -137,8 +150,28 @@ const char *step_class_of(const struct vmbus_device_ops *ops)
 	return ops->guest_driver ? ops->class_guid : NULL;
 }
 
-/* The driver bound to a device of this class, from "bound <dev> {class} <drv>". */
-static const char *bound_driver(const struct vm *vm, const char *class_id)
+/* The class and instance a device offered its primary channel with (the
+ * host labels channels with their device's name): a storvsp may offer the
+ * SCSI or the IDE class, and two controllers differ by instance only.
+ * false when the device has no channel offered. */
+static bool device_ids(struct scenario *sc, const struct host_device *d, char cls[GUID_STR_LEN],
+		       char inst[GUID_STR_LEN])
+{
+	for (struct vmbus_channel *ch = vmbus_server_next_channel(sc->host.vmbus, NULL); ch;
+	     ch = vmbus_server_next_channel(sc->host.vmbus, ch)) {
+		const struct vmbus_offer_params *p = vmbus_chan_offer(ch);
+
+		if (p->sub_channel_index == 0 && !strcmp(vmbus_chan_label(ch), d->name)) {
+			guid_format(&p->if_type, cls);
+			guid_format(&p->if_instance, inst);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The driver bound to this device, from "bound <instance> {class} <drv>". */
+static const char *bound_driver(const struct vm *vm, const char *class_id, const char *instance)
 {
 	for (size_t i = vm->n_markers; i-- > 0;) {
 		const struct vm_marker *m = &vm->markers[i];
@@ -149,7 +182,7 @@ static const char *bound_driver(const struct vm *vm, const char *class_id)
 		if (strcmp(m->event, "bound") != 0)
 			continue;
 		c = strstr(m->args, class_id);
-		if (c && strchr(c, ' '))
+		if (c && strchr(c, ' ') && strstr(m->args, instance))
 			return strrchr(m->args, ' ') + 1;
 	}
 	return NULL;
@@ -173,12 +206,13 @@ static void bound_poll(struct scenario *sc, json_t *spec)
 	sc->detail[0] = '\0';
 	for (unsigned int i = 0; i < sc->host.n_devices; i++) {
 		const struct host_device *d = &sc->host.devices[i];
-		const char *cls = step_class_of(d->ops), *drv;
+		char cls[GUID_STR_LEN], inst[GUID_STR_LEN];
+		const char *drv;
 		int n;
 
-		if (!cls)
+		if (!step_class_of(d->ops) || !device_ids(sc, d, cls, inst))
 			continue; /* e.g. the bench device: no Linux driver exists */
-		drv = bound_driver(&sc->vm, cls);
+		drv = bound_driver(&sc->vm, cls, inst);
 		if (!drv) {
 			fail(sc, "%s (class %s) is not bound to a driver (guest: %s devices bound)",
 			     d->name, cls, total->args);
@@ -518,18 +552,19 @@ static void sleep_poll(struct scenario *sc, json_t *spec)
 }
 
 static const struct step_kind step_kinds[] = {
-	{ "console", console_start, console_poll, "console line", 60 },
-	{ "marker", marker_start, marker_poll, "guest marker", 60 },
-	{ "version", version_start, version_poll, "VMBus version negotiated", 90 },
-	{ "bound", bound_start, bound_poll, "every offered device bound", 90 },
-	{ "status", status_start, status_poll, "host status", 60 },
-	{ "control", control_start, control_poll, "host action", 90 },
-	{ "guest", guest_start, guest_poll, "guest command", 60 },
-	{ "poweroff", poweroff_start, poweroff_poll, "guest powered off", 60 },
-	{ "sleep", sleep_start, sleep_poll, "pause", 3600 },
-	{ "host", host_start, host_poll, "host command", 120 },
-	{ "kill", kill_start, kill_poll, "QEMU killed", 10 },
-	{ "boot", boot_start, boot_poll, "guest booted again", 10 },
+	{ "console", console_start, console_poll, "console line", 60, "match" },
+	{ "marker", marker_start, marker_poll, "guest marker", 60, "event,args,count" },
+	{ "version", version_start, version_poll, "VMBus version negotiated", 90, "expect" },
+	{ "bound", bound_start, bound_poll, "every offered device bound", 90, "" },
+	{ "status", status_start, status_poll, "host status", 60, "key,op,value,host_only" },
+	{ "control", control_start, control_poll, "host action", 90,
+	  "device,action,args,expect,show,expect_status,guest_may_exit" },
+	{ "guest", guest_start, guest_poll, "guest command", 60, "run,expect,expect_rc,retry" },
+	{ "poweroff", poweroff_start, poweroff_poll, "guest powered off", 60, "marker" },
+	{ "sleep", sleep_start, sleep_poll, "pause", 3600, "seconds" },
+	{ "host", host_start, host_poll, "host command", 120, "run,expect,expect_rc" },
+	{ "kill", kill_start, kill_poll, "QEMU killed", 10, "" },
+	{ "boot", boot_start, boot_poll, "guest booted again", 10, "" },
 };
 
 const struct step_kind *step_lookup(const char *name)

@@ -31,6 +31,7 @@ void vmbus_chan_signal_guest(struct vmbus_channel *ch)
 		ch->stats.signals_out++;
 		return;
 	}
+	ch->stats.signal_errors++;
 	log_guest("vmbus: relid %u: signal to VP %u failed: %s", ch->relid, ch->target_vp,
 		  strerror(-ret));
 }
@@ -161,6 +162,7 @@ void vmbus_handle_open_channel(struct vmbus_server *srv, uint32_t vp, const void
 	rc = ch->ops->open ? ch->ops->open(ch) : 0;
 	ch->opening = false;
 	if (rc != 0) {
+		srv->stats.opens_refused++;
 		log_info("vmbus: relid %u: device refused open (%d)", ch->relid, rc);
 		vmbus_ring_unmap(&ch->in);
 		vmbus_ring_unmap(&ch->out);

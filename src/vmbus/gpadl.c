@@ -133,6 +133,10 @@ static void gpadl_complete(struct vmbus_server *srv, struct vmbus_gpadl *g)
 	int ret = gpadl_parse(srv, g);
 
 	if (ret < 0) {
+		/* The header was fine but the ranges are not: as malformed as a
+		 * bad header (only -ENOMEM is ours). */
+		if (ret != -ENOMEM)
+			srv->stats.malformed++;
 		log_guest("vmbus: GPADL %#x on relid %u refused: %s", g->handle, g->relid,
 			  ret == -EFAULT ? "page outside guest RAM" : "malformed ranges");
 		gpadl_send_created(srv, g->relid, g->handle, VMBUS_STATUS_UNSUCCESSFUL);

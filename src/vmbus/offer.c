@@ -27,6 +27,24 @@ struct vmbus_channel *vmbus_chan_lookup(struct vmbus_server *srv, uint32_t relid
 	return ch && ch->offered ? ch : NULL;
 }
 
+/* A subchannel is offered long after its device was created (when the
+ * guest asks for it): it reports under its primary's label. */
+static void vmbus_chan_inherit_label(struct vmbus_channel *ch)
+{
+	const struct vmbus_channel *p;
+
+	if (ch->params.sub_channel_index == 0)
+		return;
+	for (p = ch->srv->chan_head; p; p = p->next) {
+		if (!p->rescinded && p->params.sub_channel_index == 0 &&
+		    guid_equal(&p->params.if_type, &ch->params.if_type) &&
+		    guid_equal(&p->params.if_instance, &ch->params.if_instance)) {
+			memcpy(ch->label, p->label, sizeof(ch->label));
+			return;
+		}
+	}
+}
+
 void vmbus_send_offer(struct vmbus_channel *ch)
 {
 	struct vmbus_msg_offer_channel msg = {
@@ -48,7 +66,7 @@ void vmbus_send_offer(struct vmbus_channel *ch)
 	vmbus_post(ch->srv, &msg, sizeof(msg));
 }
 
-static void vmbus_chan_kick_cb(evutil_socket_t fd, short what, void *opaque)
+static void vmbus_chan_kick(evutil_socket_t fd, short what, void *opaque)
 {
 	struct vmbus_channel *ch = opaque;
 
@@ -56,10 +74,13 @@ static void vmbus_chan_kick_cb(evutil_socket_t fd, short what, void *opaque)
 		ch->ops->notify(ch);
 }
 
-void vmbus_chan_kick(struct vmbus_channel *ch)
+void vmbus_chan_notify_later(struct vmbus_channel *ch)
 {
-	/* Zero timeout: runs on the next event-loop iteration, after the
-	 * events (other channels, backends) that are already pending. */
+	/* A zero timeout, not event_active(): libevent runs events activated
+	 * from a callback in the same pass, before it polls again, so a
+	 * flooded channel would re-activate itself for ever.  An expired
+	 * timer waits for the next pass, which polls every fd first.  Adding
+	 * it again also pulls a pending ring_kick_later() forward. */
 	static const struct timeval now = { 0, 0 };
 
 	if (ch->kick_ev && ch->open && !ch->closing)
@@ -105,8 +126,9 @@ struct vmbus_channel *vmbus_offer(struct vmbus_server *srv, const struct vmbus_o
 	ch->params.user_def = ch->user_def;
 	ch->relid = relid;
 	ch->conn_id = VMBUS_CONN_ID_BASE + relid;
+	vmbus_chan_inherit_label(ch);
 	ch->max_pkt = p->max_pkt_size ? p->max_pkt_size : VMBUS_DEFAULT_MAX_PKT;
-	if (srv->base && !(ch->kick_ev = evtimer_new(srv->base, vmbus_chan_kick_cb, ch))) {
+	if (srv->base && !(ch->kick_ev = evtimer_new(srv->base, vmbus_chan_kick, ch))) {
 		free(ch);
 		return NULL;
 	}

@@ -204,6 +204,7 @@ static int ring_broken(struct vmbus_channel *ch, const char *what, uint32_t a, u
 {
 	ch->broken = true;
 	ch->srv->stats.ring_errors++;
+	ch->stats.ring_broken++;
 	log_guest("vmbus: relid %u: corrupt ring (%s: %u, %u); channel silenced until closed",
 		  ch->relid, what, a, b);
 	return -EPIPE;

@@ -105,8 +105,10 @@ void vmbus_post(struct vmbus_server *srv, const void *msg, uint32_t size)
 	struct vmbus_outmsg *m;
 	int ret;
 
-	if (size > VMBUS_MSG_MAX)
+	if (size > VMBUS_MSG_MAX) {
+		srv->stats.post_errors++;  /* a host bug: no message is that long */
 		return;
+	}
 	if (!srv->outq_head) {
 		ret = vmbus_post_now(srv, msg, size);
 		if (ret == 0)
@@ -225,6 +227,8 @@ static void vmbus_handle_tl_connect(struct vmbus_server *srv, uint32_t vp, const
 		.status = VMBUS_STATUS_CONN_REFUSED, /* no hv_sock services */
 	};
 
+	srv->stats.tl_connects_refused++;
+	log_guest("vmbus: TL_CONNECT_REQUEST refused: no hv_sock services");
 	vmbus_post(srv, &res, sizeof(res));
 }
 

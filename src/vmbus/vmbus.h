@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 
 #include "core/gmem.h"
+#include "core/stats.h"
 #include "hv/hv.h"
 #include "vmbusd/proto/ring.h"
 #include "vmbusd/proto/vmbus.h"
@@ -31,21 +32,28 @@ enum vmbus_conn_state {
 	VMBUS_OFFERS_SENT,      /* REQUESTOFFERS answered */
 };
 
-struct vmbus_server_stats {
-	uint64_t messages;          /* channel messages received */
-	uint64_t malformed;         /* ... of which were refused as malformed */
-	uint64_t wrong_state;       /* ... or arrived in the wrong state */
-	uint64_t versions_refused;
-	uint64_t offers_sent;
-	uint64_t gpadls_created;
-	uint64_t gpadls_refused;
-	uint64_t channels_opened;
-	uint64_t ring_errors;       /* corrupt rings detected */
-	uint64_t unloads;
-	uint64_t messages_sent;     /* host->guest messages handed to the SynIC */
-	uint64_t post_queued;       /* ... that first waited for -ENOSPC to clear */
-	uint64_t post_errors;       /* ... that were dropped (-ENODEV, queue full) */
-};
+/* The server's counters (core/stats.h).  Every guest message that is
+ * refused moves `malformed` or `wrong_state` (and, for some, a counter of
+ * its own below); nothing is dropped uncounted. */
+#define VMBUS_SERVER_STATS(X)                                                           \
+	X(messages, "channel messages received")                                        \
+	X(malformed, "... refused as malformed (length, type, field, unknown relid or handle)") \
+	X(wrong_state, "... that arrived in the wrong state")                           \
+	X(versions_refused, "INITIATE_CONTACT answered version_supported = 0")         \
+	X(offers_sent, "OFFERCHANNEL messages sent")                                    \
+	X(gpadls_created, "GPADLs accepted (GPADL_CREATED status 0)")                  \
+	X(gpadls_refused, "GPADLs refused (GPADL_CREATED with an error status)")       \
+	X(channels_opened, "OPENCHANNEL answered with status 0")                        \
+	X(opens_refused, "OPENCHANNEL refused by the device's open()")                 \
+	X(tl_connects_refused, "TL_CONNECT_REQUEST (hv_sock) refused: no services")    \
+	X(ring_errors, "corrupt rings detected")                                        \
+	X(unloads, "UNLOAD messages served")                                            \
+	X(messages_sent, "host->guest messages handed to the SynIC")                    \
+	X(post_queued, "... that first waited for -ENOSPC to clear")                    \
+	X(post_errors, "... that were dropped (-ENODEV, queue full)")
+STATS_STRUCT(vmbus_server_stats, VMBUS_SERVER_STATS);
+STATS_DECLARE(vmbus_server_stats, struct vmbus_server_stats);
+
 
 struct vmbus_server *vmbus_server_new(struct hv_partition *hv, struct event_base *base,
 				      const struct vmbus_server_config *cfg);
@@ -111,22 +119,56 @@ bool vmbus_chan_is_open(const struct vmbus_channel *ch);
 /* The connection id of the offer (what the guest's HvSignalEvent carries). */
 uint32_t vmbus_chan_conn_id(const struct vmbus_channel *ch);
 struct vmbus_server *vmbus_chan_server(const struct vmbus_channel *ch);
-/* Calls ops->notify again on the next event-loop iteration (once, however
- * often it is asked before then).  For a notify loop that stopped after its
- * packet budget with packets left in the ring: the guest will not signal
- * again for them (facts §6.5).  Does nothing when the channel is not open
- * or the server has no event base. */
-void vmbus_chan_kick(struct vmbus_channel *ch);
 
-struct vmbus_chan_stats {
-	uint64_t packets_in, bytes_in;     /* guest -> host packets read */
-	uint64_t packets_out, bytes_out;   /* host -> guest packets written */
-	uint64_t signals_in;               /* guest signals (HvSignalEvent) */
-	uint64_t signals_out;              /* interrupts raised to the guest */
-	uint64_t send_full;                /* sends refused with -EAGAIN */
-};
+/* A channel's counters; they live as long as the offer (a reopen does not
+ * reset them). */
+#define VMBUS_CHAN_STATS(X)                                                          \
+	X(packets_in, "guest->host packets read")                                    \
+	X(bytes_in, "... their bytes, descriptors included")                          \
+	X(packets_out, "host->guest packets written")                                 \
+	X(bytes_out, "... their bytes, descriptors included")                         \
+	X(signals_in, "guest signals (HvSignalEvent)")                                \
+	X(signals_out, "interrupts raised to the guest")                              \
+	X(signal_errors, "interrupts that could not be raised (SynIC off, SIEF page bad)") \
+	X(send_full, "sends refused with -EAGAIN (ring full)")                        \
+	X(ring_broken, "corrupt ring indices or descriptors seen (vmbus.ring_errors per channel)")
+STATS_STRUCT(vmbus_chan_stats, VMBUS_CHAN_STATS);
+STATS_DECLARE(vmbus_chan_stats, struct vmbus_chan_stats);
 const struct vmbus_chan_stats *vmbus_chan_stats(const struct vmbus_channel *ch);
 struct gmem *vmbus_chan_gmem(const struct vmbus_channel *ch);
+
+/* Fairness.  A device's notify reads at most VMBUS_NOTIFY_BUDGET packets,
+ * then, if it stopped with packets left, calls vmbus_chan_notify_later():
+ * ops->notify runs again on the next turn of the event loop, after the
+ * loop has polled every other source (other channels' signals, the control
+ * socket, the frontend, timers).  So a guest that keeps one ring non-empty
+ * cannot starve the other channels or the host's own work. */
+#define VMBUS_NOTIFY_BUDGET 256
+void vmbus_chan_notify_later(struct vmbus_channel *ch);
+
+/* ---- Reports ------------------------------------------------------------ */
+
+#define VMBUS_CHAN_LABEL_MAX 64
+
+/* Every channel in offer order (rescinded ones waiting for RELID_RELEASED
+ * included): pass NULL for the first; NULL after the last. */
+struct vmbus_channel *vmbus_server_next_channel(const struct vmbus_server *srv,
+						const struct vmbus_channel *prev);
+/* Names the channel's owner in reports (the host puts its device name
+ * there: vmbus/ knows no devices).  Subchannels offered later take their
+ * primary's label.  Truncated to VMBUS_CHAN_LABEL_MAX - 1 bytes. */
+void vmbus_chan_set_label(struct vmbus_channel *ch, const char *label);
+const char *vmbus_chan_label(const struct vmbus_channel *ch); /* "" when unset */
+/* What the channel was offered with (class, instance, subchannel index). */
+const struct vmbus_offer_params *vmbus_chan_offer(const struct vmbus_channel *ch);
+/* One channel: {relid, device, class, instance, subchannel, conn_id,
+ * offered, open, rescinded, broken, target_vp, and every counter}.
+ * "device" is the label, or the class GUID when there is none. */
+json_t *vmbus_chan_status_json(const struct vmbus_channel *ch);
+/* {state, version, messages_waiting (host->guest messages queued for the
+ * SynIC), gpadls (existing now), every VMBUS_SERVER_STATS counter,
+ * "channels": [...]}. */
+json_t *vmbus_server_status_json(const struct vmbus_server *srv);
 
 /* ---- Packets ------------------------------------------------------------ */
 

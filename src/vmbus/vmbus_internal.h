@@ -90,6 +90,7 @@ struct vmbus_channel {
 	uint32_t rx_cap;
 
 	struct event *kick_ev;         /* deferred ops->notify (fault-injected -EAGAIN) */
+	char label[VMBUS_CHAN_LABEL_MAX]; /* owner, for reports; "" = unknown */
 	struct vmbus_chan_stats stats;
 };
 

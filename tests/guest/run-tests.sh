@@ -50,6 +50,26 @@ if wanted "$@"; then
 	report two-guests-a $ra; report two-guests-b $rb
 fi
 
+# Several scenarios in one `vmbusd run` with --keep-going, JUnit and TAP:
+# the run fails (a step fails on purpose, a file cannot load), the reports
+# say exactly that (tests/guest/reports/check.py).
+NAME=reports
+if wanted "$@"; then
+	mkdir -p "$work/reports"
+	"$VMBUSD" run --workdir "$work/reports" --keep-going --junit "$work/reports/junit.xml" \
+		--tap "$work/reports/run.tap" tests/guest/reports/keep-going.json \
+		tests/guest/reports/bad.json >"$work/reports/run.log" 2>&1
+	rc=$?
+	if [ "$rc" -ne 0 ] && grep -q '0 of 2 scenarios passed' "$work/reports/run.log" &&
+	   python3 tests/guest/reports/check.py "$work/reports/junit.xml" "$work/reports/run.tap" \
+		>>"$work/reports/run.log" 2>&1; then
+		report reports 0
+	else
+		echo "run exited $rc" >>"$work/reports/run.log"
+		report reports 1
+	fi
+fi
+
 if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "guest: failed: ${failures[*]} (logs in $work)"; fi
 echo "guest: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -12,7 +12,8 @@ for delay in 0.005 0.02 0.05 0.2; do
 	guest negotiate >"$T/n.out" || fail "negotiate after a kill at ${delay}s"
 	expect_event "$T/n.out" '"version":"5.3"'
 done
-# Four clean sessions, plus at least the killed ones that had attached
-# (a guest killed after 5 ms may not have connected yet, e.g. under ASan).
-ctl wait generation '>=' 5 -t 2
+# The four clean sessions at least: a killed guest counts only if it got
+# to attach before the kill, which a loaded machine (or ASan) may not let
+# even the 200 ms one do.
+ctl wait generation '>=' 4 -t 2
 stop_daemon

@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,46 @@ START_TEST(attach_replies_cpuid_and_maps_ram)
 	close(c);
 	pump_ms(5);
 	ck_assert_uint_eq(be.detach_calls, 1);
+}
+END_TEST
+
+/* RAM that can shrink would let the frontend kill the daemon with SIGBUS
+ * (its next access past the new end): refused at ATTACH with -EPERM unless
+ * sealed, or sealable (then the daemon seals it itself, so a truncate
+ * fails afterwards). */
+START_TEST(ram_that_can_shrink_is_refused)
+{
+	struct attach_msg m = { .req = { ATTACH_PROTOCOL_VERSION, 1, 1, 0 },
+				.regions = { { 0, RAM_SIZE, 0 } } };
+	struct attach_ok ok;
+	int fds[8], n, c, ram;
+
+	/* A memfd created without MFD_ALLOW_SEALING can never be sealed. */
+	ram = memfd_create("unsealable", MFD_CLOEXEC);
+	ck_assert_int_eq(ftruncate(ram, RAM_SIZE), 0);
+	c = cl_connect();
+	cl_send(c, ATTACH_MSG_ATTACH, 0, 7, &m, sizeof(m.req) + sizeof(m.regions[0]), &ram, 1);
+	n = 0;
+	cl_recv(c, ATTACH_MSG_ATTACH, 7, &ok, sizeof(ok.rep), fds, &n);
+	ck_assert_int_eq(ok.rep.status, -EPERM);
+	ck_assert(!attach_server_attached(srv));
+	cl_expect_eof(c);
+	close(ram);
+
+	/* Sealable: accepted, and sealed from then on. */
+	ram = make_ram(RAM_SIZE);
+	c = cl_connect();
+	cl_send(c, ATTACH_MSG_ATTACH, 0, 8, &m, sizeof(m.req) + sizeof(m.regions[0]), &ram, 1);
+	n = 0;
+	cl_recv(c, ATTACH_MSG_ATTACH, 8, &ok, sizeof(ok), fds, &n);
+	ck_assert_int_eq(ok.rep.status, 0);
+	ck_assert_int_ne(fcntl(ram, F_GET_SEALS) & F_SEAL_SHRINK, 0);
+	ck_assert_int_lt(ftruncate(ram, 4096), 0);
+	ck_assert_int_eq(errno, EPERM);
+	close_fds(fds, n);
+	close(ram);
+	close(c);
+	pump_ms(5);
 }
 END_TEST
 
@@ -359,6 +400,7 @@ static Suite *attach_suite(void)
 	tcase_add_test(tc, client_vanishing_mid_message);
 	tcase_add_test(tc, client_not_reading_replies_is_detached);
 	tcase_add_test(tc, stale_socket_replaced_and_non_socket_refused);
+	tcase_add_test(tc, ram_that_can_shrink_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "devices/blk/blk.h"
@@ -440,6 +441,67 @@ static bool UNUSED make_image(const char *path, const char *fmt, const char *siz
 }
 
 #ifdef HAVE_LIBNBD
+/* blk.h's guest memory contract: after blk_cancel() returns, the request's
+ * buffer never changes again.  Six slow reads on four workers: the last two
+ * are still queued and are cancelled without being read; the first four are
+ * inside their (slowed) system call and blk_cancel waits for them. */
+START_TEST(raw_cancel_keeps_guest_memory)
+{
+	enum { N = 6 };
+	static uint8_t buf[N][4096], snap[N][4096];
+	struct blk_request req[N];
+	struct iovec iov[N];
+	uint8_t disk[4096];
+	char path[128];
+	int res[N], fd, waited = 0;
+	struct blk_backend *b;
+
+	snprintf(path, sizeof(path), "%s/disk.raw", dir);
+	make_file(path, N * 4096);
+	memset(disk, 0xAB, sizeof(disk));
+	fd = open(path, O_WRONLY);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(pwrite(fd, disk, sizeof(disk), i * 4096), 4096);
+	close(fd);
+	b = open_raw(path, false, BLK_CACHE_WRITEBACK, false);
+	ck_assert_int_eq(fault_arm("blk.delay", 0, 0), 0);
+	for (int i = 0; i < N; i++) {
+		memset(buf[i], 0x5A, sizeof(buf[i]));
+		iov[i] = (struct iovec){ buf[i], 4096 };
+		res[i] = 1;
+		req[i] = (struct blk_request){ .op = BLK_OP_READ, .offset = (uint64_t)i * 4096,
+					       .len = 4096, .iov = &iov[i], .iovcnt = 1,
+					       .done = on_done, .opaque = &res[i] };
+		ck_assert_int_eq(submit(b, &req[i]), 0);
+	}
+	fault_disarm_all();
+	/* Let the workers take 0..3 (in order: 4 and 5 then wait 2 s behind
+	 * them, whatever the machine's load). */
+	usleep(300 * 1000);
+	for (int i = N - 1; i >= 0; i--) {
+		blk_cancel(b, &req[i]);
+		memcpy(snap[i], buf[i], sizeof(buf[i]));
+	}
+	ck_assert_int_eq(completions, 0);     /* done() never inside blk_cancel */
+	wait_for(N);
+	for (int i = 0; i < N; i++) {
+		ck_assert_msg(!memcmp(snap[i], buf[i], sizeof(buf[i])),
+			      "request %d's buffer changed after blk_cancel returned", i);
+		/* Cancelled before it started, and untouched; or waited for. */
+		if (i >= 4 || res[i] == -ECANCELED) {
+			ck_assert_int_eq(res[i], -ECANCELED);
+			ck_assert_uint_eq(buf[i][0], 0x5A);
+		} else {
+			ck_assert_int_eq(res[i], 0);
+			ck_assert_uint_eq(buf[i][4095], 0xAB);
+			waited++;
+		}
+	}
+	ck_assert_int_gt(waited, 0);   /* the running case was exercised */
+	blk_close(b);
+}
+END_TEST
+
 static void nbd_roundtrip(const char *fmt)
 {
 	struct blk_config cfg = { .format = fmt, .discard = true };
@@ -519,6 +581,53 @@ END_TEST
 START_TEST(nbd_vhdx)
 {
 	nbd_roundtrip("vhdx");
+}
+END_TEST
+
+/* NBD keeps blk.h's guest memory contract without waiting: a slow read
+ * ("blk.delay" holds its data back 2 s) is cancelled at once, completes
+ * later with its result, and its buffer is never written. */
+START_TEST(nbd_cancel_keeps_guest_memory)
+{
+	struct blk_config cfg = { .format = "qcow2" };
+	struct blk_backend *b = NULL;
+	struct json_err err = { "" };
+	static uint8_t w[8192], r[8192];
+	struct blk_request req;
+	struct iovec iov[2];
+	char path[128];
+	int res = 1;
+
+	if (!have_tool("qemu-storage-daemon") || !have_tool("qemu-img")) {
+		fprintf(stderr, "test_blk: SKIP nbd cancel: qemu-storage-daemon not installed\n");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/disk.qcow2", dir);
+	ck_assert(make_image(path, "qcow2", "1M"));
+	cfg.path = path;
+	ck_assert_msg(blk_open(base, &cfg, &b, &err) == 0, "%s", err.msg);
+	memset(w, 0xC3, sizeof(w));
+	do_one(b, BLK_OP_WRITE, 0, sizeof(w), w);
+	memset(r, 0x5A, sizeof(r));
+	/* Two iovecs, one of them in place before this backend bounced all. */
+	iov[0] = (struct iovec){ r, 4096 };
+	iov[1] = (struct iovec){ r + 4096, 4096 };
+	req = (struct blk_request){ .op = BLK_OP_READ, .offset = 0, .len = sizeof(r), .iov = iov,
+				    .iovcnt = 2, .done = on_done, .opaque = &res };
+	ck_assert_int_eq(fault_arm("blk.delay", 0, 1), 0);
+	completions = 0;
+	ck_assert_int_eq(submit(b, &req), 0);
+	fault_disarm_all();
+	blk_cancel(b, &req);
+	ck_assert_int_eq(completions, 0);
+	wait_for(1);                   /* after the 2 s delay */
+	ck_assert_int_eq(res, 0);
+	for (size_t i = 0; i < sizeof(r); i++)
+		ck_assert_msg(r[i] == 0x5A, "byte %zu written after blk_cancel", i);
+	/* Not cancelled: the same read lands. */
+	do_one(b, BLK_OP_READ, 0, sizeof(r), r);
+	ck_assert_uint_eq(r[8191], 0xC3);
+	blk_close(b);
 }
 END_TEST
 
@@ -650,6 +759,7 @@ int main(void)
 	tcase_add_test(tc, raw_flush_and_unsafe);
 	tcase_add_test(tc, raw_direct_on_disk_and_tmpfs);
 	tcase_add_test(tc, raw_close_completes_in_flight);
+	tcase_add_test(tc, raw_cancel_keeps_guest_memory);
 	tcase_add_test(tc, open_errors_name_the_file);
 	tcase_add_test(tc, config_from_json_names_keys);
 #ifdef HAVE_LIBNBD
@@ -657,6 +767,7 @@ int main(void)
 	tcase_add_test(tc, nbd_vhdx);
 	tcase_add_test(tc, nbd_wrong_format_says_why);
 	tcase_add_test(tc, nbd_close_in_flight_and_daemon_death);
+	tcase_add_test(tc, nbd_cancel_keeps_guest_memory);
 #else
 	tcase_add_test(tc, nbd_not_built_says_so);
 #endif

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/guid.h"
 #include "devices/ic/ic_internal.h"
@@ -436,6 +437,51 @@ START_TEST(test_kvp_pool)
 }
 END_TEST
 
+/* Pool 3's host items: defaults from this machine, overrides, removals,
+ * additions, "false" for none, and errors naming the key. */
+START_TEST(test_kvp_host_data)
+{
+	struct json_err err = { "" };
+	json_error_t jerr;
+	json_t *cfg, *o;
+	char host[256] = "";
+
+	cfg = json_object();
+	ck_assert_int_eq(kvp_host_data(cfg, "devices[3]", &o, &err), 0);
+	ck_assert_int_eq(json_object_size(o), 16);
+	gethostname(host, sizeof(host) - 1);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "HostName")), host);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "VirtualMachineName")), "vmbusd");
+	ck_assert_int_eq(strlen(json_string_value(json_object_get(o, "VirtualMachineId"))), 36);
+	json_decref(o);
+	json_decref(cfg);
+
+	cfg = json_loads("{\"host_data\": {\"VirtualMachineName\": \"db7\", \"HostName\": null,"
+			 " \"Rack\": \"r12\"}}", 0, &jerr);
+	ck_assert_int_eq(kvp_host_data(cfg, "devices[3]", &o, &err), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "VirtualMachineName")), "db7");
+	ck_assert_ptr_null(json_object_get(o, "HostName"));
+	ck_assert_str_eq(json_string_value(json_object_get(o, "Rack")), "r12");
+	json_decref(o);
+	json_decref(cfg);
+
+	cfg = json_loads("{\"host_data\": false}", 0, &jerr);
+	ck_assert_int_eq(kvp_host_data(cfg, "devices[3]", &o, &err), 0);
+	ck_assert_ptr_null(o);
+	json_decref(cfg);
+
+	cfg = json_loads("{\"host_data\": {\"VirtualMachineName\": 7}}", 0, &jerr);
+	ck_assert_int_eq(kvp_host_data(cfg, "devices[3]", &o, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "devices[3].host_data.VirtualMachineName") != NULL, "%s", err.msg);
+	json_decref(cfg);
+
+	cfg = json_loads("{\"host_data\": \"yes\"}", 0, &jerr);
+	ck_assert_int_eq(kvp_host_data(cfg, "devices[3]", &o, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "devices[3].host_data") != NULL, "%s", err.msg);
+	json_decref(cfg);
+}
+END_TEST
+
 START_TEST(test_registry)
 {
 	ck_assert_ptr_eq(device_lookup("heartbeat"), &heartbeat_ops);
@@ -475,6 +521,7 @@ static Suite *ic_suite(void)
 	tcase_add_test(tc, test_kvp_parse);
 	tcase_add_test(tc, test_kvp_pool);
 	tcase_add_test(tc, test_registry);
+	tcase_add_test(tc, test_kvp_host_data);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "core/fault.h"
 #include "core/util.h"
 #include "devices/registry.h"
 #include "devices/storvsp/storvsp_internal.h"
@@ -182,6 +183,106 @@ static void guest_srb(struct tg_chan *c, uint64_t tid, const uint8_t *cdb, uint8
 	guest_send(c, VM_PKT_DATA_USING_GPA_DIRECT, tid, hdr, 32 + 8 * pages, &p);
 }
 
+static void guest_init_controller(struct tg_chan *c)
+{
+	struct vstor_packet r;
+
+	guest_init_op(c, VSTOR_OP_BEGIN_INITIALIZATION, 0, &r);
+	guest_init_op(c, VSTOR_OP_QUERY_PROTOCOL_VERSION, VMSTOR_PROTO_VERSION_WIN10, &r);
+	ck_assert_uint_eq(r.status, 0);
+	guest_init_op(c, VSTOR_OP_QUERY_PROPERTIES, 0, &r);
+	guest_init_op(c, VSTOR_OP_END_INITIALIZATION, 0, &r);
+	ck_assert_uint_eq(r.status, 0);
+}
+
+/* Runs the loop for about ms milliseconds. */
+static void run_loop_ms(int ms)
+{
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000ull;
+
+	while (now_ns() < end) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+}
+
+/* The guest's pages after a close are the guest's: six slow READs (the
+ * "blk.delay" fault point: 2 s each, four workers) are in flight when the
+ * guest closes the channel, or when the whole VMBus is reset (a guest
+ * reboot, a frontend detaching).  When the close returns each page holds
+ * either what it held before (the request had not started: cancelled) or
+ * the disk data (its read was running: waited for), and it never changes
+ * again, although every completion arrives seconds later. */
+static void close_with_slow_reads(bool reset)
+{
+	static const uint8_t sector_of_page[6] = { 0, 8, 16, 24, 32, 40 };
+	struct json_err err = { "" };
+	struct tg_chan c;
+	uint8_t snap[6][4096];
+	char cfg[256];
+	uint64_t buf;
+	uint8_t *mem;
+	int rc, n, untouched = 0;
+
+	make_disk();
+	snprintf(cfg, sizeof(cfg), "{\"disks\": [{\"path\": \"%s\", \"format\": \"raw\"}]}",
+		 disk_path);
+	device_setup(cfg, &err, &rc);
+	ck_assert_msg(rc == 0, "%s", err.msg);
+	guest_open_primary(&c, &n);
+	guest_init_controller(&c);
+	buf = th_alloc(&T, 6);
+	mem = th_ptr(&T, buf, 6 * 4096);
+	memset(mem, 0x5A, 6 * 4096);
+	ck_assert_int_eq(fault_arm("blk.delay", 0, 0), 0);
+	for (int k = 0; k < 6; k++) {
+		uint8_t read10[10] = { 0x28, 0, 0, 0, 0, sector_of_page[k], 0, 0, 8, 0 };
+
+		guest_srb(&c, 100 + (uint64_t)k, read10, 10, VSTOR_DATA_IN, buf + 4096u * k, 4096, 0);
+	}
+	fault_disarm_all();
+	run_loop_ms(300);   /* the workers take the first four */
+	if (reset) {
+		vmbus_server_reset(T.srv);
+	} else {
+		struct vmbus_msg_relid close = { .header.msgtype = CHANNELMSG_CLOSECHANNEL,
+						 .child_relid = c.relid };
+
+		th_post(&T, 0, VMBUS_MESSAGE_CONNECTION_ID, &close, sizeof(close));
+	}
+	memcpy(snap, mem, sizeof(snap));
+	for (int k = 0; k < 6; k++) {
+		uint8_t want[4096];
+
+		if (mem[4096 * k] == 0x5A && mem[4096 * k + 4095] == 0x5A) {
+			untouched++;
+			continue;
+		}
+		for (int s = 0; s < 8; s++)
+			memset(want + 512 * s, (sector_of_page[k] + s) & 0xFF, 512);
+		ck_assert_msg(!memcmp(mem + 4096 * k, want, 4096), "page %d is neither old nor disk data",
+			      k);
+	}
+	ck_assert_int_ge(untouched, 2);   /* 4 and 5 waited behind four 2 s reads */
+	run_loop_ms(2500);                 /* every completion arrives (and is dropped) */
+	ck_assert_msg(!memcmp(snap, mem, sizeof(snap)), "guest memory changed after the %s",
+		      reset ? "reset" : "close");
+	device_teardown();
+	unlink(disk_path);
+}
+
+START_TEST(test_device_close_cancels_io)
+{
+	close_with_slow_reads(false);
+}
+END_TEST
+
+START_TEST(test_device_reset_cancels_io)
+{
+	close_with_slow_reads(true);
+}
+END_TEST
+
 START_TEST(test_device_config_errors)
 {
 	struct json_err err = { "" };
@@ -202,6 +303,21 @@ START_TEST(test_device_config_errors)
 	device_teardown();
 	device_setup("{\"disk\": []}", &err, &rc);
 	ck_assert_msg(strstr(err.msg, "devices[0].disk: unknown key") != NULL, "%s", err.msg);
+	device_teardown();
+	device_setup("{\"class\": \"sata\"}", &err, &rc);
+	ck_assert_msg(strstr(err.msg, "devices[0].class") != NULL, "%s", err.msg);
+	device_teardown();
+	device_setup("{\"class\": \"ide\", \"subchannels\": 2}", &err, &rc);
+	ck_assert_msg(strstr(err.msg, "devices[0].subchannels") != NULL, "%s", err.msg);
+	device_teardown();
+	/* Linux adds an IDE disk at target = instance bytes 4-5: must be 0. */
+	device_setup("{\"class\": \"ide\", \"instance\": \"11111111-2222-3333-4444-555555555555\"}",
+		     &err, &rc);
+	ck_assert_msg(strstr(err.msg, "devices[0].instance") != NULL, "%s", err.msg);
+	device_teardown();
+	device_setup("{\"class\": \"ide\"}", &err, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(storvsp_ops.control(dev, "add-disk", NULL, ctl_done, NULL, &err), -EINVAL);
 	device_teardown();
 	make_disk();
 	{
@@ -549,6 +665,8 @@ static Suite *storvsp_device_suite(void)
 	tcase_add_test(dc, test_device_subchannel_io_and_close);
 	tcase_add_test(dc, test_device_ring_full);
 	tcase_add_test(dc, test_device_hot_remove);
+	tcase_add_test(dc, test_device_close_cancels_io);
+	tcase_add_test(dc, test_device_reset_cancels_io);
 	suite_add_tcase(s, dc);
 	return s;
 }

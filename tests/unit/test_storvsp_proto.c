@@ -602,6 +602,114 @@ START_TEST(test_enumerate_packet)
 }
 END_TEST
 
+/* ---- the operation table ------------------------------------------------------- */
+
+/* A packet of operation op that passes its row's length and body checks. */
+static struct vstor_packet table_pkt(uint32_t op)
+{
+	struct vstor_packet p = op == VSTOR_OP_EXECUTE_SRB ? srb_pkt(0x00, VSTOR_DATA_UNKNOWN, 0)
+							   : pkt_op(op);
+
+	/* The bodies share one union: set only the operation's own. */
+	if (op == VSTOR_OP_QUERY_PROTOCOL_VERSION)
+		p.version.major_minor = VMSTOR_PROTO_VERSION_WIN10;
+	if (op == VSTOR_OP_CREATE_SUB_CHANNELS)
+		p.sub_channel_count = 1;
+	return p;
+}
+
+START_TEST(test_op_table_rows)
+{
+	/* Every operation has a row named after it; numbers outside have none. */
+	for (uint32_t op = VSTOR_OP_COMPLETE_IO; op <= VSTOR_OP_MAX; op++) {
+		const struct storvsp_op *e = storvsp_op_lookup(op);
+
+		ck_assert_ptr_nonnull(e);
+		ck_assert_uint_eq(e->operation, op);
+		ck_assert_ptr_nonnull(e->name);
+		ck_assert_str_eq(storvsp_op_name(op), e->name);
+		ck_assert_ptr_nonnull(e->rl);
+		for (uint32_t o = VSTOR_OP_COMPLETE_IO; o < op; o++)
+			ck_assert_ptr_ne(storvsp_op_lookup(o)->rl, e->rl);
+		if (!e->handler)
+			continue;
+		/* Served: at least the header, in some state. */
+		ck_assert_uint_ge(e->min_len, VSTOR_PACKET_HDR_SIZE);
+		ck_assert_uint_ne(e->states, 0);
+		ck_assert(!e->takes_buffer || op == VSTOR_OP_EXECUTE_SRB);
+	}
+	ck_assert_ptr_null(storvsp_op_lookup(0));
+	ck_assert_ptr_null(storvsp_op_lookup(VSTOR_OP_MAX + 1));
+	ck_assert_ptr_null(storvsp_op_lookup(0xFFFFFFFFu));
+	ck_assert_str_eq(storvsp_op_name(0), "unknown");
+	/* The host serves exactly the guest -> host operations of a SCSI
+	 * controller (facts §8.1). */
+	ck_assert_ptr_null(storvsp_op_lookup(VSTOR_OP_COMPLETE_IO)->handler);
+	ck_assert_ptr_null(storvsp_op_lookup(VSTOR_OP_REMOVE_DEVICE)->handler);
+	ck_assert_ptr_null(storvsp_op_lookup(VSTOR_OP_ENUMERATE_BUS)->handler);
+	ck_assert_ptr_null(storvsp_op_lookup(VSTOR_OP_FCHBA_DATA)->handler);
+	ck_assert_ptr_nonnull(storvsp_op_lookup(VSTOR_OP_EXECUTE_SRB)->handler);
+}
+END_TEST
+
+START_TEST(test_op_table_refusals)
+{
+	struct storvsp_decision d;
+	struct vstor_packet p;
+
+	for (uint32_t op = VSTOR_OP_COMPLETE_IO; op <= VSTOR_OP_MAX + 3; op++) {
+		const struct storvsp_op *e = storvsp_op_lookup(op);
+
+		for (int s = STORVSP_WAIT_BEGIN; s <= STORVSP_READY; s++) {
+			storvsp_proto_init(&P, 2, 0x40000);
+			P.state = s;
+			P.version = VMSTOR_PROTO_VERSION_WIN10;
+			p = table_pkt(op);
+			dispatch(&p, &d);
+			ck_assert_uint_eq(d.operation, op);
+			ck_assert_ptr_nonnull(d.rl);
+			if (d.fault != STORVSP_FAULT_NONE)
+				ck_assert_uint_eq(d.reply.operation, VSTOR_OP_COMPLETE_IO);
+			if (!e || !e->handler) {
+				/* Unknown or not served: unsupported, state kept. */
+				ck_assert_int_eq(d.verdict, STORVSP_REPLY);
+				ck_assert_int_eq(d.fault, STORVSP_FAULT_UNSUPPORTED);
+				ck_assert_uint_eq(d.reply.status, VSTOR_STATUS_INVALID_DEVICE_REQUEST);
+				ck_assert_int_eq(P.state, s);
+				continue;
+			}
+			ck_assert_ptr_eq(d.rl, e->rl);
+			if (!(e->states & (1u << s))) {
+				ck_assert_int_eq(d.verdict, STORVSP_REPLY);
+				ck_assert_int_eq(d.fault, STORVSP_FAULT_WRONG_STATE);
+				ck_assert_uint_eq(d.reply.status, VSTOR_STATUS_INVALID_DEVICE_STATE);
+				ck_assert_int_eq(P.state, s);
+				continue;
+			}
+			ck_assert_int_eq(d.fault, STORVSP_FAULT_NONE);
+			/* Allowed state, but shorter than the row's minimum. */
+			if (e->min_len > VSTOR_PACKET_HDR_SIZE) {
+				P.state = s;
+				dispatch_len(&p, e->min_len - 1, true, &d);
+				ck_assert_int_eq(d.fault, STORVSP_FAULT_MALFORMED);
+				ck_assert_uint_eq(d.reply.status, VSTOR_STATUS_INVALID_PARAMETER);
+				ck_assert_int_eq(P.state, s);
+			}
+			/* Allowed state, on a subchannel. */
+			P.state = s;
+			dispatch_len(&p, sizeof(p), false, &d);
+			if (e->primary_only) {
+				ck_assert_int_eq(d.fault, STORVSP_FAULT_WRONG_STATE);
+				ck_assert_uint_eq(d.reply.status, VSTOR_STATUS_INVALID_DEVICE_STATE);
+				ck_assert_int_eq(P.state, s);
+			} else {
+				ck_assert_int_eq(d.fault, STORVSP_FAULT_NONE);
+			}
+		}
+	}
+}
+END_TEST
+
 static Suite *storvsp_proto_suite(void)
 {
 	Suite *s = suite_create("storvsp_proto");
@@ -620,6 +728,8 @@ static Suite *storvsp_proto_suite(void)
 	tcase_add_test(tc, test_srb_win7_sizes);
 	tcase_add_test(tc, test_completion_mapping);
 	tcase_add_test(tc, test_enumerate_packet);
+	tcase_add_test(tc, test_op_table_rows);
+	tcase_add_test(tc, test_op_table_refusals);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -20,6 +20,11 @@
 
 /* Device class of a SCSI controller (facts §7.3, OpenVMM SCSI_INTERFACE_ID). */
 #define STORVSC_SCSI_CLASS_GUID_STR "ba6163d9-04a1-4d29-b605-72e2ffb1dc7f"
+/* The IDE accelerator class Hyper-V Generation 1 VMs offer for their IDE
+ * disks (Linux HV_IDE_GUID; hv_storvsc binds it too).  Linux adds the one
+ * disk of such a device itself, at channel 0, target = instance bytes 4-5
+ * (wire order), LUN 0, and never scans it (storvsc_probe). */
+#define STORVSC_IDE_CLASS_GUID_STR "32412632-86cb-44a2-9b5c-50d1417354f5"
 
 /* Largest host->guest packet storvsc accepts: descriptor + vstor_packet. */
 #define STORVSC_MAX_PKT_SIZE 80u
