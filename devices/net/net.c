@@ -270,6 +270,8 @@ static const struct net_backend_ops net_null_ops = {
 	.recv = net_null_recv,
 };
 
+STATS_DEFINE(net_backend_stats, struct net_backend_stats, NET_BACKEND_STATS)
+
 /* ---- front door ------------------------------------------------------------------- */
 
 static const struct net_backend_ops *const net_kinds[] = {

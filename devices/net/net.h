@@ -46,6 +46,7 @@
 #include <sys/uio.h>
 
 #include "core/json.h"
+#include "core/stats.h"
 
 #define NET_RX_BUDGET   64u
 #define NET_MAX_FRAME   65550u   /* a 64 KiB frame with its Ethernet/VLAN header */
@@ -54,13 +55,19 @@ struct net_backend;
 
 typedef bool (*net_rx_fn)(void *opaque, const uint8_t *frame, size_t len);
 
-struct net_backend_stats {
-	uint64_t tx_frames, tx_bytes, tx_errors;   /* device -> host side */
-	uint64_t tx_queued, tx_dropped;            /* waited for EAGAIN to clear / queue full */
-	uint64_t rx_frames, rx_bytes, rx_errors;   /* host side -> device */
-	uint64_t rx_paused;                        /* times reading stopped for the device */
-	uint64_t captured;                         /* frames written to the capture file */
-};
+#define NET_BACKEND_STATS(X)                                                          \
+	X(tx_frames, "frames sent to the host side")                                  \
+	X(tx_bytes, "... their bytes")                                                \
+	X(tx_errors, "frames the host side refused (other than EAGAIN)")              \
+	X(tx_queued, "frames that waited for EAGAIN to clear")                        \
+	X(tx_dropped, "frames dropped with the wait queue full")                      \
+	X(rx_frames, "frames read from the host side and taken by the device")        \
+	X(rx_bytes, "... their bytes")                                                \
+	X(rx_errors, "read errors (the backend stops reading)")                       \
+	X(rx_paused, "times reading stopped until the device had room")               \
+	X(captured, "frames written to the capture file")
+STATS_STRUCT(net_backend_stats, NET_BACKEND_STATS);
+STATS_DECLARE(net_backend_stats, struct net_backend_stats);
 
 /* Opens the backend described by `cfg` (the "backend" object; path names it
  * in errors) and, when `capture` is not NULL, a pcap file.  NULL with err

@@ -80,21 +80,10 @@ static struct vmbus_channel *netvsp_primary(const struct netvsp_dev *d)
 
 void netvsp_stats_add(struct netvsp_queue_stats *t, const struct netvsp_queue_stats *q)
 {
-	t->packets += q->packets;
-	t->tx_frames += q->tx_frames;
-	t->tx_bytes += q->tx_bytes;
-	t->rx_frames += q->rx_frames;
-	t->rx_bytes += q->rx_bytes;
-	t->tx_drops += q->tx_drops;
-	t->tx_csum += q->tx_csum;
-	t->tx_lso += q->tx_lso;
-	t->tx_segments += q->tx_segments;
-	t->rx_drops += q->rx_drops;
-	t->malformed += q->malformed;
-	t->wrong_state += q->wrong_state;
-	t->unsupported += q->unsupported;
-	t->budget_yields += q->budget_yields;
-	t->comp_queued += q->comp_queued;
+	size_t n;
+	const struct stats_field *f = netvsp_queue_stats_fields(&n);
+
+	stats_add(t, q, f, n);
 }
 
 static void netvsp_count_fault(struct netvsp_queue *q, enum netvsp_fault f)
@@ -236,7 +225,7 @@ static void netvsp_ctrl_flush(struct netvsp_dev *d)
 		if (rc == -ENOBUFS || rc == -EAGAIN)
 			return;
 		if (rc)
-			d->ctrl_dropped++;
+			d->control_dropped++;
 		d->ctrl_head = c->next;
 		if (!d->ctrl_head)
 			d->ctrl_tail = NULL;
@@ -263,7 +252,7 @@ static void netvsp_ctrl_send(struct netvsp_dev *d, const void *msg, uint32_t len
 
 	if (len > RNDIS_REPLY_MAX || d->ctrl_count >= NETVSP_CTRL_MAX ||
 	    !(c = calloc(1, sizeof(*c)))) {
-		d->ctrl_dropped++;
+		d->control_dropped++;
 		return;
 	}
 	memcpy(c->msg, msg, len);
@@ -341,7 +330,7 @@ bool netvsp_backend_rx(void *opaque, const uint8_t *frame, size_t len)
 		q->st.rx_drops++;
 		return true;
 	}
-	q->st.rx_frames++;
+	q->st.rx_packets++;
 	q->st.rx_bytes += len;
 	return true;
 }
@@ -462,7 +451,7 @@ static void netvsp_tx_frame(struct netvsp_queue *q, uint8_t *msg, const struct r
 		q->st.malformed++;
 		return;
 	}
-	q->st.tx_csum += f->csum_needed;
+	q->st.tx_checksums += f->csum_needed;
 	{
 		struct netvsp_tx_ctx c = { q, f };
 
@@ -483,7 +472,7 @@ static void netvsp_tx_frame(struct netvsp_queue *q, uint8_t *msg, const struct r
 				return;
 		}
 	}
-	q->st.tx_frames++;
+	q->st.tx_packets++;
 	q->st.tx_bytes += f->len;
 }
 
@@ -568,7 +557,7 @@ static void netvsp_send_comp(struct netvsp_queue *q, uint64_t tid, const struct 
 		q->comp_pending = true;
 		q->comp_tid = tid;
 		q->comp = *m;
-		q->st.comp_queued++;
+		q->st.completions_queued++;
 	} else if (rc) {
 		log_guest("netvsp %s: queue %u: completion not sent: %s", q->d->path, q->index,
 			  strerror(-rc));

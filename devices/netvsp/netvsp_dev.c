@@ -10,6 +10,7 @@
 
 #include "core/guid.h"
 #include "core/log.h"
+#include "core/stats.h"
 #include "core/util.h"
 #include "devices/net/net.h"
 #include "devices/netvsp/netvsp_internal.h"
@@ -43,63 +44,53 @@ static int netvsp_control(void *opaque, const char *verb, const json_t *args,
 	return 0;
 }
 
-static json_t *netvsp_stats(void *opaque)
+STATS_DEFINE(netvsp_queue_stats, struct netvsp_queue_stats, NETVSP_QUEUE_STATS)
+STATS_DEFINE_STATIC(netvsp_dev_stats, struct netvsp_dev, NETVSP_DEV_STATS)
+
+static json_t *netvsp_backend_json(const struct net_backend *be)
+{
+	json_t *o = json_pack("{s:s}", "kind", net_backend_kind(be));
+
+	return o ? net_backend_stats_json(net_backend_stats(be), o) : NULL;
+}
+
+json_t *netvsp_stats(void *opaque)
 {
 	struct netvsp_dev *d = opaque;
-	struct netvsp_queue_stats t = d->retired;
-	json_t *queues = json_array(), *be = json_null();
+	struct netvsp_queue_stats t = d->retired;  /* NIC totals include gone subchannels */
+	json_t *queues = json_array(), *o;
 	char mac[18];
 
 	for (unsigned int i = 0; i <= d->n_sub; i++) {
 		const struct netvsp_queue *q = d->q[i];
+		json_t *qo;
 
 		if (!q)
 			continue;
 		netvsp_stats_add(&t, &q->st);
-		json_array_append_new(queues, json_pack(
-			"{s:i,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-			"index", (int)q->index, "open", q->open,
-			"packets", (json_int_t)q->st.packets,
-			"tx_packets", (json_int_t)q->st.tx_frames, "tx_bytes", (json_int_t)q->st.tx_bytes,
-			"rx_packets", (json_int_t)q->st.rx_frames, "rx_bytes", (json_int_t)q->st.rx_bytes,
-			"tx_drops", (json_int_t)q->st.tx_drops, "rx_drops", (json_int_t)q->st.rx_drops,
-			"malformed", (json_int_t)q->st.malformed,
-			"wrong_state", (json_int_t)q->st.wrong_state,
-			"unsupported", (json_int_t)q->st.unsupported,
-			"budget_yields", (json_int_t)q->st.budget_yields,
-			"completions_queued", (json_int_t)q->st.comp_queued));
-	}
-	if (d->be) {
-		const struct net_backend_stats *s = net_backend_stats(d->be);
-
-		be = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "kind", net_backend_kind(d->be),
-			       "tx_frames", (json_int_t)s->tx_frames, "tx_bytes", (json_int_t)s->tx_bytes,
-			       "tx_errors", (json_int_t)s->tx_errors, "tx_queued", (json_int_t)s->tx_queued,
-			       "tx_dropped", (json_int_t)s->tx_dropped, "rx_frames", (json_int_t)s->rx_frames,
-			       "rx_bytes", (json_int_t)s->rx_bytes, "rx_errors", (json_int_t)s->rx_errors,
-			       "rx_paused", (json_int_t)s->rx_paused, "captured", (json_int_t)s->captured);
+		qo = json_pack("{s:i,s:b}", "index", (int)q->index, "open", q->open);
+		if (qo && netvsp_queue_stats_json(&q->st, qo))
+			json_array_append_new(queues, qo);
+		else
+			json_decref(qo);
 	}
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", d->mac[0], d->mac[1], d->mac[2],
 		 d->mac[3], d->mac[4], d->mac[5]);
-	return json_pack("{s:s,s:i,s:b,s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-			 "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}",
-			 "mac", mac, "mtu", (int)d->mtu, "link", d->rndis.link_up,
-			 "nvsp_version", (int)d->nvsp.version,
-			 "rndis", d->rndis.state == RNDIS_INITIALIZED ? "initialized" : "uninitialized",
-			 "packet_filter", (int)d->rndis.filter, "queues", (int)(1 + d->n_sub),
-			 "recv_slots", (int)d->rb_slots, "recv_slots_free", (int)d->rb_nfree,
-			 "recv_section_size", (int)d->nvsp.recv_section_size,
-			 "packets", (json_int_t)t.packets,
-			 "tx_packets", (json_int_t)t.tx_frames, "tx_bytes", (json_int_t)t.tx_bytes,
-			 "rx_packets", (json_int_t)t.rx_frames, "rx_bytes", (json_int_t)t.rx_bytes,
-			 "tx_drops", (json_int_t)t.tx_drops, "rx_drops", (json_int_t)t.rx_drops,
-			 "tx_checksums", (json_int_t)t.tx_csum, "tx_lso", (json_int_t)t.tx_lso,
-			 "tx_segments", (json_int_t)t.tx_segments,
-			 "malformed", (json_int_t)t.malformed, "wrong_state", (json_int_t)t.wrong_state,
-			 "unsupported", (json_int_t)t.unsupported,
-			 "link_changes", (json_int_t)d->link_changes,
-			 "control_dropped", (json_int_t)d->ctrl_dropped,
-			 "queue", queues, "backend", be);
+	o = json_pack("{s:s,s:i,s:b,s:i,s:s,s:i,s:i,s:i,s:i,s:i}",
+		      "mac", mac, "mtu", (int)d->mtu, "link", d->rndis.link_up,
+		      "nvsp_version", (int)d->nvsp.version,
+		      "rndis", d->rndis.state == RNDIS_INITIALIZED ? "initialized" : "uninitialized",
+		      "packet_filter", (int)d->rndis.filter, "queues", (int)(1 + d->n_sub),
+		      "recv_slots", (int)d->rb_slots, "recv_slots_free", (int)d->rb_nfree,
+		      "recv_section_size", (int)d->nvsp.recv_section_size);
+	if (!o || !netvsp_queue_stats_json(&t, o) || !netvsp_dev_stats_json(d, o)) {
+		json_decref(o);
+		json_decref(queues);
+		return NULL;
+	}
+	json_object_set_new(o, "queue", queues);
+	json_object_set_new(o, "backend", d->be ? netvsp_backend_json(d->be) : json_null());
+	return o;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------- */

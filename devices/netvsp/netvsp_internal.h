@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/stats.h"
 #include "vmbus/vmbus.h"
 #include "vmbusd/proto/nvsp.h"
 #include "vmbusd/proto/rndis.h"
@@ -202,21 +203,31 @@ const char *rndis_type_name(uint32_t type);
 
 struct net_backend;
 
-struct netvsp_queue_stats {
-	uint64_t packets;         /* guest packets read */
-	uint64_t tx_frames, tx_bytes;  /* guest -> backend */
-	uint64_t rx_frames, rx_bytes;  /* backend -> guest */
-	uint64_t tx_drops;        /* guest frames not sent (backend error, link down) */
-	uint64_t tx_csum;         /* guest frames whose TCP/UDP checksum the host completed */
-	uint64_t tx_lso;          /* guest LSO frames the host segmented ... */
-	uint64_t tx_segments;     /* ... and frames handed to the backend */
-	uint64_t rx_drops;        /* backend frames not delivered (filter, link down, too big) */
-	uint64_t malformed;       /* refused guest packets or messages */
-	uint64_t wrong_state;
-	uint64_t unsupported;
-	uint64_t budget_yields;   /* notify stopped at the packet budget */
-	uint64_t comp_queued;     /* NVSP completions that waited for ring space */
-};
+/* Per queue (channel); the NIC's totals are their sum (core/stats.h). */
+#define NETVSP_QUEUE_STATS(X)                                                          \
+	X(packets, "guest packets read from this channel")                            \
+	X(tx_packets, "guest frames handed to the backend (an LSO frame counts once)")  \
+	X(tx_bytes, "... their bytes")                                                 \
+	X(rx_packets, "backend frames delivered to the guest")                         \
+	X(rx_bytes, "... their bytes")                                                 \
+	X(tx_drops, "guest frames or segments not sent (backend error, link down)")    \
+	X(tx_checksums, "guest frames whose TCP/UDP checksum the host completed")      \
+	X(tx_lso, "guest LSO frames the host segmented")                               \
+	X(tx_segments, "frames (whole or LSO segments) handed to the backend")         \
+	X(rx_drops, "backend frames not delivered (no listener, filter 0, link down)") \
+	X(malformed, "refused guest packets or messages (bad type, length, offset)")   \
+	X(wrong_state, "guest messages out of protocol order")                         \
+	X(unsupported, "guest messages or OIDs this host does not serve")              \
+	X(budget_yields, "notify stopped at VMBUS_NOTIFY_BUDGET and re-armed")         \
+	X(completions_queued, "NVSP completions that waited for ring space")
+STATS_STRUCT(netvsp_queue_stats, NETVSP_QUEUE_STATS);
+STATS_DECLARE(netvsp_queue_stats, struct netvsp_queue_stats);
+
+/* Per NIC, beside the queue totals. */
+#define NETVSP_DEV_STATS(X)                                                             \
+	X(link_changes, "link up/down changes asked with the link control action")     \
+	X(control_dropped, "RNDIS replies or indications dropped (queue full, send error)") \
+	X(stale_completions, "guest completions of packets from before a buffer revoke")
 
 struct netvsp_dev;
 
@@ -261,7 +272,7 @@ struct netvsp_dev {
 	struct netvsp_ctrl *ctrl_head, *ctrl_tail;
 	unsigned int ctrl_count;
 	uint8_t *msgbuf;          /* private copy of one guest RNDIS message */
-	uint64_t link_changes, ctrl_dropped, stale_completions;
+	STATS_FIELDS(NETVSP_DEV_STATS)
 	struct netvsp_queue_stats retired;  /* of subchannels that are gone */
 };
 
@@ -275,5 +286,6 @@ void netvsp_rescind_subchannels(struct netvsp_dev *d);
 void netvsp_ctrl_drop_all(struct netvsp_dev *d);
 void netvsp_rb_drop(struct netvsp_dev *d);
 void netvsp_stats_add(struct netvsp_queue_stats *t, const struct netvsp_queue_stats *q);
+json_t *netvsp_stats(void *dev);
 
 #endif
