@@ -18,6 +18,8 @@ const struct vmbus_device_ops *const device_table[] = {
 	&fcopy_ops,
 	/* Storage (devices/storvsp/ over devices/scsi and devices/blk). */
 	&storvsp_ops,
+	/* Network (devices/netvsp/ over devices/net). */
+	&netvsp_ops,
 	/* vmbusd's own ring-benchmark device (not a Hyper-V class). */
 	&bench_ops,
 	/* One captured channel played back (src/trace/trace_replay.c). */

@@ -17,6 +17,7 @@ extern const struct vmbus_device_ops kvp_ops;        /* devices/ic/kvp.c */
 extern const struct vmbus_device_ops vss_ops;        /* devices/ic/vss.c */
 extern const struct vmbus_device_ops fcopy_ops;      /* devices/ic/fcopy.c */
 extern const struct vmbus_device_ops storvsp_ops;    /* devices/storvsp/ */
+extern const struct vmbus_device_ops netvsp_ops;     /* devices/netvsp/ */
 extern const struct vmbus_device_ops bench_ops;      /* devices/bench.c */
 extern const struct vmbus_device_ops replay_ops;     /* devices/replay.c (vmbusd replay) */
 

@@ -17,6 +17,7 @@
 #include "core/util.h"
 #include "guest/guest.h"
 #include "guest/guest_bench.h"
+#include "guest/guest_netvsc.h"
 #include "guest/guest_raw.h"
 #include "guest/guest_storvsc.h"
 
@@ -53,7 +54,11 @@ static const char usage_text[] =
 	"  storvsc [--subchannels N] [--queue-depth Q] STEP...\n"
 	"                                    drive the first SCSI controller like hv_storvsc;\n"
 	"                                    one JSON line per step, exit 4 at the first\n"
-	"                                    failed verification (--help-storvsc: the steps)\n";
+	"                                    failed verification (--help-storvsc: the steps)\n"
+	"  netvsc [--nvsp-version V] [--frames N] [--frame-size B] [--subchannels N]\n"
+	"                                    bring up every synthetic NIC like hv_netvsc (NVSP V,\n"
+	"                                    e.g. 0x50000; default Linux's list) and send N frames\n"
+	"                                    from each NIC to the next; exit 4 if one is lost\n";
 
 struct cli {
 	struct guest_opts opts;
@@ -73,6 +78,8 @@ struct cli {
 	/* storvsc */
 	int subchannels;
 	uint32_t queue_depth;
+	/* netvsc */
+	struct guest_netvsc_params netvsc;
 };
 
 static void on_signal(int sig)
@@ -352,11 +359,30 @@ static int cmd_storvsc(struct cli *c, int argc, char **argv)
 	return ret == GUEST_STORVSC_VERIFY_FAILED ? EXIT_VERIFY : fail_code(ret);
 }
 
+/* ---- netvsc ------------------------------------------------------------------ */
+
+static int cmd_netvsc(struct cli *c)
+{
+	struct guest g;
+	int ret;
+
+	c->netvsc.subchannels = c->subchannels > 0 ? (uint32_t)c->subchannels : 0;
+	if (guest_open(&g, &c->opts))
+		return EXIT_FAIL;
+	ret = guest_vmbus_connect(&g);
+	if (!ret)
+		ret = guest_vmbus_request_offers(&g);
+	if (!ret)
+		ret = guest_netvsc_run(&g, &c->netvsc);
+	guest_close(&g, true);
+	return ret == GUEST_NETVSC_VERIFY_FAILED ? EXIT_VERIFY : fail_code(ret);
+}
+
 int main(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_VCPUS, O_MEM, O_MAXVER, O_TIMEOUT, O_RAWMSG, O_KVPGET, O_FCROOT, O_FCMAX, O_VERBOSE,
 	       O_UNTIL_HB, O_UNTIL_SD, O_DURATION, O_EXIT_AFTER, O_WAIT, O_RING_KIB, O_SIZE, O_COUNT,
-	       O_DIR, O_TVP, O_SUBCH, O_QD, O_HELP_SC, O_HELP_RAW, O_HELP };
+	       O_DIR, O_TVP, O_SUBCH, O_QD, O_HELP_SC, O_HELP_RAW, O_HELP, O_NVSP_VER, O_FRAMES, O_FRAME_SIZE };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "vcpus", required_argument, NULL, O_VCPUS },
@@ -382,6 +408,9 @@ int main(int argc, char **argv)
 		{ "queue-depth", required_argument, NULL, O_QD },
 		{ "help-storvsc", no_argument, NULL, O_HELP_SC },
 		{ "help-raw", no_argument, NULL, O_HELP_RAW },
+		{ "nvsp-version", required_argument, NULL, O_NVSP_VER },
+		{ "frames", required_argument, NULL, O_FRAMES },
+		{ "frame-size", required_argument, NULL, O_FRAME_SIZE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -438,6 +467,9 @@ int main(int argc, char **argv)
 		case O_QD: c.queue_depth = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case O_HELP_SC: fputs(guest_storvsc_usage, stdout); return EXIT_OK;
 		case O_HELP_RAW: fputs(guest_raw_usage, stdout); return EXIT_OK;
+		case O_NVSP_VER: c.netvsc.nvsp_version = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case O_FRAMES: c.netvsc.frames = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case O_FRAME_SIZE: c.netvsc.frame_size = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'h':
 		case O_HELP: fputs(usage_text, stdout); return EXIT_OK;
 		default:
@@ -478,6 +510,8 @@ int main(int argc, char **argv)
 		return cmd_bench(&c);
 	if (!strcmp(cmd, "storvsc"))
 		return cmd_storvsc(&c, argc - optind - 1, argv + optind + 1);
+	if (!strcmp(cmd, "netvsc") && optind + 1 == argc)
+		return cmd_netvsc(&c);
 	fputs(usage_text, stderr);
 	return EXIT_USAGE;
 }

@@ -5,7 +5,10 @@
 #      QEMU start -> init on the same QEMU binary and kernel without VMBus;
 #   2. storage: the same guest and the same raw image, through storvsc on
 #      vmbusd versus QEMU's virtio-blk: sequential 1 MiB O_DIRECT read and
-#      write, 4 KiB random read (queue depth 1, tests/guest/tools/iobench.c).
+#      write, 4 KiB random read (queue depth 1, tests/guest/tools/iobench.c);
+#   3. network: the same guest, TCP guest -> host and host -> guest over a
+#      TAP in a network namespace, through netvsc on vmbusd versus QEMU's
+#      virtio-net (BENCH_NET_MIB each way, default 64).
 # BENCH_RUNS (default 3) runs of each measurement; medians are reported.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -101,4 +104,55 @@ for row in "read MBps seq 1 MiB read (MB/s)" "write MBps seq 1 MiB write (MB/s)"
 	set -- $row; mode=$1 key=$2; shift 2
 	s=$(val storvsc "$mode" "$key"); v=$(val virtio "$mode" "$key")
 	awk -v n="$*" -v s="$s" -v v="$v" 'BEGIN { printf "%-34s %12s %12s %8.2f\n", n, s, v, s / v }'
+done
+
+echo
+echo "== network: netvsc on vmbusd vs virtio-net, same guest, same TAP arrangement (netns) =="
+# TCP over a TAP that the test moves into its own network namespace; busybox
+# nc both ends; NET_MIB each way; Mbit/s from the guest's /proc/uptime.
+NET_MIB=${BENCH_NET_MIB:-64}
+ns=vmbusd-bench-net
+netsteps() { # NIC-setup guest command
+	cat <<JSON
+    { "step": "host", "run": "ip netns del $ns 2>/dev/null; ip netns add $ns && ip link set vmbtb0 netns $ns && ip -n $ns addr add 10.215.0.1/24 dev vmbtb0 && ip -n $ns link set vmbtb0 up && echo ok", "expect": "ok" },
+    { "step": "guest", "run": "$1 ip addr add 10.215.0.2/24 dev eth0 && ip link set eth0 up && sleep 2 && ping -c 1 -W 5 10.215.0.1 >/dev/null && echo up", "expect": "up", "timeout_s": 60 },
+    { "step": "host", "run": "(sleep 300 | ip netns exec $ns busybox nc -l -p 5001 >/dev/null 2>&1 &); sleep 0.5; echo ok", "expect": "ok" },
+    { "step": "guest", "run": "s=\$(cut -d' ' -f1 /proc/uptime); dd if=/dev/zero bs=1M count=$NET_MIB 2>/dev/null | nc 10.215.0.1 5001; e=\$(cut -d' ' -f1 /proc/uptime); awk -v s=\$s -v e=\$e 'BEGIN { printf \"netbench g2h mbits=%.1f\\\\n\", $NET_MIB * 8.388608 / (e - s) }'", "expect": "netbench", "timeout_s": 600 },
+    { "step": "host", "run": "(dd if=/dev/zero bs=1M count=$NET_MIB 2>/dev/null | ip netns exec $ns busybox nc -l -p 5002 >/dev/null 2>&1 &); sleep 0.5; echo ok", "expect": "ok" },
+    { "step": "guest", "run": "s=\$(cut -d' ' -f1 /proc/uptime); nc 10.215.0.1 5002 -e sh -c 'cat >/dev/null'; e=\$(cut -d' ' -f1 /proc/uptime); awk -v s=\$s -v e=\$e 'BEGIN { printf \"netbench h2g mbits=%.1f\\\\n\", $NET_MIB * 8.388608 / (e - s) }'", "expect": "netbench", "timeout_s": 600 },
+    { "step": "control", "device": "shutdown", "action": "shutdown", "guest_may_exit": true }, { "step": "poweroff" },
+    { "step": "host", "run": "ip netns del $ns && echo ok", "expect": "ok" } ] }
+JSON
+}
+cat >"$work/netvsc.json" <<JSON
+{ "name": "netvsc benchmark", "guest": { "vcpus": 2, "memory_mib": 512 },
+  "devices": [ { "type": "shutdown" },
+               { "type": "netvsp", "name": "net0", "queues": 2, "backend": { "kind": "tap", "ifname": "vmbtb0" } } ],
+  "steps": [ { "step": "bound" }, { "step": "marker", "event": "ready" },
+$(netsteps "")
+JSON
+cat >"$work/virtionet.json" <<JSON
+{ "name": "virtio-net baseline", "guest": { "vcpus": 2, "memory_mib": 512,
+    "qemu_args": [ "-netdev", "tap,id=n0,ifname=vmbtb0,script=no,downscript=no",
+                   "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,romfile=" ] },
+  "devices": [ { "type": "shutdown" } ],
+  "steps": [ { "step": "bound" }, { "step": "marker", "event": "ready" },
+$(netsteps "modprobe virtio_pci && modprobe virtio_net && sleep 1 &&")
+JSON
+for i in $(seq "$RUNS"); do
+	for which in netvsc virtionet; do
+		mkdir -p "$work/$which$i"
+		"$VMBUSD" run --workdir "$work/$which$i" "$work/$which.json" >"$work/$which$i.log" 2>&1 </dev/null ||
+			{ cat "$work/$which$i.log"; ip netns del "$ns" 2>/dev/null; echo "bench: the $which run failed"; exit 1; }
+	done
+done
+nval() { # WHICH DIR -> median Mbit/s over the runs
+	for i in $(seq "$RUNS"); do
+		grep -Eo "netbench $2 mbits=[0-9.]+" "$work/$1$i.log" | grep -Eo '[0-9.]+$'
+	done | median
+}
+printf '%-34s %12s %12s %8s   (median of %s runs each, %s MiB)\n' "metric" "netvsc" "virtio-net" "ratio" "$RUNS" "$NET_MIB"
+for dir in g2h h2g; do
+	s=$(nval netvsc $dir); v=$(nval virtionet $dir)
+	awk -v n="TCP $dir (Mbit/s)" -v s="$s" -v v="$v" 'BEGIN { printf "%-34s %12s %12s %8.2f\n", n, s, v, s / v }'
 done

@@ -27,7 +27,7 @@ DEBS=$CACHE/debs
 # init loads hv_vmbus hv_utils sd_mod hv_storvsc hv_netvsc (+ deps) and
 # dummy; the rest can be loaded by tests with modprobe.
 MODULES="hv_vmbus hv_utils hv_storvsc sd_mod sg hv_netvsc dummy hv_balloon
-         hv_sock hyperv-keyboard virtio_pci virtio_blk"
+         hv_sock hyperv-keyboard virtio_pci virtio_blk virtio_net"
 
 log() { echo "build-guest: $*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -1,0 +1,709 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * netvsp: the Hyper-V synthetic NIC that Linux hv_netvsc drives (facts §9).
+ * The wire formats are in vmbusd/proto/{nvsp,rndis}.h, the pure protocols
+ * in nvsp.c and rndis.c, the host side of the wire behind devices/net/net.h,
+ * config, control, stats and the lifecycle in netvsp_dev.c; this file owns
+ * the channels (queues), the guest's receive and send buffers and the
+ * notify loop.
+ *
+ * Queues.  The primary channel is queue 0.  When the guest asks
+ * (NVSP SUBCHANNEL, v5+, only after we reported >= 2 RSS queues), queues
+ * 1..n are offered as subchannels with the same GUIDs; Linux opens each.
+ * Guest frames may arrive on any queue; frames from the backend go to the
+ * queue the guest's RSS indirection table picks for a simple flow hash.
+ * When the primary closes (driver unbind, MTU change, reset), subchannels
+ * are rescinded, as Hyper-V does, and the session starts over.
+ *
+ * Buffers.  Both buffers are GPADLs on the primary channel, shared by
+ * every queue, looked up at each use with vmbus_chan_gpadl_iov(): nothing
+ * is cached, so once the channel is closed or the GPADL torn down no path
+ * can reach the guest's pages.  The receive buffer is cut into
+ * sub-allocations of nvsp.recv_section_size; each host->guest RNDIS
+ * message (a frame, a control reply, a status indication) takes one, is
+ * announced with a transfer-page packet (NVSP 107, pageset 0xCAFE) whose
+ * trans_id names the slot and the buffer's generation, and is free again
+ * when the guest completes that packet (NVSP 108).  A completion naming a
+ * slot that is not in use, or another generation, is counted as malformed.
+ *
+ * Back-pressure.  When no slot is free or the ring is full, control
+ * replies wait in a bounded queue and the backend holds its frame and
+ * stops reading (net.h); both resume when the guest completes packets or
+ * signals that it has read.  Guest->host: each notify handles at most
+ * VMBUS_NOTIFY_BUDGET packets, then re-arms itself (vmbus_chan_notify_later) so
+ * one busy queue cannot starve the event loop.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/guid.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "devices/net/net.h"
+#include "devices/netvsp/netvsp_internal.h"
+#include "devices/registry.h"
+
+
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static void iov_copy_in(const struct iovec *iov, int n, const uint8_t *src, size_t len)
+{
+	for (int i = 0; i < n && len; i++) {
+		size_t c = MIN(len, iov[i].iov_len);
+
+		memcpy(iov[i].iov_base, src, c);
+		src += c;
+		len -= c;
+	}
+}
+
+static size_t iov_copy_out(uint8_t *dst, size_t cap, const struct iovec *iov, int n)
+{
+	size_t done = 0;
+
+	for (int i = 0; i < n && done < cap; i++) {
+		size_t c = MIN(cap - done, iov[i].iov_len);
+
+		memcpy(dst + done, iov[i].iov_base, c);
+		done += c;
+	}
+	return done;
+}
+
+static struct vmbus_channel *netvsp_primary(const struct netvsp_dev *d)
+{
+	return d->q[0] && d->q[0]->open ? d->q[0]->ch : NULL;
+}
+
+void netvsp_stats_add(struct netvsp_queue_stats *t, const struct netvsp_queue_stats *q)
+{
+	size_t n;
+	const struct stats_field *f = netvsp_queue_stats_fields(&n);
+
+	stats_add(t, q, f, n);
+}
+
+static void netvsp_count_fault(struct netvsp_queue *q, enum netvsp_fault f)
+{
+	if (f == NETVSP_FAULT_MALFORMED)
+		q->st.malformed++;
+	else if (f == NETVSP_FAULT_WRONG_STATE)
+		q->st.wrong_state++;
+	else if (f == NETVSP_FAULT_UNSUPPORTED)
+		q->st.unsupported++;
+}
+
+/* ---- receive buffer ---------------------------------------------------------------- */
+
+void netvsp_rb_drop(struct netvsp_dev *d)
+{
+	free(d->rb_free);
+	free(d->rb_used);
+	d->rb_free = NULL;
+	d->rb_used = NULL;
+	d->rb_slots = d->rb_nfree = 0;
+	d->rb_gen++;
+}
+
+static int netvsp_rb_attach(struct netvsp_dev *d)
+{
+	netvsp_rb_drop(d);
+	d->rb_free = malloc((size_t)d->nvsp.recv_sections * sizeof(*d->rb_free));
+	d->rb_used = calloc(d->nvsp.recv_sections, 1);
+	if (!d->rb_free || !d->rb_used) {
+		netvsp_rb_drop(d);
+		return -ENOMEM;
+	}
+	d->rb_slots = d->nvsp.recv_sections;
+	for (uint32_t i = 0; i < d->rb_slots; i++)
+		d->rb_free[i] = d->rb_slots - 1 - i;
+	d->rb_nfree = d->rb_slots;
+	return 0;
+}
+
+/* One RNDIS message to the guest on queue q: copied into a free slot of
+ * the receive buffer, announced with a transfer-page packet.  0, -ENOBUFS
+ * (no slot), -EAGAIN (ring full), or another -errno (dropped). */
+static int netvsp_send_rndis(struct netvsp_dev *d, struct netvsp_queue *q,
+			     const struct iovec *src, int nsrc)
+{
+	struct vmbus_channel *prim = netvsp_primary(d);
+	struct {
+		struct nvsp_xfer_hdr hdr;
+		struct nvsp_xfer_range range;
+	} __attribute__((packed)) xfer;
+	struct nvsp_msg msg = { .type = NVSP_MSG1_SEND_RNDIS_PKT };
+	struct iovec out[2] = { { &xfer, sizeof(xfer) }, { &msg, sizeof(msg) } };
+	struct iovec dst[8];
+	size_t len = 0;
+	uint32_t slot;
+	int n, rc;
+
+	for (int i = 0; i < nsrc; i++)
+		len += src[i].iov_len;
+	if (!prim || !q->open || !d->nvsp.recv_buf || !d->rb_slots)
+		return -ENOTCONN;
+	if (len > d->nvsp.recv_section_size)
+		return -EMSGSIZE;
+	if (!d->rb_nfree)
+		return -ENOBUFS;
+	if (!vmbus_chan_can_send(q->ch, sizeof(xfer) + sizeof(msg)))
+		return -EAGAIN;
+	slot = d->rb_free[d->rb_nfree - 1];
+	n = vmbus_chan_gpadl_iov(prim, d->nvsp.recv_gpadl, (uint64_t)slot * d->nvsp.recv_section_size,
+				 len, dst, (int)ARRAY_SIZE(dst));
+	if (n < 0)
+		return n;
+	for (int i = 0, off = 0; i < nsrc; i++) {
+		/* Scatter each source piece at its offset in the slot. */
+		struct iovec sub[8];
+		int k = 0;
+		size_t skip = (size_t)off, left = src[i].iov_len;
+
+		for (int j = 0; j < n && left; j++) {
+			if (skip >= dst[j].iov_len) {
+				skip -= dst[j].iov_len;
+				continue;
+			}
+			sub[k].iov_base = (uint8_t *)dst[j].iov_base + skip;
+			sub[k].iov_len = MIN(dst[j].iov_len - skip, left);
+			left -= sub[k].iov_len;
+			skip = 0;
+			k++;
+		}
+		iov_copy_in(sub, k, src[i].iov_base, src[i].iov_len);
+		off += (int)src[i].iov_len;
+	}
+	memset(&xfer, 0, sizeof(xfer));
+	xfer.hdr.pageset_id = NETVSC_RECEIVE_BUFFER_ID;
+	xfer.hdr.range_cnt = 1;
+	xfer.range.byte_count = (uint32_t)len;
+	xfer.range.byte_offset = slot * d->nvsp.recv_section_size;
+	msg.rndis_pkt.channel_type = NVSP_CHANNEL_DATA;
+	msg.rndis_pkt.section_index = NVSP_SECTION_NONE;
+	rc = vmbus_chan_send(q->ch, VM_PKT_DATA_USING_XFER_PAGES, VMBUS_PKT_FLAG_COMPLETION_REQUESTED,
+			     (uint64_t)d->rb_gen << 32 | slot, sizeof(xfer), out, 2);
+	if (rc)
+		return rc;
+	d->rb_nfree--;
+	d->rb_used[slot] = 1;
+	return 0;
+}
+
+/* The guest completed transfer-page packet `tid`: its slot is free. */
+static void netvsp_rx_done(struct netvsp_queue *q, uint64_t tid)
+{
+	struct netvsp_dev *d = q->d;
+	uint32_t slot = (uint32_t)tid;
+
+	if ((uint32_t)(tid >> 32) != d->rb_gen) {
+		d->stale_completions++;  /* from before a revoke or reopen */
+		return;
+	}
+	if (slot >= d->rb_slots || !d->rb_used[slot]) {
+		q->st.malformed++;
+		log_guest("netvsp %s: queue %u: completion for receive slot %u not in use", d->path,
+			  q->index, slot);
+		return;
+	}
+	d->rb_used[slot] = 0;
+	d->rb_free[d->rb_nfree++] = slot;
+}
+
+/* ---- control replies and indications (always on the primary) ---------------- */
+
+static void netvsp_ctrl_flush(struct netvsp_dev *d)
+{
+	while (d->ctrl_head && netvsp_primary(d)) {
+		struct netvsp_ctrl *c = d->ctrl_head;
+		struct iovec iov = { c->msg, c->len };
+		int rc = netvsp_send_rndis(d, d->q[0], &iov, 1);
+
+		if (rc == -ENOBUFS || rc == -EAGAIN)
+			return;
+		if (rc)
+			d->control_dropped++;
+		d->ctrl_head = c->next;
+		if (!d->ctrl_head)
+			d->ctrl_tail = NULL;
+		d->ctrl_count--;
+		free(c);
+	}
+}
+
+void netvsp_ctrl_drop_all(struct netvsp_dev *d)
+{
+	while (d->ctrl_head) {
+		struct netvsp_ctrl *c = d->ctrl_head;
+
+		d->ctrl_head = c->next;
+		free(c);
+	}
+	d->ctrl_tail = NULL;
+	d->ctrl_count = 0;
+}
+
+static void netvsp_ctrl_send(struct netvsp_dev *d, const void *msg, uint32_t len)
+{
+	struct netvsp_ctrl *c;
+
+	if (len > RNDIS_REPLY_MAX || d->ctrl_count >= NETVSP_CTRL_MAX ||
+	    !(c = calloc(1, sizeof(*c)))) {
+		d->control_dropped++;
+		return;
+	}
+	memcpy(c->msg, msg, len);
+	c->len = len;
+	if (d->ctrl_tail)
+		d->ctrl_tail->next = c;
+	else
+		d->ctrl_head = c;
+	d->ctrl_tail = c;
+	d->ctrl_count++;
+	netvsp_ctrl_flush(d);
+}
+
+/* Receive-buffer space or ring space came free: control first, then data. */
+static void netvsp_rx_resume(struct netvsp_dev *d)
+{
+	netvsp_ctrl_flush(d);
+	if (!d->ctrl_head && d->be)
+		net_backend_rx_resume(d->be);
+}
+
+void netvsp_indicate_link(struct netvsp_dev *d)
+{
+	uint8_t buf[sizeof(struct rndis_indicate_status)];
+	uint32_t len;
+
+	if (d->rndis.state != RNDIS_INITIALIZED)
+		return;  /* the guest queries GEN_MEDIA_CONNECT_STATUS at probe */
+	len = rndis_build_indicate(buf, d->rndis.link_up ? RNDIS_STATUS_MEDIA_CONNECT :
+							   RNDIS_STATUS_MEDIA_DISCONNECT);
+	netvsp_ctrl_send(d, buf, len);
+}
+
+/* ---- backend -> guest ------------------------------------------------------------- */
+
+static struct netvsp_queue *netvsp_rx_queue(struct netvsp_dev *d, const uint8_t *f, size_t len)
+{
+	uint32_t h = 0;
+	struct netvsp_queue *q;
+
+	if (d->n_sub == 0 || !d->rndis.rss_enabled || !d->rndis.itab_len)
+		return d->q[0];
+	/* A cheap flow hash over the IPv4 addresses and ports (the guest
+	 * only needs one flow to stay on one queue). */
+	if (len >= 14 + 20 + 4 && f[12] == 0x08 && f[13] == 0x00) {
+		for (size_t i = 26; i < 14 + 20 + 4; i++)
+			h = h * 31 + f[i];
+	}
+	q = d->q[d->rndis.itab[h % d->rndis.itab_len]];
+	return q && q->open ? q : d->q[0];
+}
+
+bool netvsp_backend_rx(void *opaque, const uint8_t *frame, size_t len)
+{
+	struct netvsp_dev *d = opaque;
+	struct netvsp_queue *q;
+	uint8_t hdr[sizeof(struct rndis_packet)];
+	struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)frame, len } };
+	int rc;
+
+	if (!netvsp_primary(d) || d->rndis.state != RNDIS_INITIALIZED || !d->rndis.filter ||
+	    !d->rndis.link_up) {
+		if (d->q[0])
+			d->q[0]->st.rx_drops++;
+		return true;  /* nobody listens: the frame is gone, as on a wire */
+	}
+	q = netvsp_rx_queue(d, frame, len);
+	if (d->ctrl_head)
+		return false; /* control replies first */
+	rndis_build_packet(hdr, (uint32_t)len);
+	rc = netvsp_send_rndis(d, q, iov, 2);
+	if (rc == -ENOBUFS || rc == -EAGAIN)
+		return false;
+	if (rc) {
+		q->st.rx_drops++;
+		return true;
+	}
+	q->st.rx_packets++;
+	q->st.rx_bytes += len;
+	return true;
+}
+
+/* ---- guest -> host ------------------------------------------------------------------ */
+
+static int netvsp_decode_pages(struct netvsp_queue *q, const struct vmbus_pkt *pkt,
+			       uint64_t *total)
+{
+	/* Each range is >= 8 bytes of header plus 8 per page: this bounds
+	 * the iovecs (one per page at most). */
+	int need = (int)((pkt->data - pkt->raw) / 8) + 1;
+
+	if (need > q->scratch_cap) {
+		struct iovec *n = realloc(q->scratch, (size_t)need * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		q->scratch = n;
+		q->scratch_cap = need;
+	}
+	return vmbus_pkt_gpa_direct_iov(pkt, vmbus_chan_gmem(q->ch), q->scratch, q->scratch_cap,
+					total);
+}
+
+/* Copies the RNDIS message of an NVSP 107 into d->msgbuf: the send-buffer
+ * section first (if any), then the GPA-direct pages (if any).  Its length,
+ * or < 0. */
+static int64_t netvsp_gather(struct netvsp_queue *q, const struct vmbus_pkt *pkt,
+			     const struct nvsp_decision *dec, const char **why)
+{
+	struct netvsp_dev *d = q->d;
+	size_t len = 0;
+
+	if (dec->rndis.section_index != NVSP_SECTION_NONE) {
+		struct iovec iov[8];
+		int n = vmbus_chan_gpadl_iov(netvsp_primary(d), d->nvsp.send_gpadl,
+					    (uint64_t)dec->rndis.section_index * d->nvsp.send_section_size,
+					    dec->rndis.section_size, iov, (int)ARRAY_SIZE(iov));
+
+		if (n < 0) {
+			*why = "send buffer section not mapped (GPADL gone?)";
+			return n;
+		}
+		len = iov_copy_out(d->msgbuf, NETVSP_MAX_RNDIS_MSG, iov, n);
+	}
+	if (pkt->type == VM_PKT_DATA_USING_GPA_DIRECT) {
+		uint64_t total = 0;
+		int n = netvsp_decode_pages(q, pkt, &total);
+
+		if (n < 0) {
+			*why = "GPA-direct ranges malformed or outside guest RAM";
+			return n;
+		}
+		if (total > NETVSP_MAX_RNDIS_MSG - len) {
+			*why = "RNDIS message larger than any frame";
+			return -E2BIG;
+		}
+		len += iov_copy_out(d->msgbuf + len, NETVSP_MAX_RNDIS_MSG - len, q->scratch, n);
+	}
+	return (int64_t)len;
+}
+
+struct netvsp_tx_ctx {
+	struct netvsp_queue *q;
+	const struct rndis_frame *f;
+};
+
+/* Sends one frame given as headers + payload (an LSO segment, or a whole
+ * frame with an empty payload), inserting the 802.1Q tag of the VLAN
+ * per-packet info after the MAC addresses. */
+static int netvsp_tx_emit(void *opaque, const uint8_t *hdr, size_t hlen, const uint8_t *payload,
+			  size_t plen)
+{
+	struct netvsp_tx_ctx *c = opaque;
+	const struct rndis_frame *f = c->f;
+	uint8_t tag[4];
+	struct iovec iov[4];
+	int n = 0;
+
+	if (f->has_vlan && (f->vlan & 0xFFF0u) && hlen >= 12) {
+		/* ndis_pkt_8021q_info: priority bits 0..2, VLAN id bits 4..15. */
+		uint16_t tci = (uint16_t)(((f->vlan & 7u) << 13) | ((f->vlan >> 4) & 0xFFFu));
+
+		tag[0] = 0x81;
+		tag[1] = 0x00;
+		tag[2] = (uint8_t)(tci >> 8);
+		tag[3] = (uint8_t)tci;
+		iov[n++] = (struct iovec){ (void *)hdr, 12 };
+		iov[n++] = (struct iovec){ tag, 4 };
+		iov[n++] = (struct iovec){ (void *)(hdr + 12), hlen - 12 };
+	} else {
+		iov[n++] = (struct iovec){ (void *)hdr, hlen };
+	}
+	if (plen)
+		iov[n++] = (struct iovec){ (void *)payload, plen };
+	if (net_backend_send(c->q->d->be, iov, n)) {
+		c->q->st.tx_drops++;
+		return 0;  /* a lost segment is TCP's to repair; keep going */
+	}
+	c->q->st.tx_segments++;
+	return 0;
+}
+
+static void netvsp_tx_frame(struct netvsp_queue *q, uint8_t *msg, const struct rndis_frame *f)
+{
+	struct netvsp_dev *d = q->d;
+	uint8_t *frame = msg + f->offset;
+	uint64_t drops = q->st.tx_drops;
+
+	if (!d->rndis.link_up || !d->be) {
+		q->st.tx_drops++;
+		return;
+	}
+	/* msg is our private copy: the checksum is completed in place. */
+	if (f->csum_needed && net_csum_complete(frame, f->len, f->csum_start, f->csum_offset,
+						(f->csum & RNDIS_CSUM_TX_UDP) != 0)) {
+		q->st.malformed++;
+		return;
+	}
+	q->st.tx_checksums += f->csum_needed;
+	{
+		struct netvsp_tx_ctx c = { q, f };
+
+		if (f->has_lso) {
+			int rc = net_tso_segment(frame, f->len, f->lso_tcp_off, f->lso_mss, f->lso_ipv6,
+						 netvsp_tx_emit, &c);
+
+			if (rc < 0) {
+				q->st.malformed++;
+				log_guest("netvsp %s: queue %u: LSO frame of %u bytes not segmentable: %s",
+					  d->path, q->index, f->len, strerror(-rc));
+				return;
+			}
+			q->st.tx_lso++;
+		} else {
+			netvsp_tx_emit(&c, frame, f->len, NULL, 0);
+			if (q->st.tx_drops != drops)
+				return;
+		}
+	}
+	q->st.tx_packets++;
+	q->st.tx_bytes += f->len;
+}
+
+/* Handles the RNDIS message of an NVSP 107; returns the NVSP status for
+ * its completion. */
+static uint32_t netvsp_handle_rndis(struct netvsp_queue *q, const struct vmbus_pkt *pkt,
+				    const struct nvsp_decision *ndec)
+{
+	struct netvsp_dev *d = q->d;
+	struct rndis_decision dec;
+	const char *why = NULL;
+	int64_t len = netvsp_gather(q, pkt, ndec, &why);
+
+	if (len < 0) {
+		q->st.malformed++;
+		log_guest("netvsp %s: queue %u: %s", d->path, q->index, why);
+		return NVSP_STAT_INVALID_RNDIS_PKT;
+	}
+	/* One message per NVSP packet: we told the guest max_pkt_per_msg 1. */
+	d->rndis.nvsp_version = d->nvsp.version;
+	/* The guest may run a smaller MTU than the configured one (Linux
+	 * clamps a larger one to GEN_MAXIMUM_FRAME_SIZE when it attaches),
+	 * and says which in NDIS_CONFIG. */
+	d->rndis.max_frame = nvsp_max_frame(&d->nvsp);
+	rndis_dispatch(&d->rndis, d->msgbuf, (uint32_t)len, &dec);
+	if (dec.fault != NETVSP_FAULT_NONE) {
+		netvsp_count_fault(q, dec.fault);
+		log_guest("netvsp %s: queue %u: RNDIS %s (type 0x%x, oid 0x%x, %u bytes): %s",
+			  d->path, q->index, rndis_type_name(dec.type), dec.type, dec.oid,
+			  (uint32_t)len, dec.why);
+	}
+	switch (dec.verdict) {
+	case RNDIS_DROP:
+		break;
+	case RNDIS_REPLY:
+		netvsp_ctrl_send(d, dec.reply, dec.reply_len);
+		break;
+	case RNDIS_DATA:
+		netvsp_tx_frame(q, d->msgbuf, &dec.frame);
+		break;
+	}
+	if (dec.filter_changed && d->rndis.filter)
+		netvsp_rx_resume(d);
+	return dec.fault == NETVSP_FAULT_MALFORMED ? NVSP_STAT_INVALID_RNDIS_PKT : NVSP_STAT_SUCCESS;
+}
+
+static uint64_t netvsp_gpadl_size(void *ctx, uint32_t gpadl)
+{
+	struct netvsp_dev *d = ctx;
+	struct vmbus_channel *prim = netvsp_primary(d);
+
+	return prim ? vmbus_chan_gpadl_size(prim, gpadl) : 0;
+}
+
+static int netvsp_grant_subchannels(struct netvsp_dev *d, unsigned int count)
+{
+	while (d->n_sub < count) {
+		struct vmbus_offer_params p = d->offer;
+		struct netvsp_queue *sq = calloc(1, sizeof(*sq));
+
+		if (!sq)
+			return -ENOMEM;
+		p.sub_channel_index = (uint16_t)(d->n_sub + 1);
+		sq->d = d;
+		sq->index = p.sub_channel_index;
+		sq->ch = vmbus_offer(d->srv, &p, &netvsp_channel_ops, sq);
+		if (!sq->ch) {
+			free(sq);
+			return -ENOSPC;
+		}
+		d->q[++d->n_sub] = sq;
+	}
+	return 0;
+}
+
+static void netvsp_send_comp(struct netvsp_queue *q, uint64_t tid, const struct nvsp_msg *m)
+{
+	int rc = vmbus_chan_send_comp(q->ch, tid, m, sizeof(*m));
+
+	if (rc == -EAGAIN) {
+		/* The drain loop reads nothing more until this is out. */
+		q->comp_pending = true;
+		q->comp_tid = tid;
+		q->comp = *m;
+		q->st.completions_queued++;
+	} else if (rc) {
+		log_guest("netvsp %s: queue %u: completion not sent: %s", q->d->path, q->index,
+			  strerror(-rc));
+	}
+}
+
+static void netvsp_handle_packet(struct netvsp_queue *q, const struct vmbus_pkt *pkt)
+{
+	struct netvsp_dev *d = q->d;
+	struct nvsp_input in = {
+		.pkt_type = pkt->type,
+		.want_completion = pkt->flags & VMBUS_PKT_FLAG_COMPLETION_REQUESTED,
+		.primary = q->index == 0,
+		.data = pkt->data,
+		.len = pkt->data_len,
+		.gpadl_size = netvsp_gpadl_size,
+		.ctx = d,
+	};
+	struct nvsp_decision dec;
+	int rc;
+
+	q->st.packets++;
+	nvsp_dispatch(&d->nvsp, &in, &dec);
+	if (dec.fault != NETVSP_FAULT_NONE) {
+		netvsp_count_fault(q, dec.fault);
+		log_guest("netvsp %s: queue %u: NVSP %s (%u, packet type %u, %u bytes): %s", d->path,
+			  q->index, nvsp_type_name(dec.type), dec.type, pkt->type, pkt->data_len,
+			  dec.why);
+	}
+	switch (dec.verdict) {
+	case NVSP_DROP:
+		break;
+	case NVSP_RNDIS:
+		dec.msg.rndis_pkt_complete.status = netvsp_handle_rndis(q, pkt, &dec);
+		break;
+	case NVSP_RX_DONE:
+		netvsp_rx_done(q, pkt->trans_id);
+		break;
+	case NVSP_SUBCHANNELS:
+		if (d->n_sub < dec.subchannels && (rc = netvsp_grant_subchannels(d, dec.subchannels))) {
+			log_warn("netvsp %s: only %u of %u subchannels offered: %s", d->path, d->n_sub,
+				 dec.subchannels, strerror(-rc));
+			dec.msg.subchannel_complete.num = d->n_sub;
+			d->nvsp.subchannels = (uint16_t)d->n_sub;
+		}
+		break;
+	case NVSP_RECV_BUF_ATTACHED:
+		if (netvsp_rb_attach(d)) {
+			d->nvsp.recv_buf = false;
+			dec.msg.recv_buf_complete.status = NVSP_STAT_FAIL;
+		}
+		break;
+	case NVSP_RECV_BUF_REVOKED:
+		netvsp_ctrl_drop_all(d);
+		netvsp_rb_drop(d);
+		break;
+	case NVSP_SEND_BUF_REVOKED:
+		break;
+	}
+	if (dec.reply)
+		netvsp_send_comp(q, pkt->trans_id, &dec.msg);
+}
+
+static void netvsp_queue_drain(struct netvsp_queue *q)
+{
+	struct vmbus_pkt pkt;
+	unsigned int n = 0;
+
+	if (q->in_drain)
+		return;
+	q->in_drain = true;
+	while (q->open) {
+		if (q->comp_pending) {
+			if (vmbus_chan_send_comp(q->ch, q->comp_tid, &q->comp, sizeof(q->comp)) == -EAGAIN)
+				break;  /* the guest signals when it has read */
+			q->comp_pending = false;
+		}
+		if (n == VMBUS_NOTIFY_BUDGET) {
+			q->st.budget_yields++;
+			vmbus_chan_notify_later(q->ch);
+			break;
+		}
+		if (vmbus_chan_recv(q->ch, &pkt) <= 0)
+			break;
+		n++;
+		netvsp_handle_packet(q, &pkt);
+	}
+	q->in_drain = false;
+	/* Completions freed slots, or the guest read the ring: deliver. */
+	netvsp_rx_resume(q->d);
+}
+
+static void netvsp_chan_notify(struct vmbus_channel *ch)
+{
+	netvsp_queue_drain(vmbus_chan_priv(ch));
+}
+
+static void netvsp_session_reset(struct netvsp_dev *d)
+{
+	netvsp_ctrl_drop_all(d);
+	netvsp_rb_drop(d);
+	nvsp_proto_reset(&d->nvsp);
+	rndis_reset(&d->rndis);
+}
+
+static int netvsp_chan_open(struct vmbus_channel *ch)
+{
+	struct netvsp_queue *q = vmbus_chan_priv(ch);
+
+	q->open = true;
+	q->comp_pending = false;
+	if (q->index == 0)
+		netvsp_session_reset(q->d);
+	return 0;
+}
+
+void netvsp_rescind_subchannels(struct netvsp_dev *d)
+{
+	while (d->n_sub > 0) {
+		struct netvsp_queue *sq = d->q[d->n_sub];
+
+		d->q[d->n_sub--] = NULL;
+		vmbus_rescind(sq->ch);  /* closes it first: netvsp_chan_close() */
+		netvsp_stats_add(&d->retired, &sq->st);  /* NIC totals survive */
+		free(sq->scratch);
+		free(sq);
+	}
+	d->nvsp.subchannels = 0;
+}
+
+static void netvsp_chan_close(struct vmbus_channel *ch)
+{
+	struct netvsp_queue *q = vmbus_chan_priv(ch);
+
+	q->open = false;
+	q->comp_pending = false;
+	if (q->index == 0) {
+		/* The buffers were GPADLs of this channel: forget them before
+		 * anything else can run. */
+		netvsp_session_reset(q->d);
+		netvsp_rescind_subchannels(q->d);
+	}
+}
+
+const struct vmbus_channel_ops netvsp_channel_ops = {
+	.open = netvsp_chan_open,
+	.notify = netvsp_chan_notify,
+	.close = netvsp_chan_close,
+};
