@@ -44,7 +44,7 @@ static struct event_base *base;
 static struct attach_server *srv;
 static char sock_dir[64], sock_path[128];
 
-static int be_attach(void *o, struct gmem *mem, uint32_t n_vcpus, struct attach_cpuid *cpuid,
+static int be_attach(void *o, struct gmem *mem, uint32_t n_vcpus, uint64_t tsc_hz, struct attach_cpuid *cpuid,
 		     uint32_t max)
 {
 	be.attach_calls++;
