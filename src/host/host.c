@@ -40,7 +40,11 @@ int host_parse_version(const char *text, uint32_t *version)
 
 /*
  * "hv": the time enlightenments (docs/hyperv-guest-facts.md §1.3, README).
- * The defaults are what the whole real-guest suite passes with.
+ * The defaults are what the whole real-guest suite passes with.  Direct
+ * mode is off by default: Linux 6.1 shuts a direct-mode clockevent down
+ * when hv_vmbus is unloaded (vmbus_exit() -> hv_stimer_global_cleanup(),
+ * which unbinds only message-mode timers), and the guest is left without
+ * a tick; in message mode it falls back to the LAPIC timer.
  */
 static const struct {
 	const char *key;
@@ -50,7 +54,7 @@ static const struct {
 	{ "tsc_page", offsetof(struct hv_features, tsc_page), true },
 	{ "time_ref_count", offsetof(struct hv_features, time_ref_count), false },
 	{ "stimer", offsetof(struct hv_features, stimer), true },
-	{ "stimer_direct", offsetof(struct hv_features, stimer_direct), true },
+	{ "stimer_direct", offsetof(struct hv_features, stimer_direct), false },
 	{ "frequency_msrs", offsetof(struct hv_features, frequency_msrs), true },
 };
 
