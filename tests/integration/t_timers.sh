@@ -3,7 +3,13 @@
 # as HVMSG_TIMER_EXPIRED, a direct-mode periodic stimer raises its vector;
 # with "hv" switched off, none of it is offered.
 . ./lib.sh
+# Defaults: the page and message-mode timers; direct mode is off (#GP).
 start_daemon
+guest timers >"$T/d.out" || { cat "$T/d.out"; fail "vmbus-guest timers failed (defaults)"; }
+grep -q '"direct_mode":false' "$T/d.out" || fail "direct mode offered by default"
+stop_daemon
+echo '{"hv":{"stimer_direct":true}}' >"$T/direct.json"
+start_daemon --config "$T/direct.json"
 guest timers >"$T/r.out" || { cat "$T/r.out"; fail "vmbus-guest timers failed"; }
 grep -q '"tsc_page_valid":true' "$T/r.out" || fail "TSC page not valid"
 grep -q '"oneshot_ok":true' "$T/r.out" || fail "one-shot stimer"
