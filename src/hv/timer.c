@@ -32,7 +32,6 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "core/trace.h"
 #include "core/util.h"
 #include "hv/hv_internal.h"
 
