@@ -26,9 +26,10 @@ struct attach_server;
 /* Implemented by the layer above.  All calls run on the event loop thread. */
 struct attach_backend_ops {
 	/* A frontend attached: `mem` holds its RAM (owned by the server, valid
-	 * until detach).  Fill up to `max` CPUID leaves, return the count or
+	 * until detach); `tsc_hz` is the guest TSC rate it reported (0 =
+	 * unknown).  Fill up to `max` CPUID leaves, return the count or
 	 * -errno to refuse the attach. */
-	int (*attach)(void *opaque, struct gmem *mem, uint32_t n_vcpus,
+	int (*attach)(void *opaque, struct gmem *mem, uint32_t n_vcpus, uint64_t tsc_hz,
 		      struct attach_cpuid *cpuid, uint32_t max);
 	/* 0, or -EPERM to make the frontend raise #GP. */
 	int (*msr_read)(void *opaque, uint32_t vcpu, uint32_t msr, uint64_t *value);
@@ -42,6 +43,9 @@ struct attach_backend_ops {
 			      uint64_t input, uint64_t output, uint32_t *signal_conn_id);
 	/* An eventfd kick for connection id `conn_id` (HvSignalEvent fast path). */
 	void (*signal)(void *opaque, uint32_t conn_id);
+	/* CLOCK: the guest TSC read `guest_tsc` at host CLOCK_MONOTONIC
+	 * `host_ns` (optional; NULL ignores the samples). */
+	void (*clock)(void *opaque, uint64_t guest_tsc, uint64_t host_ns);
 	/* Guest system reset. */
 	void (*reset)(void *opaque);
 	/* The frontend is gone (or detached); `mem` is about to be unmapped. */

@@ -26,7 +26,7 @@
 struct attach_msg_desc {
 	uint32_t type;
 	uint32_t size;      /* exact payload size, or minimum when `variable` */
-	bool variable;      /* ATTACH: header + n * attach_region */
+	bool variable;      /* ATTACH: version first, the handler checks the rest */
 	int (*handler)(struct attach_conn *c);
 };
 
@@ -36,14 +36,18 @@ static int attach_handle_msr_write(struct attach_conn *c);
 static int attach_handle_hypercall(struct attach_conn *c);
 static int attach_handle_reset(struct attach_conn *c);
 static int attach_handle_detach(struct attach_conn *c);
+static int attach_handle_clock(struct attach_conn *c);
 
 static const struct attach_msg_desc attach_msgs[] = {
-	{ ATTACH_MSG_ATTACH, sizeof(struct attach_req), true, attach_handle_attach },
+	/* Any version's request starts with its version: read that much, so
+	 * that a frontend of another version gets a reply that says why. */
+	{ ATTACH_MSG_ATTACH, sizeof(uint32_t), true, attach_handle_attach },
 	{ ATTACH_MSG_MSR_READ, sizeof(struct attach_msr_req), false, attach_handle_msr_read },
 	{ ATTACH_MSG_MSR_WRITE, sizeof(struct attach_msr_req), false, attach_handle_msr_write },
 	{ ATTACH_MSG_HYPERCALL, sizeof(struct attach_hypercall_req), false, attach_handle_hypercall },
 	{ ATTACH_MSG_RESET, 0, false, attach_handle_reset },
 	{ ATTACH_MSG_DETACH, 0, false, attach_handle_detach },
+	{ ATTACH_MSG_CLOCK, sizeof(struct attach_clock_req), false, attach_handle_clock },
 };
 
 static const struct attach_msg_desc *attach_msg_find(uint32_t type)
@@ -68,8 +72,7 @@ int attach_request_check_header(const struct attach_conn *c, const struct attach
 		return -EPROTO;
 	}
 	if (d->variable) {
-		if (hdr->size < d->size || (hdr->size - d->size) % sizeof(struct attach_region) ||
-		    (hdr->size - d->size) / sizeof(struct attach_region) > ATTACH_MAX_REGIONS) {
+		if (hdr->size < d->size) {
 			log_warn("attach: ATTACH payload of %u bytes", hdr->size);
 			return -EPROTO;
 		}
@@ -175,13 +178,22 @@ static int attach_handle_attach(struct attach_conn *c)
 	uint32_t n_regions;
 	int ret, n_cpuid;
 
-	memcpy(&req, c->payload, sizeof(req));
-	n_regions = (c->hdr.size - (uint32_t)sizeof(req)) / (uint32_t)sizeof(struct attach_region);
+	memcpy(&req.version, c->payload, sizeof(req.version));
 	if (req.version != ATTACH_PROTOCOL_VERSION) {
-		log_warn("attach: frontend speaks version %u, we speak %u", req.version,
-			 ATTACH_PROTOCOL_VERSION);
+		log_error("attach: the frontend speaks plugin protocol version %u, this daemon "
+			  "speaks %u: rebuild QEMU's vmbus-user from this tree (make qemu)",
+			  req.version, ATTACH_PROTOCOL_VERSION);
 		return attach_reply_status(c, -EPROTO);
 	}
+	/* Now the layout of this version: the fixed part, then regions. */
+	if (c->hdr.size < sizeof(req) ||
+	    (c->hdr.size - sizeof(req)) % sizeof(struct attach_region) ||
+	    (c->hdr.size - sizeof(req)) / sizeof(struct attach_region) > ATTACH_MAX_REGIONS) {
+		log_warn("attach: ATTACH payload of %u bytes", c->hdr.size);
+		return -EPROTO;
+	}
+	memcpy(&req, c->payload, sizeof(req));
+	n_regions = (c->hdr.size - (uint32_t)sizeof(req)) / (uint32_t)sizeof(struct attach_region);
 	if (req.flags != 0 || req.n_vcpus == 0 || req.n_vcpus > ATTACH_MAX_VCPUS ||
 	    req.n_regions == 0 || req.n_regions != n_regions || c->n_fds != n_regions) {
 		log_warn("attach: refused: flags %#x, %u vCPUs, %u regions in %u bytes, %u fds",
@@ -212,7 +224,8 @@ static int attach_handle_attach(struct attach_conn *c)
 	}
 
 	memset(&out, 0, sizeof(out));
-	n_cpuid = srv->ops->attach(srv->opaque, &c->mem, req.n_vcpus, out.cpuid, ATTACH_MAX_CPUID);
+	n_cpuid = srv->ops->attach(srv->opaque, &c->mem, req.n_vcpus, req.tsc_hz, out.cpuid,
+				   ATTACH_MAX_CPUID);
 	if (n_cpuid < 0 || n_cpuid > (int)ATTACH_MAX_CPUID) {
 		log_warn("attach: backend refused the frontend (%d)", n_cpuid);
 		attach_irq_teardown(c);
@@ -294,6 +307,20 @@ static int attach_handle_hypercall(struct attach_conn *c)
 		}
 	}
 	return attach_conn_reply(c, &rep, sizeof(rep), fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
+}
+
+/* ---- CLOCK -------------------------------------------------------------- */
+
+static int attach_handle_clock(struct attach_conn *c)
+{
+	struct attach_server *srv = c->srv;
+	struct attach_status_reply rep = { 0 };
+	struct attach_clock_req req;
+
+	memcpy(&req, c->payload, sizeof(req));
+	if (srv->ops->clock)
+		srv->ops->clock(srv->opaque, req.guest_tsc, req.host_ns);
+	return attach_conn_reply(c, &rep, sizeof(rep), NULL, 0);
 }
 
 /* ---- RESET / DETACH ------------------------------------------------------ */

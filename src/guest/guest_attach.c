@@ -287,6 +287,7 @@ int guest_attach_open(struct guest_attach *a, const char *path, uint32_t n_vcpus
 	req.req.version = ATTACH_PROTOCOL_VERSION;
 	req.req.n_vcpus = n_vcpus;
 	req.req.n_regions = 1;
+	req.req.tsc_hz = GUEST_ATTACH_TSC_HZ;
 	req.region.gpa = ram_gpa;
 	req.region.size = mem_bytes;
 	req.region.fd_offset = 0;
@@ -330,6 +331,10 @@ int guest_attach_open(struct guest_attach *a, const char *path, uint32_t n_vcpus
 	a->irq_area = irq;
 	for (uint32_t i = 0; i < n_vcpus; i++)
 		a->irq_fd[i] = fds[1 + i];
+	/* Our "TSC" runs from the start, as a VM's does once it runs. */
+	ret = guest_attach_clock(a);
+	if (ret)
+		goto fail;
 	return 0;
 
 fail:
@@ -501,11 +506,35 @@ static int attach_status_call(struct guest_attach *a, uint32_t type)
 	return rep.status;
 }
 
+uint64_t guest_attach_tsc(const struct guest_attach *a)
+{
+	(void)a;
+	return now_ns(); /* GUEST_ATTACH_TSC_HZ: one tick per ns */
+}
+
+int guest_attach_clock(struct guest_attach *a)
+{
+	struct attach_clock_req req;
+	struct attach_status_reply rep;
+	int ret;
+
+	req.guest_tsc = guest_attach_tsc(a);
+	req.host_ns = now_ns();
+	ret = attach_call(a, ATTACH_MSG_CLOCK, &req, sizeof(req), &rep, sizeof(rep), NULL, NULL, 0);
+	if (ret)
+		return ret;
+	return rep.status;
+}
+
 int guest_attach_reset(struct guest_attach *a)
 {
+	int ret;
+
 	attach_drop_sigfds(a);
 	a->hypercall_page_seen = false;
-	return attach_status_call(a, ATTACH_MSG_RESET);
+	ret = attach_status_call(a, ATTACH_MSG_RESET);
+	/* As QEMU does: the daemon's time base restarted. */
+	return ret ? ret : guest_attach_clock(a);
 }
 
 int guest_attach_detach(struct guest_attach *a)

@@ -85,6 +85,13 @@ int guest_attach_signal_event(struct guest_attach *a, uint32_t vcpu, uint32_t co
 /* RESET (partition back to power-on; drops the signal eventfds) and DETACH.
  * Both return the daemon's status or a transport -errno. */
 int guest_attach_reset(struct guest_attach *a);
+/* The synthetic guest's TSC: CLOCK_MONOTONIC in ns, so its rate (reported
+ * at ATTACH) is exactly 1 GHz. */
+#define GUEST_ATTACH_TSC_HZ 1000000000ull
+uint64_t guest_attach_tsc(const struct guest_attach *a);
+/* CLOCK: tells the daemon where our TSC is now (sent at open and after
+ * RESET); 0 or -errno. */
+int guest_attach_clock(struct guest_attach *a);
 int guest_attach_detach(struct guest_attach *a);
 
 /* Host pointer for guest RAM [gpa, gpa + len), or NULL. */

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "guest/guest.h"
+#include "guest/guest_timers.h"
 #include "guest/guest_bench.h"
 #include "guest/guest_netvsc.h"
 #include "guest/guest_raw.h"
@@ -50,6 +51,7 @@ static const char usage_text[] =
 	"                                    ring-header field overwritten; then a signal\n"
 	"                                    (--help-raw: every option of the raw modes)\n"
 	"  reboot-cycle N                    negotiate, open ICs, unload, reset; N times\n"
+	"  timers                            TSC page, stimer message/direct mode; costs\n"
 	"  bench --size S --count N --direction g2h|h2g [--ring-kib K] [--target-vp N]\n"
 	"  storvsc [--subchannels N] [--queue-depth Q] STEP...\n"
 	"                                    drive the first SCSI controller like hv_storvsc;\n"
@@ -300,6 +302,31 @@ static int cmd_reboot_cycle(struct cli *c, const char *count_str)
 
 /* ---- bench ------------------------------------------------------------------- */
 
+static int cmd_timers(struct cli *c)
+{
+	struct guest_timers_result r;
+	struct guest g;
+	json_t *o;
+	int ret;
+
+	if (guest_open(&g, &c->opts))
+		return EXIT_FAIL;
+	ret = guest_timers_run(&g, &r);
+	o = guest_timers_json(&r);
+	if (o) {
+		char *s = json_dumps(o, JSON_COMPACT);
+
+		if (s)
+			printf("%s\n", s);
+		free(s);
+		json_decref(o);
+	}
+	guest_close(&g, true);
+	if (!ret && (!r.tsc_page_valid || !r.oneshot_ok || (r.direct_mode && !r.periodic_irqs)))
+		ret = -EIO;
+	return fail_code(ret);
+}
+
 static int cmd_bench(struct cli *c)
 {
 	struct guest_bench_params p = { 0 };
@@ -508,6 +535,8 @@ int main(int argc, char **argv)
 		return cmd_reboot_cycle(&c, argv[optind + 1]);
 	if (!strcmp(cmd, "bench") && optind + 1 == argc)
 		return cmd_bench(&c);
+	if (!strcmp(cmd, "timers") && optind + 1 == argc)
+		return cmd_timers(&c);
 	if (!strcmp(cmd, "storvsc"))
 		return cmd_storvsc(&c, argc - optind - 1, argv + optind + 1);
 	if (!strcmp(cmd, "netvsc") && optind + 1 == argc)

@@ -2,6 +2,7 @@
 #include "host/host.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +39,49 @@ int host_parse_version(const char *text, uint32_t *version)
 	return -EINVAL;
 }
 
+/*
+ * "hv": the time enlightenments (docs/hyperv-guest-facts.md §1.3, README).
+ * The defaults are what the whole real-guest suite passes with.  Direct
+ * mode is off by default: Linux 6.1 shuts a direct-mode clockevent down
+ * when hv_vmbus is unloaded (vmbus_exit() -> hv_stimer_global_cleanup(),
+ * which unbinds only message-mode timers), and the guest is left without
+ * a tick; in message mode it falls back to the LAPIC timer.
+ */
+static const struct {
+	const char *key;
+	size_t offset;
+	bool dflt;
+} hv_feature_keys[] = {
+	{ "tsc_page", offsetof(struct hv_features, tsc_page), true },
+	{ "time_ref_count", offsetof(struct hv_features, time_ref_count), false },
+	{ "stimer", offsetof(struct hv_features, stimer), true },
+	{ "stimer_direct", offsetof(struct hv_features, stimer_direct), false },
+	{ "frequency_msrs", offsetof(struct hv_features, frequency_msrs), true },
+};
+
+static int host_config_hv(const json_t *hv, struct hv_features *f, struct json_err *err)
+{
+	static const char *const keys[] = { "tsc_page", "time_ref_count", "stimer",
+					    "stimer_direct", "frequency_msrs", NULL };
+	int rc;
+
+	for (size_t i = 0; i < ARRAY_SIZE(hv_feature_keys); i++)
+		*(bool *)((char *)f + hv_feature_keys[i].offset) = hv_feature_keys[i].dflt;
+	if (!hv)
+		return 0;
+	if (!json_is_object(hv))
+		return json_fail(err, "", "hv", "must be an object of booleans");
+	if ((rc = json_check_keys(hv, "hv", keys, err)))
+		return rc;
+	for (size_t i = 0; i < ARRAY_SIZE(hv_feature_keys); i++) {
+		bool *b = (bool *)((char *)f + hv_feature_keys[i].offset);
+
+		if ((rc = json_get_bool(hv, "hv", hv_feature_keys[i].key, false, b, err)))
+			return rc;
+	}
+	return 0;
+}
+
 static json_t *default_devices(void)
 {
 	return json_pack("[{s:s},{s:s},{s:s},{s:s}]", "type", "heartbeat", "type", "shutdown",
@@ -46,7 +90,8 @@ static json_t *default_devices(void)
 
 int host_config_from_json(json_t *root, struct host_config *cfg, struct json_err *err)
 {
-	static const char *const top_keys[] = { "vmbus", "devices", "scenario", "guest", "trace", NULL };
+	static const char *const top_keys[] = { "vmbus", "hv", "devices", "scenario", "guest",
+						"trace", NULL };
 	static const char *const vmbus_keys[] = { "max_version", NULL };
 	const json_t *vmbus, *devices;
 	const char *maxv = NULL;
@@ -56,6 +101,8 @@ int host_config_from_json(json_t *root, struct host_config *cfg, struct json_err
 
 	memset(cfg, 0, sizeof(*cfg));
 	if ((rc = json_check_keys(root, "", top_keys, err)))
+		return rc;
+	if ((rc = host_config_hv(json_object_get(root, "hv"), &cfg->hv, err)))
 		return rc;
 	vmbus = json_object_get(root, "vmbus");
 	if (vmbus) {
@@ -132,11 +179,38 @@ static void host_raise_irq(void *opaque, uint32_t vp, uint8_t vector)
 	attach_raise_irq(d->attach, vp, vector);
 }
 
-static int backend_attach(void *opaque, struct gmem *mem, uint32_t n_vcpus,
+/* The partition's synthetic timer deadline, on the event loop. */
+static void host_stimer_arm(void *opaque, uint64_t deadline_ns)
+{
+	struct host *d = opaque;
+	uint64_t now, delta;
+	struct timeval tv;
+
+	if (deadline_ns == UINT64_MAX) {
+		event_del(d->stimer_ev);
+		return;
+	}
+	now = now_ns();
+	delta = deadline_ns > now ? deadline_ns - now : 0;
+	tv.tv_sec = (time_t)(delta / 1000000000u);
+	/* Round up: libevent's epoll timeout is in ms (rounded up as well),
+	 * and a timer must never fire early. */
+	tv.tv_usec = (suseconds_t)((delta % 1000000000u + 999u) / 1000u);
+	event_add(d->stimer_ev, &tv);
+}
+
+static void host_on_stimer(evutil_socket_t fd, short what, void *arg)
+{
+	struct host *d = arg;
+
+	hv_stimer_run(d->hv);
+}
+
+static int backend_attach(void *opaque, struct gmem *mem, uint32_t n_vcpus, uint64_t tsc_hz,
 			  struct attach_cpuid *cpuid, uint32_t max)
 {
 	struct host *d = opaque;
-	struct hv_config cfg = { .n_vcpus = n_vcpus };
+	struct hv_config cfg = { .n_vcpus = n_vcpus, .tsc_hz = tsc_hz, .feat = d->hv_features };
 	int rc;
 
 	if (hv_partition_bound(d->hv))
@@ -145,7 +219,8 @@ static int backend_attach(void *opaque, struct gmem *mem, uint32_t n_vcpus,
 	if (rc)
 		return rc;
 	trace_emit(VMBUS_TRACE_ATTACH, 0, VMBUS_TRACE_VP_NONE, mem->n_regions, n_vcpus, NULL, 0);
-	log_info("frontend attached: %u vCPUs, %u RAM regions", n_vcpus, mem->n_regions);
+	log_info("frontend attached: %u vCPUs, %u RAM regions, guest TSC %llu Hz", n_vcpus,
+		 mem->n_regions, (unsigned long long)tsc_hz);
 	return (int)hv_cpuid_fill(d->hv, cpuid, max);
 }
 
@@ -170,6 +245,11 @@ static uint64_t backend_hypercall(void *opaque, uint32_t vcpu, uint64_t control,
 static void backend_signal(void *opaque, uint32_t conn_id)
 {
 	hv_signal_event_port(((struct host *)opaque)->hv, conn_id);
+}
+
+static void backend_clock(void *opaque, uint64_t guest_tsc, uint64_t host_ns)
+{
+	hv_partition_clock(((struct host *)opaque)->hv, guest_tsc, host_ns);
 }
 
 /* A guest reset: channels close first (devices stop touching guest memory),
@@ -201,6 +281,7 @@ static const struct attach_backend_ops host_backend_ops = {
 	.msr_write = backend_msr_write,
 	.hypercall = backend_hypercall,
 	.signal = backend_signal,
+	.clock = backend_clock,
 	.reset = backend_reset,
 	.detach = backend_detach,
 };
@@ -283,15 +364,19 @@ int host_init(struct host *d, struct event_base *base, const struct host_config 
 		const char *socket_path, const char *control_path, struct json_err *err)
 {
 	struct hv_irq_sink sink = { .raise = host_raise_irq, .opaque = d };
+	struct hv_timer_sink timer = { .arm = host_stimer_arm, .opaque = d };
 	struct vmbus_server_config vcfg = { .max_version = cfg->max_version };
 	int rc;
 
 	memset(d, 0, sizeof(*d));
 	d->base = base;
 	d->max_version = cfg->max_version;
+	d->hv_features = cfg->hv;
 	d->hv = hv_partition_new(&sink);
-	if (!d->hv)
+	d->stimer_ev = evtimer_new(base, host_on_stimer, d);
+	if (!d->hv || !d->stimer_ev)
 		goto nomem;
+	hv_partition_set_timer_sink(d->hv, &timer);
 	d->vmbus = vmbus_server_new(d->hv, base, &vcfg);
 	if (!d->vmbus)
 		goto nomem;
@@ -351,6 +436,8 @@ void host_fini(struct host *d)
 		vmbus_server_free(d->vmbus);
 	if (d->hv)
 		hv_partition_free(d->hv);
+	if (d->stimer_ev)
+		event_free(d->stimer_ev);
 	memset(d, 0, sizeof(*d));
 }
 

@@ -14,6 +14,7 @@
 
 #include "core/json.h"
 #include "devices/device.h"
+#include "hv/hv.h"
 
 #define HOST_MAX_DEVICES 64
 #define HOST_NAME_MAX 64
@@ -26,6 +27,7 @@ struct host_device {
 
 struct host {
 	struct event_base *base;
+	struct event *stimer_ev;  /* the partition's synthetic timer deadline */
 	struct hv_partition *hv;
 	struct vmbus_server *vmbus;
 	struct attach_server *attach;
@@ -34,11 +36,13 @@ struct host {
 	struct host_device devices[HOST_MAX_DEVICES];
 	unsigned int n_devices;
 	uint32_t max_version;
+	struct hv_features hv_features;
 };
 
 struct host_config {
 	json_t *root;          /* owned; the whole configuration */
 	uint32_t max_version;  /* from vmbus.max_version; 0 = highest */
+	struct hv_features hv; /* from "hv": the time enlightenments offered */
 };
 
 /* Loads and checks a configuration (NULL path: every IC with defaults).

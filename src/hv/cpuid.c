@@ -28,19 +28,36 @@ uint32_t hv_cpuid_fill(const struct hv_partition *hv, struct attach_cpuid *out, 
 {
 	struct attach_cpuid leaves[8];
 	uint32_t n = 0, n_vcpus = hv_partition_vcpus(hv);
-	bool freq = hv->mem != NULL && hv->cfg.tsc_hz != 0;
+	const struct hv_features *f = &hv->cfg.feat;
+	bool known_tsc = hv->mem != NULL && hv->cfg.tsc_hz > HV_REF_HZ;
 	uint32_t features_a, features_d;
 
 	/*
 	 * Group A: SynIC (never tested by 6.1 but TLFS-correct), hypercall
 	 * MSR and VP index (both required by ms_hyperv_platform()), and TSC
-	 * invariance (else Linux marks the TSC unstable).  Not TIME_REF_COUNT:
-	 * it would make sched_clock an MSR round trip (facts §1.3).  The
-	 * frequency MSRs only when we know a frequency to report.
+	 * invariance (else Linux marks the TSC unstable) — except with the
+	 * TSC page: Linux lowers the TSC page's rating below the TSC's when
+	 * TSC_INVARIANT is offered (hv_init_tsc_clocksource()), and the point
+	 * of the page is that the guest uses it.  Without TSC_INVARIANT Linux
+	 * marks the TSC unstable and runs on hyperv_clocksource_tsc_page.
+	 * TIME_REF_COUNT only with the page or when asked for: alone it makes
+	 * sched_clock an MSR round trip (facts §1.3).  The page and the
+	 * frequency MSRs only when the frontend told us the TSC rate.
 	 */
-	features_a = HV_FEAT_SYNIC | HV_FEAT_HYPERCALL | HV_FEAT_VP_INDEX | HV_FEAT_TSC_INVARIANT;
+	features_a = HV_FEAT_SYNIC | HV_FEAT_HYPERCALL | HV_FEAT_VP_INDEX;
 	features_d = 0;
-	if (freq) {
+	if (f->tsc_page && known_tsc)
+		features_a |= HV_FEAT_REFERENCE_TSC | HV_FEAT_TIME_REF_COUNT;
+	else
+		features_a |= HV_FEAT_TSC_INVARIANT;
+	if (f->time_ref_count)
+		features_a |= HV_FEAT_TIME_REF_COUNT;
+	if (f->stimer) {
+		features_a |= HV_FEAT_SYNTIMER;
+		if (f->stimer_direct)
+			features_d |= HV_FEAT_STIMER_DIRECT;
+	}
+	if (f->frequency_msrs && known_tsc) {
 		features_a |= HV_FEAT_FREQUENCY_MSRS;
 		features_d |= HV_FEAT_FREQ_MSRS_AVAIL;
 	}

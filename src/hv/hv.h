@@ -33,11 +33,28 @@ typedef uint16_t (*hv_message_handler)(void *opaque, uint32_t vp, uint32_t conn_
 /* HvSignalEvent for an event port. */
 typedef void (*hv_event_handler)(void *opaque, uint32_t conn_id);
 
+/* The time enlightenments the partition offers (daemon config "hv"). */
+struct hv_features {
+	bool tsc_page;       /* REFERENCE_TSC + TIME_REF_COUNT; needs tsc_hz */
+	bool time_ref_count; /* TIME_REF_COUNT alone (the MSR clocksource) */
+	bool stimer;         /* SYNTIMER: stimer0-3 */
+	bool stimer_direct;  /* stimer direct mode (with stimer) */
+	bool frequency_msrs; /* TSC/APIC_FREQUENCY; needs tsc_hz */
+};
+
 struct hv_config {
 	uint32_t n_vcpus;
-	uint64_t tsc_hz;    /* reported by HV_MSR_TSC_FREQUENCY; 0 = do not advertise */
-	uint64_t apic_hz;   /* reported by HV_MSR_APIC_FREQUENCY (only with tsc_hz);
+	uint64_t tsc_hz;    /* guest TSC rate from the frontend; 0 = unknown */
+	uint64_t apic_hz;   /* reported by HV_MSR_APIC_FREQUENCY;
 			     * 0 = 1 GHz, what QEMU's emulated APIC counts */
+	struct hv_features feat;
+};
+
+/* Where the partition asks for a call to hv_stimer_run(): at CLOCK_MONOTONIC
+ * `deadline_ns`, or never (UINT64_MAX).  A new request replaces the last. */
+struct hv_timer_sink {
+	void (*arm)(void *opaque, uint64_t deadline_ns);
+	void *opaque;
 };
 
 /* The partition's counters (core/stats.h).  "refused" means the guest got a
@@ -63,7 +80,11 @@ struct hv_config {
 	X(synic_eoms, "EOM writes")                                                    \
 	X(synic_faults, "SIM/SIEF page outside guest RAM")                             \
 	X(events_signalled, "synic_signal_event() calls that set a flag")              \
-	X(irqs_raised, "interrupts handed to the irq sink")
+	X(irqs_raised, "interrupts handed to the irq sink")                          \
+	X(tsc_page_updates, "reference TSC page (re)writes with a valid sequence")   \
+	X(stimer_writes, "synthetic timer CONFIG/COUNT writes (each a round trip)")  \
+	X(stimer_expired, "synthetic timer expirations delivered")                   \
+	X(stimer_missed, "expirations not delivered: SynIC off, bad vector, slot busy")
 STATS_STRUCT(hv_stats, HV_STATS);
 STATS_DECLARE(hv_stats, struct hv_stats);
 
@@ -105,6 +126,22 @@ void hv_unregister_event_port(struct hv_partition *hv, uint32_t conn_id);
 
 /* Partition reference time in 100 ns units (HV_MSR_TIME_REF_COUNT). */
 uint64_t hv_time_ref_count(const struct hv_partition *hv);
+/* The frontend's CLOCK sample: the guest TSC read `guest_tsc` at host
+ * CLOCK_MONOTONIC `host_ns`; rewrites the reference TSC page. */
+void hv_partition_clock(struct hv_partition *hv, uint64_t guest_tsc, uint64_t host_ns);
+/* The host's timer for the synthetic timers (NULL: none). */
+void hv_partition_set_timer_sink(struct hv_partition *hv, const struct hv_timer_sink *sink);
+/* Delivers every synthetic timer expiration due now, then re-arms the sink. */
+void hv_stimer_run(struct hv_partition *hv);
+/* Same at reference time `now` (tests). */
+void hv_stimer_run_at(struct hv_partition *hv, uint64_t now);
+/* The TSC page math: scale and offset so that ((tsc * scale) >> 64) +
+ * offset is reference time `ref` at TSC `tsc`, for a TSC of tsc_hz.
+ * -EINVAL when tsc_hz <= 10 MHz. */
+int hv_tsc_page_params(uint64_t tsc_hz, uint64_t tsc, int64_t ref, uint64_t *scale,
+		       int64_t *offset);
+/* What the guest computes from the page at TSC `tsc`. */
+uint64_t hv_tsc_page_ref(uint64_t scale, int64_t offset, uint64_t tsc);
 
 /* ---- SynIC, host side (facts §3.4) ------------------------------------ */
 

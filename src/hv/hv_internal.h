@@ -42,8 +42,17 @@ struct synic_queue {
 	uint32_t count;
 };
 
+/* One synthetic timer (timer.c). */
+struct hv_stimer {
+	uint64_t config;   /* HV_STIMER_* bits */
+	uint64_t count;    /* one-shot: absolute reference time; periodic: period */
+	uint64_t exp_time; /* reference time it is due, while armed */
+	bool armed;
+};
+
 /* One virtual processor: its SynIC registers and message queues. */
 struct hv_vp {
+	struct hv_stimer stimer[HV_STIMER_COUNT];
 	uint64_t vp_assist;   /* HV_MSR_VP_ASSIST_PAGE, accepted and ignored */
 	uint64_t scontrol;    /* bit 0 enables the SynIC */
 	uint64_t siefp;       /* SIEF page GPA | enable */
@@ -79,6 +88,13 @@ struct hv_partition {
 	uint64_t hypercall;
 	uint64_t tsc_invariant_ctl;
 	uint64_t ref_time_base_ns; /* now_ns() at the last reset */
+	uint64_t reference_tsc;    /* HV_MSR_REFERENCE_TSC: page GPA | enable */
+	uint32_t tsc_sequence;     /* last valid sequence written to the page */
+	bool clock_valid;          /* a CLOCK sample arrived */
+	uint64_t clock_tsc;        /* ... the guest TSC ... */
+	uint64_t clock_ns;         /* ... at this host CLOCK_MONOTONIC time */
+	struct hv_timer_sink timer;
+	uint64_t timer_armed_ns;   /* what the sink was last asked for */
 
 	struct hv_port_table msg_ports;
 	struct hv_port_table evt_ports;
@@ -96,6 +112,19 @@ void synic_vp_clear(struct hv_vp *vp);
 /* Tries to deliver the head of every non-empty queue of `vp` (after an EOM
  * or a SynIC register change). */
 void synic_vp_pump(struct hv_partition *hv, uint32_t vp);
+
+/* timer.c */
+uint64_t hv_ref_at_ns(const struct hv_partition *hv, uint64_t ns);
+uint64_t hv_ns_at_ref(const struct hv_partition *hv, uint64_t ref);
+void hv_tsc_page_update(struct hv_partition *hv);
+/* 0, or -EFAULT when the page is enabled outside guest RAM. */
+int hv_msr_write_reference_tsc(struct hv_partition *hv, uint64_t value);
+/* msr in HV_MSR_STIMER0_CONFIG..HV_MSR_STIMER3_COUNT; 0 or -EPERM. */
+int hv_stimer_msr_read(struct hv_partition *hv, uint32_t vp, uint32_t msr, uint64_t *value);
+int hv_stimer_msr_write(struct hv_partition *hv, uint32_t vp, uint32_t msr, uint64_t value);
+void hv_stimer_vp_reset(struct hv_partition *hv, struct hv_vp *vp);
+/* After every VP was reset: tell the sink nothing is due. */
+void hv_stimer_reset_done(struct hv_partition *hv);
 
 /* partition.c */
 static inline bool hv_vp_valid(const struct hv_partition *hv, uint32_t vp)

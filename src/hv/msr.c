@@ -30,6 +30,13 @@ static int hv_msr_gp(struct hv_partition *hv, uint32_t vp, uint32_t msr, bool wr
 	return -EPERM;
 }
 
+/* The frequency MSRs exist when advertised (cpuid.c): asked for and the
+ * TSC rate known. */
+static bool hv_freq_msrs(const struct hv_partition *hv)
+{
+	return hv->cfg.feat.frequency_msrs && hv->cfg.tsc_hz > HV_REF_HZ;
+}
+
 static bool hv_msr_in_range(uint32_t msr)
 {
 	return msr >= HV_MSR_RANGE_FIRST && msr <= HV_MSR_RANGE_LAST;
@@ -48,7 +55,12 @@ int hv_msr_read(struct hv_partition *hv, uint32_t vp, uint32_t msr, uint64_t *va
 		*value = v->sint[msr - HV_MSR_SINT0];
 		return 0;
 	}
+	if (msr >= HV_MSR_STIMER0_CONFIG && msr <= HV_MSR_STIMER3_COUNT && hv->cfg.feat.stimer)
+		return hv_stimer_msr_read(hv, vp, msr, value);
 	switch (msr) {
+	case HV_MSR_REFERENCE_TSC:
+		*value = hv->reference_tsc;
+		break;
 	case HV_MSR_GUEST_OS_ID:
 		*value = hv->guest_os_id;
 		break;
@@ -65,14 +77,14 @@ int hv_msr_read(struct hv_partition *hv, uint32_t vp, uint32_t msr, uint64_t *va
 		*value = hv_time_ref_count(hv);
 		break;
 	case HV_MSR_TSC_FREQUENCY:
-		if (hv->cfg.tsc_hz == 0)
+		if (!hv_freq_msrs(hv))
 			return hv_msr_gp(hv, vp, msr, false);
 		*value = hv->cfg.tsc_hz;
 		break;
 	case HV_MSR_APIC_FREQUENCY:
 		/* Advertised together with the TSC frequency (CPUID 0x40000003
 		 * EAX bit 11 covers both). */
-		if (hv->cfg.tsc_hz == 0)
+		if (!hv_freq_msrs(hv))
 			return hv_msr_gp(hv, vp, msr, false);
 		*value = hv->cfg.apic_hz;
 		break;
@@ -188,7 +200,18 @@ int hv_msr_write(struct hv_partition *hv, uint32_t vp, uint32_t msr, uint64_t va
 		synic_vp_pump(hv, vp);
 		return 0;
 	}
+	if (msr >= HV_MSR_STIMER0_CONFIG && msr <= HV_MSR_STIMER3_COUNT && hv->cfg.feat.stimer) {
+		if (hv_stimer_msr_write(hv, vp, msr, value) < 0)
+			return hv_msr_gp(hv, vp, msr, true);
+		return 0;
+	}
 	switch (msr) {
+	case HV_MSR_REFERENCE_TSC:
+		if (!hv->cfg.feat.tsc_page)
+			return 0; /* not offered: ignored like any unimplemented MSR */
+		if (hv_msr_write_reference_tsc(hv, value) < 0)
+			return hv_msr_gp(hv, vp, msr, true);
+		return 0;
 	case HV_MSR_GUEST_OS_ID:
 		hv->guest_os_id = value;
 		/* Clearing the guest id disables the hypercall page (TLFS

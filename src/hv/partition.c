@@ -25,6 +25,7 @@ struct hv_partition *hv_partition_new(const struct hv_irq_sink *irq)
 	if (irq)
 		hv->irq = *irq;
 	hv->ref_time_base_ns = now_ns();
+	hv->timer_armed_ns = UINT64_MAX;
 	return hv;
 }
 
@@ -33,6 +34,7 @@ void hv_partition_free(struct hv_partition *hv)
 	if (!hv)
 		return;
 	hv_partition_unbind(hv);
+	hv_partition_set_timer_sink(hv, NULL);
 	hv_port_table_free(&hv->msg_ports);
 	hv_port_table_free(&hv->evt_ports);
 	free(hv);
@@ -72,6 +74,9 @@ void hv_partition_unbind(struct hv_partition *hv)
 	hv->guest_os_id = 0;
 	hv->hypercall = 0;
 	hv->tsc_invariant_ctl = 0;
+	hv->reference_tsc = 0;
+	hv->clock_valid = false;
+	hv_stimer_reset_done(hv); /* no VP, nothing due */
 }
 
 bool hv_partition_bound(const struct hv_partition *hv)
@@ -84,8 +89,12 @@ void hv_partition_reset(struct hv_partition *hv)
 	hv->guest_os_id = 0;
 	hv->hypercall = 0;
 	hv->tsc_invariant_ctl = 0;
-	/* TIME_REF_COUNT counts from partition power-on (TLFS 12.4). */
+	/* TIME_REF_COUNT counts from partition power-on (TLFS 12.4).  The
+	 * TSC page goes off with its MSR; the CLOCK sample stays true (the
+	 * guest TSC does not restart with the partition), so the page the
+	 * rebooted guest enables maps its TSC onto the new time base. */
 	hv->ref_time_base_ns = now_ns();
+	hv->reference_tsc = 0;
 	if (!hv->mem)
 		return;
 	for (uint32_t i = 0; i < hv->cfg.n_vcpus; i++) {
@@ -98,7 +107,9 @@ void hv_partition_reset(struct hv_partition *hv)
 		vp->simp = 0;
 		for (uint32_t s = 0; s < HV_SINT_COUNT; s++)
 			vp->sint[s] = HV_SINT_POWER_ON;
+		hv_stimer_vp_reset(hv, vp);
 	}
+	hv_stimer_reset_done(hv);
 }
 
 struct gmem *hv_partition_gmem(struct hv_partition *hv)
@@ -126,8 +137,3 @@ json_t *hv_partition_status_json(const struct hv_partition *hv)
 	return o ? hv_stats_json(&hv->stats, o) : NULL;
 }
 
-uint64_t hv_time_ref_count(const struct hv_partition *hv)
-{
-	/* 100 ns units; CLOCK_MONOTONIC never goes back, so neither does this. */
-	return (now_ns() - hv->ref_time_base_ns) / 100u;
-}

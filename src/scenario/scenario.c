@@ -249,8 +249,8 @@ static int scenario_setup(struct scenario *sc, char *err, size_t errlen)
 static int scenario_load(const char *path, struct scenario *sc, struct host_config *hc,
 			 char *err, size_t errlen)
 {
-	static const char *const keys[] = { "name", "description", "guest", "vmbus", "devices",
-					    "setup", "steps", NULL };
+	static const char *const keys[] = { "name", "description", "guest", "vmbus", "hv",
+					    "devices", "setup", "steps", NULL };
 	struct json_err jerr = { "" };
 	json_error_t perr;
 	json_t *host_part;
@@ -273,6 +273,8 @@ static int scenario_load(const char *path, struct scenario *sc, struct host_conf
 	host_part = json_object();
 	if (json_object_get(sc->root, "vmbus"))
 		json_object_set(host_part, "vmbus", json_object_get(sc->root, "vmbus"));
+	if (json_object_get(sc->root, "hv"))
+		json_object_set(host_part, "hv", json_object_get(sc->root, "hv"));
 	if (json_object_get(sc->root, "devices"))
 		json_object_set(host_part, "devices", json_object_get(sc->root, "devices"));
 	rc = host_config_from_json(host_part, hc, &jerr);

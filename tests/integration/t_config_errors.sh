@@ -13,6 +13,9 @@ check '{"devices":[{"type":"heartbeat","instance":"xyz"}]}' 'devices[0].instance
 check '{"devices":[{"type":"heartbeat","colour":1}]}' 'devices[0].colour: unknown key'
 check '{"vmbus":{"max_version":"9.9"}}' 'vmbus.max_version'
 check '{"devices":{}}' 'devices: must be an array'
+check '{"hv":{"stimer":1}}' 'hv.stimer'
+check '{"hv":{"tsc_pages":true}}' 'hv.tsc_pages: unknown key'
+check '{"hv":[]}' 'hv: must be an object'
 check '{"devices":[{"type":"kvp","name":"a"},{"type":"kvp","name":"a"}]}' 'devices[1].name'
 check '{"devices": [' 'bad.json:'
 # Two devices that would offer the same class and instance (Linux would drop one).

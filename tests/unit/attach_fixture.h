@@ -35,7 +35,8 @@
 
 static struct {
 	uint32_t attach_calls, detach_calls, reset_calls, signal_calls;
-	uint32_t last_signal, n_vcpus;
+	uint32_t last_signal, n_vcpus, clock_calls;
+	uint64_t tsc_hz, clock_tsc, clock_ns;
 	int refuse_attach;
 	struct gmem *mem;
 } be;
@@ -44,14 +45,15 @@ static struct event_base *base;
 static struct attach_server *srv;
 static char sock_dir[64], sock_path[128];
 
-static int be_attach(void *o, struct gmem *mem, uint32_t n_vcpus, struct attach_cpuid *cpuid,
-		     uint32_t max)
+static int be_attach(void *o, struct gmem *mem, uint32_t n_vcpus, uint64_t tsc_hz,
+		     struct attach_cpuid *cpuid, uint32_t max)
 {
 	be.attach_calls++;
 	if (be.refuse_attach)
 		return be.refuse_attach;
 	be.mem = mem;
 	be.n_vcpus = n_vcpus;
+	be.tsc_hz = tsc_hz;
 	ck_assert_uint_ge(max, 2);
 	cpuid[0] = (struct attach_cpuid){ HV_CPUID_VENDOR_AND_MAX, 0, 0x40000005,
 					  HV_CPUID_SIGNATURE_EBX, HV_CPUID_SIGNATURE_ECX,
@@ -107,6 +109,13 @@ static void be_signal(void *o, uint32_t conn_id)
 	be.last_signal = conn_id;
 }
 
+static void be_clock(void *o, uint64_t guest_tsc, uint64_t host_ns)
+{
+	be.clock_calls++;
+	be.clock_tsc = guest_tsc;
+	be.clock_ns = host_ns;
+}
+
 static void be_reset(void *o)
 {
 	be.reset_calls++;
@@ -120,7 +129,8 @@ static void be_detach(void *o)
 
 static const struct attach_backend_ops be_ops = {
 	.attach = be_attach, .msr_read = be_msr_read, .msr_write = be_msr_write,
-	.hypercall = be_hypercall, .signal = be_signal, .reset = be_reset, .detach = be_detach,
+	.hypercall = be_hypercall, .signal = be_signal, .clock = be_clock, .reset = be_reset,
+	.detach = be_detach,
 };
 
 /* ---- fixture and client helpers -------------------------------------------- */

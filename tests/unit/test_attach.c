@@ -42,8 +42,10 @@ START_TEST(attach_replies_cpuid_and_maps_ram)
 	struct attach_ok ok;
 	int fds[8], n, c = cl_connect();
 	uint64_t magic = 0x1122334455667788ull, *ram;
-	struct attach_msg m = { .req = { ATTACH_PROTOCOL_VERSION, 2, 2, 0 },
+	struct attach_msg m = { .req = { ATTACH_PROTOCOL_VERSION, 2, 2, 0, 2893437000ull },
 				.regions = { { 0, RAM_SIZE, 0 }, { 0x100000000ull, 0x2000, 0x3000 } } };
+	struct attach_clock_req creq = { .guest_tsc = 0x123456789ull, .host_ns = 987654321ull };
+	struct attach_status_reply srep;
 	int rams[2] = { make_ram(RAM_SIZE), make_ram(0x5000) };
 	struct attach_hypercall_req hreq = { .vcpu = 0, .control = HC_PEEK };
 	struct attach_hypercall_reply hrep;
@@ -64,6 +66,14 @@ START_TEST(attach_replies_cpuid_and_maps_ram)
 	ck_assert_uint_eq(attach_server_generation(srv), 1);
 	ck_assert_uint_eq(be.attach_calls, 1);
 	ck_assert_uint_eq(be.n_vcpus, 2);
+	ck_assert_uint_eq(be.tsc_hz, 2893437000ull); /* v2: the guest TSC rate */
+	/* CLOCK reaches the backend as it was sent. */
+	cl_send(c, ATTACH_MSG_CLOCK, 0, 43, &creq, sizeof(creq), NULL, 0);
+	cl_recv(c, ATTACH_MSG_CLOCK, 43, &srep, sizeof(srep), NULL, NULL);
+	ck_assert_int_eq(srep.status, 0);
+	ck_assert_uint_eq(be.clock_calls, 1);
+	ck_assert_uint_eq(be.clock_tsc, 0x123456789ull);
+	ck_assert_uint_eq(be.clock_ns, 987654321ull);
 
 	/* The server sees the frontend's RAM: both regions, fd_offset honoured. */
 	ram = mmap(NULL, 0x5000, PROT_READ | PROT_WRITE, MAP_SHARED, rams[1], 0);

@@ -145,6 +145,21 @@ static void bad_version(int c)
 	close(f);
 }
 
+/* A version-1 frontend (a QEMU built before protocol v2): its request is
+ * 8 bytes shorter, and it must still get a reply that says -EPROTO. */
+static void bad_version_1(int c)
+{
+	struct {
+		uint32_t version, n_vcpus, n_regions, flags;
+		struct attach_region region;
+	} __attribute__((packed)) m = { 1, 1, 1, 0, { 0, RAM_SIZE, 0 } };
+	int f = make_ram(RAM_SIZE);
+
+	ck_assert_uint_eq(sizeof(m), ATTACH_REQ_V1_SIZE + sizeof(struct attach_region));
+	cl_send(c, ATTACH_MSG_ATTACH, 0, 1, &m, sizeof(m), &f, 1);
+	close(f);
+}
+
 static void bad_vcpus_zero(int c)
 {
 	struct attach_msg m = { .req = { ATTACH_PROTOCOL_VERSION, 0, 1, 0 },
@@ -267,6 +282,7 @@ static const struct bad_case bad_cases[] = {
 	{ "region not a file", false, EXPECT_STATUS, -EINVAL, bad_region_not_file },
 	{ "unaligned region", false, EXPECT_STATUS, -EINVAL, bad_region_unaligned },
 	{ "version", false, EXPECT_STATUS, -EPROTO, bad_version },
+	{ "version 1 frontend", false, EXPECT_STATUS, -EPROTO, bad_version_1 },
 	{ "zero vcpus", false, EXPECT_STATUS, -EINVAL, bad_vcpus_zero },
 	{ "too many vcpus", false, EXPECT_STATUS, -EINVAL, bad_vcpus_many },
 	{ "region count mismatch", false, EXPECT_STATUS, -EINVAL, bad_region_count_mismatch },

@@ -188,7 +188,8 @@ START_TEST(frequency_msrs_only_when_advertised)
 	ck_assert_int_eq(rd(0, HV_MSR_APIC_FREQUENCY, &v), -EPERM);
 	fix_teardown();
 	{
-		struct hv_config cfg = { .n_vcpus = 1, .tsc_hz = 2500000000ull };
+		struct hv_config cfg = { .n_vcpus = 1, .tsc_hz = 2500000000ull,
+					 .feat = { .frequency_msrs = true } };
 
 		fix_setup_cfg(&cfg);
 	}
@@ -310,7 +311,8 @@ END_TEST
 START_TEST(cpuid_leaves_with_frequency)
 {
 	struct attach_cpuid t[ATTACH_MAX_CPUID];
-	struct hv_config cfg = { .n_vcpus = 4, .tsc_hz = 3000000000ull };
+	struct hv_config cfg = { .n_vcpus = 4, .tsc_hz = 3000000000ull,
+				 .feat = { .frequency_msrs = true } };
 	const struct attach_cpuid *l;
 	uint32_t n;
 

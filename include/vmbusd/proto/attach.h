@@ -19,7 +19,9 @@
 
 #include <stdint.h>
 
-#define ATTACH_PROTOCOL_VERSION 1u
+/* 2: ATTACH carries the guest TSC rate; CLOCK ties the guest TSC to the
+ * host clock.  A daemon refuses any other version with -EPROTO. */
+#define ATTACH_PROTOCOL_VERSION 2u
 
 /* Limits both sides enforce before trusting a count. */
 #define ATTACH_MAX_REGIONS    16u   /* guest RAM regions per attach */
@@ -34,6 +36,7 @@ enum attach_msg_type {
 	ATTACH_MSG_HYPERCALL = 4, /* the guest executed the hypercall page */
 	ATTACH_MSG_RESET     = 5, /* guest system reset: partition state back to power-on */
 	ATTACH_MSG_DETACH    = 6, /* orderly goodbye; the daemon closes after replying */
+	ATTACH_MSG_CLOCK     = 7, /* v2: "the guest TSC read T at host time N" */
 };
 
 #define ATTACH_F_REPLY 0x1u /* set on every daemon -> frontend reply */
@@ -55,15 +58,25 @@ struct attach_region {
 } __attribute__((packed));
 _Static_assert(sizeof(struct attach_region) == 24, "attach_region");
 
-/* Request payload; n_regions memfds follow as SCM_RIGHTS, one per region. */
+/*
+ * Request payload; n_regions memfds follow as SCM_RIGHTS, one per region.
+ * `version` comes first in every version of this struct, so a daemon can
+ * always read it and answer a frontend of another version with -EPROTO.
+ */
 struct attach_req {
 	uint32_t version;   /* ATTACH_PROTOCOL_VERSION spoken by the frontend */
 	uint32_t n_vcpus;   /* 1 .. ATTACH_MAX_VCPUS; VP index == vCPU index */
 	uint32_t n_regions; /* 1 .. ATTACH_MAX_REGIONS */
 	uint32_t flags;     /* reserved, 0 */
+	/* v2: the rate at which the guest's RDTSC counts, in Hz, as the guest
+	 * observes it (QEMU TCG: the host TSC rate); 0 = unknown, and then the
+	 * daemon offers neither the TSC page nor the frequency MSRs. */
+	uint64_t tsc_hz;
 	struct attach_region regions[];
 } __attribute__((packed));
-_Static_assert(sizeof(struct attach_req) == 16, "attach_req");
+_Static_assert(sizeof(struct attach_req) == 24, "attach_req");
+/* The fixed part a version-1 frontend sent (no tsc_hz). */
+#define ATTACH_REQ_V1_SIZE 16u
 
 struct attach_cpuid {
 	uint32_t function; /* 0x40000000 .. 0x400000FF */
@@ -161,6 +174,22 @@ struct attach_hypercall_reply {
 	uint32_t conn_id; /* connection id the attached eventfd serves */
 } __attribute__((packed));
 _Static_assert(sizeof(struct attach_hypercall_reply) == 16, "attach_hypercall_reply");
+
+/* ---- CLOCK (v2) -------------------------------------------------------- */
+
+/*
+ * "At host CLOCK_MONOTONIC time host_ns, the guest's TSC read guest_tsc"
+ * (all vCPUs share one TSC).  With attach_req.tsc_hz this lets the daemon
+ * write a reference TSC page that maps the guest TSC onto its reference
+ * counter.  The frontend sends it whenever that relation changes: when the
+ * guest starts running (QEMU: the VM enters the running state; its TSC does
+ * not count while stopped) and after a RESET.  Reply: attach_status_reply.
+ */
+struct attach_clock_req {
+	uint64_t guest_tsc; /* the guest's RDTSC value */
+	uint64_t host_ns;   /* clock_gettime(CLOCK_MONOTONIC) on the host, ns */
+} __attribute__((packed));
+_Static_assert(sizeof(struct attach_clock_req) == 16, "attach_clock_req");
 
 /* ---- RESET / DETACH: empty request; the reply is an int32 status ------- */
 

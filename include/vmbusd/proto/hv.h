@@ -30,9 +30,11 @@
 
 /* 0x40000003 EAX, partition privileges (group A) */
 #define HV_FEAT_SYNIC            (1u << 2)
-#define HV_FEAT_TIME_REF_COUNT   (1u << 1)  /* never: makes sched_clock an MSR exit */
+#define HV_FEAT_TIME_REF_COUNT   (1u << 1)  /* alone: sched_clock becomes an MSR exit */
+#define HV_FEAT_SYNTIMER         (1u << 3)  /* stimer0-3, MSRs 0x400000B0-B7 */
 #define HV_FEAT_HYPERCALL        (1u << 5)  /* required by ms_hyperv_platform() */
 #define HV_FEAT_VP_INDEX         (1u << 6)  /* required by ms_hyperv_platform() */
+#define HV_FEAT_REFERENCE_TSC    (1u << 9)  /* MSR 0x40000021, the TSC page */
 #define HV_FEAT_FREQUENCY_MSRS   (1u << 11)
 #define HV_FEAT_TSC_INVARIANT    (1u << 15) /* else mark_tsc_unstable() */
 /* 0x40000003 EBX (group B) */
@@ -40,6 +42,7 @@
 #define HV_FEAT_SIGNAL_EVENTS    (1u << 5)
 /* 0x40000003 EDX */
 #define HV_FEAT_FREQ_MSRS_AVAIL  (1u << 8)
+#define HV_FEAT_STIMER_DIRECT    (1u << 19) /* stimer direct mode (a vector, no message) */
 /* 0x40000004 EAX: the only hint we set; without it Linux never EOIs 0xF3 */
 #define HV_HINT_DEPRECATE_AEOI   (1u << 9)
 
@@ -59,6 +62,8 @@
 #define HV_MSR_EOM               0x40000084u
 #define HV_MSR_SINT0             0x40000090u
 #define HV_MSR_SINT15            0x4000009Fu
+#define HV_MSR_STIMER0_CONFIG    0x400000B0u /* stimer n: CONFIG 0xB0+2n, COUNT 0xB1+2n */
+#define HV_MSR_STIMER3_COUNT     0x400000B7u
 #define HV_MSR_TSC_INVARIANT_CTL 0x40000118u
 #define HV_MSR_RANGE_FIRST       0x40000000u
 #define HV_MSR_RANGE_LAST        0x400001FFu
@@ -115,9 +120,52 @@ _Static_assert(sizeof(struct hv_input_post_message) == 256, "hv_input_post_messa
 #define HV_SIGNAL_CONN_ID(q)  ((uint32_t)((q) & 0xFFFFFFFFull))
 #define HV_SIGNAL_FLAG_NR(q)  ((uint32_t)(((q) >> 32) & 0xFFFFull))
 
+/* ---- Reference TSC page (TLFS 12.7; Linux struct ms_hyperv_tsc_page) --- */
+
+/* The page the guest names in HV_MSR_REFERENCE_TSC (GPA 63:12 | enable).
+ * Reference time in 100 ns = ((tsc * tsc_scale) >> 64) + tsc_offset, read
+ * under tsc_sequence like a seqlock; sequence 0 tells the guest to read
+ * HV_MSR_TIME_REF_COUNT instead (Linux hv_read_tsc_page_tsc()). */
+struct hv_reference_tsc_page {
+	uint32_t tsc_sequence; /* 0 = invalid; changes on every update */
+	uint32_t reserved1;
+	uint64_t tsc_scale;    /* 2^64 * 10^7 / TSC Hz */
+	int64_t tsc_offset;    /* 100 ns units */
+} __attribute__((packed));
+_Static_assert(sizeof(struct hv_reference_tsc_page) == 24, "hv_reference_tsc_page");
+
+/* The reference counter and the stimer counts tick at 10 MHz (TLFS 12.4). */
+#define HV_REF_HZ 10000000ull
+
+/* ---- Synthetic timers (TLFS 12.9; Linux union hv_stimer_config) -------- */
+#define HV_STIMER_COUNT          4u
+#define HV_STIMER_ENABLE         (1ull << 0)
+#define HV_STIMER_PERIODIC       (1ull << 1)
+#define HV_STIMER_LAZY           (1ull << 2)  /* accepted, meaningless here */
+#define HV_STIMER_AUTO_ENABLE    (1ull << 3)  /* a COUNT write != 0 sets ENABLE */
+#define HV_STIMER_VECTOR_SHIFT   4            /* bits 11:4, direct mode vector */
+#define HV_STIMER_VECTOR_MASK    (0xFFull << 4)
+#define HV_STIMER_DIRECT_MODE    (1ull << 12) /* interrupt at the vector, no message */
+#define HV_STIMER_SINTX_SHIFT    16           /* bits 19:16, message mode SINT */
+#define HV_STIMER_SINTX_MASK     (0xFull << 16)
+#define HV_STIMER_VALID_BITS     (HV_STIMER_ENABLE | HV_STIMER_PERIODIC | HV_STIMER_LAZY | \
+				  HV_STIMER_AUTO_ENABLE | HV_STIMER_VECTOR_MASK |           \
+				  HV_STIMER_DIRECT_MODE | HV_STIMER_SINTX_MASK)
+
+/* Payload of an HVMSG_TIMER_EXPIRED message (Linux struct
+ * hv_timer_message_payload). */
+struct hv_timer_message_payload {
+	uint32_t timer_index;     /* 0..3 */
+	uint32_t reserved;
+	uint64_t expiration_time; /* reference time the timer was due */
+	uint64_t delivery_time;   /* reference time the message was written */
+} __attribute__((packed));
+_Static_assert(sizeof(struct hv_timer_message_payload) == 24, "hv_timer_message_payload");
+
 /* ---- SynIC pages (facts §3.1) ---------------------------------------- */
 #define HVMSG_NONE          0u
 #define HVMSG_VMBUS         1u  /* the type QEMU and Hyper-V use for VMBus */
+#define HVMSG_TIMER_EXPIRED 0x80000010u /* a synthetic timer in message mode */
 #define HV_MSG_FLAG_PENDING 0x1u
 
 struct hv_message_header {
