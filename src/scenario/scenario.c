@@ -126,6 +126,10 @@ static void scenario_on_tick(evutil_socket_t fd, short what, void *arg)
 	scenario_poll(arg);
 }
 
+/* A scenario file's keys: the host's configuration keys and its own. */
+static const char *const scenario_top_keys[] = { "name", "description", "guest", "vmbus", "hv",
+						 "devices", "setup", "steps", NULL };
+
 /* A key the step kind does not take: a typo ("expext") would otherwise be
  * ignored and the step pass without checking what was meant. */
 static int scenario_check_step_keys(json_t *spec, size_t i, const struct step_kind *k, char *err,
@@ -249,8 +253,6 @@ static int scenario_setup(struct scenario *sc, char *err, size_t errlen)
 static int scenario_load(const char *path, struct scenario *sc, struct host_config *hc,
 			 char *err, size_t errlen)
 {
-	static const char *const keys[] = { "name", "description", "guest", "vmbus", "hv",
-					    "devices", "setup", "steps", NULL };
 	struct json_err jerr = { "" };
 	json_error_t perr;
 	json_t *host_part;
@@ -261,7 +263,7 @@ static int scenario_load(const char *path, struct scenario *sc, struct host_conf
 		snprintf(err, errlen, "%s:%d:%d: %s", path, perr.line, perr.column, perr.text);
 		return -EINVAL;
 	}
-	if (json_check_keys(sc->root, "", keys, &jerr)) {
+	if (json_check_keys(sc->root, "", scenario_top_keys, &jerr)) {
 		snprintf(err, errlen, "%s", jerr.msg);
 		return -EINVAL;
 	}
@@ -286,8 +288,6 @@ static int scenario_load(const char *path, struct scenario *sc, struct host_conf
 
 int scenario_check_file(const char *path, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "name", "description", "guest", "vmbus", "devices",
-					    "setup", "steps", NULL };
 	struct json_err jerr = { "" };
 	struct host_config hc = { 0 };
 	json_error_t perr;
@@ -298,7 +298,7 @@ int scenario_check_file(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s:%d:%d: %s", path, perr.line, perr.column, perr.text);
 		return -EINVAL;
 	}
-	if (json_check_keys(root, "", keys, &jerr)) {
+	if (json_check_keys(root, "", scenario_top_keys, &jerr)) {
 		snprintf(err, errlen, "%s", jerr.msg);
 		goto out;
 	}
