@@ -123,7 +123,10 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
 # -MMD: a target rebuilds when a harness header (tests/unit/vmbus_harness.h,
 # tests/fuzz/fuzz_util.h) changes, not only its .c.
-FUZZ_CFLAGS := -std=gnu11 -O1 -g -MMD -MP $(DEP_CFLAGS) -fsanitize=address,undefined -fno-omit-frame-pointer
+# -Werror=incompatible-function-pointer-types: a harness whose callback no
+# longer matches the API it implements must not build (it would call through
+# the wrong signature at run time).
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -Werror=incompatible-function-pointer-types -MMD -MP $(DEP_CFLAGS) -fsanitize=address,undefined -fno-omit-frame-pointer
 FUZZ_SECONDS ?= 20
 
 $(FUZZ_BUILD)/%.o: %.c config.mk

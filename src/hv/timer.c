@@ -29,6 +29,7 @@
  * reference time (in the past: expires at once), a periodic COUNT a period.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -86,6 +87,12 @@ uint64_t hv_tsc_page_ref(uint64_t scale, int64_t offset, uint64_t tsc)
  * the 0), the fields, then the new sequence with release (the fields are
  * visible before it).  Pairs with the guest's virt_rmb()s.
  */
+/* A field of the (packed) page as the naturally aligned word it is in guest
+ * RAM (the page is page-aligned): atomics on a packed member would need
+ * libatomic's unaligned helpers (clang) or could tear. */
+#define TSC_PAGE_WORD(pg, type, field) \
+	((type *)(void *)((uint8_t *)(pg) + offsetof(struct hv_reference_tsc_page, field)))
+
 void hv_tsc_page_update(struct hv_partition *hv)
 {
 	struct hv_reference_tsc_page *pg;
@@ -97,18 +104,19 @@ void hv_tsc_page_update(struct hv_partition *hv)
 	pg = gmem_translate(hv->mem, hv->reference_tsc & HV_MSR_PAGE_MASK, sizeof(*pg));
 	if (!pg)
 		return; /* checked at the MSR write; RAM does not move */
-	__atomic_store_n(&pg->tsc_sequence, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(TSC_PAGE_WORD(pg, uint32_t, tsc_sequence), 0, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	ref = (int64_t)(hv->clock_ns - hv->ref_time_base_ns) / 100;
 	if (!hv->clock_valid ||
 	    hv_tsc_page_params(hv->cfg.tsc_hz, hv->clock_tsc, ref, &scale, &offset) < 0)
 		return; /* sequence 0: the guest reads TIME_REF_COUNT */
-	__atomic_store_n(&pg->tsc_scale, scale, __ATOMIC_RELAXED);
-	__atomic_store_n(&pg->tsc_offset, offset, __ATOMIC_RELAXED);
+	__atomic_store_n(TSC_PAGE_WORD(pg, uint64_t, tsc_scale), scale, __ATOMIC_RELAXED);
+	__atomic_store_n(TSC_PAGE_WORD(pg, int64_t, tsc_offset), offset, __ATOMIC_RELAXED);
 	/* Never 0 (invalid); KVM also avoids 0xFFFFFFFF, so do we. */
 	if (++hv->tsc_sequence == 0 || hv->tsc_sequence == UINT32_MAX)
 		hv->tsc_sequence = 1;
-	__atomic_store_n(&pg->tsc_sequence, hv->tsc_sequence, __ATOMIC_RELEASE);
+	__atomic_store_n(TSC_PAGE_WORD(pg, uint32_t, tsc_sequence), hv->tsc_sequence,
+			 __ATOMIC_RELEASE);
 	hv->stats.tsc_page_updates++;
 }
 

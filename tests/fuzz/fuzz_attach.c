@@ -66,10 +66,10 @@ static void fz_raise(void *opaque, uint32_t vp, uint8_t vector)
 	attach_raise_irq(fz.srv, vp, vector);
 }
 
-static int be_attach(void *o, struct gmem *mem, uint32_t n_vcpus, struct attach_cpuid *cpuid,
-		     uint32_t max)
+static int be_attach(void *o, struct gmem *mem, uint32_t n_vcpus, uint64_t tsc_hz,
+		     struct attach_cpuid *cpuid, uint32_t max)
 {
-	struct hv_config cfg = { .n_vcpus = n_vcpus };
+	struct hv_config cfg = { .n_vcpus = n_vcpus, .tsc_hz = tsc_hz };
 	int rc;
 
 	(void)o;
