@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "core/guid.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "devices/device.h"
@@ -82,43 +83,6 @@ static bool replay_waits_before(uint32_t seq)
 	return false;
 }
 
-/* ---- hex ------------------------------------------------------------------ */
-
-static int replay_unhex(const char *s, uint8_t **out, uint32_t *len)
-{
-	size_t n = strlen(s);
-	uint8_t *b;
-
-	if (n % 2 || n / 2 > 0xFFFF * 8u || n < 32)
-		return -EINVAL;
-	b = malloc(n / 2);
-	if (!b)
-		return -ENOMEM;
-	for (size_t i = 0; i < n / 2; i++) {
-		unsigned v;
-
-		if (sscanf(s + 2 * i, "%2x", &v) != 1) {
-			free(b);
-			return -EINVAL;
-		}
-		b[i] = (uint8_t)v;
-	}
-	*out = b;
-	*len = (uint32_t)(n / 2);
-	return 0;
-}
-
-static char *replay_hex(const uint8_t *p, size_t n)
-{
-	char *s = malloc(2 * n + 1);
-
-	for (size_t i = 0; s && i < n; i++)
-		snprintf(s + 2 * i, 3, "%02x", p[i]);
-	if (s)
-		s[2 * n] = '\0';
-	return s;
-}
-
 /* ---- matching ---------------------------------------------------------------- */
 
 static uint64_t replay_live_tid(struct replay_dev *r, uint64_t captured, bool *found)
@@ -139,8 +103,8 @@ static void replay_diverge(struct replay_dev *r, const struct replay_step *s, co
 	r->diverged = true;
 	r->div_seq = s ? s->seq : 0;
 	snprintf(r->why, sizeof(r->why), "%s", why);
-	r->div_expected = s ? replay_hex(s->raw, s->len) : NULL;
-	r->div_actual = raw ? replay_hex(raw, len) : NULL;
+	r->div_expected = s ? hex_encode(s->raw, s->len) : NULL;
+	r->div_actual = raw ? hex_encode(raw, len) : NULL;
 	log_warn("replay: relid %u: divergence at captured record #%u: %s",
 		 vmbus_chan_relid(r->ch), r->div_seq, why);
 }
@@ -291,7 +255,7 @@ static int replay_load_script(struct replay_dev *r, const json_t *script, const 
 
 		s->in = json_is_true(json_object_get(e, "in"));
 		s->seq = (uint32_t)json_integer_value(json_object_get(e, "seq"));
-		if (!raw || replay_unhex(raw, &s->raw, &s->len))
+		if (!raw || strlen(raw) < 32 || hex_decode(raw, 0xFFFF * 8u, &s->raw, &s->len))
 			return json_fail(err, path, "script", "entry %zu: bad raw packet", i);
 		r->n_steps++;
 		memcpy(&d, s->raw, sizeof(d));

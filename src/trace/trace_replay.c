@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core/guid.h"
+#include "core/hex.h"
 #include "host/host.h"
 #include "trace/trace_internal.h"
 #include "vmbusd/proto/ring.h"
@@ -46,17 +47,6 @@ struct replay_run {
 	struct replay_chan *chans;
 };
 
-static char *replay_hex(const uint8_t *p, size_t n)
-{
-	char *s = malloc(2 * n + 1);
-
-	for (size_t i = 0; s && i < n; i++)
-		snprintf(s + 2 * i, 3, "%02x", p[i]);
-	if (s)
-		s[2 * n] = '\0';
-	return s;
-}
-
 /* ---- edits (--edit RULES.json) ---------------------------------------------- */
 
 enum replay_edit_kind { EDIT_DROP, EDIT_PATCH, EDIT_INSERT };
@@ -75,29 +65,6 @@ struct replay_edits {
 	struct replay_edit *e;
 	size_t n;
 };
-
-static int replay_unhex(const char *s, uint8_t **out, uint32_t *len)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n == 0 || n % 2 || n / 2 > 0xFFFF * 8u)
-		return -EINVAL;
-	*out = malloc(n / 2);
-	if (!*out)
-		return -ENOMEM;
-	for (size_t i = 0; i < n / 2; i++) {
-		unsigned v;
-
-		if (sscanf(s + 2 * i, "%2x", &v) != 1) {
-			free(*out);
-			*out = NULL;
-			return -EINVAL;
-		}
-		(*out)[i] = (uint8_t)v;
-	}
-	*len = (uint32_t)(n / 2);
-	return 0;
-}
 
 /* {"edits": [{"record": N, "action": "drop"},
  *            {"record": N, "action": "patch", "offset": K, "hex": "..."},
@@ -149,7 +116,7 @@ static int replay_edits_load(const char *path, struct replay_edits *ed, FILE *er
 				rc = json_fail(&err, where, "dir", "\"in\" or \"out\"");
 				break;
 			}
-			if (replay_unhex(hex, &x->bytes, &x->len)) {
+			if (hex_decode(hex, 0xFFFF * 8u, &x->bytes, &x->len)) {
 				rc = json_fail(&err, where, "hex", "must be an even number of hex digits");
 				break;
 			}
@@ -179,7 +146,7 @@ static void replay_edits_free(struct replay_edits *ed)
 static void replay_add_step(struct replay_chan *c, bool in, uint32_t seq, const uint8_t *p,
 			    uint32_t len)
 {
-	char *hex = replay_hex(p, len);
+	char *hex = hex_encode(p, len);
 
 	if (!c->script)
 		c->script = json_array();
