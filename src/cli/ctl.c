@@ -5,6 +5,7 @@
  *   vmbusd ctl -c PATH status
  *   vmbusd ctl -c PATH control DEVICE ACTION ['{"json":"args"}']
  *   vmbusd ctl -c PATH fault POINT [SKIP [COUNT]]
+ *   vmbusd ctl -c PATH channel DEVICE rescind|offer [INDEX]
  *   vmbusd ctl -c PATH wait KEY OP VALUE [--timeout S]   (OP: = != >= > <= <)
  *   vmbusd ctl -c PATH quit
  *
@@ -141,7 +142,7 @@ int cli_ctl(int argc, char **argv)
 		case 't': timeout_s = strtod(optarg, NULL); break;
 		default:
 			fputs("usage: vmbusd ctl -c CONTROL_SOCKET {status|control DEV ACTION [ARGS]|"
-			      "fault POINT [SKIP [COUNT]]|wait KEY OP VALUE|quit} [-t SECONDS]\n", stderr);
+			      "channel DEV rescind|offer [INDEX]|fault POINT [SKIP [COUNT]]|wait KEY OP VALUE|quit} [-t SECONDS]\n", stderr);
 			return opt == 'h' ? 0 : 2;
 		}
 	}
@@ -184,6 +185,15 @@ int cli_ctl(int argc, char **argv)
 		}
 		req = json_pack("{s:s,s:s,s:s,s:o}", "verb", "control", "device", argv[optind],
 				"action", argv[optind + 1], "args", args ? args : json_object());
+	} else if (!strcmp(verb, "channel")) {
+		if (argc - optind < 2) {
+			fputs("vmbusd ctl: channel DEVICE rescind|offer [INDEX]\n", stderr);
+			close(fd);
+			return 2;
+		}
+		req = json_pack("{s:s,s:s,s:s,s:I}", "verb", "channel", "device", argv[optind],
+				"action", argv[optind + 1], "index",
+				(json_int_t)(argc - optind > 2 ? atoll(argv[optind + 2]) : 0));
 	} else if (!strcmp(verb, "fault")) {
 		if (argc - optind < 1) {
 			fputs("vmbusd ctl: fault POINT [SKIP [COUNT]]\n", stderr);

@@ -231,6 +231,9 @@ int guest_channel_recv(struct guest *g, struct guest_channel *ch, struct guest_r
 /* Opens every util channel this guest knows (heartbeat, shutdown,
  * timesync, KVP) with its driver; returns how many opened. */
 int guest_ic_open_all(struct guest *g);
+/* Opens one of them with its driver: 0 or -errno (-EINVAL: not an IC, or
+ * already open or rescinded). */
+int guest_ic_open(struct guest *g, struct guest_channel *ch);
 bool guest_ic_known(const struct guest_channel *ch);
 /* An open IC channel whose NEGOTIATE has not arrived (and been answered) yet. */
 bool guest_ic_negotiating(const struct guest_channel *ch);

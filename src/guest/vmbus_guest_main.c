@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "guest/guest.h"
+#include "guest/guest_agent.h"
 #include "guest/guest_timers.h"
 #include "guest/guest_bench.h"
 #include "guest/guest_netvsc.h"
@@ -39,6 +40,8 @@ static const char usage_text[] =
 	"  --verbose             debug logs on stderr\n"
 	"commands:\n"
 	"  negotiate                         negotiate, list offers, unload\n"
+	"  agent                             the scenario engine's synthetic guest: binds every\n"
+	"                                    channel, then @@CMD lines on stdin (guest_agent.c)\n"
 	"  run [--until-heartbeats N] [--until-shutdown] [--duration S]\n"
 	"      [--exit-after-event NAME]     open and serve every known IC channel\n"
 	"  raw-msg [FILE...] [--offers] [--channel|--open CLASS|NAME] [--gpadl PAGES]\n"
@@ -525,6 +528,8 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	if (!strcmp(cmd, "negotiate") && optind + 1 == argc)
 		return cmd_negotiate(&c);
+	if (!strcmp(cmd, "agent") && optind + 1 == argc)
+		return guest_agent_main(&c.opts);
 	if (!strcmp(cmd, "run") && optind + 1 == argc)
 		return cmd_run(&c);
 	if (!strcmp(cmd, "raw-msg") || !strcmp(cmd, "raw-hcall") || !strcmp(cmd, "raw-ring")) {

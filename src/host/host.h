@@ -66,6 +66,17 @@ struct host_device *host_find_device(struct host *d, const char *name);
  * "attach": {plugin-protocol counters}}; README "ctl status". */
 json_t *host_status(struct host *d);
 
+/* The operator's actions (actions.c), shared by `ctl` and scenario steps.
+ * host_device_control: a device action (device_ops.control; done() follows
+ * when it returns 0).  host_channel_action: "rescind" or "offer" channel
+ * `index` (0 the primary) of a device (vmbus_chan_withdraw/_reoffer).
+ * Both return 0 or -errno with err->msg saying why. */
+int host_device_control(struct host *d, const char *name, const char *action, const json_t *args,
+			device_control_done done, void *cookie, struct json_err *err);
+struct vmbus_channel *host_find_channel(struct host *d, const char *name, unsigned int index);
+int host_channel_action(struct host *d, const char *name, unsigned int index, const char *action,
+			struct json_err *err);
+
 /* The control socket (control.c): JSON lines, see docs in README. */
 struct control_server *control_server_new(struct host *d, const char *path);
 void control_server_free(struct control_server *c);

@@ -20,6 +20,7 @@ struct scenario_paths {
 	const char *initrd;
 	const char *ssdt;       /* vmbus.aml */
 	const char *workdir;    /* sockets and logs go here */
+	const char *guest_tool; /* vmbus-guest, for "guest": {"kind": "synthetic"} */
 	bool echo_console;
 	bool keep_going;        /* run every step even after one failed */
 };
@@ -52,6 +53,10 @@ void scenario_result_free(struct scenario_result *res);
 /* Checks a scenario file without running anything (its steps and their
  * keys, the device types): 0, or -EINVAL with err naming the JSON path. */
 int scenario_check_file(const char *path, char *err, size_t errlen);
+
+/* Whether the file's guest is the synthetic one (no QEMU, no guest image
+ * needed); false too when the file cannot be read. */
+bool scenario_file_is_synthetic(const char *path);
 
 /* Reports over several runs (report.c): a summary table, JUnit XML and TAP.
  * The writers return 0 or -errno. */

@@ -24,6 +24,9 @@ struct vm_config {
 	const char *console_log; /* every console line is appended here (may be NULL) */
 	const char *qemu_log;    /* QEMU's stderr */
 	const char *const *extra_args; /* more QEMU arguments, NULL-terminated (or NULL) */
+	/* Not QEMU but this program (NULL-terminated): the synthetic guest
+	 * (`vmbus-guest agent`), which speaks the same console protocol. */
+	const char *const *argv;
 	uint32_t vcpus;
 	uint32_t memory_mib;
 	bool no_reboot;          /* a guest reboot ends QEMU instead of resetting */

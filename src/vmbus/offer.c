@@ -174,7 +174,12 @@ void vmbus_rescind(struct vmbus_channel *ch)
 {
 	struct vmbus_msg_rescind_offer msg = { .header.msgtype = CHANNELMSG_RESCIND_CHANNELOFFER };
 
-	if (!ch || ch->rescinded)
+	if (!ch)
+		return;
+	/* The device's own rescind wins over the operator's withdrawal: the
+	 * channel is freed once released, not kept for a re-offer. */
+	ch->withdrawn = false;
+	if (ch->rescinded)
 		return;
 	if (!ch->offered) {
 		vmbus_chan_free(ch);
@@ -194,7 +199,7 @@ void vmbus_handle_request_offers(struct vmbus_server *srv, uint32_t vp, const vo
 	struct vmbus_msg_header done = { .msgtype = CHANNELMSG_ALLOFFERS_DELIVERED };
 
 	for (struct vmbus_channel *ch = srv->chan_head; ch; ch = ch->next)
-		if (!ch->rescinded)
+		if (!ch->rescinded && !ch->withdrawn)
 			vmbus_send_offer(ch);
 	srv->state = VMBUS_OFFERS_SENT;
 	vmbus_post(srv, &done, sizeof(done));
@@ -212,7 +217,55 @@ void vmbus_handle_relid_released(struct vmbus_server *srv, uint32_t vp, const vo
 			  m->child_relid);
 		return;
 	}
+	if (ch->withdrawn) {
+		/* Kept for vmbus_chan_reoffer(): the guest forgot it, so do its
+		 * GPADLs (Linux tears down nothing after a rescind). */
+		vmbus_gpadl_drop(srv, ch);
+		ch->rescinded = false;
+		ch->offered = false;
+		return;
+	}
 	vmbus_chan_free(ch);
+}
+
+/*
+ * The operator's rescind: the guest sees exactly what vmbus_rescind()
+ * sends (close first, then RESCIND_CHANNELOFFER; Linux answers with
+ * RELID_RELEASED, facts §5.3), but the channel object, its relid and its
+ * device stay, so the same channel can be offered again.  A channel the
+ * guest has not seen is only marked.
+ */
+int vmbus_chan_withdraw(struct vmbus_channel *ch)
+{
+	struct vmbus_msg_rescind_offer msg = { .header.msgtype = CHANNELMSG_RESCIND_CHANNELOFFER };
+
+	if (ch->withdrawn || ch->rescinded)
+		return -EALREADY;
+	ch->withdrawn = true;
+	if (!ch->offered)
+		return 0;
+	vmbus_chan_close(ch);
+	ch->rescinded = true;
+	msg.child_relid = ch->relid;
+	vmbus_post(ch->srv, &msg, sizeof(msg));
+	return 0;
+}
+
+int vmbus_chan_reoffer(struct vmbus_channel *ch)
+{
+	if (!ch->withdrawn)
+		return -EALREADY;
+	if (ch->rescinded)
+		return -EBUSY; /* the guest has not released the relid yet */
+	ch->withdrawn = false;
+	if (ch->srv->state == VMBUS_OFFERS_SENT)
+		vmbus_send_offer(ch);
+	return 0;
+}
+
+bool vmbus_chan_is_withdrawn(const struct vmbus_channel *ch)
+{
+	return ch->withdrawn;
 }
 
 /* ---- accessors ------------------------------------------------------------ */

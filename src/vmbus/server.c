@@ -361,10 +361,13 @@ void vmbus_server_drop_all(struct vmbus_server *srv)
 	vmbus_gpadl_drop(srv, NULL);
 	for (ch = srv->chan_head; ch; ch = next) {
 		next = ch->next;
-		if (ch->rescinded)
+		if (ch->rescinded && !ch->withdrawn) {
 			vmbus_chan_free(ch);
-		else
+		} else {
+			/* A withdrawn channel's relid is released by the reset. */
+			ch->rescinded = false;
 			ch->offered = false;
+		}
 	}
 }
 

@@ -52,14 +52,15 @@ json_t *vmbus_chan_status_json(const struct vmbus_channel *ch)
 
 	guid_format(&ch->params.if_type, type);
 	guid_format(&ch->params.if_instance, instance);
-	o = json_pack("{s:i,s:s,s:s,s:s,s:i,s:i,s:b,s:b,s:b,s:b,s:i}",
+	o = json_pack("{s:i,s:s,s:s,s:s,s:i,s:i,s:b,s:b,s:b,s:b,s:b,s:i}",
 		      "relid", (int)ch->relid,
 		      "device", ch->label[0] ? ch->label : type,
 		      "class", type, "instance", instance,
 		      "subchannel", (int)ch->params.sub_channel_index,
 		      "conn_id", (int)ch->conn_id,
 		      "offered", ch->offered, "open", ch->open,
-		      "rescinded", ch->rescinded, "broken", ch->broken,
+		      "rescinded", ch->rescinded, "withdrawn", ch->withdrawn,
+		      "broken", ch->broken,
 		      "target_vp", (int)ch->target_vp);
 	return o ? vmbus_chan_stats_json(&ch->stats, o) : NULL;
 }

@@ -108,6 +108,15 @@ struct vmbus_channel *vmbus_offer(struct vmbus_server *srv, const struct vmbus_o
  * channel object is freed once the guest released the relid (or at once
  * when the guest never saw the offer); do not touch it after this call. */
 void vmbus_rescind(struct vmbus_channel *ch);
+/* The operator's rescind and re-offer of any channel (scenario steps,
+ * `ctl channel`): withdraw sends RESCIND_CHANNELOFFER like vmbus_rescind()
+ * but keeps the channel and its device; after the guest's RELID_RELEASED
+ * (-EBUSY before it), reoffer offers it again under the same relid.  A
+ * withdrawn channel is not offered on REQUESTOFFERS.  -EALREADY when it
+ * already is (or is not) withdrawn. */
+int vmbus_chan_withdraw(struct vmbus_channel *ch);
+int vmbus_chan_reoffer(struct vmbus_channel *ch);
+bool vmbus_chan_is_withdrawn(const struct vmbus_channel *ch);
 /* Why an offer failed, for a device's configuration error (errno above). */
 const char *vmbus_offer_strerror(int err);
 

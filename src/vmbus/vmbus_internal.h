@@ -72,6 +72,8 @@ struct vmbus_channel {
 
 	bool offered;                  /* the guest has seen OFFERCHANNEL this connection */
 	bool rescinded;                /* RESCIND sent, waiting for RELID_RELEASED */
+	bool withdrawn;                /* rescinded by the operator (vmbus_chan_withdraw):
+					* kept, with its device, for vmbus_chan_reoffer */
 	bool open;
 	bool opening;                  /* inside ops->open: signals are deferred */
 	bool closing;                  /* inside ops->close: no traffic */
