@@ -214,7 +214,7 @@ static int sysfs_probe(struct scenario *sc, json_t *spec)
 	if (!ch)
 		return -ENOENT;
 	guid_format(&vmbus_chan_offer(ch)->if_instance, inst);
-	snprintf(cmd, sizeof(cmd), "basename $(readlink /sys/bus/vmbus/devices/%s/driver)", inst);
+	snprintf(cmd, sizeof(cmd), "readlink /sys/bus/vmbus/devices/%s/driver", inst);
 	sc->next_try_ns = now_ns() + STEP_RETRY_NS;
 	sc->phase = 1;
 	return step_command_send(sc, cmd);
@@ -246,9 +246,11 @@ static void driver_state_poll(struct scenario *sc, json_t *spec, bool want_bound
 			step_guest_gone(sc);
 			return;
 		}
-		if ((rc == 0 && out[0] && strcmp(out, ".")) == want_bound) {
-			step_set_detail(sc, "%s %s%s%s", dev, want_bound ? "bound to " : "unbound",
-					want_bound ? out : "", "");
+		if ((rc == 0 && out[0]) == want_bound) {
+			const char *drv = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+
+			step_set_detail(sc, "%s %s%s", dev, want_bound ? "bound to " : "unbound",
+					want_bound ? drv : "");
 			step_pass(sc);
 			return;
 		}
