@@ -99,6 +99,15 @@ STEP_DECL(hostile);
 /* Ends a "host" step's command that is still running (SIGKILL). */
 void step_host_command_stop(struct scenario *sc);
 
+/* steps_check.c: the first kinds' value checks (step_kind.check). */
+int console_check(json_t *spec, const char *path, char *err, size_t errlen);
+int marker_check(json_t *spec, const char *path, char *err, size_t errlen);
+int version_check(json_t *spec, const char *path, char *err, size_t errlen);
+int status_check(json_t *spec, const char *path, char *err, size_t errlen);
+int control_check_spec(json_t *spec, const char *path, char *err, size_t errlen);
+int run_check(json_t *spec, const char *path, char *err, size_t errlen);
+int sleep_check(json_t *spec, const char *path, char *err, size_t errlen);
+
 /* steps.c helpers the other step files use. */
 void step_pass(struct scenario *sc);
 void step_fail(struct scenario *sc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
