@@ -98,10 +98,11 @@ import sys, xml.etree.ElementTree as ET
 cases = ET.parse(sys.argv[1]).getroot().findall("testsuite/testcase")
 verdict = [(c.get("name")[:2], c.find("failure").get("message") if c.find("failure") is not None else None)
            for c in cases]
-assert [v[0] for v in verdict] == ["01", "02", "03", "04", "05"], verdict
-assert [v[1] is None for v in verdict] == [True, False, True, False, True], verdict
+assert [v[0] for v in verdict] == ["01", "02", "03", "04", "05", "06"], verdict
+assert [v[1] is None for v in verdict] == [True, False, True, False, True, False], verdict
 assert "expected 4.0" in verdict[1][1], verdict[1]
 assert "answered INVALID_HYPERCALL_CODE, expected SUCCESS" in verdict[3][1], verdict[3]
+assert "no VERSION_RESPONSE from the host" in verdict[5][1], verdict[5]
 PY
 grep -q '^not ok 2 ' "$T/fail.tap" && grep -q '^ok 3 ' "$T/fail.tap" ||
 	fail "fail-verdict.json: the TAP report does not say which steps failed"

@@ -747,7 +747,7 @@ static const struct step_kind step_kinds[] = {
 	  STEP_ANY_GUEST, alive_check },
 	{ "hostile", hostile_start, hostile_poll, "hostile input", 30,
 	  "send,hex,channel,message_type,conn_id,payload_size,control,fast,frame,pkt_type,"
-	  "offset8,len8,set,patch,counter,expect_status,serving",
+	  "offset8,len8,set,patch,counter,expect_status,expect_reply,serving",
 	  STEP_SYNTHETIC_GUEST, hostile_check },
 	/* "fault" (step_fault.c) goes here. */
 };

@@ -283,8 +283,8 @@ int hostile_check(json_t *spec, const char *path, char *err, size_t errlen)
 				return -EINVAL;
 		}
 	}
-	for (const char *const *k = (const char *const[]){ "counter", "expect_status", NULL }; *k;
-	     k++)
+	for (const char *const *k = (const char *const[]){ "counter", "expect_status",
+							    "expect_reply", NULL }; *k; k++)
 		if ((v = json_object_get(spec, *k)) && !json_is_string(v)) {
 			snprintf(err, errlen, "%s.%s: must be a string", path, *k);
 			return -EINVAL;
@@ -412,6 +412,34 @@ static const char *answered_status(struct scenario *sc, char *buf, size_t len)
 	return buf;
 }
 
+/* "expect_reply": the host answered with this channel message (by name),
+ * and where the reply carries a status, it is an error (non-zero status,
+ * or a version not supported).  NULL when it did, else why not. */
+static const char *answered_reply(struct scenario *sc, const char *want, char *why, size_t len)
+{
+	const char *line;
+	size_t i = 0;
+	bool seen = false;
+
+	snprintf(why, len, "no %s from the host", want);
+	while ((line = command_line(sc, &i)) != NULL) {
+		json_t *ev = json_loads(line, 0, NULL);
+		const char *name = json_string_value(json_object_get(ev, "name"));
+		json_t *st = json_object_get(ev, "status"), *sup = json_object_get(ev, "supported");
+
+		if (name && !strcmp(name, want) &&
+		    !strcmp(json_string_value(json_object_get(ev, "event")) ?: "", "message")) {
+			seen = true;
+			if ((st && json_integer_value(st) == 0) || json_is_true(sup))
+				snprintf(why, len, "the host answered %s with success", want);
+			else
+				snprintf(why, len, "%s", "");
+		}
+		json_decref(ev);
+	}
+	return seen && !why[0] ? NULL : why;
+}
+
 /* Phases: 0 the bytes go out (the agent's command), 1 the named counter
  * moves, 2 the daemon still serves the other channels (the watchdog's
  * round trips), then pass. */
@@ -435,6 +463,11 @@ void hostile_poll(struct scenario *sc, json_t *spec)
 		if (want && strcmp(status, want)) {
 			step_fail(sc, "the daemon answered %s, expected %s", status[0] ? status : "nothing",
 				  want);
+			return;
+		}
+		if (spec_str(spec, "expect_reply") &&
+		    answered_reply(sc, spec_str(spec, "expect_reply"), out, sizeof(out))) {
+			step_fail(sc, "%s", out);
 			return;
 		}
 		sc->phase = 1;
