@@ -653,7 +653,8 @@ static void kill_poll(struct scenario *sc, json_t *spec)
 	json_t *st = host_status(&sc->host);
 
 	if (json_is_false(json_object_get(st, "attached"))) {
-		step_set_detail(sc, "QEMU killed; host detached it and kept running");
+		step_set_detail(sc, "%s killed; host detached it and kept running",
+				sc->synthetic ? "the synthetic guest" : "QEMU");
 		pass(sc);
 	}
 	json_decref(st);
@@ -721,7 +722,7 @@ static const struct step_kind step_kinds[] = {
 	  STEP_ANY_GUEST, sleep_check },
 	{ "host", host_start, host_poll, "host command", 120, "run,expect,expect_rc",
 	  STEP_ANY_GUEST, run_check },
-	{ "kill", kill_start, kill_poll, "QEMU killed", 10, "",
+	{ "kill", kill_start, kill_poll, "guest process killed", 10, "",
 	  STEP_ANY_GUEST, NULL },
 	{ "boot", boot_start, boot_poll, "guest booted again", 10, "",
 	  STEP_ANY_GUEST, NULL },
