@@ -17,6 +17,9 @@
 #include "scenario/scenario_internal.h"
 
 #define DMESG_RETRY_NS 500000000ull
+/* The bytes of a packet or hypercall input: they go to the synthetic
+ * guest as hex on one console command line (vm_send_command: 4 KiB). */
+#define HOSTILE_MAX_BYTES 1800u
 
 static const char *spec_str(json_t *spec, const char *key)
 {
@@ -245,6 +248,17 @@ int hostile_check(json_t *spec, const char *path, char *err, size_t errlen)
 	}
 	if ((v = json_object_get(spec, "hex")) && check_hex(v, path, "hex", err, errlen))
 		return -EINVAL;
+	/* A channel message payload is at most 240 bytes (TLFS HV_MESSAGE);
+	 * the rest travel on one command line to the synthetic guest. */
+	if (v) {
+		unsigned int max = !strcmp(send, "message") ? 240u : HOSTILE_MAX_BYTES;
+
+		if (strlen(json_string_value(v)) / 2 > max) {
+			snprintf(err, errlen, "%s.hex: at most %u bytes for \"send\": \"%s\"", path,
+				 max, send);
+			return -EINVAL;
+		}
+	}
 	v = json_object_get(spec, "control");
 	if (v && (!json_is_string(v) || !*json_string_value(v) || strlen(json_string_value(v)) > 16 ||
 		  strspn(json_string_value(v), "0123456789abcdefABCDEF") != strlen(json_string_value(v)))) {
@@ -379,7 +393,7 @@ static json_int_t status_value(struct scenario *sc, const char *key)
 
 int hostile_start(struct scenario *sc, json_t *spec)
 {
-	char cmd[8192];
+	char cmd[4096];
 	const char *counter = spec_str(spec, "counter");
 
 	sc->phase = 0;
