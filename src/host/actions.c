@@ -42,17 +42,9 @@ struct vmbus_channel *host_find_channel(struct host *d, const char *name, unsign
 {
 	for (struct vmbus_channel *ch = vmbus_server_next_channel(d->vmbus, NULL); ch;
 	     ch = vmbus_server_next_channel(d->vmbus, ch)) {
-		json_t *st;
-		bool gone;
-
 		if (strcmp(vmbus_chan_label(ch), name) || vmbus_chan_sub_index(ch) != index)
 			continue;
-		if (vmbus_chan_is_withdrawn(ch))
-			return ch;
-		st = vmbus_chan_status_json(ch);
-		gone = json_is_true(json_object_get(st, "rescinded"));
-		json_decref(st);
-		if (!gone)
+		if (vmbus_chan_is_withdrawn(ch) || !vmbus_chan_is_rescinded(ch))
 			return ch;
 	}
 	return NULL;

@@ -337,26 +337,17 @@ static void control_done(void *cookie, int status, json_t *result)
 static int control_start(struct scenario *sc, json_t *spec)
 {
 	const char *dev = spec_str(spec, "device"), *action = spec_str(spec, "action");
-	json_t *args = json_object_get(spec, "args");
-	struct host_device *d;
 	struct json_err err = { "" };
-	json_t *empty = NULL;
 	int rc;
 
 	if (!dev || !action)
 		return -EINVAL;
-	d = host_find_device(&sc->host, dev);
-	if (!d || !d->ops->control) {
-		fail(sc, "no device \"%s\" with actions", dev);
-		return 0;
-	}
 	sc->control_done = false;
 	json_decref(sc->control_result);
 	sc->control_result = NULL;
-	if (!args)
-		args = empty = json_object();
-	rc = d->ops->control(d->dev, action, args, control_done, sc, &err);
-	json_decref(empty);
+	/* What `ctl control` runs (host/actions.c). */
+	rc = host_device_control(&sc->host, dev, action, json_object_get(spec, "args"), control_done,
+				 sc, &err);
 	if (rc)
 		fail(sc, "%s %s refused: %s", dev, action, err.msg[0] ? err.msg : strerror(-rc));
 	return 0;

@@ -268,6 +268,11 @@ bool vmbus_chan_is_withdrawn(const struct vmbus_channel *ch)
 	return ch->withdrawn;
 }
 
+bool vmbus_chan_is_rescinded(const struct vmbus_channel *ch)
+{
+	return ch->rescinded;
+}
+
 /* ---- accessors ------------------------------------------------------------ */
 
 void *vmbus_chan_priv(const struct vmbus_channel *ch)

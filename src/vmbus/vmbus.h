@@ -117,6 +117,8 @@ void vmbus_rescind(struct vmbus_channel *ch);
 int vmbus_chan_withdraw(struct vmbus_channel *ch);
 int vmbus_chan_reoffer(struct vmbus_channel *ch);
 bool vmbus_chan_is_withdrawn(const struct vmbus_channel *ch);
+/* RESCIND_CHANNELOFFER sent, RELID_RELEASED not yet received. */
+bool vmbus_chan_is_rescinded(const struct vmbus_channel *ch);
 /* Why an offer failed, for a device's configuration error (errno above). */
 const char *vmbus_offer_strerror(int err);
 
