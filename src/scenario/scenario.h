@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * scenario/: JSON-scripted host scenarios against a real Linux guest.  A
- * scenario file holds the host configuration (vmbus, devices), the guest
- * (vCPUs, memory, kernel parameters) and a list of steps; `vmbusd run`
- * starts the host in-process, boots the guest in the patched QEMU and
- * runs the steps in order, printing each with its time.  Step kinds and
- * the file format: README.md, "Scenarios".
+ * scenario/: JSON-scripted host scenarios.  A scenario file holds the host
+ * configuration (vmbus, devices), the guest (a real Linux guest: vCPUs,
+ * memory, kernel parameters; or the synthetic guest, vmbus-guest agent)
+ * and a list of steps; `vmbusd run` starts the host in-process, starts the
+ * guest against it (QEMU, or the agent process on the same plugin socket)
+ * and runs the steps in order, printing each with its time.  Step kinds
+ * and the file format: docs/scenarios.md.
  */
 #ifndef VMBUSD_SCENARIO_SCENARIO_H
 #define VMBUSD_SCENARIO_SCENARIO_H

@@ -109,6 +109,8 @@ int run_check(json_t *spec, const char *path, char *err, size_t errlen);
 int sleep_check(json_t *spec, const char *path, char *err, size_t errlen);
 
 /* steps.c helpers the other step files use. */
+/* A device action's completion (device_control_done): into sc->control_*. */
+void step_control_done(void *cookie, int status, json_t *result);
 void step_pass(struct scenario *sc);
 void step_fail(struct scenario *sc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool step_guest_gone(struct scenario *sc);

@@ -325,12 +325,13 @@ static void status_poll(struct scenario *sc, json_t *spec)
 
 /* ---- control: a device action on the host, answered by the guest ------------- */
 
-static void control_done(void *cookie, int status, json_t *result)
+void step_control_done(void *cookie, int status, json_t *result)
 {
 	struct scenario *sc = cookie;
 
 	sc->control_done = true;
 	sc->control_status = status;
+	json_decref(sc->control_result);
 	sc->control_result = result;
 }
 
@@ -346,8 +347,8 @@ static int control_start(struct scenario *sc, json_t *spec)
 	json_decref(sc->control_result);
 	sc->control_result = NULL;
 	/* What `ctl control` runs (host/actions.c). */
-	rc = host_device_control(&sc->host, dev, action, json_object_get(spec, "args"), control_done,
-				 sc, &err);
+	rc = host_device_control(&sc->host, dev, action, json_object_get(spec, "args"),
+				 step_control_done, sc, &err);
 	if (rc)
 		fail(sc, "%s %s refused: %s", dev, action, err.msg[0] ? err.msg : strerror(-rc));
 	return 0;

@@ -385,23 +385,13 @@ void offer_poll(struct scenario *sc, json_t *spec)
 
 /* ---- link / hot_add / hot_remove: device actions, as `ctl control` runs them ------- */
 
-static void action_done(void *cookie, int status, json_t *result)
-{
-	struct scenario *sc = cookie;
-
-	sc->control_done = true;
-	sc->control_status = status;
-	json_decref(sc->control_result);
-	sc->control_result = result;
-}
-
 static void device_action(struct scenario *sc, const char *dev, const char *action, json_t *args)
 {
 	struct json_err err = { "" };
 	int rc;
 
 	sc->control_done = false;
-	rc = host_device_control(&sc->host, dev, action, args, action_done, sc, &err);
+	rc = host_device_control(&sc->host, dev, action, args, step_control_done, sc, &err);
 	json_decref(args);
 	if (rc)
 		step_fail(sc, "%s %s refused: %s", dev, action, err.msg[0] ? err.msg : strerror(-rc));

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * scenario/vm: one guest — the patched QEMU (TCG) with the vmbus-user
- * plugin, booted with the test kernel and initramfs (tests/guest/), its
- * serial console on a pipe.  The console is parsed into lines; lines that
+ * scenario/vm: one guest process — the patched QEMU (TCG) with the
+ * vmbus-user plugin, booted with the test kernel and initramfs
+ * (tests/guest/), its serial console on a pipe; or the synthetic guest
+ * (`vmbus-guest agent`, vm_config.argv), which speaks the same console
+ * protocol on its stdin/stdout.  The console is parsed into lines; lines that
  * start with "@@VMBUSD " are the guest init's progress markers and
  * "@@OUT <id> " lines are command output (tests/guest/README.md).
  */
