@@ -120,8 +120,8 @@ void dmesg_poll(struct scenario *sc, json_t *spec)
 
 /* ---- alive: the guest still answers (the hang watchdog) ---------------------------- */
 
-/* The synthetic guest's heartbeat round trip: the host's heartbeat IC
- * sends a beat on the ring, the guest's driver echoes it.  The beats
+/* The heartbeat round trip: the host's heartbeat IC sends a beat on the
+ * ring, the guest's driver echoes it.  The beats
  * counter of the first heartbeat device whose channel is ready, or -1. */
 static json_int_t heartbeat_beats(struct scenario *sc)
 {
@@ -141,11 +141,12 @@ static json_int_t heartbeat_beats(struct scenario *sc)
 }
 
 /* Starts the round trips: a command through the guest (a real guest's
- * shell, the synthetic guest's MSR round trip through the daemon) and,
- * for the synthetic guest, a heartbeat echo on the ring. */
+ * shell: its userspace; the synthetic guest's MSR round trip through the
+ * daemon) and, when a heartbeat device is ready, a heartbeat echoed on its
+ * ring (a real guest's kernel answers it in hv_utils). */
 static int watchdog_start(struct scenario *sc)
 {
-	sc->mark = sc->synthetic ? heartbeat_beats(sc) : -1;
+	sc->mark = heartbeat_beats(sc);
 	return step_command_send(sc, sc->synthetic ? "ping" : "echo alive");
 }
 
