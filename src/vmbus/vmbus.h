@@ -96,6 +96,10 @@ struct vmbus_offer_params {
 				       * driver takes (facts §6.4); 0 = 4096 */
 	bool signal_every_packet;     /* util channels read one packet per
 				       * interrupt: never skip a signal */
+	uint32_t poll_us;             /* after a notify that moved packets, keep
+				       * polling the rings this long (guest
+				       * signals masked) before sleeping; 0 =
+				       * never poll (ring.c "Polling") */
 	const uint8_t *user_def;      /* 120 bytes or NULL */
 };
 
