@@ -66,13 +66,16 @@ static double median(double *v, unsigned n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static pid_t bench_start_daemon(const char *sock, const struct trace_opts *topts)
+/* poll_us < 0: the bench device's default. */
+static pid_t bench_start_daemon(const char *sock, const struct trace_opts *topts, long poll_us)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
 		struct event_base *base = event_base_new();
-		json_t *root = json_pack("{s:[{s:s}]}", "devices", "type", "bench");
+		json_t *root = poll_us < 0 ? json_pack("{s:[{s:s}]}", "devices", "type", "bench")
+					   : json_pack("{s:[{s:s,s:I}]}", "devices", "type", "bench",
+						       "poll_us", (json_int_t)poll_us);
 		struct host_config cfg;
 		struct json_err err;
 		struct host h;
@@ -141,9 +144,11 @@ static int bench_round(const char *sock, const struct bench_row *r, uint64_t cou
 
 static void bench_usage(FILE *f)
 {
-	fputs("usage: vmbusd bench ring [SCALE] [--rounds N] [--json FILE] [--trace FILE [--trace-snap N]]\n"
+	fputs("usage: vmbusd bench ring [SCALE] [--rounds N] [--json FILE] [--poll-us US] [--trace FILE [--trace-snap N]]\n"
 	      "         SCALE multiplies the bytes per row (default 1); N rounds per row,\n"
 	      "         interleaved with the bare reference, medians reported (default 3);\n"
+	      "         --poll-us: the bench device's polling window (default 50; 0 = sleep\n"
+	      "         on every empty ring);\n"
 	      "         --trace: the daemon captures as `serve --trace` does (its cost)\n"
 	      "       vmbusd bench compare OLD.json NEW.json\n", f);
 }
@@ -153,6 +158,7 @@ int cli_bench(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "json", required_argument, NULL, 'j' },
+		{ "poll-us", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		CLI_TRACE_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
@@ -162,6 +168,8 @@ int cli_bench(int argc, char **argv)
 	const char *json_path = NULL;
 	double scale = 1.0;
 	unsigned rounds = 3;
+	long poll_us = -1;
+	char *end;
 	json_t *out_rows;
 	pid_t daemon_pid;
 	int failed = 0, c;
@@ -182,6 +190,13 @@ int cli_bench(int argc, char **argv)
 		switch (c) {
 		case 'r': rounds = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'j': json_path = optarg; break;
+		case 'p':
+			poll_us = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end || poll_us < 0 || poll_us > 10000) {
+				fputs("vmbusd bench: --poll-us must be 0..10000\n", stderr);
+				return 2;
+			}
+			break;
 		case 'h': bench_usage(stdout); return 0;
 		case CLI_OPT_TRACE: case CLI_OPT_TRACE_MAX_MB: case CLI_OPT_TRACE_SNAP:
 			if (cli_trace_option("bench", c, optarg, &topts))
@@ -202,7 +217,7 @@ int cli_bench(int argc, char **argv)
 	}
 	snprintf(sock, sizeof(sock), "%s/bench.sock", dir);
 	signal(SIGPIPE, SIG_IGN);
-	daemon_pid = bench_start_daemon(sock, &topts);
+	daemon_pid = bench_start_daemon(sock, &topts, poll_us);
 	for (int i = 0; i < 200 && access(sock, F_OK) != 0; i++)
 		usleep(10000);
 

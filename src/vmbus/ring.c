@@ -26,8 +26,9 @@
  *   guest -> host data: the guest signals (HvSignalEvent on the channel's
  *     connection id) after a write only if "in".interrupt_mask is 0 and the
  *     ring was empty before its write (old write index == our read_index).
- *     We never set interrupt_mask, so the host must drain "in" until it is
- *     empty: a non-empty ring never produces another signal.
+ *     So the host must drain "in" until it is empty: a non-empty ring never
+ *     produces another signal.  We set interrupt_mask only while polling
+ *     (below), and clear it with a re-check before we sleep.
  *   host -> guest data: after writing we publish write_index, issue a full
  *     fence, and interrupt target_vp (SIEF bit relid + SINT2) if the
  *     guest's "out".interrupt_mask is 0 and the ring was empty before our
