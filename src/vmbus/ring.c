@@ -114,7 +114,7 @@
  * copies (a 256 KiB ring of 8 KiB packets stalled when we stored it every
  * quarter ring). */
 #define RING_PUBLISH_BYTES 8192u
-#define RING_POLL_TURNS 64   /* batches per poll before the loop's other sources run */
+#define RING_POLL_TURNS 16   /* batches per poll before the loop's other sources run */
 
 /* Header words, addressed without taking the address of a packed member. */
 #define RING_WORD(ring, field) \
