@@ -226,6 +226,11 @@ int guest_channel_signal(struct guest *g, struct guest_channel *ch);
 /* Next inbound packet (into ch->rxbuf).  0, -EAGAIN when empty, -EMSGSIZE
  * (skipped oversized packet, reported), -EIO (broken ring, reported). */
 int guest_channel_recv(struct guest *g, struct guest_channel *ch, struct guest_ring_pkt *pkt);
+/* Around a run of guest_channel_recv: read_index stored once at the end,
+ * and the host signalled then if its pending_send_sz was crossed
+ * (hv_pkt_iter_close), as Linux's drivers read. */
+void guest_channel_recv_begin(struct guest_channel *ch);
+void guest_channel_recv_end(struct guest *g, struct guest_channel *ch);
 
 /* ---- guest_ic.c / guest_kvp.c ------------------------------------------ */
 /* Opens every util channel this guest knows (heartbeat, shutdown,

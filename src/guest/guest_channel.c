@@ -306,6 +306,17 @@ int guest_channel_send(struct guest *g, struct guest_channel *ch, uint16_t type,
 	return 0;
 }
 
+void guest_channel_recv_begin(struct guest_channel *ch)
+{
+	guest_ring_recv_begin(&ch->in);
+}
+
+void guest_channel_recv_end(struct guest *g, struct guest_channel *ch)
+{
+	if (ch->open && guest_ring_recv_end(&ch->in))
+		guest_channel_signal(g, ch);
+}
+
 int guest_channel_recv(struct guest *g, struct guest_channel *ch, struct guest_ring_pkt *pkt)
 {
 	bool sig = false;

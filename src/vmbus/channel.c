@@ -45,9 +45,7 @@ static void vmbus_chan_on_event(void *opaque, uint32_t conn_id)
 	trace_emit(VMBUS_TRACE_SIGNAL_IN, ch->relid, VMBUS_TRACE_VP_NONE, conn_id, 0, NULL, 0);
 	if (ch->srv->outq_head)
 		vmbus_server_flush(ch->srv);
-	if (!ch->open || ch->closing || ch->broken || !ch->ops->notify)
-		return;
-	ch->ops->notify(ch);
+	vmbus_chan_run_notify(ch);
 }
 
 int vmbus_chan_register_port(struct vmbus_channel *ch)

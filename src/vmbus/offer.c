@@ -70,8 +70,7 @@ static void vmbus_chan_kick(evutil_socket_t fd, short what, void *opaque)
 {
 	struct vmbus_channel *ch = opaque;
 
-	if (ch->open && !ch->closing && ch->ops->notify)
-		ch->ops->notify(ch);
+	vmbus_chan_run_notify(ch);
 }
 
 void vmbus_chan_notify_later(struct vmbus_channel *ch)

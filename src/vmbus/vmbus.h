@@ -96,6 +96,10 @@ struct vmbus_offer_params {
 				       * driver takes (facts §6.4); 0 = 4096 */
 	bool signal_every_packet;     /* util channels read one packet per
 				       * interrupt: never skip a signal */
+	uint32_t poll_us;             /* after a notify that moved packets, keep
+				       * polling the rings this long (guest
+				       * signals masked) before sleeping; 0 =
+				       * never poll (ring.c "Polling") */
 	const uint8_t *user_def;      /* 120 bytes or NULL */
 };
 
@@ -205,7 +209,9 @@ int vmbus_chan_recv(struct vmbus_channel *ch, struct vmbus_pkt *pkt);
  * then iov[0..iovcnt) concatenated and zero-padded to 8 bytes, then the
  * trailer.  The first hdr_len bytes of the iovecs are the type-specific
  * header counted by offset8 (0 for inband packets and completions).
- * Signals the guest as facts §6.5 requires.  0, -EAGAIN (ring full: the
+ * Signals the guest as facts §6.5 requires; called from ops->notify, the
+ * decision is taken once for the whole notify, after it returns (ring.c
+ * "Batches").  0, -EAGAIN (ring full: the
  * host's pending_send_sz is set so the guest signals when it has read;
  * retry from notify), -EMSGSIZE (over max_pkt_size), -EPIPE (not open). */
 int vmbus_chan_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uint64_t trans_id,

@@ -31,6 +31,14 @@ struct vmbus_ring {
 	uint8_t *data;                 /* data area, mapped twice back to back */
 	uint32_t size;                 /* data area bytes (page multiple) */
 	uint32_t idx;                  /* host's own index: read (g->h) or write (h->g) */
+	/* Guest->host ring inside a batch (ring.c "Batches"): */
+	uint32_t peer;                 /* last guest write_index loaded and checked */
+	uint32_t published;            /* read_index as last stored for the guest */
+	uint32_t consumed;             /* bytes read since the last pending_send_sz check */
+	bool drained;                  /* this batch's recv found the ring empty */
+	/* Host->guest ring inside a batch: */
+	uint32_t batch_start;          /* write index when the batch's first send began */
+	bool batch_sent;               /* a send in this batch still owes its signal decision */
 	void *map;                     /* whole reservation, for munmap */
 	size_t map_len;
 };
@@ -80,6 +88,8 @@ struct vmbus_channel {
 	bool broken;                   /* corrupt ring seen: silent until closed */
 	bool signal_deferred;
 	bool port_registered;
+	bool batching;                 /* inside ops->notify: index stores and signals deferred */
+	bool polling;                  /* "in".interrupt_mask set by vmbus_chan_run_notify's poll */
 
 	uint32_t target_vp;
 	uint32_t openid;
@@ -180,5 +190,9 @@ int vmbus_ring_map(struct vmbus_ring *ring, const struct gmem *mem, const uint64
 void vmbus_ring_unmap(struct vmbus_ring *ring);
 /* Validates the guest-written indices at open and takes the host's own. */
 int vmbus_ring_start(struct vmbus_channel *ch);
+/* Runs ops->notify as one batch (ring.c "Batches"), then polls the ring
+ * for a while if the channel asked for it (vmbus_offer_params.poll_us).
+ * Every path that calls ops->notify goes through here. */
+void vmbus_chan_run_notify(struct vmbus_channel *ch);
 
 #endif
