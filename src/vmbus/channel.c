@@ -37,17 +37,23 @@ void vmbus_chan_signal_guest(struct vmbus_channel *ch)
 		  strerror(-ret));
 }
 
+/* HvSignalEvent and the monitor scan (monitor.c) both end here. */
+void vmbus_chan_signalled(struct vmbus_channel *ch)
+{
+	if (ch->srv->outq_head)
+		vmbus_server_flush(ch->srv);
+	if (!ch->open || ch->closing || ch->broken || !ch->ops->notify)
+		return;
+	ch->ops->notify(ch);
+}
+
 static void vmbus_chan_on_event(void *opaque, uint32_t conn_id)
 {
 	struct vmbus_channel *ch = opaque;
 
 	ch->stats.signals_in++;
 	trace_emit(VMBUS_TRACE_SIGNAL_IN, ch->relid, VMBUS_TRACE_VP_NONE, conn_id, 0, NULL, 0);
-	if (ch->srv->outq_head)
-		vmbus_server_flush(ch->srv);
-	if (!ch->open || ch->closing || ch->broken || !ch->ops->notify)
-		return;
-	ch->ops->notify(ch);
+	vmbus_chan_signalled(ch);
 }
 
 int vmbus_chan_register_port(struct vmbus_channel *ch)
@@ -84,6 +90,7 @@ void vmbus_chan_close(struct vmbus_channel *ch)
 	ch->ring_gpadl = NULL;
 	if (g)
 		vmbus_gpadl_release(ch->srv, g);
+	vmbus_monitor_update(ch->srv);
 }
 
 /* Maps both rings; 0 or a reason for the log. */
@@ -178,6 +185,7 @@ void vmbus_handle_open_channel(struct vmbus_server *srv, uint32_t vp, const void
 	srv->stats.channels_opened++;
 	res.status = 0;
 	vmbus_post(srv, &res, sizeof(res));
+	vmbus_monitor_update(srv);
 	if (ch->signal_deferred) {
 		ch->signal_deferred = false;
 		vmbus_chan_signal_guest(ch);
