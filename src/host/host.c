@@ -377,6 +377,19 @@ static int host_create_devices(struct host *d, const json_t *devices, struct jso
 	return 0;
 }
 
+struct event_base *host_event_base_new(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+
+	if (!cfg)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 /* devices/registry.h: a device's view of its peers (their stats). */
 static json_t *host_peer_stats(void *ctx, const char *name)
 {

@@ -55,6 +55,12 @@ void host_config_free(struct host_config *cfg);
 /* "5.3" -> VMBUS_VERSION(5, 3); -EINVAL for anything not in the list. */
 int host_parse_version(const char *text, uint32_t *version);
 
+/* The event loop a host runs on: libevent with precise timers (timerfd
+ * under epoll), because the monitor-page scan (vmbus/monitor.c) runs every
+ * 10 us .. 6.5 ms and epoll_wait alone rounds every timeout up to whole
+ * milliseconds.  NULL when out of memory. */
+struct event_base *host_event_base_new(void);
+
 /* Builds the layers and the devices, listens on socket_path (and on
  * control_path when not NULL).  Nothing runs until event_base_dispatch(). */
 int host_init(struct host *d, struct event_base *base, const struct host_config *cfg,

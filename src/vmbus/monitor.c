@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Monitored notification (MNF, facts §5.6): the guest signals a channel by
+ * Monitored notification (MNF, facts §5.5): the guest signals a channel by
  * setting a bit in a shared page instead of calling HvSignalEvent.
  *
  * The contract, from the guest's side (Linux channel.c vmbus_setevent(),

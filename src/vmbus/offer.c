@@ -57,7 +57,7 @@ void vmbus_send_offer(struct vmbus_channel *ch)
 		.connection_id = ch->conn_id,
 	};
 
-	/* Monitored (facts §5.6) only when the channel has a monitor id and
+	/* Monitored (facts §5.5) only when the channel has a monitor id and
 	 * the guest's monitor pages are usable; otherwise it signals us with
 	 * HvSignalEvent. */
 	if (vmbus_monitor_offer(ch)) {

@@ -22,7 +22,7 @@
 struct vmbus_server;
 struct vmbus_channel;
 
-/* Monitored notification (MNF, facts §5.6): the default latency the host
+/* Monitored notification (MNF, facts §5.5): the default latency the host
  * writes for each monitor id, and the bounds on what a guest may ask for
  * (DPDK's netvsc PMD writes its `latency` devarg, 50 us by default). */
 #define VMBUS_MONITOR_LATENCY_DEFAULT_US 100u
@@ -121,7 +121,7 @@ struct vmbus_channel *vmbus_offer(struct vmbus_server *srv, const struct vmbus_o
  * channel object is freed once the guest released the relid (or at once
  * when the guest never saw the offer); do not touch it after this call. */
 void vmbus_rescind(struct vmbus_channel *ch);
-/* Monitored notification (facts §5.6).  Call before the offer reaches the
+/* Monitored notification (facts §5.5).  Call before the offer reaches the
  * guest (right after vmbus_offer(), while the guest has not asked for
  * offers): on = give the channel a monitor id, so that its offer carries
  * monitor_allocated = 1 whenever the guest's monitor pages are usable.
