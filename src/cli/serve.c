@@ -115,7 +115,7 @@ int cli_serve(int argc, char **argv)
 	}
 	/* A frontend that vanishes mid-write must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
-	base = host_event_base_new();
+	base = event_base_new();
 	if (!base || host_init(&d, base, &cfg, sock, control, &err)) {
 		fprintf(stderr, "vmbusd serve: %s\n", base ? err.msg : "cannot create event loop");
 		host_config_free(&cfg);

@@ -92,10 +92,11 @@ int host_config_from_json(json_t *root, struct host_config *cfg, struct json_err
 {
 	static const char *const top_keys[] = { "vmbus", "hv", "devices", "scenario", "guest",
 						"trace", NULL };
-	static const char *const vmbus_keys[] = { "max_version", "monitor_latency_us", NULL };
+	static const char *const vmbus_keys[] = { "max_version", "monitor_latency_us",
+						  "monitor_idle_us", NULL };
 	const json_t *vmbus, *devices;
 	const char *maxv = NULL;
-	uint64_t latency = 0;
+	uint64_t latency = 0, idle = 0;
 	size_t i;
 	json_t *dev;
 	int rc;
@@ -111,9 +112,13 @@ int host_config_from_json(json_t *root, struct host_config *cfg, struct json_err
 		    (rc = json_get_string(vmbus, "vmbus", "max_version", false, &maxv, err)) ||
 		    (rc = json_get_u64(vmbus, "vmbus", "monitor_latency_us", false,
 				       VMBUS_MONITOR_LATENCY_MIN_US, VMBUS_MONITOR_LATENCY_MAX_US,
-				       &latency, err)))
+				       &latency, err)) ||
+		    (rc = json_get_u64(vmbus, "vmbus", "monitor_idle_us", false,
+				       VMBUS_MONITOR_LATENCY_MIN_US, VMBUS_MONITOR_IDLE_MAX_US, &idle,
+				       err)))
 			return rc;
 		cfg->monitor_latency_us = (uint32_t)latency;
+		cfg->monitor_idle_us = (uint32_t)idle;
 		if (maxv && host_parse_version(maxv, &cfg->max_version))
 			return json_fail(err, "vmbus", "max_version",
 					 "\"%s\" is not a VMBus version (0.13 1.1 2.4 3.0 4.0 4.1 5.0 5.1 5.2 5.3)",
@@ -377,19 +382,6 @@ static int host_create_devices(struct host *d, const json_t *devices, struct jso
 	return 0;
 }
 
-struct event_base *host_event_base_new(void)
-{
-	struct event_config *cfg = event_config_new();
-	struct event_base *base;
-
-	if (!cfg)
-		return NULL;
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-	base = event_base_new_with_config(cfg);
-	event_config_free(cfg);
-	return base;
-}
-
 /* devices/registry.h: a device's view of its peers (their stats). */
 static json_t *host_peer_stats(void *ctx, const char *name)
 {
@@ -404,7 +396,8 @@ int host_init(struct host *d, struct event_base *base, const struct host_config 
 	struct hv_irq_sink sink = { .raise = host_raise_irq, .opaque = d };
 	struct hv_timer_sink timer = { .arm = host_stimer_arm, .opaque = d };
 	struct vmbus_server_config vcfg = { .max_version = cfg->max_version,
-					    .monitor_latency_us = cfg->monitor_latency_us };
+					    .monitor_latency_us = cfg->monitor_latency_us,
+					    .monitor_idle_us = cfg->monitor_idle_us };
 	int rc;
 
 	memset(d, 0, sizeof(*d));

@@ -43,6 +43,7 @@ struct host_config {
 	json_t *root;          /* owned; the whole configuration */
 	uint32_t max_version;  /* from vmbus.max_version; 0 = highest */
 	uint32_t monitor_latency_us; /* from vmbus.monitor_latency_us; 0 = default */
+	uint32_t monitor_idle_us;    /* from vmbus.monitor_idle_us; 0 = default */
 	struct hv_features hv; /* from "hv": the time enlightenments offered */
 };
 
@@ -54,12 +55,6 @@ int host_config_from_json(json_t *root, struct host_config *cfg, struct json_err
 void host_config_free(struct host_config *cfg);
 /* "5.3" -> VMBUS_VERSION(5, 3); -EINVAL for anything not in the list. */
 int host_parse_version(const char *text, uint32_t *version);
-
-/* The event loop a host runs on: libevent with precise timers (timerfd
- * under epoll), because the monitor-page scan (vmbus/monitor.c) runs every
- * 10 us .. 6.5 ms and epoll_wait alone rounds every timeout up to whole
- * milliseconds.  NULL when out of memory. */
-struct event_base *host_event_base_new(void);
 
 /* Builds the layers and the devices, listens on socket_path (and on
  * control_path when not NULL).  Nothing runs until event_base_dispatch(). */

@@ -461,7 +461,7 @@ int scenario_run_file(const char *path, const struct scenario_paths *paths,
 	}
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(sc.socket_path, sizeof(sc.socket_path), "%s/vmbus.sock", paths->workdir);
-	sc.base = host_event_base_new();
+	sc.base = event_base_new();
 	if (host_init(&sc.host, sc.base, &hc, sc.socket_path, NULL, &jerr)) {
 		event_base_free(sc.base);
 		json_decref(sc.root);

@@ -442,7 +442,7 @@ int trace_replay(const struct trace_replay_opts *o, FILE *out, FILE *errf)
 		fprintf(errf, "vmbusd replay: %s\n", err.msg);
 		goto out;
 	}
-	run.base = host_event_base_new();
+	run.base = event_base_new();
 	if (!run.base || host_init(&host, run.base, &cfg, o->socket, o->control, &err)) {
 		fprintf(errf, "vmbusd replay: %s\n", run.base ? err.msg : "no event loop");
 		host_config_free(&cfg);

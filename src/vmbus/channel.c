@@ -30,6 +30,9 @@ void vmbus_chan_signal_guest(struct vmbus_channel *ch)
 	ret = synic_signal_event(ch->srv->hv, ch->target_vp, VMBUS_MESSAGE_SINT, ch->relid);
 	if (ret == 0) {
 		ch->stats.signals_out++;
+		/* The guest's answer will come as a monitor bit (monitor.c). */
+		if (ch->monitor_offered)
+			vmbus_monitor_kick(ch->srv);
 		return;
 	}
 	ch->stats.signal_errors++;
@@ -185,6 +188,8 @@ void vmbus_handle_open_channel(struct vmbus_server *srv, uint32_t vp, const void
 	srv->stats.channels_opened++;
 	res.status = 0;
 	vmbus_post(srv, &res, sizeof(res));
+	/* A freshly opened channel talks: scan at the latency. */
+	vmbus_monitor_kick(srv);
 	vmbus_monitor_update(srv);
 	if (ch->signal_deferred) {
 		ch->signal_deferred = false;

@@ -20,12 +20,27 @@
  *
  * In Hyper-V the hypervisor watches the page and signals the connection in
  * parameter[M / 32][M % 32] after latency[..] x 100 ns.  Here the daemon
- * does it: a persistent libevent timer, running only while a channel that
- * was offered monitored is open, scans the four pending words of page 2.
+ * does it: a periodic timer, running only while a channel that was offered
+ * monitored is open, scans the four pending words of page 2.  The timer is
+ * a timerfd in the event loop rather than a libevent timeout: epoll_wait
+ * rounds timeouts up to whole milliseconds, and re-arming a one-shot timer
+ * every tick would double the cost of a tick (measured: README,
+ * "Monitored notification").
  * Its period is the smallest latency that an open monitored channel's
  * entry holds, clamped to [VMBUS_MONITOR_LATENCY_MIN_US,
  * VMBUS_MONITOR_LATENCY_MAX_US]; the host writes the configured default
  * there when it offers the channel, as Hyper-V fills the entries it owns.
+ *
+ * A tick costs a wake-up of the daemon (~20 us of CPU on the loaded test
+ * machine, whatever the scan finds), so an idle guest would keep a core
+ * 15-25 % busy at 50-100 us.  The scan therefore idles: after
+ * VMBUS_MONITOR_IDLE_SCANS scans in a row that found nothing it slows to
+ * the idle period (vmbus.monitor_idle_us, default 2 ms; equal to the
+ * latency = never idle), and goes back to the latency at the first bit it
+ * finds and whenever the host interrupts the guest on a monitored channel
+ * (the guest's answer, a completion or its read of the ring, is then what
+ * the next ticks will find).  So a burst of traffic runs at the latency;
+ * only the first signal after a quiet spell waits up to the idle period.
  *
  * The pages are guest memory: the guest may write anything at any time.
  * A pending word is taken with one atomic exchange (copy once: the bits
@@ -40,6 +55,8 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/trace.h"
@@ -66,16 +83,43 @@ static uint16_t *mon_u16(uint8_t *page, size_t off)
 	return (uint16_t *)(void *)(page + off);
 }
 
+/* Active: ticks at the latency; idle: at the idle period (see above). */
+static void vmbus_monitor_set_active(struct vmbus_server *srv, bool active)
+{
+	srv->mon.empty_scans = 0;
+	if (srv->mon.active == active)
+		return;
+	srv->mon.active = active;
+	vmbus_monitor_update(srv);
+}
+
 static void vmbus_monitor_timer(evutil_socket_t fd, short what, void *opaque)
 {
 	struct vmbus_server *srv = opaque;
+	uint64_t expirations;
 
+	/* Missed ticks are not made up: one scan sees every bit set since. */
+	if (read(fd, &expirations, sizeof(expirations)) < 0)
+		return; /* EAGAIN: disarmed meanwhile */
 	vmbus_server_monitor_scan(srv);
 	/* A guest may have changed its latency hint (DPDK does after open). */
 	vmbus_monitor_update(srv);
 }
 
-int vmbus_monitor_init(struct vmbus_server *srv, uint32_t latency_us)
+/* Periodic timer of `period_us` (0 = stopped). */
+static void vmbus_monitor_arm(struct vmbus_monitor *m, uint32_t period_us)
+{
+	struct itimerspec its = { 0 };
+
+	m->period_us = period_us;
+	if (m->timer_fd < 0)
+		return;
+	its.it_interval.tv_nsec = (long)period_us * 1000;
+	its.it_value = its.it_interval;
+	timerfd_settime(m->timer_fd, 0, &its, NULL);
+}
+
+int vmbus_monitor_init(struct vmbus_server *srv, uint32_t latency_us, uint32_t idle_us)
 {
 	struct vmbus_monitor *m = &srv->mon;
 
@@ -83,8 +127,18 @@ int vmbus_monitor_init(struct vmbus_server *srv, uint32_t latency_us)
 	m->latency_us = latency_us ? latency_us : VMBUS_MONITOR_LATENCY_DEFAULT_US;
 	m->latency_us = CLAMP(m->latency_us, VMBUS_MONITOR_LATENCY_MIN_US,
 			      VMBUS_MONITOR_LATENCY_MAX_US);
-	if (srv->base && !(m->scan_ev = event_new(srv->base, -1, EV_PERSIST,
-						  vmbus_monitor_timer, srv)))
+	m->idle_us = idle_us ? idle_us : VMBUS_MONITOR_IDLE_DEFAULT_US;
+	m->idle_us = CLAMP(m->idle_us, m->latency_us, VMBUS_MONITOR_IDLE_MAX_US);
+	m->timer_fd = -1;
+	if (!srv->base)
+		return 0; /* unit tests scan by hand */
+	m->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (m->timer_fd < 0)
+		return -errno;
+	m->scan_ev = event_new(srv->base, m->timer_fd, EV_READ | EV_PERSIST, vmbus_monitor_timer,
+			       srv);
+	/* Registered once; it fires only while the timerfd is armed. */
+	if (!m->scan_ev || event_add(m->scan_ev, NULL) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -95,6 +149,9 @@ void vmbus_monitor_fini(struct vmbus_server *srv)
 	if (srv->mon.scan_ev)
 		event_free(srv->mon.scan_ev);
 	srv->mon.scan_ev = NULL;
+	if (srv->mon.timer_fd >= 0)
+		close(srv->mon.timer_fd);
+	srv->mon.timer_fd = -1;
 }
 
 static const char *vmbus_monitor_check(const struct gmem *mem, uint64_t gpa1, uint64_t gpa2)
@@ -140,9 +197,7 @@ void vmbus_monitor_disconnect(struct vmbus_server *srv)
 	m->gpa[0] = m->gpa[1] = 0;
 	for (struct vmbus_channel *ch = srv->chan_head; ch; ch = ch->next)
 		ch->monitor_offered = false;
-	m->period_us = 0;
-	if (m->scan_ev)
-		event_del(m->scan_ev);
+	vmbus_monitor_arm(m, 0);
 }
 
 /* ---- monitor ids -------------------------------------------------------- */
@@ -245,7 +300,7 @@ static bool vmbus_monitor_live(const struct vmbus_channel *ch)
 int vmbus_server_monitor_scan(struct vmbus_server *srv)
 {
 	struct vmbus_monitor *m = &srv->mon;
-	int n = 0;
+	int n = 0, stray = 0;
 
 	if (!m->page[1])
 		return 0;
@@ -274,6 +329,7 @@ int vmbus_server_monitor_scan(struct vmbus_server *srv)
 			bits &= bits - 1;
 			if (!ch || !vmbus_monitor_live(ch)) {
 				srv->stats.monitor_stray++;
+				stray++;
 				continue;
 			}
 			srv->stats.monitor_signals++;
@@ -284,7 +340,17 @@ int vmbus_server_monitor_scan(struct vmbus_server *srv)
 			n++;
 		}
 	}
+	if (n)
+		vmbus_monitor_set_active(srv, true);
+	else if (!stray && m->active && ++m->empty_scans >= VMBUS_MONITOR_IDLE_SCANS)
+		vmbus_monitor_set_active(srv, false);
 	return n;
+}
+
+void vmbus_monitor_kick(struct vmbus_server *srv)
+{
+	if (srv->mon.page[1])
+		vmbus_monitor_set_active(srv, true);
 }
 
 /* The latency an open monitored channel asks for now, in us. */
@@ -314,17 +380,10 @@ void vmbus_monitor_update(struct vmbus_server *srv)
 			period = period ? MIN(period, us) : us;
 		}
 	}
-	if (period == m->period_us)
-		return;
-	m->period_us = period;
-	if (!m->scan_ev)
-		return;
-	event_del(m->scan_ev);
-	if (period) {
-		struct timeval tv = { 0, (suseconds_t)period };
-
-		event_add(m->scan_ev, &tv);
-	}
+	if (period && !m->active)
+		period = MAX(period, m->idle_us);
+	if (period != m->period_us)
+		vmbus_monitor_arm(m, period);
 }
 
 uint32_t vmbus_server_monitor_period_us(const struct vmbus_server *srv)

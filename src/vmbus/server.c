@@ -327,6 +327,7 @@ struct vmbus_server *vmbus_server_new(struct hv_partition *hv, struct event_base
 
 	if (!srv)
 		return NULL;
+	srv->mon.timer_fd = -1; /* vmbus_monitor_fini() on the failure path */
 	srv->hv = hv;
 	srv->base = base;
 	srv->max_version = cfg && cfg->max_version ? cfg->max_version : VMBUS_VERSION_WIN10_V5_3;
@@ -334,7 +335,8 @@ struct vmbus_server *vmbus_server_new(struct hv_partition *hv, struct event_base
 	srv->outq_tail = &srv->outq_head;
 	if (base && !(srv->outq_ev = evtimer_new(base, vmbus_outq_timer, srv)))
 		goto fail;
-	if (vmbus_monitor_init(srv, cfg ? cfg->monitor_latency_us : 0) < 0)
+	if (vmbus_monitor_init(srv, cfg ? cfg->monitor_latency_us : 0,
+			       cfg ? cfg->monitor_idle_us : 0) < 0)
 		goto fail;
 	ret = hv_register_message_port(hv, VMBUS_MESSAGE_CONNECTION_ID, vmbus_on_message, srv);
 	if (ret < 0) {

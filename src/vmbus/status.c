@@ -81,11 +81,13 @@ json_t *vmbus_server_status_json(const struct vmbus_server *srv)
 	if (!o || !vmbus_server_stats_json(&srv->stats, o))
 		goto nomem;
 	if (json_object_set_new(o, "monitor",
-				json_pack("{s:b,s:I,s:I,s:i,s:i}", "pages", srv->mon.page[1] != NULL,
+				json_pack("{s:b,s:I,s:I,s:i,s:i,s:i,s:b}", "pages", srv->mon.page[1] != NULL,
 					  "page1", (json_int_t)srv->mon.gpa[0],
 					  "page2", (json_int_t)srv->mon.gpa[1],
 					  "latency_us", (int)srv->mon.latency_us,
-					  "period_us", (int)srv->mon.period_us)) < 0)
+					  "idle_us", (int)srv->mon.idle_us,
+					  "period_us", (int)srv->mon.period_us,
+					  "active", srv->mon.active)) < 0)
 		goto nomem;
 	/* The channels last: scripts that grep the first "malformed" find
 	 * the server's. */

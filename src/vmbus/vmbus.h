@@ -28,11 +28,19 @@ struct vmbus_channel;
 #define VMBUS_MONITOR_LATENCY_DEFAULT_US 100u
 #define VMBUS_MONITOR_LATENCY_MIN_US     10u   /* the fastest a guest makes us scan */
 #define VMBUS_MONITOR_LATENCY_MAX_US     6553u /* u16 of 100 ns units */
+/* After this many scans in a row found nothing, the scan slows to the idle
+ * period until a bit is found or the host interrupts a monitored channel
+ * (monitor.c: a tick costs a daemon wake-up whatever it finds). */
+#define VMBUS_MONITOR_IDLE_SCANS         64u
+#define VMBUS_MONITOR_IDLE_DEFAULT_US    2000u
+#define VMBUS_MONITOR_IDLE_MAX_US        100000u
 
 struct vmbus_server_config {
 	uint32_t max_version; /* highest version accepted, e.g. VMBUS_VERSION(4, 0); 0 = 5.3 */
 	uint32_t monitor_latency_us; /* MNF scan period written to the monitor page;
 				      * 0 = VMBUS_MONITOR_LATENCY_DEFAULT_US */
+	uint32_t monitor_idle_us;    /* scan period once idle (>= the latency);
+				      * 0 = VMBUS_MONITOR_IDLE_DEFAULT_US */
 };
 
 enum vmbus_conn_state {

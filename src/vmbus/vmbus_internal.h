@@ -108,9 +108,13 @@ struct vmbus_monitor {
 	uint8_t *page[2];              /* host view of monitor_page1/2; NULL = unusable */
 	uint64_t gpa[2];
 	struct vmbus_channel *owner[HV_MONITOR_IDS]; /* who holds each monitor id */
-	struct event *scan_ev;         /* persistent timer; pending only while scanning */
+	int timer_fd;                  /* periodic timerfd: armed only while scanning */
+	struct event *scan_ev;         /* its read event, registered for good */
 	uint32_t latency_us;           /* configured default latency */
+	uint32_t idle_us;              /* period after VMBUS_MONITOR_IDLE_SCANS empty scans */
 	uint32_t period_us;            /* the timer's period now; 0 = stopped */
+	uint32_t empty_scans;          /* in a row, while active */
+	bool active;                   /* ticking at the latency, not the idle period */
 };
 
 struct vmbus_server {
@@ -190,7 +194,10 @@ void vmbus_chan_signalled(struct vmbus_channel *ch);
 int vmbus_chan_register_port(struct vmbus_channel *ch);
 
 /* monitor.c */
-int vmbus_monitor_init(struct vmbus_server *srv, uint32_t latency_us);
+int vmbus_monitor_init(struct vmbus_server *srv, uint32_t latency_us, uint32_t idle_us);
+/* The host interrupted the guest on a monitored channel: scan at the
+ * latency again (the answer is coming). */
+void vmbus_monitor_kick(struct vmbus_server *srv);
 void vmbus_monitor_fini(struct vmbus_server *srv);
 /* INITIATE_CONTACT accepted: maps and checks the two pages (0 or -EINVAL;
  * on -EINVAL offers go out unmonitored, counted). */

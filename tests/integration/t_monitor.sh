@@ -87,7 +87,7 @@ stop_daemon
 
 # "monitor" per device and the latency override.
 cat >"$T/c2.json" <<JSON
-{"vmbus":{"monitor_latency_us":500},
+{"vmbus":{"monitor_latency_us":500,"monitor_idle_us":3000},
  "devices":[
   {"type":"heartbeat","monitor":true},
   {"type":"storvsp","name":"disk","monitor":false,"disks":[{"path":"$T/a.img","lun":0}]}]}
@@ -101,7 +101,7 @@ expect_line "$T/o4.out" '"event":"offer"' '"device":"scsi"' '"monitor_allocated"
 # host's heartbeats, each answer a monitor-page signal).
 guest run --until-heartbeats 3 >"$T/hb.out" || { cat "$T/hb.out"; fail "heartbeat over MNF failed"; }
 status_check 'ch["heartbeat"][0]["monitor_signals_in"] >= 1' 'ch["heartbeat"][0]["signals_in"] == 0' \
-	'mon["latency_us"] == 500'
+	'mon["latency_us"] == 500' 'mon["idle_us"] == 3000'
 stop_daemon
 
 # Bad values are configuration errors.

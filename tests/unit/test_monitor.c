@@ -200,6 +200,34 @@ START_TEST(timer_follows_open_channels_and_hint)
 }
 END_TEST
 
+START_TEST(scan_idles_and_wakes)
+{
+	struct mon_fixture f;
+	struct tg_chan c0;
+
+	mon_setup(&f);
+	ck_assert_int_eq(tg_open(&f.t, &c0, 1, 0xA0, 4, 4, 0, 0), 0);
+	ck_assert_uint_eq(vmbus_server_monitor_period_us(f.t.srv), 100);
+	/* Quiet: after VMBUS_MONITOR_IDLE_SCANS empty scans, the idle period. */
+	for (uint32_t i = 0; i + 1 < VMBUS_MONITOR_IDLE_SCANS; i++)
+		vmbus_server_monitor_scan(f.t.srv);
+	ck_assert_uint_eq(vmbus_server_monitor_period_us(f.t.srv), 100);
+	vmbus_server_monitor_scan(f.t.srv);
+	ck_assert_uint_eq(vmbus_server_monitor_period_us(f.t.srv), VMBUS_MONITOR_IDLE_DEFAULT_US);
+	/* A bit found: back to the latency at once. */
+	__atomic_fetch_or(PEND(f.p2, 0), 1u, __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(vmbus_server_monitor_scan(f.t.srv), 1);
+	ck_assert_uint_eq(vmbus_server_monitor_period_us(f.t.srv), 100);
+	/* Idle again; the host interrupting the guest on the channel wakes it. */
+	for (uint32_t i = 0; i < VMBUS_MONITOR_IDLE_SCANS; i++)
+		vmbus_server_monitor_scan(f.t.srv);
+	ck_assert_uint_eq(vmbus_server_monitor_period_us(f.t.srv), VMBUS_MONITOR_IDLE_DEFAULT_US);
+	ck_assert_int_eq(vmbus_chan_send_inband(f.d[0].ch, 7, 0, "12345678", 8), 0);
+	ck_assert_uint_eq(vmbus_server_monitor_period_us(f.t.srv), 100);
+	th_fini(&f.t);
+}
+END_TEST
+
 START_TEST(subchannel_inherits_and_ids_run_out)
 {
 	struct th t;
@@ -280,6 +308,7 @@ int main(void)
 	tcase_add_test(tc, bad_pages_refused);
 	tcase_add_test(tc, scan_signals_and_clears);
 	tcase_add_test(tc, timer_follows_open_channels_and_hint);
+	tcase_add_test(tc, scan_idles_and_wakes);
 	tcase_add_test(tc, subchannel_inherits_and_ids_run_out);
 	tcase_add_test(tc, unload_forgets_pages);
 	suite_add_tcase(s, tc);
