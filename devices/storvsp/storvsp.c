@@ -707,6 +707,7 @@ const struct vmbus_device_ops storvsp_ops = {
 	.name = "storvsp",
 	.class_guid = STORVSC_SCSI_CLASS_GUID_STR,
 	.guest_driver = "hv_storvsc",
+	.monitored = true,       /* Hyper-V gives storage channels a monitor id */
 	.description = "synthetic SCSI controller (Linux hv_storvsc)",
 	.create = storvsp_create,
 	.destroy = storvsp_destroy,

@@ -45,6 +45,9 @@ struct guest_opts {
 	bool kvp_get_value;   /* KVP GET returns the stored value (Linux returns "") */
 	const char *fcopy_root;   /* fcopy daemon's "/" (NULL: no daemon, HV_E_FAIL) */
 	uint64_t fcopy_max_bytes; /* fcopy writes past this: HV_ERROR_DISK_FULL (0: none) */
+	bool monitor_hypercall;   /* signal monitored channels by HvSignalEvent too
+				   * (Linux's low_latency path) instead of the monitor bit */
+	bool no_monitor_pages;    /* INITIATE_CONTACT with monitor pages 0 (hostile) */
 };
 
 struct guest_cpu {

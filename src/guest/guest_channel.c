@@ -250,7 +250,7 @@ int guest_channel_signal(struct guest *g, struct guest_channel *ch)
 	uint64_t status = 0;
 	int ret;
 
-	if (ch->offer.monitor_allocated & 1) {
+	if ((ch->offer.monitor_allocated & 1) && !g->opts.monitor_hypercall) {
 		/* Monitored channel: Linux sets the relid bit in the send
 		 * interrupt page and the monitor trigger bit, no hypercall. */
 		uint8_t *intp = guest_mem_ptr(&g->mem, g->int_page_gpa, HV_PAGE_SIZE);

@@ -37,6 +37,9 @@ static const char usage_text[] =
 	"  --kvp-get-value       KVP GET returns the stored value (Linux returns \"\")\n"
 	"  --fcopy-root DIR      run the fcopy daemon with DIR as its \"/\" (else: no daemon)\n"
 	"  --fcopy-max-bytes N   fcopy writes past N bytes fail: disk full\n"
+	"  --monitor-hypercall   signal monitored channels with HvSignalEvent, not the\n"
+	"                        monitor page (Linux's low_latency channels)\n"
+	"  --no-monitor-pages    propose monitor pages at GPA 0 (the host must refuse them)\n"
 	"  --verbose             debug logs on stderr\n"
 	"commands:\n"
 	"  negotiate                         negotiate, list offers, unload\n"
@@ -412,7 +415,8 @@ int main(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_VCPUS, O_MEM, O_MAXVER, O_TIMEOUT, O_RAWMSG, O_KVPGET, O_FCROOT, O_FCMAX, O_VERBOSE,
 	       O_UNTIL_HB, O_UNTIL_SD, O_DURATION, O_EXIT_AFTER, O_WAIT, O_RING_KIB, O_SIZE, O_COUNT,
-	       O_DIR, O_TVP, O_SUBCH, O_QD, O_HELP_SC, O_HELP_RAW, O_HELP, O_NVSP_VER, O_FRAMES, O_FRAME_SIZE };
+	       O_DIR, O_TVP, O_SUBCH, O_QD, O_HELP_SC, O_HELP_RAW, O_HELP, O_NVSP_VER, O_FRAMES, O_FRAME_SIZE,
+	       O_MON_HCALL, O_NO_MON };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "vcpus", required_argument, NULL, O_VCPUS },
@@ -441,6 +445,8 @@ int main(int argc, char **argv)
 		{ "nvsp-version", required_argument, NULL, O_NVSP_VER },
 		{ "frames", required_argument, NULL, O_FRAMES },
 		{ "frame-size", required_argument, NULL, O_FRAME_SIZE },
+		{ "monitor-hypercall", no_argument, NULL, O_MON_HCALL },
+		{ "no-monitor-pages", no_argument, NULL, O_NO_MON },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -481,6 +487,8 @@ int main(int argc, char **argv)
 		case O_KVPGET: c.opts.kvp_get_value = true; break;
 		case O_FCROOT: c.opts.fcopy_root = optarg; break;
 		case O_FCMAX: c.opts.fcopy_max_bytes = strtoull(optarg, NULL, 0); break;
+		case O_MON_HCALL: c.opts.monitor_hypercall = true; break;
+		case O_NO_MON: c.opts.no_monitor_pages = true; break;
 		case 'v':
 		case O_VERBOSE: log_set_level(LOG_DEBUG); break;
 		case O_UNTIL_HB: c.until_heartbeats = strtoull(optarg, NULL, 0); break;

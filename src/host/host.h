@@ -42,6 +42,8 @@ struct host {
 struct host_config {
 	json_t *root;          /* owned; the whole configuration */
 	uint32_t max_version;  /* from vmbus.max_version; 0 = highest */
+	uint32_t monitor_latency_us; /* from vmbus.monitor_latency_us; 0 = default */
+	uint32_t monitor_idle_us;    /* from vmbus.monitor_idle_us; 0 = default */
 	struct hv_features hv; /* from "hv": the time enlightenments offered */
 };
 

@@ -310,6 +310,8 @@ static void status_poll(struct scenario *sc, json_t *spec)
 
 	if (json_is_string(want))
 		snprintf(text, sizeof(text), "%s", json_string_value(want));
+	else if (json_is_boolean(want)) /* as json_compare() spells a boolean */
+		snprintf(text, sizeof(text), "%s", json_is_true(want) ? "true" : "false");
 	else
 		snprintf(text, sizeof(text), "%g", json_number_value(want));
 	if (json_compare(v, spec_str(spec, "op"), text) == 1) {

@@ -53,13 +53,17 @@ void vmbus_send_offer(struct vmbus_channel *ch)
 		.if_instance = ch->params.if_instance,
 		.sub_channel_index = ch->params.sub_channel_index,
 		.child_relid = ch->relid,
-		.monitorid = 0,
-		/* No monitor pages: the guest signals us with HvSignalEvent. */
-		.monitor_allocated = 0,
 		.is_dedicated_interrupt = 1,
 		.connection_id = ch->conn_id,
 	};
 
+	/* Monitored (facts §5.5) only when the channel has a monitor id and
+	 * the guest's monitor pages are usable; otherwise it signals us with
+	 * HvSignalEvent. */
+	if (vmbus_monitor_offer(ch)) {
+		msg.monitorid = (uint8_t)ch->monitor_id;
+		msg.monitor_allocated = 1;
+	}
 	memcpy(msg.user_def, ch->user_def, sizeof(msg.user_def));
 	ch->offered = true;
 	ch->srv->stats.offers_sent++;
@@ -125,6 +129,7 @@ struct vmbus_channel *vmbus_offer(struct vmbus_server *srv, const struct vmbus_o
 	ch->params.user_def = ch->user_def;
 	ch->relid = relid;
 	ch->conn_id = VMBUS_CONN_ID_BASE + relid;
+	ch->monitor_id = -1;
 	vmbus_chan_inherit_label(ch);
 	ch->max_pkt = p->max_pkt_size ? p->max_pkt_size : VMBUS_DEFAULT_MAX_PKT;
 	if (srv->base && !(ch->kick_ev = evtimer_new(srv->base, vmbus_chan_kick, ch))) {
@@ -140,6 +145,7 @@ struct vmbus_channel *vmbus_offer(struct vmbus_server *srv, const struct vmbus_o
 	srv->relids[relid] = ch;
 	*srv->chan_tail = ch;
 	srv->chan_tail = &ch->next;
+	vmbus_monitor_inherit(ch);
 	if (srv->state == VMBUS_OFFERS_SENT)
 		vmbus_send_offer(ch);
 	return ch;
@@ -151,6 +157,7 @@ void vmbus_chan_free(struct vmbus_channel *ch)
 	struct vmbus_channel **pp;
 
 	vmbus_chan_close(ch);
+	vmbus_monitor_release(ch);
 	vmbus_gpadl_drop(srv, ch);
 	if (ch->port_registered)
 		hv_unregister_event_port(srv->hv, ch->conn_id);

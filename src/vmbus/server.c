@@ -191,6 +191,8 @@ static void vmbus_handle_initiate_contact(struct vmbus_server *srv, uint32_t vp,
 		resp.msg_conn_id = v >= VMBUS_VERSION_WIN10_V5 ? VMBUS_MESSAGE_CONNECTION_ID : 0;
 		log_info("vmbus: guest connected, version %u.%u, messages to VP %u", v >> 16,
 			 v & 0xFFFF, srv->target_vcpu);
+		/* Every version carries the monitor pages (facts §5.1). */
+		vmbus_monitor_connect(srv, ic->monitor_page1, ic->monitor_page2);
 	} else {
 		srv->stats.versions_refused++;
 	}
@@ -325,12 +327,16 @@ struct vmbus_server *vmbus_server_new(struct hv_partition *hv, struct event_base
 
 	if (!srv)
 		return NULL;
+	srv->mon.timer_fd = -1; /* vmbus_monitor_fini() on the failure path */
 	srv->hv = hv;
 	srv->base = base;
 	srv->max_version = cfg && cfg->max_version ? cfg->max_version : VMBUS_VERSION_WIN10_V5_3;
 	srv->chan_tail = &srv->chan_head;
 	srv->outq_tail = &srv->outq_head;
 	if (base && !(srv->outq_ev = evtimer_new(base, vmbus_outq_timer, srv)))
+		goto fail;
+	if (vmbus_monitor_init(srv, cfg ? cfg->monitor_latency_us : 0,
+			       cfg ? cfg->monitor_idle_us : 0) < 0)
 		goto fail;
 	ret = hv_register_message_port(hv, VMBUS_MESSAGE_CONNECTION_ID, vmbus_on_message, srv);
 	if (ret < 0) {
@@ -346,6 +352,7 @@ struct vmbus_server *vmbus_server_new(struct hv_partition *hv, struct event_base
 	}
 	return srv;
 fail:
+	vmbus_monitor_fini(srv);
 	if (srv->outq_ev)
 		event_free(srv->outq_ev);
 	free(srv);
@@ -359,6 +366,7 @@ void vmbus_server_drop_all(struct vmbus_server *srv)
 	for (ch = srv->chan_head; ch; ch = ch->next)
 		vmbus_chan_close(ch);
 	vmbus_gpadl_drop(srv, NULL);
+	vmbus_monitor_disconnect(srv);
 	for (ch = srv->chan_head; ch; ch = next) {
 		next = ch->next;
 		if (ch->rescinded && !ch->withdrawn) {
@@ -390,6 +398,7 @@ void vmbus_server_free(struct vmbus_server *srv)
 	vmbus_outq_clear(srv);
 	hv_unregister_message_port(srv->hv, VMBUS_MESSAGE_CONNECTION_ID);
 	hv_unregister_message_port(srv->hv, VMBUS_MESSAGE_CONNECTION_ID_4);
+	vmbus_monitor_fini(srv);
 	if (srv->outq_ev)
 		event_free(srv->outq_ev);
 	free(srv);

@@ -101,6 +101,9 @@ struct vmbus_channel {
 	uint8_t *rx_buf;               /* private copy of the current packet */
 	uint32_t rx_cap;
 
+	int monitor_id;                /* 0..127, -1 = not monitored (monitor.c) */
+	bool monitor_offered;          /* this connection's offer had monitor_allocated = 1 */
+
 	struct event *kick_ev;         /* deferred ops->notify (fault-injected -EAGAIN) */
 	char label[VMBUS_CHAN_LABEL_MAX]; /* owner, for reports; "" = unknown */
 	struct vmbus_chan_stats stats;
@@ -110,6 +113,20 @@ struct vmbus_outmsg {
 	struct vmbus_outmsg *next;
 	uint32_t size;
 	uint8_t data[VMBUS_MSG_MAX];
+};
+
+/* Monitored notification state (monitor.c). */
+struct vmbus_monitor {
+	uint8_t *page[2];              /* host view of monitor_page1/2; NULL = unusable */
+	uint64_t gpa[2];
+	struct vmbus_channel *owner[HV_MONITOR_IDS]; /* who holds each monitor id */
+	int timer_fd;                  /* periodic timerfd: armed only while scanning */
+	struct event *scan_ev;         /* its read event, registered for good */
+	uint32_t latency_us;           /* configured default latency */
+	uint32_t idle_us;              /* period after VMBUS_MONITOR_IDLE_SCANS empty scans */
+	uint32_t period_us;            /* the timer's period now; 0 = stopped */
+	uint32_t empty_scans;          /* in a row, while active */
+	bool active;                   /* ticking at the latency, not the idle period */
 };
 
 struct vmbus_server {
@@ -132,6 +149,8 @@ struct vmbus_server {
 	struct vmbus_outmsg **outq_tail;
 	uint32_t outq_len;
 	struct event *outq_ev;
+
+	struct vmbus_monitor mon;
 
 	struct vmbus_server_stats stats;
 };
@@ -182,7 +201,29 @@ const uint64_t *vmbus_gpadl_pages(const struct vmbus_gpadl *g, uint32_t *n_pages
 /* ops->close, unmap, release the ring GPADL.  Idempotent. */
 void vmbus_chan_close(struct vmbus_channel *ch);
 void vmbus_chan_signal_guest(struct vmbus_channel *ch);
+/* The guest signalled the channel (HvSignalEvent or its monitor bit). */
+void vmbus_chan_signalled(struct vmbus_channel *ch);
 int vmbus_chan_register_port(struct vmbus_channel *ch);
+
+/* monitor.c */
+int vmbus_monitor_init(struct vmbus_server *srv, uint32_t latency_us, uint32_t idle_us);
+/* The host interrupted the guest on a monitored channel: scan at the
+ * latency again (the answer is coming). */
+void vmbus_monitor_kick(struct vmbus_server *srv);
+void vmbus_monitor_fini(struct vmbus_server *srv);
+/* INITIATE_CONTACT accepted: maps and checks the two pages (0 or -EINVAL;
+ * on -EINVAL offers go out unmonitored, counted). */
+int vmbus_monitor_connect(struct vmbus_server *srv, uint64_t gpa1, uint64_t gpa2);
+/* Forgets the pages and stops the scan (UNLOAD, reset, new contact). */
+void vmbus_monitor_disconnect(struct vmbus_server *srv);
+/* Before OFFERCHANNEL: decides monitor_allocated for this connection and
+ * fills the channel's latency and parameter entries.  True = monitored. */
+bool vmbus_monitor_offer(struct vmbus_channel *ch);
+/* A subchannel takes its primary's monitor choice (vmbus_offer). */
+void vmbus_monitor_inherit(struct vmbus_channel *ch);
+void vmbus_monitor_release(struct vmbus_channel *ch);
+/* Starts, retunes or stops the scan timer after opens and closes. */
+void vmbus_monitor_update(struct vmbus_server *srv);
 
 /* ring.c */
 int vmbus_ring_map(struct vmbus_ring *ring, const struct gmem *mem, const uint64_t *pfns,
