@@ -11,18 +11,38 @@
  *
  * What may differ between the capture and the new run, and is rewritten:
  * guest transaction ids (a captured guest id is mapped to the live one the
- * first time it is seen; host completions carrying it get the live one) and
- * the range/PFN headers of GPA-direct packets (guest pages move).
+ * first time it is seen; host completions carrying it get the live one),
+ * the range/PFN headers of GPA-direct packets (guest pages move), and GPADL
+ * handles inside guest packets where the script marks one ("gpadl_at":
+ * netvsc's receive and send buffers), mapped captured -> live the same way.
  *
- * Order across channels: a host packet is sent only once every guest packet
- * captured before it, on any channel, has arrived (the shutdown request of
- * a session waits for the KVP answers that preceded it), so the devices of
- * one replay share a list (one replay per process).
+ * Data steps put what the captured host wrote into guest pages outside the
+ * ring (a storvsc read's data, a netvsc receive-buffer message) into the
+ * new guest's pages for the same request, before the packet that tells
+ * the guest: into the GPA-direct pages of the live guest packet that
+ * matched the captured one with that transaction id, or into the live
+ * GPADL (mapped handle) of the primary channel at the captured offset.
+ *
+ * Subchannels: an "offer" step offers subchannel N (its own script, from
+ * "subchannels") at the point of the session where the captured host
+ * offered it; the primary's stats cover its subchannels.
+ *
+ * Order across channels: a host step is played only once every guest
+ * packet captured before it, on any channel, has arrived (the shutdown
+ * request of a session waits for the KVP answers that preceded it; a
+ * frame received on one NIC waits for the frame sent on the other), so the
+ * devices of one replay share a list (one replay per process).
  *
  * Config (written by trace/, not meant for hand-editing):
- *   {"type": "replay", "class": GUID, "instance": GUID, "sub_channel_index": 0,
+ *   {"type": "replay", "class": GUID, "instance": GUID, "capture_relid": N,
  *    "max_pkt_size": N, "signal_every_packet": bool,
- *    "script": [{"in": bool, "seq": N, "tid": "hex", "raw": "hex"}, ...]}
+ *    "script": [STEP, ...],
+ *    "subchannels": [{"index": N, "capture_relid": N, "max_pkt_size": N,
+ *                     "script": [STEP, ...]}, ...]}
+ *   STEP: {"in": bool, "seq": N, "raw": "hex", "gpadl_at": K}   a packet
+ *         {"data": true, "seq": N, "gpadl": H, "offset": O, "tid": T, "raw": "hex"}
+ *               (gpadl 0: the pages of the guest packet with captured id T)
+ *         {"offer": N, "seq": N}                                   a subchannel
  * "raw" is the packet from its descriptor, as the capture holds it.
  */
 #include <errno.h>
@@ -35,34 +55,65 @@
 #include "core/util.h"
 #include "devices/device.h"
 #include "vmbusd/proto/ring.h"
+#include "vmbusd/proto/trace.h"
 
 #define REPLAY_TID_MAP 256
+#define REPLAY_GPADL_MAP 16
+#define REPLAY_SAVED_PKTS 256
+#define REPLAY_MAX_SUB 64
+#define REPLAY_DATA_IOV 1024 /* pages of a 4 MiB buffer */
 /* vmbusd's own class for a replay device given no "class".  The one
  * exception to "the class lives in the ops": a replay offers the class of
  * the channel it plays, which only the capture knows. */
 #define REPLAY_CLASS_GUID_STR "7a3c8f10-5d2e-4b9a-9c61-2f0e8d4b7a11"
 
+enum replay_kind { STEP_IN, STEP_OUT, STEP_DATA, STEP_OFFER };
+
 struct replay_step {
-	bool in;               /* guest -> host: expected; else host -> guest: sent */
+	enum replay_kind kind;
 	uint32_t seq;          /* record number in the capture */
-	uint8_t *raw;          /* descriptor onwards */
+	uint8_t *raw;          /* packet: descriptor onwards; data: the bytes */
+	uint32_t len;
+	uint32_t gpadl_at;     /* in: byte of raw holding a GPADL handle (0: none) */
+	uint32_t gpadl;        /* data: captured GPADL handle, 0 = packet pages */
+	uint64_t offset;       /* data: offset in the GPADL or in the packet's pages */
+	uint64_t tid;          /* data (packet pages): the captured trans id */
+	uint16_t sub;          /* offer: subchannel index */
+};
+
+/* A live GPA-direct guest packet, kept for the data step of its request. */
+struct replay_saved {
+	uint64_t tid;          /* captured trans id */
+	uint8_t *raw;
 	uint32_t len;
 };
 
 struct replay_dev {
+	struct vmbus_server *srv;
 	struct vmbus_channel *ch;
+	struct replay_dev *primary;        /* NULL for a primary */
+	struct vmbus_offer_params offer;
+	uint32_t capture_relid;
 	struct replay_step *steps;
 	uint32_t n_steps, next;
-	uint32_t matched, sent;
+	uint32_t matched, sent, data_written;
 	bool diverged;
 	char why[160];
 	uint32_t div_seq;
 	char *div_expected, *div_actual;   /* hex */
 	struct { uint64_t captured, live; } tids[REPLAY_TID_MAP];
 	uint32_t n_tids;
+	struct { uint32_t captured, live; } gpadls[REPLAY_GPADL_MAP]; /* on the primary */
+	uint32_t n_gpadls;
+	struct replay_saved saved[REPLAY_SAVED_PKTS];
+	uint32_t saved_next;
+	/* Subchannels (primary only): their configs until offered. */
+	json_t *sub_cfg;
+	struct replay_dev *subs[REPLAY_MAX_SUB];
+	uint32_t n_subs;
 };
 
-#define REPLAY_MAX_DEVS 64
+#define REPLAY_MAX_DEVS 128
 static struct replay_dev *replay_devs[REPLAY_MAX_DEVS];
 static unsigned replay_n_devs;
 
@@ -73,7 +124,7 @@ static bool replay_waits_before(uint32_t seq)
 		const struct replay_dev *r = replay_devs[d];
 
 		for (uint32_t i = r->next; i < r->n_steps; i++) {
-			if (r->steps[i].in) {
+			if (r->steps[i].kind == STEP_IN) {
 				if (r->steps[i].seq < seq)
 					return true;
 				break;
@@ -81,6 +132,11 @@ static bool replay_waits_before(uint32_t seq)
 		}
 	}
 	return false;
+}
+
+static struct replay_dev *replay_prim(struct replay_dev *r)
+{
+	return r->primary ? r->primary : r;
 }
 
 /* ---- matching ---------------------------------------------------------------- */
@@ -97,13 +153,41 @@ static uint64_t replay_live_tid(struct replay_dev *r, uint64_t captured, bool *f
 	return captured;
 }
 
+/* GPADL handles are the guest's choice: mapped per device (on its primary). */
+static uint32_t replay_live_gpadl(struct replay_dev *r, uint32_t captured)
+{
+	struct replay_dev *p = replay_prim(r);
+
+	for (uint32_t i = 0; i < p->n_gpadls; i++)
+		if (p->gpadls[i].captured == captured)
+			return p->gpadls[i].live;
+	return captured;
+}
+
+static void replay_map_gpadl(struct replay_dev *r, uint32_t captured, uint32_t live)
+{
+	struct replay_dev *p = replay_prim(r);
+
+	for (uint32_t i = 0; i < p->n_gpadls; i++) {
+		if (p->gpadls[i].captured == captured) {
+			p->gpadls[i].live = live; /* a buffer given anew (MTU change, reopen) */
+			return;
+		}
+	}
+	if (p->n_gpadls < REPLAY_GPADL_MAP) {
+		p->gpadls[p->n_gpadls].captured = captured;
+		p->gpadls[p->n_gpadls].live = live;
+		p->n_gpadls++;
+	}
+}
+
 static void replay_diverge(struct replay_dev *r, const struct replay_step *s, const uint8_t *raw,
 			   uint32_t len, const char *why)
 {
 	r->diverged = true;
 	r->div_seq = s ? s->seq : 0;
 	snprintf(r->why, sizeof(r->why), "%s", why);
-	r->div_expected = s ? hex_encode(s->raw, s->len) : NULL;
+	r->div_expected = s && s->kind != STEP_OFFER ? hex_encode(s->raw, s->len) : NULL;
 	r->div_actual = raw ? hex_encode(raw, len) : NULL;
 	log_warn("replay: relid %u: divergence at captured record #%u: %s",
 		 vmbus_chan_relid(r->ch), r->div_seq, why);
@@ -114,7 +198,7 @@ static const char *replay_compare(struct replay_dev *r, const struct replay_step
 				  const struct vmbus_pkt *pkt)
 {
 	struct vmpacket_descriptor want, got;
-	uint32_t skip_to = sizeof(want);
+	uint32_t skip_to = sizeof(want), g = s->gpadl_at;
 	bool found;
 	uint64_t live;
 
@@ -136,24 +220,140 @@ static const char *replay_compare(struct replay_dev *r, const struct replay_step
 	}
 	if (want.type == VM_PKT_DATA_USING_GPA_DIRECT)
 		skip_to = (uint32_t)want.offset8 * 8; /* ranges and PFNs: guest pages */
+	if (g >= skip_to && (uint64_t)g + 4 <= s->len) {
+		uint32_t cg, lg;
+
+		if (memcmp(s->raw + skip_to, pkt->raw + skip_to, g - skip_to) ||
+		    memcmp(s->raw + g + 4, pkt->raw + g + 4, s->len - g - 4))
+			return "payload bytes";
+		memcpy(&cg, s->raw + g, 4);
+		memcpy(&lg, pkt->raw + g, 4);
+		replay_map_gpadl(r, cg, lg);
+		return NULL;
+	}
 	if (memcmp(s->raw + skip_to, pkt->raw + skip_to, s->len - skip_to))
 		return "payload bytes";
 	return NULL;
 }
 
-/* Sends captured host packets from `next` up to the next guest packet. */
+/* Keeps a matched live GPA-direct packet for the data step of its request. */
+static void replay_save_pkt(struct replay_dev *r, uint64_t captured_tid, const struct vmbus_pkt *pkt)
+{
+	struct replay_saved *sv = NULL;
+	uint8_t *copy;
+
+	for (uint32_t i = 0; i < REPLAY_SAVED_PKTS; i++)
+		if (r->saved[i].raw && r->saved[i].tid == captured_tid)
+			sv = &r->saved[i];
+	if (!sv)
+		sv = &r->saved[r->saved_next++ % REPLAY_SAVED_PKTS];
+	copy = malloc(pkt->raw_len);
+	if (!copy)
+		return;
+	memcpy(copy, pkt->raw, pkt->raw_len);
+	free(sv->raw);
+	sv->raw = copy;
+	sv->len = pkt->raw_len;
+	sv->tid = captured_tid;
+}
+
+/* Writes len bytes into the iovecs from byte `skip` of them on. */
+static void replay_iov_write(const struct iovec *iov, int n, uint64_t skip, const uint8_t *src,
+			     size_t len)
+{
+	for (int i = 0; i < n && len; i++) {
+		size_t c;
+
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		c = MIN(len, iov[i].iov_len - (size_t)skip);
+		memcpy((uint8_t *)iov[i].iov_base + skip, src, c);
+		src += c;
+		len -= c;
+		skip = 0;
+	}
+}
+
+/* Writes a data step's bytes into the new guest's pages; NULL or why not. */
+static const char *replay_write_data(struct replay_dev *r, const struct replay_step *s)
+{
+	struct iovec iov[REPLAY_DATA_IOV];
+	uint64_t total = 0, skip;
+	int n;
+
+	if (s->gpadl) {
+		struct replay_dev *p = replay_prim(r);
+
+		n = vmbus_chan_gpadl_iov(p->ch, replay_live_gpadl(r, s->gpadl), s->offset, s->len, iov,
+					 REPLAY_DATA_IOV);
+		if (n < 0)
+			return "data record: the new guest's GPADL does not hold its range";
+		skip = 0;
+		total = s->len;
+	} else {
+		struct replay_saved *sv = NULL;
+		struct vmpacket_descriptor d;
+		struct vmbus_pkt pkt;
+
+		for (uint32_t i = 0; i < REPLAY_SAVED_PKTS; i++)
+			if (r->saved[i].raw && r->saved[i].tid == s->tid)
+				sv = &r->saved[i];
+		if (!sv)
+			return "data record: no guest packet with its transaction id had pages";
+		memcpy(&d, sv->raw, sizeof(d));
+		pkt = (struct vmbus_pkt){ .type = d.type, .flags = d.flags, .trans_id = d.trans_id,
+					  .raw = sv->raw, .raw_len = sv->len,
+					  .data = sv->raw + (uint32_t)d.offset8 * 8,
+					  .data_len = sv->len - (uint32_t)d.offset8 * 8 };
+		n = vmbus_pkt_gpa_direct_iov(&pkt, vmbus_chan_gmem(r->ch), iov, REPLAY_DATA_IOV, &total);
+		if (n < 0)
+			return "data record: the guest packet's pages cannot be mapped";
+		skip = s->offset;
+	}
+	if (total < skip || total - skip < s->len)
+		return "data record: larger than the new guest's buffer";
+	replay_iov_write(iov, n, skip, s->raw, s->len);
+	r->data_written++;
+	return NULL;
+}
+
+static struct replay_dev *replay_offer_sub(struct replay_dev *r, uint16_t index, struct json_err *err);
+
+/* Plays host steps from `next` up to the next guest packet. */
 static void replay_pump(struct replay_dev *r)
 {
 	if (!vmbus_chan_is_open(r->ch))
 		return;
-	while (!r->diverged && r->next < r->n_steps && !r->steps[r->next].in &&
+	while (!r->diverged && r->next < r->n_steps && r->steps[r->next].kind != STEP_IN &&
 	       !replay_waits_before(r->steps[r->next].seq)) {
 		struct replay_step *s = &r->steps[r->next];
 		struct vmpacket_descriptor d;
 		struct iovec iov;
+		const char *why;
 		bool found;
 		int rc;
 
+		if (s->kind == STEP_DATA) {
+			if ((why = replay_write_data(r, s))) {
+				replay_diverge(r, s, NULL, 0, why);
+				return;
+			}
+			r->next++;
+			continue;
+		}
+		if (s->kind == STEP_OFFER) {
+			struct json_err err = { "" };
+
+			if (!replay_offer_sub(r, s->sub, &err)) {
+				replay_diverge(r, s, NULL, 0, "subchannel could not be offered");
+				log_warn("replay: %s", err.msg);
+				return;
+			}
+			r->next++;
+			continue;
+		}
 		memcpy(&d, s->raw, sizeof(d));
 		iov.iov_base = s->raw + sizeof(d);
 		iov.iov_len = s->len - sizeof(d);
@@ -172,38 +372,66 @@ static void replay_pump(struct replay_dev *r)
 
 /* ---- notify loop ------------------------------------------------------------ */
 
+/* Host steps of other channels may have waited for the guest packet just
+ * matched on r: play them, and let those channels read what their guest
+ * left in the ring meanwhile. */
+static void replay_resume_others(struct replay_dev *r)
+{
+	for (unsigned d = 0; d < replay_n_devs; d++) {
+		struct replay_dev *o = replay_devs[d];
+
+		if (o == r || o->diverged || !vmbus_chan_is_open(o->ch))
+			continue;
+		replay_pump(o);
+		if (o->next < o->n_steps && o->steps[o->next].kind == STEP_IN)
+			vmbus_chan_notify_later(o->ch);
+	}
+}
+
 static void replay_notify(struct vmbus_channel *ch)
 {
 	struct replay_dev *r = vmbus_chan_priv(ch);
 	struct vmbus_pkt pkt;
 
-	while (!r->diverged && vmbus_chan_recv(ch, &pkt) > 0) {
+	for (;;) {
+		const struct replay_step *s;
 		const char *why;
 
 		replay_pump(r);
+		/* A host step still waiting for another channel's guest packet
+		 * (the guest wrote this ring first, or our notify for it ran
+		 * first): what the guest sent here stays in the ring until
+		 * that packet has come (replay_resume_others). */
+		if (r->diverged || (r->next < r->n_steps && r->steps[r->next].kind != STEP_IN))
+			return;
+		if (vmbus_chan_recv(ch, &pkt) <= 0)
+			return;
 		if (r->next >= r->n_steps) {
 			replay_diverge(r, NULL, pkt.raw, pkt.raw_len,
 				       "guest sent a packet after the captured session ended");
 			break;
 		}
-		if (!r->steps[r->next].in) {
-			replay_diverge(r, &r->steps[r->next], pkt.raw, pkt.raw_len,
-				       "guest sent a packet where the host sent one");
+		s = &r->steps[r->next];
+		if (s->kind != STEP_IN) {
+			replay_diverge(r, s, pkt.raw, pkt.raw_len,
+				       "guest sent a packet where the host acted");
 			break;
 		}
-		why = replay_compare(r, &r->steps[r->next], &pkt);
+		why = replay_compare(r, s, &pkt);
 		if (why) {
-			replay_diverge(r, &r->steps[r->next], pkt.raw, pkt.raw_len, why);
+			replay_diverge(r, s, pkt.raw, pkt.raw_len, why);
 			break;
+		}
+		if (pkt.type == VM_PKT_DATA_USING_GPA_DIRECT) {
+			struct vmpacket_descriptor want;
+
+			memcpy(&want, s->raw, sizeof(want));
+			replay_save_pkt(r, want.trans_id, &pkt);
 		}
 		r->matched++;
 		r->next++;
-		/* Host packets of other channels may have waited for this one. */
-		for (unsigned d = 0; d < replay_n_devs; d++)
-			if (replay_devs[d] != r)
-				replay_pump(replay_devs[d]);
+		replay_resume_others(r);
 	}
-	replay_pump(r);
 }
 
 /* ---- lifecycle ------------------------------------------------------------------ */
@@ -212,7 +440,6 @@ static int replay_open(struct vmbus_channel *ch)
 {
 	struct replay_dev *r = vmbus_chan_priv(ch);
 
-	r->next = r->matched = r->sent = r->n_tids = 0;
 	replay_pump(r);
 	return 0;
 }
@@ -231,10 +458,55 @@ static void replay_free(struct replay_dev *r)
 {
 	for (uint32_t i = 0; i < r->n_steps; i++)
 		free(r->steps[i].raw);
+	for (uint32_t i = 0; i < REPLAY_SAVED_PKTS; i++)
+		free(r->saved[i].raw);
 	free(r->steps);
 	free(r->div_expected);
 	free(r->div_actual);
+	json_decref(r->sub_cfg);
 	free(r);
+}
+
+static int replay_load_step(struct replay_step *s, json_t *e, size_t i, const char *path,
+			    struct json_err *err)
+{
+	const char *raw = json_string_value(json_object_get(e, "raw"));
+	json_t *offer = json_object_get(e, "offer");
+	struct vmpacket_descriptor d;
+	json_int_t at;
+
+	s->seq = (uint32_t)json_integer_value(json_object_get(e, "seq"));
+	if (offer) {
+		if (!json_is_integer(offer) || json_integer_value(offer) < 1 ||
+		    json_integer_value(offer) > 0xFFFF)
+			return json_fail(err, path, "script", "entry %zu: bad subchannel index", i);
+		s->kind = STEP_OFFER;
+		s->sub = (uint16_t)json_integer_value(offer);
+		return 0;
+	}
+	if (json_is_true(json_object_get(e, "data"))) {
+		json_int_t g = json_integer_value(json_object_get(e, "gpadl"));
+
+		s->kind = STEP_DATA;
+		if (g < 0 || g > UINT32_MAX || !raw ||
+		    hex_decode(raw, VMBUS_TRACE_MAX_RECORD, &s->raw, &s->len) || !s->len)
+			return json_fail(err, path, "script", "entry %zu: bad data step", i);
+		s->gpadl = (uint32_t)g;
+		s->offset = (uint64_t)json_integer_value(json_object_get(e, "offset"));
+		s->tid = (uint64_t)json_integer_value(json_object_get(e, "tid"));
+		return 0;
+	}
+	s->kind = json_is_true(json_object_get(e, "in")) ? STEP_IN : STEP_OUT;
+	if (!raw || strlen(raw) < 32 || hex_decode(raw, 0xFFFF * 8u, &s->raw, &s->len))
+		return json_fail(err, path, "script", "entry %zu: bad raw packet", i);
+	memcpy(&d, s->raw, sizeof(d));
+	if (d.offset8 < 2 || (uint32_t)d.offset8 * 8 > s->len || (uint32_t)d.len8 * 8 != s->len)
+		return json_fail(err, path, "script", "entry %zu: bad descriptor", i);
+	at = json_integer_value(json_object_get(e, "gpadl_at"));
+	if (at < 0 || (at && (at < 16 || (uint64_t)at + 4 > s->len)))
+		return json_fail(err, path, "script", "entry %zu: gpadl_at outside the packet", i);
+	s->gpadl_at = (uint32_t)at;
+	return 0;
 }
 
 static int replay_load_script(struct replay_dev *r, const json_t *script, const char *path,
@@ -242,6 +514,7 @@ static int replay_load_script(struct replay_dev *r, const json_t *script, const 
 {
 	size_t i;
 	json_t *e;
+	int rc;
 
 	if (!json_is_array(script))
 		return json_fail(err, path, "script", "must be an array");
@@ -249,29 +522,87 @@ static int replay_load_script(struct replay_dev *r, const json_t *script, const 
 	if (!r->steps)
 		return json_fail(err, path, "script", "out of memory");
 	json_array_foreach(script, i, e) {
-		struct replay_step *s = &r->steps[i];
-		const char *raw = json_string_value(json_object_get(e, "raw"));
-		struct vmpacket_descriptor d;
-
-		s->in = json_is_true(json_object_get(e, "in"));
-		s->seq = (uint32_t)json_integer_value(json_object_get(e, "seq"));
-		if (!raw || strlen(raw) < 32 || hex_decode(raw, 0xFFFF * 8u, &s->raw, &s->len))
-			return json_fail(err, path, "script", "entry %zu: bad raw packet", i);
 		r->n_steps++;
-		memcpy(&d, s->raw, sizeof(d));
-		if (d.offset8 < 2 || (uint32_t)d.offset8 * 8 > s->len || (uint32_t)d.len8 * 8 != s->len)
-			return json_fail(err, path, "script", "entry %zu: bad descriptor", i);
+		if ((rc = replay_load_step(&r->steps[i], e, i, path, err)))
+			return rc;
 	}
 	return 0;
+}
+
+/* One channel of the replay (a primary, or a subchannel of `primary`),
+ * offered at once. */
+static struct replay_dev *replay_new(struct vmbus_server *srv, const json_t *config,
+				     const char *path, struct replay_dev *primary,
+				     const struct vmbus_offer_params *base, struct json_err *err)
+{
+	uint64_t max_pkt = 0, crelid = 0, sub = 0;
+	struct replay_dev *r;
+
+	if (replay_n_devs == REPLAY_MAX_DEVS) {
+		json_fail(err, path, NULL, "at most %d replayed channels", REPLAY_MAX_DEVS);
+		return NULL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		json_fail(err, path, NULL, "out of memory");
+		return NULL;
+	}
+	r->srv = srv;
+	r->primary = primary;
+	r->offer = *base;
+	if (json_get_u64(config, path, "max_pkt_size", false, 0, 0xFFFF * 8u, &max_pkt, err) ||
+	    json_get_u64(config, path, "capture_relid", false, 0, UINT32_MAX, &crelid, err) ||
+	    (primary && json_get_u64(config, path, "index", true, 1, 0xFFFF, &sub, err)) ||
+	    replay_load_script(r, json_object_get(config, "script"), path, err)) {
+		replay_free(r);
+		return NULL;
+	}
+	r->capture_relid = (uint32_t)crelid;
+	if (max_pkt)
+		r->offer.max_pkt_size = (uint32_t)max_pkt;
+	if (primary)
+		r->offer.sub_channel_index = (uint16_t)sub;
+	r->ch = vmbus_offer(srv, &r->offer, &replay_channel_ops, r);
+	if (!r->ch) {
+		json_fail(err, path, "instance", "%s", vmbus_offer_strerror(errno));
+		replay_free(r);
+		return NULL;
+	}
+	replay_devs[replay_n_devs++] = r;
+	return r;
+}
+
+static struct replay_dev *replay_offer_sub(struct replay_dev *r, uint16_t index, struct json_err *err)
+{
+	size_t i;
+	json_t *e;
+
+	if (r->primary || r->n_subs == REPLAY_MAX_SUB) {
+		json_fail(err, "", "subchannels", "subchannel %u: not offered from a primary or too many",
+			  index);
+		return NULL;
+	}
+	json_array_foreach(r->sub_cfg, i, e) {
+		struct replay_dev *s;
+
+		if (json_integer_value(json_object_get(e, "index")) != index)
+			continue;
+		s = replay_new(r->srv, e, "subchannels", r, &r->offer, err);
+		if (s)
+			r->subs[r->n_subs++] = s;
+		return s;
+	}
+	json_fail(err, "", "subchannels", "subchannel %u has no script", index);
+	return NULL;
 }
 
 static int replay_create(struct vmbus_server *srv, const json_t *config, const char *path,
 			 void **out, struct json_err *err)
 {
-	static const char *const keys[] = { "class", "instance", "sub_channel_index", "max_pkt_size",
-					    "signal_every_packet", "script", NULL };
+	static const char *const keys[] = { "class", "instance", "capture_relid", "max_pkt_size",
+					    "signal_every_packet", "script", "subchannels", NULL };
 	struct vmbus_offer_params p = { 0 };
-	uint64_t sub = 0, max_pkt = 0;
+	json_t *subs = json_object_get(config, "subchannels");
 	struct replay_dev *r;
 	bool every = false;
 	int rc;
@@ -280,69 +611,82 @@ static int replay_create(struct vmbus_server *srv, const json_t *config, const c
 	    (rc = guid_parse(REPLAY_CLASS_GUID_STR, &p.if_type)) ||
 	    (rc = json_get_guid(config, path, "class", false, &p.if_type, err)) ||
 	    (rc = json_get_guid(config, path, "instance", true, &p.if_instance, err)) ||
-	    (rc = json_get_u64(config, path, "sub_channel_index", false, 0, 0xFFFF, &sub, err)) ||
-	    (rc = json_get_u64(config, path, "max_pkt_size", false, 0, 0xFFFF * 8u, &max_pkt, err)) ||
 	    (rc = json_get_bool(config, path, "signal_every_packet", false, &every, err)))
 		return rc;
-	p.sub_channel_index = (uint16_t)sub;
-	p.max_pkt_size = (uint32_t)max_pkt;
+	if (subs && !json_is_array(subs))
+		return json_fail(err, path, "subchannels", "must be an array");
 	p.signal_every_packet = every;
-	r = calloc(1, sizeof(*r));
+	r = replay_new(srv, config, path, NULL, &p, err);
 	if (!r)
-		return json_fail(err, path, NULL, "out of memory");
-	if ((rc = replay_load_script(r, json_object_get(config, "script"), path, err))) {
-		replay_free(r);
-		return rc;
-	}
-	if (replay_n_devs == REPLAY_MAX_DEVS) {
-		replay_free(r);
-		return json_fail(err, path, NULL, "at most %d replayed channels", REPLAY_MAX_DEVS);
-	}
-	r->ch = vmbus_offer(srv, &p, &replay_channel_ops, r);
-	if (!r->ch) {
-		int e = errno;
-
-		replay_free(r);
-		return json_fail(err, path, "instance", "%s", vmbus_offer_strerror(e));
-	}
-	replay_devs[replay_n_devs++] = r;
+		return -EINVAL;
+	r->sub_cfg = subs ? json_incref(subs) : json_array();
 	*out = r;
 	return 0;
 }
 
-static void replay_destroy(void *dev)
+static void replay_unlist(struct replay_dev *r)
 {
-	struct replay_dev *r = dev;
-
 	for (unsigned d = 0; d < replay_n_devs; d++) {
 		if (replay_devs[d] == r) {
 			replay_devs[d] = replay_devs[--replay_n_devs];
 			break;
 		}
 	}
+}
 
+static void replay_destroy(void *dev)
+{
+	struct replay_dev *r = dev;
+
+	for (uint32_t i = 0; i < r->n_subs; i++) {
+		replay_unlist(r->subs[i]);
+		vmbus_rescind(r->subs[i]->ch);
+		replay_free(r->subs[i]);
+	}
+	replay_unlist(r);
 	vmbus_rescind(r->ch);
 	replay_free(r);
 }
 
-/* {"state": "waiting"|"done"|"diverged", "steps", "next", "matched", "sent",
- *  and on divergence "seq", "why", "expected", "actual"} */
+/* {"state": "waiting"|"done"|"diverged", "relid", "capture_relid", "steps",
+ *  "next", "matched", "sent", "data_written", "subchannels",
+ *  and on divergence "seq", "why", "expected", "actual"}: a primary's
+ * counters include its subchannels'; a subchannel's divergence is the
+ * device's, with that subchannel's relids. */
 static json_t *replay_stats(void *dev)
 {
-	struct replay_dev *r = dev;
-	json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "state",
-			      r->diverged ? "diverged" : r->next >= r->n_steps ? "done" : "waiting",
-			      "relid", (json_int_t)vmbus_chan_relid(r->ch),
-			      "steps", (json_int_t)r->n_steps, "next", (json_int_t)r->next,
-			      "matched", (json_int_t)r->matched, "sent", (json_int_t)r->sent);
+	struct replay_dev *r = dev, *div = r->diverged ? r : NULL;
+	uint32_t steps = r->n_steps, next = r->next, matched = r->matched, sent = r->sent;
+	uint32_t data = r->data_written;
+	bool done = r->next >= r->n_steps;
+	json_t *o;
 
-	if (o && r->diverged) {
-		json_object_set_new(o, "seq", json_integer(r->div_seq));
-		json_object_set_new(o, "why", json_string(r->why));
-		if (r->div_expected)
-			json_object_set_new(o, "expected", json_string(r->div_expected));
-		if (r->div_actual)
-			json_object_set_new(o, "actual", json_string(r->div_actual));
+	for (uint32_t i = 0; i < r->n_subs; i++) {
+		struct replay_dev *s = r->subs[i];
+
+		if (s->diverged && !div)
+			div = s;
+		done = done && s->next >= s->n_steps;
+		steps += s->n_steps;
+		next += s->next;
+		matched += s->matched;
+		sent += s->sent;
+		data += s->data_written;
+	}
+	o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "state",
+		      div ? "diverged" : done ? "done" : "waiting",
+		      "relid", (json_int_t)vmbus_chan_relid((div ? div : r)->ch),
+		      "capture_relid", (json_int_t)(div ? div : r)->capture_relid,
+		      "steps", (json_int_t)steps, "next", (json_int_t)next,
+		      "matched", (json_int_t)matched, "sent", (json_int_t)sent,
+		      "data_written", (json_int_t)data, "subchannels", (json_int_t)r->n_subs);
+	if (o && div) {
+		json_object_set_new(o, "seq", json_integer(div->div_seq));
+		json_object_set_new(o, "why", json_string(div->why));
+		if (div->div_expected)
+			json_object_set_new(o, "expected", json_string(div->div_expected));
+		if (div->div_actual)
+			json_object_set_new(o, "actual", json_string(div->div_actual));
 	}
 	return o;
 }

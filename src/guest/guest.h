@@ -45,6 +45,8 @@ struct guest_opts {
 	bool kvp_get_value;   /* KVP GET returns the stored value (Linux returns "") */
 	const char *fcopy_root;   /* fcopy daemon's "/" (NULL: no daemon, HV_E_FAIL) */
 	uint64_t fcopy_max_bytes; /* fcopy writes past this: HV_ERROR_DISK_FULL (0: none) */
+	uint32_t first_gpadl;     /* first GPADL handle; 0 = GUEST_FIRST_GPADL (a replay
+				   * test gives another: handles are the guest's choice) */
 };
 
 struct guest_cpu {

@@ -36,6 +36,7 @@ static const char usage_text[] =
 	"  --kvp-get-value       KVP GET returns the stored value (Linux returns \"\")\n"
 	"  --fcopy-root DIR      run the fcopy daemon with DIR as its \"/\" (else: no daemon)\n"
 	"  --fcopy-max-bytes N   fcopy writes past N bytes fail: disk full\n"
+	"  --first-gpadl N       first GPADL handle (default Linux's 0xE1E10)\n"
 	"  --verbose             debug logs on stderr\n"
 	"commands:\n"
 	"  negotiate                         negotiate, list offers, unload\n"
@@ -407,7 +408,7 @@ static int cmd_netvsc(struct cli *c)
 
 int main(int argc, char **argv)
 {
-	enum { O_SOCKET = 256, O_VCPUS, O_MEM, O_MAXVER, O_TIMEOUT, O_RAWMSG, O_KVPGET, O_FCROOT, O_FCMAX, O_VERBOSE,
+	enum { O_SOCKET = 256, O_VCPUS, O_MEM, O_MAXVER, O_TIMEOUT, O_RAWMSG, O_KVPGET, O_FCROOT, O_FCMAX, O_VERBOSE, O_FIRST_GPADL,
 	       O_UNTIL_HB, O_UNTIL_SD, O_DURATION, O_EXIT_AFTER, O_WAIT, O_RING_KIB, O_SIZE, O_COUNT,
 	       O_DIR, O_TVP, O_SUBCH, O_QD, O_HELP_SC, O_HELP_RAW, O_HELP, O_NVSP_VER, O_FRAMES, O_FRAME_SIZE };
 	static const struct option longopts[] = {
@@ -421,6 +422,7 @@ int main(int argc, char **argv)
 		{ "fcopy-root", required_argument, NULL, O_FCROOT },
 		{ "fcopy-max-bytes", required_argument, NULL, O_FCMAX },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
+		{ "first-gpadl", required_argument, NULL, O_FIRST_GPADL },
 		{ "until-heartbeats", required_argument, NULL, O_UNTIL_HB },
 		{ "until-shutdown", no_argument, NULL, O_UNTIL_SD },
 		{ "duration", required_argument, NULL, O_DURATION },
@@ -478,6 +480,7 @@ int main(int argc, char **argv)
 		case O_KVPGET: c.opts.kvp_get_value = true; break;
 		case O_FCROOT: c.opts.fcopy_root = optarg; break;
 		case O_FCMAX: c.opts.fcopy_max_bytes = strtoull(optarg, NULL, 0); break;
+		case O_FIRST_GPADL: c.opts.first_gpadl = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'v':
 		case O_VERBOSE: log_set_level(LOG_DEBUG); break;
 		case O_UNTIL_HB: c.until_heartbeats = strtoull(optarg, NULL, 0); break;
