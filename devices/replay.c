@@ -28,7 +28,8 @@
  * offered it; the primary's stats cover its subchannels.
  *
  * Order across channels: a host step is played only once every guest
- * packet captured before it, on any channel, has arrived (the shutdown
+ * packet captured before it, on any channel, has arrived (replay_ordered
+ * says which steps; answers to this channel's own guest do not wait) (the shutdown
  * request of a session waits for the KVP answers that preceded it; a
  * frame received on one NIC waits for the frame sent on the other), so the
  * devices of one replay share a list (one replay per process).
@@ -52,12 +53,14 @@
 #include "core/guid.h"
 #include "core/hex.h"
 #include "core/log.h"
+#include "core/trace.h"
 #include "core/util.h"
 #include "devices/device.h"
 #include "vmbusd/proto/ring.h"
 #include "vmbusd/proto/trace.h"
 
 #define REPLAY_TID_MAP 256
+#define REPLAY_WINDOW 256       /* steps ahead a guest packet may be matched in */
 #define REPLAY_GPADL_MAP 16
 #define REPLAY_SAVED_PKTS 256
 #define REPLAY_MAX_SUB 64
@@ -79,6 +82,8 @@ struct replay_step {
 	uint64_t offset;       /* data: offset in the GPADL or in the packet's pages */
 	uint64_t tid;          /* data (packet pages): the captured trans id */
 	uint16_t sub;          /* offer: subchannel index */
+	int32_t req;           /* host step answering guest packet steps[req]; -1: unsolicited */
+	bool done;             /* guest packet matched / host step played */
 };
 
 /* A live GPA-direct guest packet, kept for the data step of its request. */
@@ -124,7 +129,7 @@ static bool replay_waits_before(uint32_t seq)
 		const struct replay_dev *r = replay_devs[d];
 
 		for (uint32_t i = r->next; i < r->n_steps; i++) {
-			if (r->steps[i].kind == STEP_IN) {
+			if (r->steps[i].kind == STEP_IN && !r->steps[i].done) {
 				if (r->steps[i].seq < seq)
 					return true;
 				break;
@@ -134,12 +139,56 @@ static bool replay_waits_before(uint32_t seq)
 	return false;
 }
 
+/* Does host step s wait for guest packets captured earlier on other
+ * channels?  Not an answer to this channel's own guest: a completion, the
+ * data of a request (packet pages) or a subchannel offer follow a guest
+ * packet of this channel, already matched, so waiting on other channels
+ * would only tie unrelated timing together (a real guest's heartbeat
+ * answers and its disk reads).  Host-initiated packets and receive-buffer
+ * data (a frame that came from another NIC) keep the captured order. */
+static bool replay_ordered(const struct replay_step *s)
+{
+	struct vmpacket_descriptor d;
+
+	if (s->kind == STEP_OFFER || (s->kind == STEP_DATA && !s->gpadl))
+		return false;
+	if (s->kind == STEP_OUT) {
+		memcpy(&d, s->raw, sizeof(d));
+		return d.type != VM_PKT_COMP;
+	}
+	return true;
+}
+
 static struct replay_dev *replay_prim(struct replay_dev *r)
 {
 	return r->primary ? r->primary : r;
 }
 
 /* ---- matching ---------------------------------------------------------------- */
+
+/* A guest reuses its transaction ids (Linux's request ids come back to a
+ * free list at completion), and a reordered submission takes another one:
+ * the map holds, per captured id, the live id of the request matched last
+ * (its answers are played before the captured id can come again). */
+static void replay_set_tid(struct replay_dev *r, uint64_t captured, uint64_t live)
+{
+	for (uint32_t i = 0; i < r->n_tids; i++) {
+		if (r->tids[i].captured == captured) {
+			r->tids[i].live = live;
+			return;
+		}
+	}
+	if (r->n_tids < REPLAY_TID_MAP) {
+		r->tids[r->n_tids].captured = captured;
+		r->tids[r->n_tids].live = live;
+		r->n_tids++;
+	} else {
+		/* Oldest entry out: ids of a long session cycle through. */
+		memmove(r->tids, r->tids + 1, (REPLAY_TID_MAP - 1) * sizeof(r->tids[0]));
+		r->tids[REPLAY_TID_MAP - 1].captured = captured;
+		r->tids[REPLAY_TID_MAP - 1].live = live;
+	}
+}
 
 static uint64_t replay_live_tid(struct replay_dev *r, uint64_t captured, bool *found)
 {
@@ -193,14 +242,12 @@ static void replay_diverge(struct replay_dev *r, const struct replay_step *s, co
 		 vmbus_chan_relid(r->ch), r->div_seq, why);
 }
 
-/* Same packet up to what may change (see the top of the file)? */
-static const char *replay_compare(struct replay_dev *r, const struct replay_step *s,
-				  const struct vmbus_pkt *pkt)
+/* Same packet up to what may change (see the top of the file)?  No side
+ * effect: a guest packet is compared with several captured candidates. */
+static const char *replay_compare(const struct replay_step *s, const struct vmbus_pkt *pkt)
 {
 	struct vmpacket_descriptor want, got;
 	uint32_t skip_to = sizeof(want), g = s->gpadl_at;
-	bool found;
-	uint64_t live;
 
 	if (pkt->raw_len != s->len)
 		return "packet length";
@@ -210,30 +257,32 @@ static const char *replay_compare(struct replay_dev *r, const struct replay_step
 		return "packet type";
 	if (want.offset8 != got.offset8 || want.flags != got.flags)
 		return "descriptor offset8 or flags";
-	live = replay_live_tid(r, want.trans_id, &found);
-	if (found && live != got.trans_id)
-		return "transaction id";
-	if (!found && r->n_tids < REPLAY_TID_MAP) {
-		r->tids[r->n_tids].captured = want.trans_id;
-		r->tids[r->n_tids].live = got.trans_id;
-		r->n_tids++;
-	}
 	if (want.type == VM_PKT_DATA_USING_GPA_DIRECT)
 		skip_to = (uint32_t)want.offset8 * 8; /* ranges and PFNs: guest pages */
-	if (g >= skip_to && (uint64_t)g + 4 <= s->len) {
-		uint32_t cg, lg;
-
-		if (memcmp(s->raw + skip_to, pkt->raw + skip_to, g - skip_to) ||
-		    memcmp(s->raw + g + 4, pkt->raw + g + 4, s->len - g - 4))
-			return "payload bytes";
-		memcpy(&cg, s->raw + g, 4);
-		memcpy(&lg, pkt->raw + g, 4);
-		replay_map_gpadl(r, cg, lg);
-		return NULL;
-	}
+	if (g >= skip_to && (uint64_t)g + 4 <= s->len)
+		return memcmp(s->raw + skip_to, pkt->raw + skip_to, g - skip_to) ||
+		       memcmp(s->raw + g + 4, pkt->raw + g + 4, s->len - g - 4) ? "payload bytes" : NULL;
 	if (memcmp(s->raw + skip_to, pkt->raw + skip_to, s->len - skip_to))
 		return "payload bytes";
 	return NULL;
+}
+
+/* What the match of s with pkt makes known: the live transaction id and
+ * GPADL handle for the captured ones. */
+static void replay_commit(struct replay_dev *r, const struct replay_step *s,
+			  const struct vmbus_pkt *pkt)
+{
+	struct vmpacket_descriptor want;
+
+	memcpy(&want, s->raw, sizeof(want));
+	replay_set_tid(r, want.trans_id, pkt->trans_id);
+	if (s->gpadl_at) {
+		uint32_t cg, lg;
+
+		memcpy(&cg, s->raw + s->gpadl_at, 4);
+		memcpy(&lg, pkt->raw + s->gpadl_at, 4);
+		replay_map_gpadl(r, cg, lg);
+	}
 }
 
 /* Keeps a matched live GPA-direct packet for the data step of its request. */
@@ -315,66 +364,107 @@ static const char *replay_write_data(struct replay_dev *r, const struct replay_s
 	if (total < skip || total - skip < s->len)
 		return "data record: larger than the new guest's buffer";
 	replay_iov_write(iov, n, skip, s->raw, s->len);
+	/* A capture of the replay (--trace) holds the data as the live guest
+	 * got it: live GPADL handle or transaction id. */
+	if (trace_active()) {
+		struct iovec one = { s->raw, s->len };
+		bool found;
+
+		if (s->gpadl)
+			trace_emit_iov(VMBUS_TRACE_DATA_OUT, vmbus_chan_relid(r->ch), VMBUS_TRACE_VP_NONE,
+				       replay_live_gpadl(r, s->gpadl), s->offset, &one, 1, s->len);
+		else
+			trace_emit_iov(VMBUS_TRACE_DATA_OUT, vmbus_chan_relid(r->ch), (uint32_t)s->offset,
+				       0, replay_live_tid(r, s->tid, &found), &one, 1, s->len);
+	}
 	r->data_written++;
 	return NULL;
 }
 
 static struct replay_dev *replay_offer_sub(struct replay_dev *r, uint16_t index, struct json_err *err);
 
-/* Plays host steps from `next` up to the next guest packet. */
+/* Plays one host step: 0, -EAGAIN (ring full), or diverges (-EIO). */
+static int replay_play(struct replay_dev *r, struct replay_step *s)
+{
+	struct vmpacket_descriptor d;
+	struct iovec iov;
+	const char *why;
+	bool found;
+	int rc;
+
+	if (s->kind == STEP_DATA) {
+		if ((why = replay_write_data(r, s))) {
+			replay_diverge(r, s, NULL, 0, why);
+			return -EIO;
+		}
+		return 0;
+	}
+	if (s->kind == STEP_OFFER) {
+		struct json_err err = { "" };
+
+		if (!replay_offer_sub(r, s->sub, &err)) {
+			log_warn("replay: %s", err.msg);
+			replay_diverge(r, s, NULL, 0, "subchannel could not be offered");
+			return -EIO;
+		}
+		return 0;
+	}
+	memcpy(&d, s->raw, sizeof(d));
+	iov.iov_base = s->raw + sizeof(d);
+	iov.iov_len = s->len - sizeof(d);
+	rc = vmbus_chan_send(r->ch, d.type, d.flags, replay_live_tid(r, d.trans_id, &found),
+			     (uint32_t)d.offset8 * 8 - (uint32_t)sizeof(d), &iov, 1);
+	if (rc == -EAGAIN)
+		return rc; /* the guest signals when it has read */
+	if (rc) {
+		replay_diverge(r, s, NULL, 0, "host packet could not be sent");
+		return -EIO;
+	}
+	r->sent++;
+	return 0;
+}
+
+static void replay_advance(struct replay_dev *r)
+{
+	while (r->next < r->n_steps && r->steps[r->next].done)
+		r->next++;
+}
+
+/* Plays every host step that may go now, in script order: an answer once
+ * its guest packet was matched; an unsolicited step once every guest
+ * packet before it was (on this channel, and on the others when
+ * replay_ordered), and after the unsolicited steps before it. */
 static void replay_pump(struct replay_dev *r)
 {
+	bool unmatched = false, held = false;
+
 	if (!vmbus_chan_is_open(r->ch))
 		return;
-	while (!r->diverged && r->next < r->n_steps && r->steps[r->next].kind != STEP_IN &&
-	       !replay_waits_before(r->steps[r->next].seq)) {
-		struct replay_step *s = &r->steps[r->next];
-		struct vmpacket_descriptor d;
-		struct iovec iov;
-		const char *why;
-		bool found;
-		int rc;
+	for (uint32_t i = r->next; !r->diverged && i < r->n_steps && i < r->next + REPLAY_WINDOW; i++) {
+		struct replay_step *s = &r->steps[i];
 
-		if (s->kind == STEP_DATA) {
-			if ((why = replay_write_data(r, s))) {
-				replay_diverge(r, s, NULL, 0, why);
-				return;
-			}
-			r->next++;
+		if (s->done)
+			continue;
+		if (s->kind == STEP_IN) {
+			unmatched = true;
 			continue;
 		}
-		if (s->kind == STEP_OFFER) {
-			struct json_err err = { "" };
-
-			if (!replay_offer_sub(r, s->sub, &err)) {
-				replay_diverge(r, s, NULL, 0, "subchannel could not be offered");
-				log_warn("replay: %s", err.msg);
-				return;
-			}
-			r->next++;
+		if (s->req >= 0 ? !r->steps[s->req].done :
+		    held || unmatched || (replay_ordered(s) && replay_waits_before(s->seq))) {
+			held = held || s->req < 0;
 			continue;
 		}
-		memcpy(&d, s->raw, sizeof(d));
-		iov.iov_base = s->raw + sizeof(d);
-		iov.iov_len = s->len - sizeof(d);
-		rc = vmbus_chan_send(r->ch, d.type, d.flags, replay_live_tid(r, d.trans_id, &found),
-				     (uint32_t)d.offset8 * 8 - (uint32_t)sizeof(d), &iov, 1);
-		if (rc == -EAGAIN)
-			return; /* the guest signals when it has read */
-		if (rc) {
-			replay_diverge(r, s, NULL, 0, "host packet could not be sent");
+		if (replay_play(r, s))
 			return;
-		}
-		r->sent++;
-		r->next++;
+		s->done = true;
 	}
+	replay_advance(r);
 }
 
 /* ---- notify loop ------------------------------------------------------------ */
 
 /* Host steps of other channels may have waited for the guest packet just
- * matched on r: play them, and let those channels read what their guest
- * left in the ring meanwhile. */
+ * matched on r: play them. */
 static void replay_resume_others(struct replay_dev *r)
 {
 	for (unsigned d = 0; d < replay_n_devs; d++) {
@@ -383,9 +473,33 @@ static void replay_resume_others(struct replay_dev *r)
 		if (o == r || o->diverged || !vmbus_chan_is_open(o->ch))
 			continue;
 		replay_pump(o);
-		if (o->next < o->n_steps && o->steps[o->next].kind == STEP_IN)
-			vmbus_chan_notify_later(o->ch);
 	}
+}
+
+/* The captured guest packet this live one is: the first unmatched one
+ * within the window that compares equal (a real guest's threads reorder
+ * what they submit: Linux's SCSI scan and sd probe share the channel).
+ * -1 when none does; *why then says how the first unmatched one differs. */
+static int32_t replay_find(struct replay_dev *r, const struct vmbus_pkt *pkt, int32_t *first,
+			   const char **why)
+{
+	*first = -1;
+	*why = "guest sent a packet after the captured session ended";
+	for (uint32_t i = r->next; i < r->n_steps && i < r->next + REPLAY_WINDOW; i++) {
+		const struct replay_step *s = &r->steps[i];
+		const char *w;
+
+		if (s->done || s->kind != STEP_IN)
+			continue;
+		w = replay_compare(s, pkt);
+		if (!w)
+			return (int32_t)i;
+		if (*first < 0) {
+			*first = (int32_t)i;
+			*why = w;
+		}
+	}
+	return -1;
 }
 
 static void replay_notify(struct vmbus_channel *ch)
@@ -394,42 +508,29 @@ static void replay_notify(struct vmbus_channel *ch)
 	struct vmbus_pkt pkt;
 
 	for (;;) {
-		const struct replay_step *s;
+		struct replay_step *s;
 		const char *why;
+		int32_t idx, first;
 
 		replay_pump(r);
-		/* A host step still waiting for another channel's guest packet
-		 * (the guest wrote this ring first, or our notify for it ran
-		 * first): what the guest sent here stays in the ring until
-		 * that packet has come (replay_resume_others). */
-		if (r->diverged || (r->next < r->n_steps && r->steps[r->next].kind != STEP_IN))
+		if (r->diverged || vmbus_chan_recv(ch, &pkt) <= 0)
 			return;
-		if (vmbus_chan_recv(ch, &pkt) <= 0)
+		idx = replay_find(r, &pkt, &first, &why);
+		if (idx < 0) {
+			replay_diverge(r, first >= 0 ? &r->steps[first] : NULL, pkt.raw, pkt.raw_len, why);
 			return;
-		if (r->next >= r->n_steps) {
-			replay_diverge(r, NULL, pkt.raw, pkt.raw_len,
-				       "guest sent a packet after the captured session ended");
-			break;
 		}
-		s = &r->steps[r->next];
-		if (s->kind != STEP_IN) {
-			replay_diverge(r, s, pkt.raw, pkt.raw_len,
-				       "guest sent a packet where the host acted");
-			break;
-		}
-		why = replay_compare(r, s, &pkt);
-		if (why) {
-			replay_diverge(r, s, pkt.raw, pkt.raw_len, why);
-			break;
-		}
+		s = &r->steps[idx];
+		replay_commit(r, s, &pkt);
 		if (pkt.type == VM_PKT_DATA_USING_GPA_DIRECT) {
 			struct vmpacket_descriptor want;
 
 			memcpy(&want, s->raw, sizeof(want));
 			replay_save_pkt(r, want.trans_id, &pkt);
 		}
+		s->done = true;
 		r->matched++;
-		r->next++;
+		replay_advance(r);
 		replay_resume_others(r);
 	}
 }
@@ -509,6 +610,41 @@ static int replay_load_step(struct replay_step *s, json_t *e, size_t i, const ch
 	return 0;
 }
 
+/* A completion, or the data of a request (its packet's pages), answers
+ * the last guest packet before it with its transaction id: it is played
+ * once that packet came, whatever came around it. */
+static void replay_link_answers(struct replay_dev *r)
+{
+	for (uint32_t i = 0; i < r->n_steps; i++) {
+		struct replay_step *s = &r->steps[i];
+		struct vmpacket_descriptor d;
+		uint64_t tid;
+
+		s->req = -1;
+		if (s->kind == STEP_DATA && !s->gpadl) {
+			tid = s->tid;
+		} else if (s->kind == STEP_OUT) {
+			memcpy(&d, s->raw, sizeof(d));
+			if (d.type != VM_PKT_COMP)
+				continue;
+			tid = d.trans_id;
+		} else {
+			continue;
+		}
+		for (uint32_t j = i; j-- > 0;) {
+			struct vmpacket_descriptor g;
+
+			if (r->steps[j].kind != STEP_IN)
+				continue;
+			memcpy(&g, r->steps[j].raw, sizeof(g));
+			if (g.trans_id == tid) {
+				s->req = (int32_t)j;
+				break;
+			}
+		}
+	}
+}
+
 static int replay_load_script(struct replay_dev *r, const json_t *script, const char *path,
 			      struct json_err *err)
 {
@@ -526,6 +662,7 @@ static int replay_load_script(struct replay_dev *r, const json_t *script, const 
 		if ((rc = replay_load_step(&r->steps[i], e, i, path, err)))
 			return rc;
 	}
+	replay_link_answers(r);
 	return 0;
 }
 

@@ -128,5 +128,10 @@ struct trace_replay_opts {
 /* 0 every channel played to its end, 1 divergence (reported on out),
  * 2 unusable capture or set-up error, 3 timeout. */
 int trace_replay(const struct trace_replay_opts *o, FILE *out, FILE *errf);
+/* The host configuration ({"devices": [replay devices]}) that plays
+ * session `session` (0 or 1: the first) of capture `path`, edited by the
+ * rules file `edit` (NULL: none): what `vmbusd run` serves a scenario's
+ * guest with "replay".  NULL with the reason on errf. */
+json_t *trace_replay_config(const char *path, unsigned session, const char *edit, FILE *errf);
 
 #endif

@@ -465,10 +465,12 @@ void trace_decode_record(const struct trace_record *rec, struct trace_out *o)
 		if (h->proto == VMBUS_TRACE_PROTO_NETVSC) {
 			trace_decode_rndis(rec->data, rec->data_len, o);
 		} else {
-			trace_out_summary(o, " %u bytes", h->orig_len);
-			if (rec->data_len)
-				trace_out_summary(o, " [%02x%s]", rec->data[0],
-						  rec->data_len > 1 ? " ..." : "");
+			/* The first bytes, enough to find a record by its data
+			 * (an edit of what a guest reads). */
+			trace_out_summary(o, " %u bytes [", h->orig_len);
+			for (uint32_t i = 0; i < MIN(rec->data_len, 8u); i++)
+				trace_out_summary(o, "%s%02x", i ? " " : "", rec->data[i]);
+			trace_out_summary(o, "%s]", rec->data_len > 8 ? " ..." : "");
 		}
 		break;
 	default:

@@ -522,11 +522,53 @@ static json_t *replay_config(struct replay_chan *chans, FILE *errf, unsigned *n_
 	return json_pack("{s:o}", "devices", devs);
 }
 
+/* Edits, capture, configuration: the host config ({"devices": [...]}) or
+ * NULL (the reason on errf). */
+static json_t *replay_build(const char *path, unsigned session, const char *edit,
+			    struct replay_chan *chans, unsigned *n_dev, FILE *errf)
+{
+	struct replay_edits edits = { 0 };
+	json_t *root = NULL;
+
+	*n_dev = 0;
+	if ((!edit || !replay_edits_load(edit, &edits, errf)) &&
+	    !replay_load(path, session ? session : 1, chans, &edits, errf)) {
+		root = replay_config(chans, errf, n_dev);
+		if (!*n_dev) {
+			fprintf(errf, "vmbusd replay: %s: no channel to replay in session %u\n", path,
+				session ? session : 1);
+			json_decref(root);
+			root = NULL;
+		}
+	}
+	replay_edits_free(&edits);
+	return root;
+}
+
+static void replay_chans_free(struct replay_chan *chans)
+{
+	for (uint32_t i = 0; chans && i <= VMBUS_MAX_RELID; i++)
+		json_decref(chans[i].script);
+	free(chans);
+}
+
+json_t *trace_replay_config(const char *path, unsigned session, const char *edit, FILE *errf)
+{
+	struct replay_chan *chans = calloc(VMBUS_MAX_RELID + 1, sizeof(*chans));
+	unsigned n_dev;
+	json_t *root;
+
+	if (!chans)
+		return NULL;
+	root = replay_build(path, session, edit, chans, &n_dev, errf);
+	replay_chans_free(chans);
+	return root;
+}
+
 int trace_replay(const struct trace_replay_opts *o, FILE *out, FILE *errf)
 {
 	struct replay_chan *chans = calloc(VMBUS_MAX_RELID + 1, sizeof(*chans));
 	struct replay_run run = { .result = -1, .chans = chans };
-	struct replay_edits edits = { 0 };
 	struct json_err err = { "" };
 	struct host_config cfg;
 	struct event *tick = NULL, *deadline = NULL;
@@ -538,16 +580,9 @@ int trace_replay(const struct trace_replay_opts *o, FILE *out, FILE *errf)
 
 	if (!chans)
 		return 2;
-	if (o->edit && replay_edits_load(o->edit, &edits, errf))
+	root = replay_build(o->path, o->session, o->edit, chans, &n_dev, errf);
+	if (!root)
 		goto out;
-	if (replay_load(o->path, o->session ? o->session : 1, chans, &edits, errf))
-		goto out;
-	root = replay_config(chans, errf, &n_dev);
-	if (!n_dev) {
-		fprintf(errf, "vmbusd replay: %s: no channel to replay in session %u\n", o->path,
-			o->session ? o->session : 1);
-		goto out;
-	}
 	if (host_config_from_json(root, &cfg, &err)) {
 		fprintf(errf, "vmbusd replay: %s\n", err.msg);
 		goto out;
@@ -601,9 +636,6 @@ out:
 	if (run.base)
 		event_base_free(run.base);
 	json_decref(root);
-	for (uint32_t i = 0; i <= VMBUS_MAX_RELID; i++)
-		json_decref(chans[i].script);
-	free(chans);
-	replay_edits_free(&edits);
+	replay_chans_free(chans);
 	return rc;
 }
