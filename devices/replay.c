@@ -27,6 +27,14 @@
  * "subchannels") at the point of the session where the captured host
  * offered it; the primary's stats cover its subchannels.
  *
+ * Matching tolerates a real guest's reordering: a guest packet matches the
+ * first unmatched captured one within REPLAY_WINDOW steps that compares
+ * equal; an answer (a completion, a request's data) is played once its own
+ * guest packet matched; an unsolicited host step once every guest packet
+ * before it on its channel matched, after the unsolicited steps before it,
+ * and paced: as long after the guest packet before it as in the capture
+ * (replay_paced).
+ *
  * Order across channels: a host step is played only once every guest
  * packet captured before it, on any channel, has arrived (replay_ordered
  * says which steps; answers to this channel's own guest do not wait) (the shutdown
@@ -40,7 +48,7 @@
  *    "script": [STEP, ...],
  *    "subchannels": [{"index": N, "capture_relid": N, "max_pkt_size": N,
  *                     "script": [STEP, ...]}, ...]}
- *   STEP: {"in": bool, "seq": N, "raw": "hex", "gpadl_at": K}   a packet
+ *   STEP: {"in": bool, "seq": N, "ts": NS, "raw": "hex", "gpadl_at": K}   a packet
  *         {"data": true, "seq": N, "gpadl": H, "offset": O, "tid": T, "raw": "hex"}
  *               (gpadl 0: the pages of the guest packet with captured id T)
  *         {"offer": N, "seq": N}                                   a subchannel
@@ -61,6 +69,7 @@
 
 #define REPLAY_TID_MAP 256
 #define REPLAY_WINDOW 256       /* steps ahead a guest packet may be matched in */
+#define REPLAY_MAX_PACE_NS 10000000000ull /* longest captured pause kept */
 #define REPLAY_GPADL_MAP 16
 #define REPLAY_SAVED_PKTS 256
 #define REPLAY_MAX_SUB 64
@@ -83,6 +92,9 @@ struct replay_step {
 	uint64_t tid;          /* data (packet pages): the captured trans id */
 	uint16_t sub;          /* offer: subchannel index */
 	int32_t req;           /* host step answering guest packet steps[req]; -1: unsolicited */
+	int32_t ref;           /* unsolicited: the last guest packet step before it, -1: none */
+	uint64_t ts;           /* capture time, ns */
+	uint64_t live_ns;      /* guest packet: when it was matched (CLOCK_MONOTONIC) */
 	bool done;             /* guest packet matched / host step played */
 };
 
@@ -112,6 +124,7 @@ struct replay_dev {
 	uint32_t n_gpadls;
 	struct replay_saved saved[REPLAY_SAVED_PKTS];
 	uint32_t saved_next;
+	struct event *timer;               /* a paced host step is due */
 	/* Subchannels (primary only): their configs until offered. */
 	json_t *sub_cfg;
 	struct replay_dev *subs[REPLAY_MAX_SUB];
@@ -382,6 +395,7 @@ static const char *replay_write_data(struct replay_dev *r, const struct replay_s
 }
 
 static struct replay_dev *replay_offer_sub(struct replay_dev *r, uint16_t index, struct json_err *err);
+static void replay_pump(struct replay_dev *r);
 
 /* Plays one host step: 0, -EAGAIN (ring full), or diverges (-EIO). */
 static int replay_play(struct replay_dev *r, struct replay_step *s)
@@ -430,6 +444,40 @@ static void replay_advance(struct replay_dev *r)
 		r->next++;
 }
 
+static void replay_timer_fired(evutil_socket_t fd, short what, void *opaque)
+{
+	struct replay_dev *r = opaque;
+
+	replay_pump(r);
+}
+
+/* Pacing: an unsolicited host step keeps its captured distance from the
+ * guest packet before it on its channel (at most REPLAY_MAX_PACE_NS): a
+ * heartbeat every interval, not a burst, and a captured shutdown request
+ * as long after the guest's last packet as the capture had it, so what a
+ * guest did meanwhile off the bus (a command on its console) has its
+ * time.  true (and the timer armed) when s is not due yet. */
+static bool replay_paced(struct replay_dev *r, const struct replay_step *s)
+{
+	const struct replay_step *g;
+	uint64_t gap, due, now;
+	struct timeval tv;
+
+	if (s->ref < 0 || !r->timer)
+		return false;
+	g = &r->steps[s->ref];
+	gap = s->ts > g->ts ? MIN(s->ts - g->ts, REPLAY_MAX_PACE_NS) : 0;
+	due = g->live_ns + gap;
+	now = now_ns();
+	if (now >= due)
+		return false;
+	tv.tv_sec = (time_t)((due - now) / 1000000000ull);
+	tv.tv_usec = (suseconds_t)((due - now) % 1000000000ull / 1000);
+	if (!evtimer_pending(r->timer, NULL))
+		evtimer_add(r->timer, &tv);
+	return true;
+}
+
 /* Plays every host step that may go now, in script order: an answer once
  * its guest packet was matched; an unsolicited step once every guest
  * packet before it was (on this channel, and on the others when
@@ -450,7 +498,8 @@ static void replay_pump(struct replay_dev *r)
 			continue;
 		}
 		if (s->req >= 0 ? !r->steps[s->req].done :
-		    held || unmatched || (replay_ordered(s) && replay_waits_before(s->seq))) {
+		    held || unmatched || (replay_ordered(s) && replay_waits_before(s->seq)) ||
+		    replay_paced(r, s)) {
 			held = held || s->req < 0;
 			continue;
 		}
@@ -529,6 +578,7 @@ static void replay_notify(struct vmbus_channel *ch)
 			replay_save_pkt(r, want.trans_id, &pkt);
 		}
 		s->done = true;
+		s->live_ns = now_ns();
 		r->matched++;
 		replay_advance(r);
 		replay_resume_others(r);
@@ -557,6 +607,8 @@ static const struct vmbus_channel_ops replay_channel_ops = {
 
 static void replay_free(struct replay_dev *r)
 {
+	if (r->timer)
+		event_free(r->timer);
 	for (uint32_t i = 0; i < r->n_steps; i++)
 		free(r->steps[i].raw);
 	for (uint32_t i = 0; i < REPLAY_SAVED_PKTS; i++)
@@ -577,6 +629,7 @@ static int replay_load_step(struct replay_step *s, json_t *e, size_t i, const ch
 	json_int_t at;
 
 	s->seq = (uint32_t)json_integer_value(json_object_get(e, "seq"));
+	s->ts = (uint64_t)json_integer_value(json_object_get(e, "ts"));
 	if (offer) {
 		if (!json_is_integer(offer) || json_integer_value(offer) < 1 ||
 		    json_integer_value(offer) > 0xFFFF)
@@ -621,6 +674,15 @@ static void replay_link_answers(struct replay_dev *r)
 		uint64_t tid;
 
 		s->req = -1;
+		s->ref = -1;
+		if (s->kind != STEP_IN) {
+			for (uint32_t j = i; j-- > 0;) {
+				if (r->steps[j].kind == STEP_IN) {
+					s->ref = (int32_t)j;
+					break;
+				}
+			}
+		}
 		if (s->kind == STEP_DATA && !s->gpadl) {
 			tid = s->tid;
 		} else if (s->kind == STEP_OUT) {
@@ -705,6 +767,7 @@ static struct replay_dev *replay_new(struct vmbus_server *srv, const json_t *con
 		replay_free(r);
 		return NULL;
 	}
+	r->timer = evtimer_new(vmbus_server_base(srv), replay_timer_fired, r);
 	replay_devs[replay_n_devs++] = r;
 	return r;
 }

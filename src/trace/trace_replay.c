@@ -170,8 +170,8 @@ static uint32_t replay_gpadl_at(uint8_t proto, const uint8_t *p, uint32_t len)
 	return type == NVSP_MSG1_SEND_RECV_BUF || type == NVSP_MSG1_SEND_SEND_BUF ? off + 4 : 0;
 }
 
-static void replay_add_step(struct replay_chan *c, bool in, uint32_t seq, const uint8_t *p,
-			    uint32_t len)
+static void replay_add_step(struct replay_chan *c, bool in, uint32_t seq, uint64_t ts,
+			    const uint8_t *p, uint32_t len)
 {
 	char *hex = hex_encode(p, len);
 	uint32_t at = in ? replay_gpadl_at(c->proto, p, len) : 0;
@@ -179,7 +179,8 @@ static void replay_add_step(struct replay_chan *c, bool in, uint32_t seq, const 
 
 	if (!c->script)
 		c->script = json_array();
-	step = json_pack("{s:b,s:I,s:s}", "in", in, "seq", (json_int_t)seq, "raw", hex ? hex : "");
+	step = json_pack("{s:b,s:I,s:I,s:s}", "in", in, "seq", (json_int_t)seq, "ts", (json_int_t)ts,
+			 "raw", hex ? hex : "");
 	if (step && at)
 		json_object_set_new(step, "gpadl_at", json_integer(at));
 	json_array_append_new(c->script, step);
@@ -207,7 +208,8 @@ static void replay_add_data(struct replay_chan *c, const struct trace_record *re
 	if (!c->script)
 		c->script = json_array();
 	json_array_append_new(c->script, json_pack(
-		"{s:b,s:I,s:I,s:I,s:I,s:s}", "data", 1, "seq", (json_int_t)h->seq, "gpadl",
+		"{s:b,s:I,s:I,s:I,s:I,s:I,s:s}", "data", 1, "seq", (json_int_t)h->seq, "ts",
+		(json_int_t)rec->ts_ns, "gpadl",
 		(json_int_t)h->id, "offset", (json_int_t)(h->id ? h->arg : h->vp), "tid",
 		(json_int_t)(h->id ? 0 : h->arg), "raw", hex ? hex : ""));
 	free(hex);
@@ -216,7 +218,7 @@ static void replay_add_data(struct replay_chan *c, const struct trace_record *re
 
 /* A subchannel's offer: its primary (same class and instance, index 0)
  * offers it at this point of the session. */
-static void replay_add_offer(struct replay_chan *chans, uint32_t relid, uint32_t seq)
+static void replay_add_offer(struct replay_chan *chans, uint32_t relid, uint32_t seq, uint64_t ts)
 {
 	struct replay_chan *c = &chans[relid];
 
@@ -230,9 +232,9 @@ static void replay_add_offer(struct replay_chan *chans, uint32_t relid, uint32_t
 		c->primary = p;
 		if (!pc->script)
 			pc->script = json_array();
-		json_array_append_new(pc->script, json_pack("{s:I,s:I}", "offer",
+		json_array_append_new(pc->script, json_pack("{s:I,s:I,s:I}", "offer",
 							   (json_int_t)c->sub_index, "seq",
-							   (json_int_t)seq));
+							   (json_int_t)seq, "ts", (json_int_t)ts));
 		return;
 	}
 }
@@ -252,7 +254,7 @@ static bool replay_apply_edits(struct replay_edits *ed, struct replay_chan *c,
 		if (x->kind == EDIT_DROP) {
 			keep = false;
 		} else if (x->kind == EDIT_INSERT) {
-			replay_add_step(c, x->in, rec->hdr.seq, x->bytes, x->len);
+			replay_add_step(c, x->in, rec->hdr.seq, rec->ts_ns, x->bytes, x->len);
 		} else if ((uint64_t)x->offset + x->len > rec->data_len ||
 			   (rec->hdr.event != VMBUS_TRACE_DATA_OUT && x->offset < 16)) {
 			/* Patches stay inside the payload (the descriptor is the
@@ -308,7 +310,7 @@ static int replay_load(const char *path, unsigned session, struct replay_chan *c
 			memcpy(&c->sub_index, (const uint8_t *)rec.data + 180, sizeof(c->sub_index));
 			c->proto = h->proto;
 			if (c->sub_index)
-				replay_add_offer(chans, h->relid, h->seq);
+				replay_add_offer(chans, h->relid, h->seq, rec.ts_ns);
 			continue;
 		}
 		if (h->event != VMBUS_TRACE_PKT_IN && h->event != VMBUS_TRACE_PKT_OUT &&
@@ -331,7 +333,7 @@ static int replay_load(const char *path, unsigned session, struct replay_chan *c
 			if (h->event == VMBUS_TRACE_DATA_OUT)
 				replay_add_data(c, &rec, copy);
 			else
-				replay_add_step(c, h->event == VMBUS_TRACE_PKT_IN, h->seq, copy,
+				replay_add_step(c, h->event == VMBUS_TRACE_PKT_IN, h->seq, rec.ts_ns, copy,
 						rec.data_len);
 		}
 		free(copy);
