@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real Linux guest tests (make check-guest): every scenario in
-# tests/guest/scenarios/ plus scenarios/demo.json under `vmbusd run`, and two
-# guests at once (one daemon each).  `run-tests.sh NAME...` runs a subset.
+# tests/guest/scenarios/ plus scenarios/demo.json under `vmbusd run`, two
+# guests at once (one daemon each), a captured session replayed to a second
+# boot (replay) and the reports.  `run-tests.sh NAME...` runs a subset.
 # Logs of a failed run are kept and shown.
 set -u
 cd "$(dirname "$0")/../.."
