@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `vmbusd replay FILE`: the host side of a captured session played against
- * a new guest.  The capture's offers become replay devices (devices/replay.c)
+ * a new guest.  The capture's offers become replay devices (devices/replay/replay.c)
  * with the same class and instance, each scripted with its channel's ring
  * packets in capture order; the real attach/, hv/ and vmbus/ layers serve
  * the guest, so negotiation, offers, GPADLs and relids are chosen anew and
