@@ -44,7 +44,7 @@
  *
  * Config (written by trace/, not meant for hand-editing):
  *   {"type": "replay", "class": GUID, "instance": GUID, "capture_relid": N,
- *    "max_pkt_size": N, "signal_every_packet": bool,
+ *    "max_pkt_size": N, "signal_every_packet": bool, "pace_percent": P,
  *    "script": [STEP, ...],
  *    "subchannels": [{"index": N, "capture_relid": N, "max_pkt_size": N,
  *                     "script": [STEP, ...]}, ...]}
@@ -174,7 +174,7 @@ static struct replay_dev *replay_new(struct vmbus_server *srv, const json_t *con
 				     const char *path, struct replay_dev *primary,
 				     const struct vmbus_offer_params *base, struct json_err *err)
 {
-	uint64_t max_pkt = 0, crelid = 0, sub = 0;
+	uint64_t max_pkt = 0, crelid = 0, sub = 0, pace = 100;
 	struct replay_dev *r;
 
 	if (replay_n_devs == REPLAY_MAX_DEVS) {
@@ -192,11 +192,13 @@ static struct replay_dev *replay_new(struct vmbus_server *srv, const json_t *con
 	if (json_get_u64(config, path, "max_pkt_size", false, 0, 0xFFFF * 8u, &max_pkt, err) ||
 	    json_get_u64(config, path, "capture_relid", false, 0, UINT32_MAX, &crelid, err) ||
 	    (primary && json_get_u64(config, path, "index", true, 1, 0xFFFF, &sub, err)) ||
+	    (!primary && json_get_u64(config, path, "pace_percent", false, 0, 10000, &pace, err)) ||
 	    replay_load_script(r, json_object_get(config, "script"), path, err)) {
 		replay_free(r);
 		return NULL;
 	}
 	r->capture_relid = (uint32_t)crelid;
+	r->pace_percent = primary ? primary->pace_percent : (uint32_t)pace;
 	if (max_pkt)
 		r->offer.max_pkt_size = (uint32_t)max_pkt;
 	if (primary)
@@ -240,7 +242,7 @@ static int replay_create(struct vmbus_server *srv, const json_t *config, const c
 			 void **out, struct json_err *err)
 {
 	static const char *const keys[] = { "class", "instance", "capture_relid", "max_pkt_size",
-					    "signal_every_packet", "script", "subchannels", NULL };
+					    "signal_every_packet", "script", "subchannels", "pace_percent", NULL };
 	struct vmbus_offer_params p = { 0 };
 	json_t *subs = json_object_get(config, "subchannels");
 	struct replay_dev *r;

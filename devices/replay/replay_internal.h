@@ -70,6 +70,7 @@ struct replay_dev {
 	struct replay_saved saved[REPLAY_SAVED_PKTS];
 	uint32_t saved_next;
 	struct event *timer;               /* a paced host step is due */
+	uint32_t pace_percent;             /* captured pauses stretched to this (100: as captured) */
 	/* Subchannels (primary only): their configs until offered. */
 	json_t *sub_cfg;
 	struct replay_dev *subs[REPLAY_MAX_SUB];

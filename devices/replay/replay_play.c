@@ -347,7 +347,7 @@ static bool replay_paced(struct replay_dev *r, const struct replay_step *s)
 	if (s->ref < 0 || !r->timer)
 		return false;
 	g = &r->steps[s->ref];
-	gap = s->ts > g->ts ? MIN(s->ts - g->ts, REPLAY_MAX_PACE_NS) : 0;
+	gap = s->ts > g->ts ? MIN(s->ts - g->ts, REPLAY_MAX_PACE_NS) / 100 * r->pace_percent : 0;
 	due = g->live_ns + gap;
 	now = now_ns();
 	if (now >= due)

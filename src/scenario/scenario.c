@@ -130,18 +130,21 @@ static void scenario_on_tick(evutil_socket_t fd, short what, void *arg)
 static const char *const scenario_top_keys[] = { "name", "description", "guest", "vmbus", "hv",
 						 "devices", "replay", "setup", "steps", NULL };
 
-/* "replay": FILE, or {"file": FILE, "edit": RULES, "session": N}: the
+/* "replay": FILE, or {"file": FILE, "edit": RULES, "session": N,
+ * "pace_percent": P (captured pauses stretched: a slower guest's off-bus
+ * work has more time)}: the
  * host's devices are a capture's, played back (trace/trace_replay.c)
  * instead of "devices".  Checks the form; *file etc. point into v. */
 static int scenario_replay_spec(json_t *root, const char **file, const char **edit,
-				uint64_t *session, struct json_err *err)
+				uint64_t *session, uint64_t *pace, struct json_err *err)
 {
-	static const char *const keys[] = { "file", "edit", "session", NULL };
+	static const char *const keys[] = { "file", "edit", "session", "pace_percent", NULL };
 	json_t *v = json_object_get(root, "replay");
 	int rc;
 
 	*file = *edit = NULL;
 	*session = 1;
+	*pace = 100;
 	if (!v)
 		return 0;
 	if (json_object_get(root, "devices"))
@@ -155,7 +158,8 @@ static int scenario_replay_spec(json_t *root, const char **file, const char **ed
 	if ((rc = json_check_keys(v, "replay", keys, err)) ||
 	    (rc = json_get_string(v, "replay", "file", true, file, err)) ||
 	    (rc = json_get_string(v, "replay", "edit", false, edit, err)) ||
-	    (rc = json_get_u64(v, "replay", "session", false, 1, 1u << 20, session, err)))
+	    (rc = json_get_u64(v, "replay", "session", false, 1, 1u << 20, session, err)) ||
+	    (rc = json_get_u64(v, "replay", "pace_percent", false, 0, 10000, pace, err)))
 		return rc;
 	return 0;
 }
@@ -312,10 +316,11 @@ static int scenario_load(const char *path, struct scenario *sc, struct host_conf
 		json_object_set(host_part, "devices", json_object_get(sc->root, "devices"));
 	if (json_object_get(sc->root, "replay")) {
 		const char *file, *edit;
-		uint64_t session;
-		json_t *rp;
+		uint64_t session, pace;
+		json_t *rp, *dev;
+		size_t i;
 
-		if ((rc = scenario_replay_spec(sc->root, &file, &edit, &session, &jerr))) {
+		if ((rc = scenario_replay_spec(sc->root, &file, &edit, &session, &pace, &jerr))) {
 			snprintf(err, errlen, "%s", jerr.msg);
 			json_decref(host_part);
 			return rc;
@@ -328,6 +333,8 @@ static int scenario_load(const char *path, struct scenario *sc, struct host_conf
 			json_decref(host_part);
 			return -EINVAL;
 		}
+		json_array_foreach(json_object_get(rp, "devices"), i, dev)
+			json_object_set_new(dev, "pace_percent", json_integer((json_int_t)pace));
 		json_object_set(host_part, "devices", json_object_get(rp, "devices"));
 		json_decref(rp);
 	}
@@ -359,9 +366,9 @@ int scenario_check_file(const char *path, char *err, size_t errlen)
 	{
 		/* The capture itself is read at run time: an earlier run may make it. */
 		const char *file, *edit;
-		uint64_t session;
+		uint64_t session, pace;
 
-		if ((rc = scenario_replay_spec(root, &file, &edit, &session, &jerr))) {
+		if ((rc = scenario_replay_spec(root, &file, &edit, &session, &pace, &jerr))) {
 			snprintf(err, errlen, "%s", jerr.msg);
 			goto out;
 		}
