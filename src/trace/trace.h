@@ -123,6 +123,7 @@ struct trace_replay_opts {
 	unsigned session;       /* 1 = from the first ATTACH (default) */
 	unsigned timeout_s;     /* 0 = 60 */
 	const char *edit;       /* RULES.json: drop/patch/insert packets before replaying */
+	unsigned pace_percent;  /* captured pauses stretched to this (100: as captured) */
 };
 
 /* 0 every channel played to its end, 1 divergence (reported on out),

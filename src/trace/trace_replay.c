@@ -585,6 +585,13 @@ int trace_replay(const struct trace_replay_opts *o, FILE *out, FILE *errf)
 	root = replay_build(o->path, o->session, o->edit, chans, &n_dev, errf);
 	if (!root)
 		goto out;
+	{
+		json_t *dev;
+		size_t i;
+
+		json_array_foreach(json_object_get(root, "devices"), i, dev)
+			json_object_set_new(dev, "pace_percent", json_integer(o->pace_percent));
+	}
 	if (host_config_from_json(root, &cfg, &err)) {
 		fprintf(errf, "vmbusd replay: %s\n", err.msg);
 		goto out;
