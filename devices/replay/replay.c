@@ -25,7 +25,10 @@
  *
  * Subchannels: an "offer" step offers subchannel N (its own script, from
  * "subchannels") at the point of the session where the captured host
- * offered it; the primary's stats cover its subchannels.
+ * offered it; the primary's stats cover its subchannels.  A guest packet
+ * that matches nothing on its channel may match on another channel of the
+ * device (a guest picks a request's channel by its CPU); its answers go
+ * back on the channel it came on.
  *
  * Matching tolerates a real guest's reordering: a guest packet matches the
  * first unmatched captured one within REPLAY_WINDOW steps that compares

@@ -40,6 +40,7 @@ struct replay_step {
 	int32_t ref;           /* unsolicited: the last guest packet step before it, -1: none */
 	uint64_t ts;           /* capture time, ns */
 	uint64_t live_ns;      /* guest packet: when it was matched (CLOCK_MONOTONIC) */
+	struct vmbus_channel *live_ch; /* guest packet: the channel it came on (its answers go there) */
 	bool done;             /* guest packet matched / host step played */
 };
 

@@ -281,6 +281,7 @@ static const char *replay_write_data(struct replay_dev *r, const struct replay_s
 /* Plays one host step: 0, -EAGAIN (ring full), or diverges (-EIO). */
 static int replay_play(struct replay_dev *r, struct replay_step *s)
 {
+	struct vmbus_channel *out = r->ch;
 	struct vmpacket_descriptor d;
 	struct iovec iov;
 	const char *why;
@@ -304,10 +305,13 @@ static int replay_play(struct replay_dev *r, struct replay_step *s)
 		}
 		return 0;
 	}
+	/* An answer goes back on the channel its request came on. */
+	if (s->req >= 0 && r->steps[s->req].live_ch)
+		out = r->steps[s->req].live_ch;
 	memcpy(&d, s->raw, sizeof(d));
 	iov.iov_base = s->raw + sizeof(d);
 	iov.iov_len = s->len - sizeof(d);
-	rc = vmbus_chan_send(r->ch, d.type, d.flags, replay_live_tid(r, d.trans_id, &found),
+	rc = vmbus_chan_send(out, d.type, d.flags, replay_live_tid(r, d.trans_id, &found),
 			     (uint32_t)d.offset8 * 8 - (uint32_t)sizeof(d), &iov, 1);
 	if (rc == -EAGAIN)
 		return rc; /* the guest signals when it has read */
@@ -432,36 +436,63 @@ static int32_t replay_find(struct replay_dev *r, const struct vmbus_pkt *pkt, in
 	return -1;
 }
 
+/* The channels of r's device: its primary, then the primary's subchannels. */
+static unsigned replay_siblings(struct replay_dev *r, struct replay_dev **out)
+{
+	struct replay_dev *p = r->primary ? r->primary : r;
+	unsigned n = 0;
+
+	out[n++] = p;
+	for (uint32_t i = 0; i < p->n_subs; i++)
+		out[n++] = p->subs[i];
+	return n;
+}
+
+/* A guest packet on channel ch of r's device: the captured one of r's
+ * script, or else of another channel of the device (a guest picks the
+ * channel of a request by the CPU it runs on: Linux's storvsc and netvsc),
+ * whose answers then go back on ch. */
 void replay_notify(struct vmbus_channel *ch)
 {
-	struct replay_dev *r = vmbus_chan_priv(ch);
+	struct replay_dev *r = vmbus_chan_priv(ch), *sib[REPLAY_MAX_SUB + 1];
+	unsigned n_sib = replay_siblings(r, sib);
 	struct vmbus_pkt pkt;
 
 	for (;;) {
+		struct replay_dev *owner = r;
 		struct replay_step *s;
-		const char *why;
-		int32_t idx, first;
+		const char *why, *w2;
+		int32_t idx, first, f2;
 
-		replay_pump(r);
+		for (unsigned i = 0; i < n_sib; i++)
+			replay_pump(sib[i]); /* answers of other channels may wait for ring space here */
 		if (r->diverged || vmbus_chan_recv(ch, &pkt) <= 0)
 			return;
 		idx = replay_find(r, &pkt, &first, &why);
+		for (unsigned i = 0; idx < 0 && i < n_sib; i++) {
+			if (sib[i] != r && !sib[i]->diverged &&
+			    (idx = replay_find(sib[i], &pkt, &f2, &w2)) >= 0)
+				owner = sib[i];
+		}
 		if (idx < 0) {
 			replay_diverge(r, first >= 0 ? &r->steps[first] : NULL, pkt.raw, pkt.raw_len, why);
 			return;
 		}
-		s = &r->steps[idx];
-		replay_commit(r, s, &pkt);
+		s = &owner->steps[idx];
+		replay_commit(owner, s, &pkt);
 		if (pkt.type == VM_PKT_DATA_USING_GPA_DIRECT) {
 			struct vmpacket_descriptor want;
 
 			memcpy(&want, s->raw, sizeof(want));
-			replay_save_pkt(r, want.trans_id, &pkt);
+			replay_save_pkt(owner, want.trans_id, &pkt);
 		}
 		s->done = true;
 		s->live_ns = now_ns();
-		r->matched++;
-		replay_advance(r);
+		s->live_ch = ch;
+		owner->matched++;
+		replay_advance(owner);
+		if (owner != r)
+			replay_pump(owner);
 		replay_resume_others(r);
 	}
 }
