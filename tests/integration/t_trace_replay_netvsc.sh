@@ -33,7 +33,7 @@ replay_run() {
 	rm -f "$T/r.sock"
 	"$VMBUSD" replay "$cap" --socket "$T/r.sock" --timeout 30 "$@" >"$T/r.out" 2>&1 &
 	rpid=$!
-	for _ in $(seq 100); do [ -S "$T/r.sock" ] && break; sleep 0.05; done
+	for _ in $(seq 300); do [ -S "$T/r.sock" ] && break; sleep 0.1; done  # a large capture loads for a while under ASan
 	GRC=0
 	"$VMBUS_GUEST" --socket "$T/r.sock" --first-gpadl 0x70000 "${ARGS[@]}" >"$T/g2.out" 2>&1 || GRC=$?
 	wait "$rpid" || rc=$?
