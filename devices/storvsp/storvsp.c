@@ -281,7 +281,8 @@ static void storvsp_req_done(struct scsi_cmd *cmd)
 	/* A capture holds what a read put into the guest's pages, ahead of
 	 * the completion, so a replay can put it into the new guest's pages
 	 * for the same request (proto/trace.h, "Data records"). */
-	if (req->srb.data_in == VSTOR_DATA_IN && cmd->transferred && c->open && req->gen == c->gen)
+	if (trace_active() && req->srb.data_in == VSTOR_DATA_IN && cmd->transferred && c->open &&
+	    req->gen == c->gen)
 		trace_emit_iov(VMBUS_TRACE_DATA_OUT, vmbus_chan_relid(c->ch), 0, 0,
 			       req->trans_id, req->iov, req->cmd.iovcnt, cmd->transferred);
 	if (!req->want_completion || !c->open || req->gen != c->gen) {
@@ -368,7 +369,7 @@ static void storvsp_execute(struct storvsp_chan *c, const struct vmbus_pkt *pkt,
 	if (c->live)
 		c->live->lprev = req;
 	c->live = req;
-	if (req->cmd.dir == SCSI_DIR_WRITE)
+	if (trace_active() && req->cmd.dir == SCSI_DIR_WRITE)
 		trace_emit_iov(VMBUS_TRACE_DATA_IN, vmbus_chan_relid(c->ch), 0, 0,
 			       req->trans_id, req->iov, req->cmd.iovcnt, srb->xfer_len);
 	/* done() may run before this returns (commands without I/O). */
