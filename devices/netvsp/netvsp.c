@@ -40,6 +40,7 @@
 
 #include "core/guid.h"
 #include "core/log.h"
+#include "core/trace.h"
 #include "core/util.h"
 #include "devices/net/net.h"
 #include "devices/netvsp/netvsp_internal.h"
@@ -177,6 +178,13 @@ static int netvsp_send_rndis(struct netvsp_dev *d, struct netvsp_queue *q,
 		iov_copy_in(sub, k, src[i].iov_base, src[i].iov_len);
 		off += (int)src[i].iov_len;
 	}
+	/* A capture holds the message ahead of the packet announcing it, with
+	 * its place in the receive buffer: a replay writes it there in the new
+	 * guest's buffer (proto/trace.h, "Data records"). */
+	if (trace_active())
+		trace_emit_iov(VMBUS_TRACE_DATA_OUT, vmbus_chan_relid(q->ch), VMBUS_TRACE_VP_NONE,
+			       d->nvsp.recv_gpadl, (uint64_t)slot * d->nvsp.recv_section_size, src, nsrc,
+			       len);
 	memset(&xfer, 0, sizeof(xfer));
 	xfer.hdr.pageset_id = NETVSC_RECEIVE_BUFFER_ID;
 	xfer.hdr.range_cnt = 1;
@@ -490,6 +498,18 @@ static uint32_t netvsp_handle_rndis(struct netvsp_queue *q, const struct vmbus_p
 		q->st.malformed++;
 		log_guest("netvsp %s: queue %u: %s", d->path, q->index, why);
 		return NVSP_STAT_INVALID_RNDIS_PKT;
+	}
+	/* The RNDIS message itself is outside the ring: a capture holds it
+	 * (from a send section: its place; from pages: the packet's id). */
+	if (trace_active()) {
+		bool section = pkt->type != VM_PKT_DATA_USING_GPA_DIRECT &&
+			       ndec->rndis.section_index != NVSP_SECTION_NONE;
+
+		trace_emit(VMBUS_TRACE_DATA_IN, vmbus_chan_relid(q->ch),
+			   section ? VMBUS_TRACE_VP_NONE : 0, section ? d->nvsp.send_gpadl : 0,
+			   section ? (uint64_t)ndec->rndis.section_index * d->nvsp.send_section_size :
+				     pkt->trans_id,
+			   d->msgbuf, (size_t)len);
 	}
 	/* One message per NVSP packet: we told the guest max_pkt_per_msg 1. */
 	d->rndis.nvsp_version = d->nvsp.version;

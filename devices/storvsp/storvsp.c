@@ -63,6 +63,7 @@
 
 #include "core/guid.h"
 #include "core/log.h"
+#include "core/trace.h"
 #include "core/util.h"
 #include "devices/scsi/scsi.h"
 #include "devices/registry.h"
@@ -277,6 +278,13 @@ static void storvsp_req_done(struct scsi_cmd *cmd)
 		storvsp_disk_idle(disk);
 	storvsp_resume_throttled(d);
 
+	/* A capture holds what a read put into the guest's pages, ahead of
+	 * the completion, so a replay can put it into the new guest's pages
+	 * for the same request (proto/trace.h, "Data records"). */
+	if (trace_active() && req->srb.data_in == VSTOR_DATA_IN && cmd->transferred && c->open &&
+	    req->gen == c->gen)
+		trace_emit_iov(VMBUS_TRACE_DATA_OUT, vmbus_chan_relid(c->ch), 0, 0,
+			       req->trans_id, req->iov, req->cmd.iovcnt, cmd->transferred);
 	if (!req->want_completion || !c->open || req->gen != c->gen) {
 		if (req->want_completion)
 			c->st.dropped++;
@@ -361,6 +369,9 @@ static void storvsp_execute(struct storvsp_chan *c, const struct vmbus_pkt *pkt,
 	if (c->live)
 		c->live->lprev = req;
 	c->live = req;
+	if (trace_active() && req->cmd.dir == SCSI_DIR_WRITE)
+		trace_emit_iov(VMBUS_TRACE_DATA_IN, vmbus_chan_relid(c->ch), 0, 0,
+			       req->trans_id, req->iov, req->cmd.iovcnt, srb->xfer_len);
 	/* done() may run before this returns (commands without I/O). */
 	scsi_target_execute(on_target ? d->target : d->empty, srb->lun, &req->cmd);
 }

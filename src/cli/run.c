@@ -176,6 +176,27 @@ static int parse_shard(const char *s, unsigned *k, unsigned *n)
 												  : -EINVAL;
 }
 
+/* A scenario's "replay": trace/ builds the devices (scenario/ cannot
+ * include trace/); warnings go to stderr, the reason of a refusal to err. */
+static json_t *run_replay_config(const char *file, unsigned session, const char *edit, char *err,
+				 size_t errlen)
+{
+	char *msg = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&msg, &len);
+	json_t *cfg = trace_replay_config(file, session, edit, m ? m : stderr);
+
+	if (m)
+		fclose(m);
+	if (!cfg)
+		snprintf(err, errlen, "replay: %.*s", (int)strcspn(msg ? msg : "", "\n"),
+			 msg && *msg ? msg : "cannot load the capture");
+	else if (msg && *msg)
+		fputs(msg, stderr);
+	free(msg);
+	return cfg;
+}
+
 static void run_usage(FILE *f)
 {
 	fputs("usage: vmbusd run SCENARIO.json|DIR... [--check] [--keep-going] [--junit FILE] [--tap FILE]\n"
@@ -212,7 +233,7 @@ int cli_run(int argc, char **argv)
 	const char *junit = NULL, *tap = NULL;
 	char kernel[1024], initrd[1024], tmpl[] = "/tmp/vmbusd-run.XXXXXX";
 	char *qemu = NULL, *guest = NULL, *ssdt = NULL, **files = NULL;
-	struct scenario_paths paths = { 0 };
+	struct scenario_paths paths = { .replay_config = run_replay_config };
 	struct trace_opts topts = { 0 };
 	struct scenario_result *results = NULL;
 	unsigned shard_k = 1, shard_n = 1;

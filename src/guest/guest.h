@@ -48,6 +48,8 @@ struct guest_opts {
 	bool monitor_hypercall;   /* signal monitored channels by HvSignalEvent too
 				   * (Linux's low_latency path) instead of the monitor bit */
 	bool no_monitor_pages;    /* INITIATE_CONTACT with monitor pages 0 (hostile) */
+	uint32_t first_gpadl;     /* first GPADL handle; 0 = GUEST_FIRST_GPADL (a replay
+				   * test gives another: handles are the guest's choice) */
 };
 
 struct guest_cpu {

@@ -243,7 +243,7 @@ void guest_vmbus_forget(struct guest *g)
 	g->n_offers = 0;
 	g->int_page_gpa = 0;
 	g->monitor_gpa = 0;
-	g->next_gpadl = GUEST_FIRST_GPADL;
+	g->next_gpadl = g->opts.first_gpadl ? g->opts.first_gpadl : GUEST_FIRST_GPADL;
 	memset(&g->pending, 0, sizeof(g->pending));
 }
 

@@ -40,6 +40,7 @@ static const char usage_text[] =
 	"  --monitor-hypercall   signal monitored channels with HvSignalEvent, not the\n"
 	"                        monitor page (Linux's low_latency channels)\n"
 	"  --no-monitor-pages    propose monitor pages at GPA 0 (the host must refuse them)\n"
+	"  --first-gpadl N       first GPADL handle (default Linux's 0xE1E10)\n"
 	"  --verbose             debug logs on stderr\n"
 	"commands:\n"
 	"  negotiate                         negotiate, list offers, unload\n"
@@ -413,7 +414,7 @@ static int cmd_netvsc(struct cli *c)
 
 int main(int argc, char **argv)
 {
-	enum { O_SOCKET = 256, O_VCPUS, O_MEM, O_MAXVER, O_TIMEOUT, O_RAWMSG, O_KVPGET, O_FCROOT, O_FCMAX, O_VERBOSE,
+	enum { O_SOCKET = 256, O_VCPUS, O_MEM, O_MAXVER, O_TIMEOUT, O_RAWMSG, O_KVPGET, O_FCROOT, O_FCMAX, O_VERBOSE, O_FIRST_GPADL,
 	       O_UNTIL_HB, O_UNTIL_SD, O_DURATION, O_EXIT_AFTER, O_WAIT, O_RING_KIB, O_SIZE, O_COUNT,
 	       O_DIR, O_TVP, O_SUBCH, O_QD, O_HELP_SC, O_HELP_RAW, O_HELP, O_NVSP_VER, O_FRAMES, O_FRAME_SIZE,
 	       O_MON_HCALL, O_NO_MON };
@@ -428,6 +429,7 @@ int main(int argc, char **argv)
 		{ "fcopy-root", required_argument, NULL, O_FCROOT },
 		{ "fcopy-max-bytes", required_argument, NULL, O_FCMAX },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
+		{ "first-gpadl", required_argument, NULL, O_FIRST_GPADL },
 		{ "until-heartbeats", required_argument, NULL, O_UNTIL_HB },
 		{ "until-shutdown", no_argument, NULL, O_UNTIL_SD },
 		{ "duration", required_argument, NULL, O_DURATION },
@@ -489,6 +491,7 @@ int main(int argc, char **argv)
 		case O_FCMAX: c.opts.fcopy_max_bytes = strtoull(optarg, NULL, 0); break;
 		case O_MON_HCALL: c.opts.monitor_hypercall = true; break;
 		case O_NO_MON: c.opts.no_monitor_pages = true; break;
+		case O_FIRST_GPADL: c.opts.first_gpadl = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'v':
 		case O_VERBOSE: log_set_level(LOG_DEBUG); break;
 		case O_UNTIL_HB: c.until_heartbeats = strtoull(optarg, NULL, 0); break;

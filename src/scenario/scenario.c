@@ -129,7 +129,41 @@ static void scenario_on_tick(evutil_socket_t fd, short what, void *arg)
 
 /* A scenario file's keys: the host's configuration keys and its own. */
 static const char *const scenario_top_keys[] = { "name", "description", "guest", "vmbus", "hv",
-						 "devices", "setup", "steps", NULL };
+						 "devices", "replay", "setup", "steps", NULL };
+
+/* "replay": FILE, or {"file": FILE, "edit": RULES, "session": N,
+ * "pace_percent": P (captured pauses stretched: a slower guest's off-bus
+ * work has more time)}: the
+ * host's devices are a capture's, played back (trace/trace_replay.c)
+ * instead of "devices".  Checks the form; *file etc. point into v. */
+static int scenario_replay_spec(json_t *root, const char **file, const char **edit,
+				uint64_t *session, uint64_t *pace, struct json_err *err)
+{
+	static const char *const keys[] = { "file", "edit", "session", "pace_percent", NULL };
+	json_t *v = json_object_get(root, "replay");
+	int rc;
+
+	*file = *edit = NULL;
+	*session = 1;
+	*pace = 100;
+	if (!v)
+		return 0;
+	if (json_object_get(root, "devices"))
+		return json_fail(err, "", "replay", "a scenario has \"devices\" or \"replay\", not both");
+	if (json_is_string(v)) {
+		*file = json_string_value(v);
+		return 0;
+	}
+	if (!json_is_object(v))
+		return json_fail(err, "", "replay", "a capture file or {\"file\", \"edit\", \"session\"}");
+	if ((rc = json_check_keys(v, "replay", keys, err)) ||
+	    (rc = json_get_string(v, "replay", "file", true, file, err)) ||
+	    (rc = json_get_string(v, "replay", "edit", false, edit, err)) ||
+	    (rc = json_get_u64(v, "replay", "session", false, 1, 1u << 20, session, err)) ||
+	    (rc = json_get_u64(v, "replay", "pace_percent", false, 0, 10000, pace, err)))
+		return rc;
+	return 0;
+}
 
 /* A key the step kind does not take: a typo ("expext") would otherwise be
  * ignored and the step pass without checking what was meant. */
@@ -356,6 +390,7 @@ static int scenario_setup(struct scenario *sc, char *err, size_t errlen)
 
 	setenv("WORKDIR", sc->paths->workdir, 1);
 	scenario_expand(json_object_get(sc->root, "devices"), sc->paths->workdir);
+	scenario_expand(json_object_get(sc->root, "replay"), sc->paths->workdir);
 	scenario_expand(json_object_get(sc->root, "steps"), sc->paths->workdir);
 	scenario_expand(json_object_get(sc->root, "guest"), sc->paths->workdir);
 	json_array_foreach(setup, i, cmd) {
@@ -406,6 +441,30 @@ static int scenario_load(const char *path, struct scenario *sc, struct host_conf
 		json_object_set(host_part, "hv", json_object_get(sc->root, "hv"));
 	if (json_object_get(sc->root, "devices"))
 		json_object_set(host_part, "devices", json_object_get(sc->root, "devices"));
+	if (json_object_get(sc->root, "replay")) {
+		const char *file, *edit;
+		uint64_t session, pace;
+		json_t *rp, *dev;
+		size_t i;
+
+		if ((rc = scenario_replay_spec(sc->root, &file, &edit, &session, &pace, &jerr))) {
+			snprintf(err, errlen, "%s", jerr.msg);
+			json_decref(host_part);
+			return rc;
+		}
+		rp = sc->paths->replay_config ?
+			sc->paths->replay_config(file, (unsigned)session, edit, err, errlen) : NULL;
+		if (!rp) {
+			if (!err[0])
+				snprintf(err, errlen, "replay: not available here");
+			json_decref(host_part);
+			return -EINVAL;
+		}
+		json_array_foreach(json_object_get(rp, "devices"), i, dev)
+			json_object_set_new(dev, "pace_percent", json_integer((json_int_t)pace));
+		json_object_set(host_part, "devices", json_object_get(rp, "devices"));
+		json_decref(rp);
+	}
 	rc = host_config_from_json(host_part, hc, &jerr);
 	json_decref(host_part);
 	if (rc)
@@ -434,6 +493,16 @@ int scenario_check_file(const char *path, char *err, size_t errlen)
 	    (rc = scenario_check_steps(json_object_get(root, "steps"), synthetic, err, errlen)) ||
 	    (rc = scenario_check_device_names(root, err, errlen)))
 		goto out;
+	{
+		/* The capture itself is read at run time: an earlier run may make it. */
+		const char *file, *edit;
+		uint64_t session, pace;
+
+		if ((rc = scenario_replay_spec(root, &file, &edit, &session, &pace, &jerr))) {
+			snprintf(err, errlen, "%s", jerr.msg);
+			goto out;
+		}
+	}
 	host_part = json_pack("{s:O*,s:O*,s:O*}", "vmbus", json_object_get(root, "vmbus"), "hv",
 			      json_object_get(root, "hv"), "devices", json_object_get(root, "devices"));
 	rc = host_part ? host_config_from_json(host_part, &hc, &jerr) : -ENOMEM;

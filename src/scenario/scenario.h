@@ -11,6 +11,7 @@
 #ifndef VMBUSD_SCENARIO_SCENARIO_H
 #define VMBUSD_SCENARIO_SCENARIO_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -24,6 +25,11 @@ struct scenario_paths {
 	const char *guest_tool; /* vmbus-guest, for "guest": {"kind": "synthetic"} */
 	bool echo_console;
 	bool keep_going;        /* run every step even after one failed */
+	/* "replay": the host config ({"devices": [...]}) that plays a capture
+	 * (trace/ builds it; the cli hands it over: scenario/ and trace/ do
+	 * not include each other).  NULL, or err filled. */
+	json_t *(*replay_config)(const char *file, unsigned session, const char *edit, char *err,
+				 size_t errlen);
 };
 
 /* What one step did, for the reports. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real Linux guest tests (make check-guest): every scenario in
-# tests/guest/scenarios/ plus scenarios/demo.json under `vmbusd run`, and two
-# guests at once (one daemon each).  `run-tests.sh NAME...` runs a subset.
+# tests/guest/scenarios/ plus scenarios/demo.json under `vmbusd run`, two
+# guests at once (one daemon each), a captured session replayed to a second
+# boot (replay) and the reports.  `run-tests.sh NAME...` runs a subset.
 # Logs of a failed run are kept and shown.
 set -u
 cd "$(dirname "$0")/../.."
@@ -48,6 +49,30 @@ if wanted "$@"; then
 	run_scenario two-guests-b tests/guest/scenarios/small.json & b=$!
 	wait $a; ra=$?; wait $b; rb=$?
 	report two-guests-a $ra; report two-guests-b $rb
+fi
+
+# Capture and replay (README, "Replay"), two boots: capture.json under
+# --trace, then replay.json plays the capture to a fresh guest with one
+# edit (the first byte of the data record that holds the disk's marker,
+# found with `vmbusd dump`): the same drivers bind, the same bytes are read
+# back, the edited byte is what the guest reads, the captured shutdown
+# powers it off, and every channel's script plays to its end.
+NAME=replay
+if wanted "$@"; then
+	cap=$work/replay-capture rdir=$work/replay
+	mkdir -p "$cap" "$rdir"
+	timeout 400 "$VMBUSD" run --workdir "$cap" --trace "$rdir/cap.pcap" tests/guest/replay/capture.json \
+		>"$cap/run.log" 2>&1
+	rc=$?
+	report replay-capture $rc
+	if [ $rc -eq 0 ]; then
+		seq=$("$VMBUSD" dump -v "$rdir/cap.pcap" | awk '
+			/ data_out .*\[56 4d 42 55 53 44 2d 52/ { f = 1; next }
+			f && !n && /^    record: #/ { n = $2; sub("#", "", n); print n }')
+		echo "{\"edits\": [{\"record\": ${seq:-0}, \"action\": \"patch\", \"offset\": 0, \"hex\": \"58\"}]}" \
+			>"$rdir/edit.json"
+		run_scenario replay tests/guest/replay/replay.json; report replay $?
+	fi
 fi
 
 # Several scenarios in one `vmbusd run` with --keep-going, JUnit and TAP:
