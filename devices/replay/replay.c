@@ -294,7 +294,7 @@ static void replay_destroy(void *dev)
 }
 
 /* {"state": "waiting"|"done"|"diverged", "relid", "capture_relid", "steps",
- *  "next", "matched", "sent", "data_written", "subchannels",
+ *  "next", "matched", "sent", "data_written", "late_completions", "subchannels",
  *  and on divergence "seq", "why", "expected", "actual"}: a primary's
  * counters include its subchannels'; a subchannel's divergence is the
  * device's, with that subchannel's relids. */
@@ -302,7 +302,7 @@ static json_t *replay_stats(void *dev)
 {
 	struct replay_dev *r = dev, *div = r->diverged ? r : NULL;
 	uint32_t steps = r->n_steps, next = r->next, matched = r->matched, sent = r->sent;
-	uint32_t data = r->data_written;
+	uint32_t data = r->data_written, late = r->late_completions;
 	bool done = r->next >= r->n_steps;
 	json_t *o;
 
@@ -317,14 +317,16 @@ static json_t *replay_stats(void *dev)
 		matched += s->matched;
 		sent += s->sent;
 		data += s->data_written;
+		late += s->late_completions;
 	}
-	o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "state",
+	o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "state",
 		      div ? "diverged" : done ? "done" : "waiting",
 		      "relid", (json_int_t)vmbus_chan_relid((div ? div : r)->ch),
 		      "capture_relid", (json_int_t)(div ? div : r)->capture_relid,
 		      "steps", (json_int_t)steps, "next", (json_int_t)next,
 		      "matched", (json_int_t)matched, "sent", (json_int_t)sent,
-		      "data_written", (json_int_t)data, "subchannels", (json_int_t)r->n_subs);
+		      "data_written", (json_int_t)data, "late_completions", (json_int_t)late,
+		      "subchannels", (json_int_t)r->n_subs);
 	if (o && div) {
 		json_object_set_new(o, "seq", json_integer(div->div_seq));
 		json_object_set_new(o, "why", json_string(div->why));

@@ -60,6 +60,7 @@ struct replay_dev {
 	struct replay_step *steps;
 	uint32_t n_steps, next;
 	uint32_t matched, sent, data_written;
+	uint32_t late_completions;         /* guest completions past the capture's end */
 	bool diverged;
 	char why[160];
 	uint32_t div_seq;
