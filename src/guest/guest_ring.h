@@ -36,6 +36,8 @@ struct guest_ring {
 	uint32_t max_pkt;              /* inbound: largest packet accepted (Linux max_pkt_size) */
 	bool broken;                   /* the host corrupted the ring; it is no longer used */
 	const char *error;             /* why it broke (static string) */
+	uint32_t bad_pending;          /* inbound: a pending_send_sz beyond the ring, seen
+					* and not yet reported (0 = none) */
 };
 
 /* A packet taken from the inbound ring, pointing into the caller's buffer. */

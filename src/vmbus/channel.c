@@ -47,6 +47,8 @@ static void vmbus_chan_on_event(void *opaque, uint32_t conn_id)
 		vmbus_server_flush(ch->srv);
 	if (!ch->open || ch->closing || ch->broken || !ch->ops->notify)
 		return;
+	if (__builtin_expect((fault_class_mask & FAULT_BIT(FAULT_HELD_BIT)) != 0, 0))
+		vmbus_fault_chan_signalled(ch);
 	ch->ops->notify(ch);
 }
 
@@ -75,6 +77,7 @@ void vmbus_chan_close(struct vmbus_channel *ch)
 		ch->ops->close(ch);
 	if (ch->kick_ev)
 		evtimer_del(ch->kick_ev);
+	vmbus_fault_chan_close(ch);
 	vmbus_ring_unmap(&ch->in);
 	vmbus_ring_unmap(&ch->out);
 	ch->open = false;
