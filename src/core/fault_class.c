@@ -179,9 +179,22 @@ json_t *fault_class_status_json(void)
 			json_object_set_new(o, "fired", json_integer(arms[c].fired));
 			json_array_append_new(armed, o);
 		}
-		if (fired_total[c])
-			json_object_set_new(fired, fault_classes[c].name,
-					    json_integer((json_int_t)fired_total[c]));
+		if (fired_total[c]) {
+			/* Nested by prefix ("msg.oversize" -> fired.msg.oversize) so
+			 * that dotted status paths (ctl wait, scenario status
+			 * steps) reach it. */
+			const char *name = fault_classes[c].name, *dot = strchr(name, '.');
+			char group[16];
+			json_t *g;
+
+			snprintf(group, sizeof(group), "%.*s", (int)(dot - name), name);
+			g = json_object_get(fired, group);
+			if (!g) {
+				g = json_object();
+				json_object_set_new(fired, group, g);
+			}
+			json_object_set_new(g, dot + 1, json_integer((json_int_t)fired_total[c]));
+		}
 	}
 	return json_pack("{s:o, s:o, s:b}", "armed", armed, "fired", fired, "holding",
 			 held_refs != 0);

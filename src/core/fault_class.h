@@ -164,7 +164,8 @@ uint64_t fault_class_fired(enum fault_class c);
 void fault_held_ref(int delta);
 
 /* {"armed": [{class, device, channel, count, every, from, ms, seen, fired}],
- *  "fired": {class: n, ...} (classes that fired at least once)} */
+ *  "fired": {"msg": {"oversize": n}, ...} (classes that fired at least once,
+ *  grouped by the prefix of their name: status path faults.fired.msg.oversize)} */
 json_t *fault_class_status_json(void);
 /* One arm as JSON, for replies. */
 json_t *fault_spec_json(const struct fault_spec *s);

@@ -15,6 +15,7 @@
 #include "core/util.h"
 #include "scenario/scenario.h"
 #include "scenario/scenario_internal.h"
+#include "scenario/step_fault.h"
 #include "vmbus/vmbus.h"
 
 /* Formats into a copy first: callers pass sc->detail itself as an argument
@@ -565,6 +566,7 @@ static const struct step_kind step_kinds[] = {
 	{ "host", host_start, host_poll, "host command", 120, "run,expect,expect_rc" },
 	{ "kill", kill_start, kill_poll, "QEMU killed", 10, "" },
 	{ "boot", boot_start, boot_poll, "guest booted again", 10, "" },
+	{ "fault", step_fault_start, step_fault_poll, "host fault armed", 60, STEP_FAULT_KEYS },
 };
 
 const struct step_kind *step_lookup(const char *name)

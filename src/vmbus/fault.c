@@ -294,17 +294,25 @@ void vmbus_fault_chan_free(struct vmbus_channel *ch)
 
 /* ---- the message connection ----------------------------------------------- */
 
+static void fault_srv_arm(struct vmbus_server *srv, uint64_t ns);
+
 static void fault_srv_timer(evutil_socket_t fd, short what, void *opaque)
 {
 	struct vmbus_server *srv = opaque;
 	struct vmbus_outmsg *m = srv->reorder_msg;
+	uint64_t now = now_ns();
 
-	if (m && now_ns() >= srv->reorder_until_ns) {
-		srv->reorder_msg = NULL;
-		fault_held_ref(-1);
-		vmbus_post_plain(srv, m->data, m->size);
-		free(m);
+	if (!m)
+		return;
+	if (now < srv->reorder_until_ns) {
+		/* Early by the timer's clock: wait for the rest. */
+		fault_srv_arm(srv, srv->reorder_until_ns - now);
+		return;
 	}
+	srv->reorder_msg = NULL;
+	fault_held_ref(-1);
+	vmbus_post_plain(srv, m->data, m->size);
+	free(m);
 }
 
 static void fault_srv_arm(struct vmbus_server *srv, uint64_t ns)

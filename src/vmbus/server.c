@@ -84,8 +84,14 @@ int vmbus_server_flush(struct vmbus_server *srv)
 
 	/* timing.delay: the queue waits as a whole (its timer is armed). */
 	if (__builtin_expect(srv->outq_hold_until_ns != 0, 0)) {
-		if (now_ns() < srv->outq_hold_until_ns)
+		uint64_t now = now_ns();
+
+		if (now < srv->outq_hold_until_ns) {
+			/* Early (the timer's clock is not ours, or a guest
+			 * message flushed): wait for the rest of the hold. */
+			vmbus_outq_arm_us(srv, (srv->outq_hold_until_ns - now) / 1000u + 1);
 			return (int)srv->outq_len;
+		}
 		srv->outq_hold_until_ns = 0;
 	}
 	while ((m = srv->outq_head) != NULL) {

@@ -11,7 +11,7 @@ cat >"$T/c.json" <<JSON
    "backend":{"kind":"dgram","local":"$T/b.sock","remote":"$T/a.sock"}}]}
 JSON
 start_daemon --config "$T/c.json"
-fired() { ctl status | jq ".result.faults.fired[\"$1\"] // 0"; }
+fired() { ctl status | jq ".result.faults.fired.$1 // 0"; }
 # nv CLASS FRAGMENT [ARM ARGS]: arms CLASS on n0, brings both NICs up and
 # sends frames; the guest must report FRAGMENT, the class fire once.
 nv() {

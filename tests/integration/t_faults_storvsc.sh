@@ -10,7 +10,7 @@ cat >"$T/c.json" <<JSON
   {"type":"heartbeat","interval_ms":100}]}
 JSON
 start_daemon --config "$T/c.json"
-fired() { ctl status | jq ".result.faults.fired[\"$1\"] // 0"; }
+fired() { ctl status | jq ".result.faults.fired.$1 // 0"; }
 # sc NAME STEPS...: arms nothing; runs the synthetic storvsc (exit status kept).
 sc() {
 	local name=$1; shift
@@ -32,6 +32,7 @@ ctl fault arm storvsc.srb_error device=disk0 >/dev/null
 sc srb write 0 0 8 0xa5 expect-sense 3/11/00 write 0 8 8 0xa5 read-verify 0 0 16 0xa5
 [ $rc = 0 ] || fail "srb_error: $(cat "$T/srb.out")"
 [ "$(fired storvsc.srb_error)" = 1 ] || fail "srb_error did not fire"
+ctl wait faults.fired.storvsc.srb_error = 1 >/dev/null || fail "ctl wait on a fired count"
 # storvsc.busy: SRB_STATUS_BUSY (5) for the next I/O only; the second I/O
 # (from=2) is the one hit.
 ctl fault arm storvsc.busy device=disk0 from=2 >/dev/null
