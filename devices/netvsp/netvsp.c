@@ -125,6 +125,58 @@ static int netvsp_rb_attach(struct netvsp_dev *d)
 	return 0;
 }
 
+/* Overwrites 4 bytes at `off` of a message scattered over dst[0..n). */
+static void netvsp_slot_put32(const struct iovec *dst, int n, size_t off, uint32_t v)
+{
+	const uint8_t *src = (const uint8_t *)&v;
+	size_t left = 4;
+
+	for (int j = 0; j < n && left; j++) {
+		if (off >= dst[j].iov_len) {
+			off -= dst[j].iov_len;
+			continue;
+		}
+		while (left && off < dst[j].iov_len) {
+			((uint8_t *)dst[j].iov_base)[off++] = *src++;
+			left--;
+		}
+		off = 0;
+	}
+}
+
+/* The netvsc.* classes that mangle one RNDIS message in the receive
+ * buffer (docs/faults.md); the bytes are the guest's to check. */
+static void netvsp_fault_rndis(struct netvsp_dev *d, struct netvsp_queue *q,
+			       const struct iovec *dst, int n, uint32_t type,
+			       struct nvsp_xfer_range *range)
+{
+	uint32_t len = range->byte_count;
+
+	if (vmbus_chan_fault(q->ch, FAULT_NETVSC_XFER_RANGE_OUTSIDE))
+		range->byte_offset = (uint32_t)MIN(vmbus_chan_gpadl_size(netvsp_primary(d),
+									  d->nvsp.recv_gpadl),
+						    (uint64_t)UINT32_MAX);
+	if (vmbus_chan_fault(q->ch, FAULT_NETVSC_RNDIS_LEN_BELOW_HEADER))
+		netvsp_slot_put32(dst, n, 4, 4);
+	if (vmbus_chan_fault(q->ch, FAULT_NETVSC_RNDIS_LEN_BEYOND))
+		netvsp_slot_put32(dst, n, 4, len + 4096);
+	if (type == RNDIS_MSG_PACKET) {
+		/* data_offset and ppi_offset count from message byte 8. */
+		if (vmbus_chan_fault(q->ch, FAULT_NETVSC_RNDIS_DATA_OFFSET_BAD))
+			netvsp_slot_put32(dst, n, offsetof(struct rndis_packet, data_offset), len + 64);
+		if (vmbus_chan_fault(q->ch, FAULT_NETVSC_PPI_OUT_OF_BOUNDS)) {
+			netvsp_slot_put32(dst, n, offsetof(struct rndis_packet, ppi_offset), len + 256);
+			netvsp_slot_put32(dst, n, offsetof(struct rndis_packet, ppi_len), 64);
+		}
+	}
+	if (type == RNDIS_MSG_INDICATE &&
+	    vmbus_chan_fault(q->ch, FAULT_NETVSC_STATUS_INDICATION_SHORT)) {
+		/* The header (8) and the status word: no status_buflen/offset. */
+		netvsp_slot_put32(dst, n, 4, 12);
+		range->byte_count = 12;
+	}
+}
+
 /* One RNDIS message to the guest on queue q: copied into a free slot of
  * the receive buffer, announced with a transfer-page packet.  0, -ENOBUFS
  * (no slot), -EAGAIN (ring full), or another -errno (dropped). */
@@ -192,6 +244,12 @@ static int netvsp_send_rndis(struct netvsp_dev *d, struct netvsp_queue *q,
 	xfer.range.byte_offset = slot * d->nvsp.recv_section_size;
 	msg.rndis_pkt.channel_type = NVSP_CHANNEL_DATA;
 	msg.rndis_pkt.section_index = NVSP_SECTION_NONE;
+	if (__builtin_expect(fault_class_mask != 0, 0) && nsrc > 0 && src[0].iov_len >= 4) {
+		uint32_t type;
+
+		memcpy(&type, src[0].iov_base, sizeof(type));
+		netvsp_fault_rndis(d, q, dst, n, type, &xfer.range);
+	}
 	rc = vmbus_chan_send(q->ch, VM_PKT_DATA_USING_XFER_PAGES, VMBUS_PKT_FLAG_COMPLETION_REQUESTED,
 			     (uint64_t)d->rb_gen << 32 | slot, sizeof(xfer), out, 2);
 	if (rc)
@@ -628,7 +686,15 @@ static void netvsp_handle_packet(struct netvsp_queue *q, const struct vmbus_pkt 
 		if (netvsp_rb_attach(d)) {
 			d->nvsp.recv_buf = false;
 			dec.msg.recv_buf_complete.status = NVSP_STAT_FAIL;
+			break;
 		}
+		/* Lies in the completion only; the host keeps its own layout.
+		 * Linux refuses a section under NETVSC_MTU_MIN (68) and
+		 * count * size beyond the buffer. */
+		if (vmbus_chan_fault(q->ch, FAULT_NETVSC_RECV_SECTION_SMALL))
+			dec.msg.recv_buf_complete.sub_alloc_size = 32;
+		if (vmbus_chan_fault(q->ch, FAULT_NETVSC_RECV_SECTIONS_OVERFLOW))
+			dec.msg.recv_buf_complete.num_sub_allocs = d->rb_slots + 1;
 		break;
 	case NVSP_RECV_BUF_REVOKED:
 		netvsp_ctrl_drop_all(d);

@@ -96,6 +96,7 @@ struct guest_channel {
 
 	bool event_pending;         /* SIEF bit seen, callback not yet run */
 	uint64_t n_events;          /* SIEF bits seen for this relid */
+	uint64_t n_spurious;        /* ... that found the host->guest ring empty */
 	uint64_t n_signals;         /* HvSignalEvent issued */
 	bool ring_error_reported;
 

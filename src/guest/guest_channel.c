@@ -327,6 +327,11 @@ int guest_channel_recv(struct guest *g, struct guest_channel *ch, struct guest_r
 	ret = guest_ring_recv(&ch->in, ch->rxbuf, ch->max_pkt, pkt, &sig);
 	if (sig)
 		guest_channel_signal(g, ch);
+	if (ch->in.bad_pending) {
+		guest_error(g, "ring", "relid %u host->guest ring: pending_send_sz %u beyond the "
+			    "%u-byte ring; no signal sent", ch->relid, ch->in.bad_pending, ch->in.size);
+		ch->in.bad_pending = 0;
+	}
 	if (ret == -EIO)
 		channel_report_ring(g, ch, &ch->in, "host->guest");
 	else if (ret == -EMSGSIZE)

@@ -263,6 +263,12 @@ static bool ring_read_signal(struct guest_ring *r, uint32_t bytes_read)
 	pending = ring_load_acquire(RING_FIELD(r, pending_send_sz));
 	if (!pending)
 		return false;
+	if (pending >= r->size) {
+		/* No write can ever need that much: the host lies.  Linux's
+		 * hv_pkt_iter_close then never signals; we say so. */
+		r->bad_pending = pending;
+		return false;
+	}
 	w = ring_load_acquire(RING_FIELD(r, write_index));
 	if (w >= r->size)
 		return false;

@@ -38,6 +38,8 @@ struct guest_ring {
 	const char *error;             /* why it broke (static string) */
 	bool batching;                 /* inbound: between recv_begin and recv_end */
 	uint32_t unpublished;          /* inbound: bytes read, read_index not yet stored */
+	uint32_t bad_pending;          /* inbound: a pending_send_sz beyond the ring, seen
+					* and not yet reported (0 = none) */
 };
 
 /* A packet taken from the inbound ring, pointing into the caller's buffer. */

@@ -526,6 +526,14 @@ void guest_vmbus_channel_event(struct guest *g, uint32_t relid, uint32_t vcpu)
 	if (!ch || !ch->open)
 		return; /* Linux ignores events for unknown or closed channels */
 	ch->n_events++;
+	/* Nothing new since our last read, and no callback pending that could
+	 * have taken it: the host interrupted for nothing (harmless for
+	 * Linux, which finds the ring empty; reported for fault tests). */
+	if (!ch->event_pending && !ch->in.broken && guest_ring_bytes_to_read(&ch->in) == 0) {
+		ch->n_spurious++;
+		guest_emit(g, json_pack("{s:s, s:i, s:s}", "event", "spurious_interrupt", "relid",
+					(json_int_t)relid, "device", ch->device));
+	}
 	ch->event_pending = true;
 }
 

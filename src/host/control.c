@@ -6,6 +6,9 @@
  *   {"id":2,"verb":"control","device":"shutdown","action":"shutdown","args":{"action":"reboot"}}
  *   {"id":3,"verb":"fault","point":"vmbus.send","skip":0,"count":1}
  *   {"id":5,"verb":"channel","device":"kvp","index":0,"action":"rescind"}
+ *   {"id":6,"verb":"fault","op":"arm","class":"storvsc.busy","device":"disk0","count":1}
+ *   {"id":7,"verb":"fault","op":"disarm","class":"storvsc.busy"}   (or "all")
+ *   {"id":8,"verb":"fault","op":"list"}   (the catalogue and what is armed)
  *   {"id":4,"verb":"quit"}
  *
  * Every request gets {"id":..,"status":0|-errno[,"error":".."][,"result":..]}.
@@ -149,6 +152,30 @@ static void control_channel(struct control_server *s, struct control_conn *c, js
 	control_reply(c, id, rc, rc ? err.msg : NULL, NULL);
 }
 
+/* Fault classes by name (host_fault.c, docs/faults.md). */
+static void control_fault(struct control_conn *c, json_t *id, struct host *d, json_t *msg)
+{
+	const char *op = json_string_value(json_object_get(msg, "op"));
+	char err[160] = "";
+	int rc;
+
+	if (!op || strcmp(op, "arm") == 0) {
+		rc = host_fault_arm(d, msg, err, sizeof(err));
+		control_reply(c, id, rc, rc ? err : NULL, rc ? NULL : fault_class_status_json());
+	} else if (strcmp(op, "disarm") == 0) {
+		rc = host_fault_disarm(json_string_value(json_object_get(msg, "class")), err,
+				       sizeof(err));
+		control_reply(c, id, rc, rc ? err : NULL, rc ? NULL : fault_class_status_json());
+	} else if (strcmp(op, "list") == 0) {
+		json_t *r = fault_class_status_json();
+
+		json_object_set_new(r, "catalogue", host_fault_catalogue_json());
+		control_reply(c, id, 0, NULL, r);
+	} else {
+		control_reply(c, id, -EINVAL, "\"op\" is arm, disarm or list", NULL);
+	}
+}
+
 static void control_handle(struct control_server *s, struct control_conn *c, const char *line)
 {
 	json_error_t jerr;
@@ -171,6 +198,9 @@ static void control_handle(struct control_server *s, struct control_conn *c, con
 		control_device(s, c, id, msg);
 	} else if (strcmp(verb, "channel") == 0) {
 		control_channel(s, c, id, msg);
+	} else if (strcmp(verb, "fault") == 0 && (json_object_get(msg, "op") ||
+						     json_object_get(msg, "class"))) {
+		control_fault(c, id, s->d, msg);
 	} else if (strcmp(verb, "fault") == 0) {
 		const char *point = json_string_value(json_object_get(msg, "point"));
 		json_int_t skip = json_integer_value(json_object_get(msg, "skip"));

@@ -503,12 +503,13 @@ json_t *host_status(struct host *d)
 		json_object_set_new(s, "type", json_string(dev->ops->name));
 		json_object_set_new(devs, dev->name, s);
 	}
-	o = json_pack("{s:b,s:I,s:o*,s:o*,s:o*,s:o*}",
+	o = json_pack("{s:b,s:I,s:o*,s:o*,s:o*,s:o*,s:o*}",
 		      "attached", attach_server_attached(d->attach),
 		      "generation", (json_int_t)attach_server_generation(d->attach),
 		      "hv", hv_partition_status_json(d->hv),
 		      "vmbus", vmbus_server_status_json(d->vmbus),
 		      "devices", devs,
-		      "attach", attach_server_stats_json(d->attach));
+		      "attach", attach_server_stats_json(d->attach),
+		      "faults", fault_class_status_json());
 	return o;
 }

@@ -10,8 +10,11 @@
 
 #include <event2/event.h>
 #include <jansson.h>
+
+#include "core/fault_class.h"
 #include <stdint.h>
 
+#include "core/fault_class.h"
 #include "core/json.h"
 #include "devices/device.h"
 #include "hv/hv.h"
@@ -78,6 +81,17 @@ int host_device_control(struct host *d, const char *name, const char *action, co
 struct vmbus_channel *host_find_channel(struct host *d, const char *name, unsigned int index);
 int host_channel_action(struct host *d, const char *name, unsigned int index, const char *action,
 			struct json_err *err);
+
+/* host_fault.c: arming fault classes (core/fault_class.h) from JSON
+ * {class, device, channel, count, every, from, ms}; see docs/faults.md.
+ * -ENOENT (no class), -ENODEV (no such device), -EINVAL; err says why. */
+int host_fault_parse(struct host *d, const json_t *o, struct fault_spec *s, char *err,
+		     size_t errlen);
+int host_fault_arm(struct host *d, const json_t *o, char *err, size_t errlen);
+/* cls NULL or "all": every class. */
+int host_fault_disarm(const char *cls, char *err, size_t errlen);
+/* [{class, layer, target, description}] */
+json_t *host_fault_catalogue_json(void);
 
 /* The control socket (control.c): JSON lines, see docs in README. */
 struct control_server *control_server_new(struct host *d, const char *path);

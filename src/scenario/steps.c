@@ -18,6 +18,7 @@
 #include "core/util.h"
 #include "scenario/scenario.h"
 #include "scenario/scenario_internal.h"
+#include "scenario/step_fault.h"
 #include "vmbus/vmbus.h"
 
 /* Formats into a copy first: callers pass sc->detail itself as an argument
@@ -747,7 +748,8 @@ static const struct step_kind step_kinds[] = {
 	  "send,hex,channel,message_type,conn_id,payload_size,control,fast,frame,pkt_type,"
 	  "offset8,len8,set,patch,counter,expect_status,expect_reply,serving",
 	  STEP_SYNTHETIC_GUEST, hostile_check },
-	/* "fault" (step_fault.c) goes here. */
+	{ "fault", step_fault_start, step_fault_poll, "host fault armed", 60, STEP_FAULT_KEYS,
+	  STEP_ANY_GUEST, NULL },
 };
 
 const struct step_kind *step_lookup(const char *name)

@@ -45,6 +45,9 @@ void vmbus_chan_signalled(struct vmbus_channel *ch)
 {
 	if (ch->srv->outq_head)
 		vmbus_server_flush(ch->srv);
+	if (__builtin_expect((fault_class_mask & FAULT_BIT(FAULT_HELD_BIT)) != 0, 0) && ch->open &&
+	    !ch->closing && !ch->broken)
+		vmbus_fault_chan_signalled(ch);
 	vmbus_chan_run_notify(ch);
 }
 
@@ -82,6 +85,7 @@ void vmbus_chan_close(struct vmbus_channel *ch)
 		ch->ops->close(ch);
 	if (ch->kick_ev)
 		evtimer_del(ch->kick_ev);
+	vmbus_fault_chan_close(ch);
 	vmbus_ring_unmap(&ch->in);
 	vmbus_ring_unmap(&ch->out);
 	ch->open = false;

@@ -170,6 +170,7 @@ void vmbus_chan_free(struct vmbus_channel *ch)
 	if (srv->chan_tail == &ch->next)
 		srv->chan_tail = pp;
 	srv->relids[ch->relid] = NULL;
+	vmbus_fault_chan_free(ch);
 	if (ch->kick_ev)
 		event_free(ch->kick_ev);
 	free(ch->rx_buf);

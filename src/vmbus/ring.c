@@ -101,6 +101,7 @@
 #include <sys/mman.h>
 
 #include "core/fault.h"
+#include "core/fault_class.h"
 #include "core/log.h"
 #include "core/trace.h"
 #include "core/util.h"
@@ -436,12 +437,8 @@ bool vmbus_chan_can_send(const struct vmbus_channel *ch, size_t payload)
 int vmbus_chan_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uint64_t trans_id,
 		    uint32_t hdr_len, const struct iovec *iov, int iovcnt)
 {
-	struct vmbus_ring *out = &ch->out;
-	struct vmpacket_descriptor desc;
-	uint32_t len, need, r, w, old_w, mask;
-	uint64_t trailer;
+	uint32_t len;
 	size_t payload = 0;
-	uint8_t *dst;
 
 	if (!ch->open || ch->closing || ch->broken)
 		return -EPIPE;
@@ -457,8 +454,7 @@ int vmbus_chan_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uin
 	len = ring_pkt_len(ch, payload);
 	if (!len)
 		return -EMSGSIZE;
-	need = len + VMBUS_PKT_TRAILER_SIZE;
-	if (need >= out->size)
+	if (len + VMBUS_PKT_TRAILER_SIZE >= ch->out.size)
 		return -EMSGSIZE; /* could never fit this ring */
 	if (fault_hit("vmbus.send")) {
 		/* As if full, and retried from notify a little later. */
@@ -466,7 +462,25 @@ int vmbus_chan_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uin
 		ring_kick_later(ch);
 		return -EAGAIN;
 	}
+	/* The one branch fault injection costs when nothing is armed. */
+	if (__builtin_expect((fault_class_mask & VMBUS_FAULT_SEND_MASK) != 0, 0))
+		return vmbus_fault_send(ch, type, flags, trans_id, hdr_len, iov, iovcnt, payload);
+	return vmbus_ring_write(ch, type, flags, trans_id, hdr_len, iov, iovcnt, payload, NULL);
+}
 
+int vmbus_ring_write(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uint64_t trans_id,
+		     uint32_t hdr_len, const struct iovec *iov, int iovcnt, size_t payload,
+		     const struct vmbus_ring_mangle *m)
+{
+	struct vmbus_ring *out = &ch->out;
+	struct vmpacket_descriptor desc;
+	uint32_t len = ring_pkt_len(ch, payload), need, r, w, old_w, mask;
+	uint64_t trailer;
+	uint8_t *dst;
+
+	if (!ch->open || ch->closing || ch->broken)
+		return -EPIPE;
+	need = len + VMBUS_PKT_TRAILER_SIZE;
 	old_w = w = out->idx;
 	/* A: the bytes we overwrite were freed by the guest's read. */
 	r = ring_load_acquire(RING_WORD(out, read_index));
@@ -492,6 +506,10 @@ int vmbus_chan_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uin
 	desc.type = type;
 	desc.offset8 = (uint16_t)((sizeof(desc) + hdr_len) / 8);
 	desc.len8 = (uint16_t)(len / 8);
+	if (m && m->len8 >= 0)
+		desc.len8 = (uint16_t)m->len8;
+	if (m && m->offset8 >= 0)
+		desc.offset8 = (uint16_t)m->offset8;
 	desc.flags = flags;
 	desc.trans_id = trans_id;
 	/* Linear even across the end of the data area (double mapping). */
@@ -511,12 +529,20 @@ int vmbus_chan_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uin
 
 	w = ring_advance(out, w, need); /* need < size */
 	out->idx = w;
-	/* B: the packet bytes are visible before the index that covers them. */
-	ring_store_release(RING_WORD(out, write_index), w);
+	/* B: the packet bytes are visible before the index that covers them.
+	 * (ring.write_index_beyond publishes a lie instead; our private idx
+	 * stays right, so the next packet publishes the true index again.) */
+	ring_store_release(RING_WORD(out, write_index),
+			   m && m->bad_write_index ? out->size + 8 : w);
+	if (m && m->bad_pending_send_sz)
+		ring_store_relaxed(RING_WORD(out, pending_send_sz), out->size * 2);
 	ch->stats.packets_out++;
 	ch->stats.bytes_out += len;
 	if (ch->batching && !ch->params.signal_every_packet) {
-		out->batch_sent = true; /* decided at the end of the batch */
+		/* decided at the end of the batch (timing.withhold_interrupt:
+		 * this packet asks for none) */
+		if (!(m && m->no_signal))
+			out->batch_sent = true;
 		return 0;
 	}
 	/* C: write_index store before the loads of interrupt_mask/read_index;
@@ -524,7 +550,7 @@ int vmbus_chan_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uin
 	ring_fence();
 	mask = ring_load_relaxed(RING_WORD(out, interrupt_mask));
 	r = ring_load_relaxed(RING_WORD(out, read_index));
-	if (mask == 0 && (r == old_w || ch->params.signal_every_packet))
+	if (mask == 0 && (r == old_w || ch->params.signal_every_packet) && !(m && m->no_signal))
 		vmbus_chan_signal_guest(ch);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "core/fault_class.h"
 #include "core/gmem.h"
 #include "core/stats.h"
 #include "hv/hv.h"
@@ -200,6 +201,17 @@ struct gmem *vmbus_chan_gmem(const struct vmbus_channel *ch);
  * cannot starve the other channels or the host's own work. */
 #define VMBUS_NOTIFY_BUDGET 256
 void vmbus_chan_notify_later(struct vmbus_channel *ch);
+
+/* ---- Fault injection (core/fault_class.h) ------------------------------ */
+
+/* Whether a device should mangle this candidate of class c on this channel
+ * (its target is the channel's device name and subchannel index).  One
+ * branch when the class is not armed. */
+bool vmbus_chan_fault_slow(const struct vmbus_channel *ch, enum fault_class c);
+static inline bool vmbus_chan_fault(const struct vmbus_channel *ch, enum fault_class c)
+{
+	return fault_class_armed(c) && vmbus_chan_fault_slow(ch, c);
+}
 
 /* ---- Reports ------------------------------------------------------------ */
 
