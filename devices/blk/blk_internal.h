@@ -32,7 +32,8 @@ struct blk_ops {
 	X(write_zeroes, "WRITE_ZEROES requests accepted")                         \
 	X(errors, "requests that completed with an error")                        \
 	X(refused, "requests refused at submission (range, alignment, read-only)") \
-	X(cancelled, "requests whose guest memory was taken back (blk_cancel)")
+	X(cancelled, "requests whose guest memory was taken back (blk_cancel)")   \
+	X(inline_done, "raw: requests finished on the loop thread (RWF_NOWAIT hit)")
 
 struct blk_backend {
 	const struct blk_ops *ops;

@@ -71,6 +71,8 @@ struct hv_timer_sink {
 	X(post_messages, "HvPostMessage handed to a message port")                     \
 	X(signal_events, "HvSignalEvent handed to an event port (any path)")          \
 	X(signal_unknown, "eventfd kicks for an unregistered connection id")           \
+	X(msr_reads, "RDMSRs forwarded (each a frontend round trip)")                  \
+	X(msr_writes, "WRMSRs forwarded (each a frontend round trip; EOMs included)")  \
 	X(msr_gp, "RDMSR/WRMSR answered with #GP")                                     \
 	X(msr_ignored, "WRMSR ignored as TLFS says: hypercall MSR locked or set before GUEST_OS_ID") \
 	X(synic_delivered, "messages written into a SIM slot")                         \

@@ -47,6 +47,7 @@ int hv_msr_read(struct hv_partition *hv, uint32_t vp, uint32_t msr, uint64_t *va
 	const struct hv_vp *v;
 
 	*value = 0;
+	hv->stats.msr_reads++;
 	if (!hv_msr_in_range(msr) || !hv_vp_valid(hv, vp))
 		return hv_msr_gp(hv, vp, msr, false);
 	v = &hv->vp[vp];
@@ -187,6 +188,7 @@ int hv_msr_write(struct hv_partition *hv, uint32_t vp, uint32_t msr, uint64_t va
 		arg = &dummy_arg;
 	*action = ATTACH_ACTION_NONE;
 	*arg = 0;
+	hv->stats.msr_writes++;
 	if (!hv_msr_in_range(msr) || !hv_vp_valid(hv, vp))
 		return hv_msr_gp(hv, vp, msr, true);
 	v = &hv->vp[vp];

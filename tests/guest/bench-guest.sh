@@ -1,111 +1,239 @@
 #!/usr/bin/env bash
 # Guest benchmarks for `make bench`, each against a reference measured in
 # this same run on the same machine (so the ratios mean something anywhere):
-#   1. boot: QEMU start -> "every VMBus device bound" on vmbusd, versus
-#      QEMU start -> init on the same QEMU binary and kernel without VMBus;
-#   2. storage: the same guest and the same raw image, through storvsc on
-#      vmbusd versus QEMU's virtio-blk: sequential 1 MiB O_DIRECT read and
-#      write, 4 KiB random read (queue depth 1, tests/guest/tools/iobench.c);
+#   1. boot: QEMU start -> "every VMBus device bound" on vmbusd (a storvsp
+#      disk and a netvsp NIC), versus QEMU start -> "every virtio device
+#      bound" for the same kernel and initramfs on the same QEMU binary and
+#      machine with a virtio-blk disk and a virtio-net NIC, their modules
+#      loaded the same way (vmbusd.modules=); plus a plain boot to init for
+#      scale.  The vmbusd boot's round trips to the daemon (MSR reads and
+#      writes, EOMs, hypercalls, posts) are read from its status;
+#   2. storage: one guest with a storvsc disk on vmbusd and a QEMU virtio-blk
+#      disk (identical raw images), the rows interleaved: 1 MiB sequential read and write and
+#      4 KiB random read and write with O_DIRECT, at queue depth 1 (one job)
+#      and at queue depth 32 per job with one job per vCPU, storvsc with its
+#      subchannels against virtio-blk with as many queues
+#      (tests/guest/tools/iobench.c; Linux AIO for QD > 1);
 #   3. network: the same guest, TCP guest -> host and host -> guest over a
 #      TAP in a network namespace, through netvsc on vmbusd versus QEMU's
 #      virtio-net (BENCH_NET_MIB each way, default 64).
-# BENCH_RUNS (default 3) runs of each measurement; medians are reported.
+# BENCH_RUNS runs of each measurement (storage: rounds inside one guest,
+# default 5; the others: guests, default 3), the sides alternating; medians
+# are reported.  BENCH_ONLY=boot|storage|net runs one part.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VMBUSD=${VMBUSD:-build/vmbusd}
 RUNS=${BENCH_RUNS:-3}
+ONLY=${BENCH_ONLY:-all}
+VCPUS=2
 QEMU=$(qemu/build.sh --print-path)
 GUEST_DIR=$(tests/guest/build-guest.sh --print-dir 2>/dev/null)
 work=$(mktemp -d /tmp/vmbusd-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 SSDT=$(qemu/build-ssdt.sh "$work" | tail -1)
 export VMBUSD_QEMU=$QEMU VMBUSD_GUEST_DIR=$GUEST_DIR VMBUSD_SSDT=$SSDT
+part() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+dd if=/dev/zero of="$work/disk.img" bs=1M count=512 status=none
 
-# Plain boot: QEMU start -> "@@VMBUSD init" (the init powers off at once).
-plain_boot() {
-	local start line
+# QEMU start -> the first console line matching MARKER, in seconds.  The
+# machine is the one `vmbusd run` starts (same memory backend and type),
+# without the vmbus-user device and its ACPI table.
+qemu_boot() { # MARKER KERNEL-ARGS [QEMU-ARGS...]
+	local marker=$1 append=$2 start line
+	shift 2
 	start=$(date +%s%N)
 	while IFS= read -r line; do
-		case "$line" in *"@@VMBUSD init"*)
+		case "$line" in *"@@VMBUSD $marker"*)
 			awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }'
 			break ;;
 		esac
-	done < <(timeout 120 "$QEMU" -accel tcg -cpu max,+hypervisor -smp 2 -m 512 -nodefaults -nic none \
-		-display none -serial stdio -L /usr/share/qemu -L /usr/share/seabios \
+	done < <(timeout 120 "$QEMU" -accel tcg -cpu max,+hypervisor -smp $VCPUS -m 512 \
+		-object memory-backend-memfd,id=mem0,size=512M,share=on -machine pc,memory-backend=mem0 \
+		-nodefaults -nic none -display none -serial stdio -L /usr/share/qemu -L /usr/share/seabios \
 		-kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/initrd.img" -no-reboot \
-		-append "console=ttyS0 panic=-1 vmbusd.poweroff=init" </dev/null 2>/dev/null)
+		-append "console=ttyS0 panic=-1 $append" "$@" </dev/null 2>/dev/null)
 }
+VIRTIO_DISK=(-drive "file=$work/disk.img,if=none,id=d0,format=raw"
+	     -device "virtio-blk-pci,drive=d0,num-queues=$VCPUS")
 
-cat >"$work/boot.json" <<'JSON'
-{ "name": "boot benchmark", "guest": { "vcpus": 2, "memory_mib": 512 },
-  "steps": [ { "step": "bound" }, { "step": "control", "device": "shutdown", "action": "shutdown", "guest_may_exit": true },
+if part boot; then
+cat >"$work/boot.json" <<JSON
+{ "name": "boot benchmark", "guest": { "vcpus": $VCPUS, "memory_mib": 512, "cmdline": "vmbusd.poweroff=bound" },
+  "devices": [ { "type": "storvsp", "disks": [ { "path": "$work/disk.img", "format": "raw" } ] },
+               { "type": "netvsp", "name": "net0", "backend": { "kind": "null" } } ],
+  "steps": [ { "step": "bound" },
+             { "step": "status", "key": "hv.msr_reads", "op": ">=", "value": 0, "host_only": true },
+             { "step": "status", "key": "hv.msr_writes", "op": ">=", "value": 0, "host_only": true },
+             { "step": "status", "key": "hv.synic_eoms", "op": ">=", "value": 0, "host_only": true },
+             { "step": "status", "key": "hv.hypercalls", "op": ">=", "value": 0, "host_only": true },
+             { "step": "status", "key": "hv.post_messages", "op": ">=", "value": 0, "host_only": true },
+             { "step": "status", "key": "hv.signal_events", "op": ">=", "value": 0, "host_only": true },
+             { "step": "status", "key": "attach.requests", "op": ">=", "value": 0, "host_only": true },
              { "step": "poweroff" } ] }
 JSON
-
-echo "== boot: QEMU start to all VMBus devices bound (vmbusd) vs to init (plain), median of $RUNS =="
-plain=() ours=()
+echo "== boot: QEMU start to every device bound: VMBus (storvsp + netvsp) on vmbusd vs virtio-blk + virtio-net, median of $RUNS =="
+plain=() virtio=() ours=()
 for i in $(seq "$RUNS"); do
-	plain+=("$(plain_boot)")
+	plain+=("$(qemu_boot init vmbusd.poweroff=init)")
+	virtio+=("$(qemu_boot virtio-devices \
+		"vmbusd.modules=virtio_pci,virtio_blk,virtio_net vmbusd.virtio_expect=2 vmbusd.poweroff=bound" \
+		"${VIRTIO_DISK[@]}" -netdev hubport,id=n0,hubid=0 -device virtio-net-pci,netdev=n0,romfile=)")
 	mkdir -p "$work/boot$i"
 	"$VMBUSD" run --workdir "$work/boot$i" "$work/boot.json" >"$work/boot$i.log" 2>&1 ||
 		{ cat "$work/boot$i.log"; echo "bench: the vmbusd boot failed"; exit 1; }
 	ours+=("$(grep -Eo 'devices bound: [0-9.]+' "$work/boot$i.log" | grep -Eo '[0-9.]+$')")
 done
-p=$(printf '%s\n' "${plain[@]}" | median); o=$(printf '%s\n' "${ours[@]}" | median)
-printf '%-44s %8s s   (runs: %s)\n' "plain QEMU boot to init" "$p" "${plain[*]}"
-printf '%-44s %8s s   (runs: %s)\n' "vmbusd: boot to all VMBus devices bound" "$o" "${ours[*]}"
-awk -v o="$o" -v p="$p" 'BEGIN { printf "%-44s %8.2f\n", "ratio (vmbusd bound / plain init)", o / p }'
+p=$(printf '%s\n' "${plain[@]}" | median); v=$(printf '%s\n' "${virtio[@]}" | median)
+o=$(printf '%s\n' "${ours[@]}" | median)
+printf '%-48s %8s s   (runs: %s)\n' "plain boot to init (no devices)" "$p" "${plain[*]}"
+printf '%-48s %8s s   (runs: %s)\n' "virtio: boot to virtio-blk + virtio-net bound" "$v" "${virtio[*]}"
+printf '%-48s %8s s   (runs: %s)\n' "vmbusd: boot to storvsc + netvsc bound" "$o" "${ours[*]}"
+awk -v o="$o" -v v="$v" 'BEGIN { printf "%-48s %8.2f\n", "ratio (vmbusd / virtio)", o / v }'
+echo "round trips of the last vmbusd boot (to every device bound, both vCPUs):"
+grep -Eo '(hv|attach)\.[a-z_]+ = [0-9]+' "$work/boot$RUNS.log" | sed 's/^/  /'
+fi
 
+if part storage; then
 echo
-echo "== storage: storvsc on vmbusd vs virtio-blk, same guest, same raw image =="
-dd if=/dev/zero of="$work/disk.img" bs=1M count=512 status=none
-iob() { # DEV -> the three iobench steps
-	cat <<JSON
-    { "step": "guest", "run": "iobench $1 read 1048576 256", "expect": "iobench", "timeout_s": 300 },
-    { "step": "guest", "run": "iobench $1 write 1048576 256", "expect": "iobench", "timeout_s": 300 },
-    { "step": "guest", "run": "iobench $1 randread 4096 4000", "expect": "iobench", "timeout_s": 300 },
-JSON
+echo "== storage: storvsc on vmbusd vs virtio-blk, one guest with both, rows interleaved =="
+# One guest holds both disks: LUN 0 of a storvsp controller (sda) and a
+# virtio-blk disk (vda), two identical raw images.  Every row runs on sda
+# and then at once on vda, ROUNDS times over (BENCH_RUNS, default 5), and
+# each cell is the median: on a machine shared with other work the load
+# changes within seconds and by 2x, so only rows measured side by side
+# compare.  Rows: MODE BS COUNT QD JOBS; QD 32 runs one job per vCPU, so
+# storvsc spreads over its primary channel and subchannel(s) (Linux asks
+# for min(vCPUs - 1, offered) subchannels) and virtio-blk over as many
+# queues.  BENCH_VMBUSD_BEFORE=path runs the same guest again on that
+# (older) daemon and prints both storvsc/virtio ratios: what a change
+# bought, each measured against the virtio-blk of its own guest.
+ROUNDS=${BENCH_RUNS:-5}
+ROWS="read 1048576 128 1 1
+write 1048576 128 1 1
+randread 4096 3000 1 1
+randwrite 4096 3000 1 1
+read 1048576 256 32 $VCPUS
+write 1048576 256 32 $VCPUS
+randread 4096 12000 32 $VCPUS
+randwrite 4096 12000 32 $VCPUS"
+# Written the same way as disk.img: the host's page cache holds both alike
+# (how a file was written decides its folio sizes, and ext4's buffered
+# write cost grows with them).
+dd if=/dev/zero of="$work/disk-virtio.img" bs=1M count=512 status=none
+steps() {
+	for r in $(seq "$ROUNDS"); do
+		echo "$ROWS" | while read -r mode bs count qd jobs; do
+			for dev in sda:storvsc vda:virtio-blk; do
+				echo "    { \"step\": \"guest\", \"title\": \"${dev#*:}\", \"run\": \"iobench /dev/${dev%%:*} $mode $bs $count $qd $jobs\", \"expect\": \"iobench\", \"timeout_s\": 300 },"
+			done
+		done
+	done
 }
-cat >"$work/storvsc.json" <<JSON
-{ "name": "storvsc benchmark", "guest": { "vcpus": 2, "memory_mib": 512 },
+cat >"$work/storage.json" <<JSON
+{ "name": "storvsc and virtio-blk benchmark", "guest": { "vcpus": $VCPUS, "memory_mib": 512,
+    "qemu_args": [ "-drive", "file=$work/disk-virtio.img,if=none,id=d0,format=raw",
+                   "-device", "virtio-blk-pci,drive=d0,num-queues=$VCPUS" ] },
   "devices": [ { "type": "shutdown" },
-               { "type": "storvsp", "disks": [ { "path": "$work/disk.img", "format": "raw", "lun": 0 } ] } ],
-  "steps": [ { "step": "bound" }, { "step": "marker", "event": "ready" },
-$(iob /dev/sda)
-    { "step": "control", "device": "shutdown", "action": "shutdown", "guest_may_exit": true }, { "step": "poweroff" } ] }
-JSON
-cat >"$work/virtio.json" <<JSON
-{ "name": "virtio-blk baseline", "guest": { "vcpus": 2, "memory_mib": 512,
-    "qemu_args": [ "-drive", "file=$work/disk.img,if=virtio,format=raw" ] },
-  "devices": [ { "type": "shutdown" } ],
+               { "type": "storvsp", "name": "disk", "disks": [ { "path": "$work/disk.img", "format": "raw", "lun": 0 } ] } ],
   "steps": [ { "step": "bound" }, { "step": "marker", "event": "ready" },
     { "step": "guest", "run": "modprobe virtio_pci && modprobe virtio_blk && sleep 1 && ls /dev/vda", "expect": "vda" },
-$(iob /dev/vda)
+$(steps)
+    { "step": "status", "key": "devices.disk.channels.0.requests", "op": ">", "value": 0, "host_only": true },
+    { "step": "status", "key": "devices.disk.channels.1.requests", "op": ">", "value": 0, "host_only": true },
     { "step": "control", "device": "shutdown", "action": "shutdown", "guest_may_exit": true }, { "step": "poweroff" } ] }
 JSON
-# Alternate the two so drift on a shared machine hits both alike; medians.
-for i in $(seq "$RUNS"); do
-	for which in storvsc virtio; do
-		mkdir -p "$work/$which$i"
-		"$VMBUSD" run --workdir "$work/$which$i" "$work/$which.json" >"$work/$which$i.log" 2>&1 ||
-			{ cat "$work/$which$i.log"; echo "bench: the $which run failed"; exit 1; }
-	done
-done
-val() { # WHICH MODE KEY -> median over the runs
-	for i in $(seq "$RUNS"); do
-		grep -Eo "iobench $2 bs=[0-9]+ ops=[0-9]+ secs=[0-9.]+ MBps=[0-9.]+ IOPS=[0-9]+" "$work/$1$i.log" |
-			grep -Eo "$3=[0-9.]+" | cut -d= -f2
-	done | median
+run_storage() { # NAME DAEMON
+	mkdir -p "$work/$1"
+	"$2" run --workdir "$work/$1" "$work/storage.json" >"$work/$1.log" 2>&1 ||
+		{ cat "$work/$1.log"; echo "bench: the $1 storage run failed"; exit 1; }
+	[ -z "${BENCH_KEEP:-}" ] || cp "$work/$1.log" "$BENCH_KEEP/"
 }
-printf '%-34s %12s %12s %8s   (median of %s runs each)\n' "metric" "storvsc" "virtio-blk" "ratio" "$RUNS"
-for row in "read MBps seq 1 MiB read (MB/s)" "write MBps seq 1 MiB write (MB/s)" "randread IOPS 4 KiB random read (IOPS)"; do
-	set -- $row; mode=$1 key=$2; shift 2
-	s=$(val storvsc "$mode" "$key"); v=$(val virtio "$mode" "$key")
-	awk -v n="$*" -v s="$s" -v v="$v" 'BEGIN { printf "%-34s %12s %12s %8.2f\n", n, s, v, s / v }'
+run_storage after "$VMBUSD"
+[ -z "${BENCH_VMBUSD_BEFORE:-}" ] || run_storage before "$BENCH_VMBUSD_BEFORE"
+val() { # RUN TITLE MODE BS QD KEY -> the median over the rounds
+	grep -E "ok +$2 +iobench $3 bs=$4 ops=[0-9]+ secs=[0-9.]+ MBps=[0-9.]+ IOPS=[0-9]+ qd=$5 " \
+		"$work/$1.log" | grep -Eo " $6=[0-9.]+" | cut -d= -f2 | median
+}
+printf '%-34s %9s %10s %6s' "metric (median of $ROUNDS rounds)" "storvsc" "virtio-blk" "ratio"
+[ -z "${BENCH_VMBUSD_BEFORE:-}" ] || printf '  %9s %10s %6s' "before" "virtio-blk" "ratio"
+echo
+echo "$ROWS" | while read -r mode bs count qd jobs; do
+	if [ "$bs" -ge 1048576 ]; then key=MBps unit="MB/s" what="1 MiB $mode"
+	else key=IOPS unit=IOPS what="4 KiB $mode"; fi
+	s=$(val after storvsc "$mode" "$bs" "$qd" "$key"); v=$(val after virtio-blk "$mode" "$bs" "$qd" "$key")
+	awk -v n="$what QD$qd x$jobs ($unit)" -v s="$s" -v v="$v" \
+		'BEGIN { printf "%-34s %9s %10s %6.2f", n, s, v, s / v }'
+	if [ -n "${BENCH_VMBUSD_BEFORE:-}" ]; then
+		s=$(val before storvsc "$mode" "$bs" "$qd" "$key"); v=$(val before virtio-blk "$mode" "$bs" "$qd" "$key")
+		awk -v s="$s" -v v="$v" 'BEGIN { printf "  %9s %10s %6.2f", s, v, s / v }'
+	fi
+	echo
 done
+echo "storvsc requests per channel (primary, subchannel):"
+grep -Eo 'disk\.channels\.[0-9]+\.requests = [0-9]+' "$work/after.log" | sed 's/^/  /' || true
 
+# The daemon's own cost per request, which the machine's load hardly moves
+# (throughput above does): CPU time (utime + stime, all threads) and
+# context switches (voluntary + not, all threads) of the vmbusd process
+# across each row on sda, read from /proc by host steps (their parent is
+# the daemon) — BENCH_RUNS rounds, medians.
+snap='{ "step": "host", "run": "echo cost LABEL $(awk \u0027{ print $14 + $15 }\u0027 /proc/$PPID/stat) $(cat /proc/$PPID/task/*/status | awk \u0027/ctxt_switches/ { s += $2 } END { print s }\u0027)", "expect": "cost" },'
+COST_ROWS="randread 4096 3000 1 1
+randwrite 4096 3000 1 1
+randread 4096 12000 32 $VCPUS
+randwrite 4096 12000 32 $VCPUS
+read 1048576 256 32 $VCPUS"
+cost_steps() {
+	for r in $(seq "$ROUNDS"); do
+		echo "$COST_ROWS" | while read -r mode bs count qd jobs; do
+			echo "    ${snap/LABEL/a}"
+			echo "    { \"step\": \"guest\", \"run\": \"iobench /dev/sda $mode $bs $count $qd $jobs\", \"expect\": \"iobench\", \"timeout_s\": 300 },"
+			echo "    ${snap/LABEL/b}"
+		done
+	done
+}
+cat >"$work/cost.json" <<JSON
+{ "name": "storvsp cost per request", "guest": { "vcpus": $VCPUS, "memory_mib": 512 },
+  "devices": [ { "type": "shutdown" },
+               { "type": "storvsp", "name": "disk", "disks": [ { "path": "$work/disk.img", "format": "raw", "lun": 0 } ] } ],
+  "steps": [ { "step": "bound" }, { "step": "marker", "event": "ready" },
+$(cost_steps)
+    { "step": "control", "device": "shutdown", "action": "shutdown", "guest_may_exit": true }, { "step": "poweroff" } ] }
+JSON
+run_cost() { # NAME DAEMON -> "ops us-per-op cs-per-op" per step, in order
+	mkdir -p "$work/cost-$1"
+	"$2" run --workdir "$work/cost-$1" "$work/cost.json" >"$work/cost-$1.log" 2>&1 ||
+		{ cat "$work/cost-$1.log"; echo "bench: the $1 cost run failed"; exit 1; }
+	[ -z "${BENCH_KEEP:-}" ] || cp "$work/cost-$1.log" "$BENCH_KEEP/"
+	grep -Eo 'cost [ab] [0-9]+ [0-9]+|iobench [a-z]+ bs=[0-9]+ ops=[0-9]+ secs=[0-9.]+ MBps=[0-9.]+ IOPS=[0-9]+ qd=[0-9]+' "$work/cost-$1.log" |
+		awk -v hz="$(getconf CLK_TCK)" '
+			$2 == "a" { t = $3; c = $4 }
+			$1 == "iobench" { split($4, o, "="); ops = o[2]; row = $2 " " $3 " " $8 }
+			$2 == "b" { printf "%s %.1f %.2f\n", row, ($3 - t) * 1e6 / hz / ops, ($4 - c) / ops }'
+}
+cost_cell() { # FILE ROW-PREFIX FIELD -> median
+	grep "^$2 " "$1" | awk -v f="$3" '{ print $f }' | median
+}
+run_cost after "$VMBUSD" >"$work/cost-after.txt"
+[ -z "${BENCH_VMBUSD_BEFORE:-}" ] || run_cost before "$BENCH_VMBUSD_BEFORE" >"$work/cost-before.txt"
+echo
+printf '%-34s %14s %14s' "daemon cost per storvsc request" "CPU us/req" "switches/req"
+[ -z "${BENCH_VMBUSD_BEFORE:-}" ] || printf '  %14s %14s' "before: us/req" "switches/req"
+echo
+echo "$COST_ROWS" | while read -r mode bs count qd jobs; do
+	printf '%-34s %14s %14s' "$mode bs=$bs QD$qd x$jobs" \
+		"$(cost_cell "$work/cost-after.txt" "$mode bs=$bs qd=$qd" 4)" \
+		"$(cost_cell "$work/cost-after.txt" "$mode bs=$bs qd=$qd" 5)"
+	[ -z "${BENCH_VMBUSD_BEFORE:-}" ] ||
+		printf '  %14s %14s' "$(cost_cell "$work/cost-before.txt" "$mode bs=$bs qd=$qd" 4)" \
+			"$(cost_cell "$work/cost-before.txt" "$mode bs=$bs qd=$qd" 5)"
+	echo
+done
+fi
+
+part net || exit 0
 echo
 echo "== network: netvsc on vmbusd vs virtio-net, same guest, same TAP arrangement (netns) =="
 # TCP over a TAP that the test moves into its own network namespace; busybox

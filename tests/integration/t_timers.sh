@@ -3,12 +3,19 @@
 # as HVMSG_TIMER_EXPIRED, a direct-mode periodic stimer raises its vector;
 # with "hv" switched off, none of it is offered.
 . ./lib.sh
-# Defaults: the page and message-mode timers; direct mode is off (#GP).
+# Defaults: the page, no synthetic timers (each programming would be a
+# round trip to the daemon).
 start_daemon
-guest timers >"$T/d.out" || { cat "$T/d.out"; fail "vmbus-guest timers failed (defaults)"; }
-grep -q '"direct_mode":false' "$T/d.out" || fail "direct mode offered by default"
+guest timers >"$T/d.out" 2>&1 && fail "synthetic timers offered by default"
+grep -q 'stimer\|SYNTIMER\|timer' "$T/d.out" || { cat "$T/d.out"; fail "no reason given"; }
 stop_daemon
-echo '{"hv":{"stimer_direct":true}}' >"$T/direct.json"
+# Asked for: message-mode timers; direct mode is off (#GP).
+echo '{"hv":{"stimer":true}}' >"$T/msg.json"
+start_daemon --config "$T/msg.json"
+guest timers >"$T/m.out" || { cat "$T/m.out"; fail "vmbus-guest timers failed (stimer)"; }
+grep -q '"direct_mode":false' "$T/m.out" || fail "direct mode offered without stimer_direct"
+stop_daemon
+echo '{"hv":{"stimer":true,"stimer_direct":true}}' >"$T/direct.json"
 start_daemon --config "$T/direct.json"
 guest timers >"$T/r.out" || { cat "$T/r.out"; fail "vmbus-guest timers failed"; }
 grep -q '"tsc_page_valid":true' "$T/r.out" || fail "TSC page not valid"

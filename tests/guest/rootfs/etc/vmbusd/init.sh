@@ -193,6 +193,43 @@ if [ -n "${VMBUS:-}" ]; then
 	m devices "$bound/$total"
 fi
 
+# virtio devices (the benchmarks' virtio-blk/virtio-net baseline, booted with
+# vmbusd.modules=virtio_pci,virtio_blk,virtio_net): the same wait, over
+# /sys/bus/virtio, ending in "virtio-devices <n-bound>/<n-total>" — the
+# baseline's counterpart of "devices".  vmbusd.virtio_expect=N: done as soon
+# as N are bound (what vmbusd.expect is for VMBus).
+if [ -d /sys/module/virtio_pci ] && [ -d /sys/bus/virtio/devices ]; then
+	EXPECT=$(param virtio_expect "")
+	deadline=$(($(now_cs) + WAIT * 100)) stable=0 last=""
+	while :; do
+		total=0 bound=0
+		for d in /sys/bus/virtio/devices/*; do
+			[ -e "$d" ] || continue
+			total=$((total + 1))
+			[ -e "$d/driver" ] && bound=$((bound + 1))
+		done
+		if [ "$last" = "$total/$bound" ]; then
+			stable=$((stable + 1))
+		else
+			stable=0 last="$total/$bound"
+		fi
+		if [ -n "$EXPECT" ]; then
+			[ "$bound" -ge "$EXPECT" ] && break
+		elif [ "$total" -gt 0 ]; then
+			[ "$bound" = "$total" ] && [ "$stable" -ge 4 ] && break
+			[ "$stable" -ge 60 ] && break
+		fi
+		[ "$(now_cs)" -ge "$deadline" ] && break
+		sleep 0.05
+	done
+	m virtio-devices "$bound/$total"
+fi
+# The boot benchmarks stop here: every device of either kind is bound.
+if [ "$(param poweroff 0)" = bound ]; then
+	/sbin/poweroff
+	exit 0
+fi
+
 # sd attaches disks asynchronously: wait (bounded) for every SCSI disk to
 # have its block device, then list disks and hv_netvsc interfaces.
 if [ -d /sys/module/sd_mod ]; then
