@@ -6,7 +6,7 @@
 set -u
 cd "$(dirname "$0")/.."
 VMBUSD=${VMBUSD:-build/vmbusd}
-files=(scenarios/*.json tests/guest/scenarios/*.json tests/guest/reports/keep-going.json)
+files=(scenarios/*.json tests/guest/scenarios/*.json tests/guest/wire/*.json tests/guest/reports/keep-going.json)
 rc=0
 python3 - docs/scenario.schema.json "${files[@]}" <<'PY' || rc=1
 import json, sys

@@ -6,10 +6,13 @@
  * nowhere.
  *
  * Backends (config object `backend`, key `kind`):
- *   tap    {"kind": "tap", "ifname": "vmbt0"}   a Linux TAP device, created
- *          if it does not exist (then it goes away with vmbusd), attached
- *          if it does (persistent, e.g. made by `ip tuntap add`).  No vnet
- *          header: netvsp advertises no offloads, so every frame is whole.
+ *   tap    {"kind": "tap", "ifname": "vmbt0", "vnet_hdr": true}   a Linux
+ *          TAP device, created if it does not exist (then it goes away with
+ *          vmbusd), attached if it does (persistent, e.g. made by `ip tuntap
+ *          add`).  With vnet headers (the default) a frame may go out with
+ *          its checksum left to the kernel and as one large TCP frame the
+ *          kernel segments (or delivers whole to a local socket);
+ *          frames in are always whole and checksummed (no TUNSETOFFLOAD).
  *   dgram  {"kind": "dgram", "local": PATH, "remote": PATH}  a Unix datagram
  *          socket, one Ethernet frame per datagram: QEMU's `-netdev dgram`
  *          framing, so two vmbusd NICs, or one and a QEMU NIC, share a wire.
@@ -61,6 +64,7 @@ typedef bool (*net_rx_fn)(void *opaque, const uint8_t *frame, size_t len);
 	X(tx_errors, "frames the host side refused (other than EAGAIN)")              \
 	X(tx_queued, "frames that waited for EAGAIN to clear")                        \
 	X(tx_dropped, "frames dropped with the wait queue full")                      \
+	X(tx_offloaded, "frames sent with their checksum or segmentation left to the kernel") \
 	X(rx_frames, "frames read from the host side and taken by the device")        \
 	X(rx_bytes, "... their bytes")                                                \
 	X(rx_errors, "read errors (the backend stops reading)")                       \
@@ -76,6 +80,25 @@ struct net_backend *net_backend_open(const json_t *cfg, const char *path, const 
 				     struct event_base *base, net_rx_fn rx, void *opaque,
 				     struct json_err *err);
 int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt);
+
+/* What a frame leaves to the host side (virtio's vnet header): only for a
+ * backend where net_backend_offloads() is true. */
+enum net_gso { NET_GSO_NONE = 0, NET_GSO_TCPV4, NET_GSO_TCPV6 };
+struct net_offload {
+	bool csum;                /* the 16-bit field at csum_start + csum_offset */
+	uint16_t csum_start;      /* holds the pseudo-header sum: complete it */
+	uint16_t csum_offset;
+	enum net_gso gso;         /* segment into gso_size payloads ... */
+	bool gso_ecn;             /* ... the first with CWR set */
+	uint16_t gso_size;
+	uint16_t hdr_len;         /* Ethernet + IP + TCP headers */
+};
+#define NET_MAX_IOV 8
+bool net_backend_offloads(const struct net_backend *be);
+/* net_backend_send() with offloads (o may be NULL); iovcnt <= NET_MAX_IOV.
+ * -EOPNOTSUPP when o asks for an offload the backend does not do. */
+int net_backend_send_offload(struct net_backend *be, const struct iovec *iov, int iovcnt,
+			     const struct net_offload *o);
 void net_backend_rx_resume(struct net_backend *be);
 void net_backend_close(struct net_backend *be);
 const char *net_backend_kind(const struct net_backend *be);
@@ -103,5 +126,14 @@ typedef int (*net_tso_emit_fn)(void *opaque, const uint8_t *hdr, size_t hlen,
 			       const uint8_t *payload, size_t plen);
 int net_tso_segment(const uint8_t *frame, size_t len, size_t tcp_off, uint32_t mss, bool ipv6,
 		    net_tso_emit_fn emit, void *opaque);
+/* The same frame made ready for a backend that segments (vnet headers):
+ * checked as net_tso_segment() does, then in place the IPv4 total length
+ * and header checksum (or the IPv6 payload length) of the whole frame and
+ * the TCP checksum field set to the pseudo-header sum with the TCP length
+ * (what Linux's GSO expects; the guest's value is not trusted), and `o`
+ * filled: TCPV4/TCPV6 at `mss`, or no GSO (checksum only) when the
+ * payload fits one segment.  0 or -EINVAL.  Pure. */
+int net_tso_prepare(uint8_t *frame, size_t len, size_t tcp_off, uint32_t mss, bool ipv6,
+		    struct net_offload *o);
 
 #endif

@@ -246,7 +246,7 @@ void netvsp_ctrl_drop_all(struct netvsp_dev *d)
 	d->ctrl_count = 0;
 }
 
-static void netvsp_ctrl_send(struct netvsp_dev *d, const void *msg, uint32_t len)
+void netvsp_ctrl_send(struct netvsp_dev *d, const void *msg, uint32_t len)
 {
 	struct netvsp_ctrl *c;
 
@@ -272,18 +272,6 @@ static void netvsp_rx_resume(struct netvsp_dev *d)
 	netvsp_ctrl_flush(d);
 	if (!d->ctrl_head && d->be)
 		net_backend_rx_resume(d->be);
-}
-
-void netvsp_indicate_link(struct netvsp_dev *d)
-{
-	uint8_t buf[sizeof(struct rndis_indicate_status)];
-	uint32_t len;
-
-	if (d->rndis.state != RNDIS_INITIALIZED)
-		return;  /* the guest queries GEN_MEDIA_CONNECT_STATUS at probe */
-	len = rndis_build_indicate(buf, d->rndis.link_up ? RNDIS_STATUS_MEDIA_CONNECT :
-							   RNDIS_STATUS_MEDIA_DISCONNECT);
-	netvsp_ctrl_send(d, buf, len);
 }
 
 /* ---- backend -> guest ------------------------------------------------------------- */
@@ -397,6 +385,7 @@ static int64_t netvsp_gather(struct netvsp_queue *q, const struct vmbus_pkt *pkt
 struct netvsp_tx_ctx {
 	struct netvsp_queue *q;
 	const struct rndis_frame *f;
+	struct net_offload *o;    /* left to the backend (vnet headers), or NULL */
 };
 
 /* Sends one frame given as headers + payload (an LSO segment, or a whole
@@ -422,12 +411,16 @@ static int netvsp_tx_emit(void *opaque, const uint8_t *hdr, size_t hlen, const u
 		iov[n++] = (struct iovec){ (void *)hdr, 12 };
 		iov[n++] = (struct iovec){ tag, 4 };
 		iov[n++] = (struct iovec){ (void *)(hdr + 12), hlen - 12 };
+		if (c->o) {  /* the offsets move with the tag */
+			c->o->csum_start += 4;
+			c->o->hdr_len += c->o->gso != NET_GSO_NONE ? 4 : 0;
+		}
 	} else {
 		iov[n++] = (struct iovec){ (void *)hdr, hlen };
 	}
 	if (plen)
 		iov[n++] = (struct iovec){ (void *)payload, plen };
-	if (net_backend_send(c->q->d->be, iov, n)) {
+	if (net_backend_send_offload(c->q->d->be, iov, n, c->o)) {
 		c->q->st.tx_drops++;
 		return 0;  /* a lost segment is TCP's to repair; keep going */
 	}
@@ -445,6 +438,30 @@ static void netvsp_tx_frame(struct netvsp_queue *q, uint8_t *msg, const struct r
 		q->st.tx_drops++;
 		return;
 	}
+	if (net_backend_offloads(d->be) && (f->has_lso || f->csum_needed)) {
+		/* The kernel behind the TAP completes the checksum and cuts
+		 * the LSO frame (or hands it whole to a local socket). */
+		struct net_offload o = { .csum = true, .csum_start = (uint16_t)f->csum_start,
+					 .csum_offset = (uint16_t)f->csum_offset };
+		struct netvsp_tx_ctx c = { q, f, &o };
+
+		if (f->has_lso && net_tso_prepare(frame, f->len, f->lso_tcp_off, f->lso_mss, f->lso_ipv6,
+						  &o)) {
+			q->st.malformed++;
+			log_guest("netvsp %s: queue %u: LSO frame of %u bytes malformed", d->path,
+				  q->index, f->len);
+			return;
+		}
+		netvsp_tx_emit(&c, frame, f->len, NULL, 0);
+		if (q->st.tx_drops != drops)
+			return;
+		q->st.tx_checksums += f->csum_needed;
+		q->st.tx_lso += f->has_lso;
+		q->st.tx_gso += o.gso != NET_GSO_NONE;
+		q->st.tx_packets++;
+		q->st.tx_bytes += f->len;
+		return;
+	}
 	/* msg is our private copy: the checksum is completed in place. */
 	if (f->csum_needed && net_csum_complete(frame, f->len, f->csum_start, f->csum_offset,
 						(f->csum & RNDIS_CSUM_TX_UDP) != 0)) {
@@ -453,7 +470,7 @@ static void netvsp_tx_frame(struct netvsp_queue *q, uint8_t *msg, const struct r
 	}
 	q->st.tx_checksums += f->csum_needed;
 	{
-		struct netvsp_tx_ctx c = { q, f };
+		struct netvsp_tx_ctx c = { q, f, NULL };
 
 		if (f->has_lso) {
 			int rc = net_tso_segment(frame, f->len, f->lso_tcp_off, f->lso_mss, f->lso_ipv6,
@@ -509,6 +526,9 @@ static uint32_t netvsp_handle_rndis(struct netvsp_queue *q, const struct vmbus_p
 		break;
 	case RNDIS_REPLY:
 		netvsp_ctrl_send(d, dec.reply, dec.reply_len);
+		if (dec.type == RNDIS_MSG_QUERY && dec.oid == RNDIS_OID_GEN_MEDIA_CONNECT_STATUS &&
+		    dec.fault == NETVSP_FAULT_NONE)
+			netvsp_link_queried(d);
 		break;
 	case RNDIS_DATA:
 		netvsp_tx_frame(q, d->msgbuf, &dec.frame);
@@ -661,6 +681,7 @@ static void netvsp_session_reset(struct netvsp_dev *d)
 	netvsp_rb_drop(d);
 	nvsp_proto_reset(&d->nvsp);
 	rndis_reset(&d->rndis);
+	netvsp_link_session_reset(d);
 }
 
 static int netvsp_chan_open(struct vmbus_channel *ch)

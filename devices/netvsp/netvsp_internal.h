@@ -202,6 +202,7 @@ const char *rndis_type_name(uint32_t type);
 #define NETVSP_CTRL_MAX 64u   /* control replies waiting for receive-buffer space */
 
 struct net_backend;
+struct event;
 
 /* Per queue (channel); the NIC's totals are their sum (core/stats.h). */
 #define NETVSP_QUEUE_STATS(X)                                                          \
@@ -211,8 +212,9 @@ struct net_backend;
 	X(rx_packets, "backend frames delivered to the guest")                         \
 	X(rx_bytes, "... their bytes")                                                 \
 	X(tx_drops, "guest frames or segments not sent (backend error, link down)")    \
-	X(tx_checksums, "guest frames whose TCP/UDP checksum the host completed")      \
-	X(tx_lso, "guest LSO frames the host segmented")                               \
+	X(tx_checksums, "guest frames whose TCP/UDP checksum the host completed (or its kernel)") \
+	X(tx_lso, "guest LSO frames (segmented here, or by the kernel: tx_gso)")        \
+	X(tx_gso, "guest LSO frames handed whole to a TAP with vnet headers")          \
 	X(tx_segments, "frames (whole or LSO segments) handed to the backend")         \
 	X(rx_drops, "backend frames not delivered (no listener, filter 0, link down)") \
 	X(malformed, "refused guest packets or messages (bad type, length, offset)")   \
@@ -226,6 +228,9 @@ STATS_DECLARE(netvsp_queue_stats, struct netvsp_queue_stats);
 /* Per NIC, beside the queue totals. */
 #define NETVSP_DEV_STATS(X)                                                             \
 	X(link_changes, "link up/down changes asked with the link control action")     \
+	X(link_deferred, "link changes held back by the 2 s pacing (netvsp_link.c)")    \
+	X(network_changes, "NETWORK_CHANGE indications (network_change control action)") \
+	X(indications, "INDICATE_STATUS messages queued for the guest")                \
 	X(control_dropped, "RNDIS replies or indications dropped (queue full, send error)") \
 	X(stale_completions, "guest completions of packets from before a buffer revoke")
 
@@ -272,6 +277,11 @@ struct netvsp_dev {
 	struct netvsp_ctrl *ctrl_head, *ctrl_tail;
 	unsigned int ctrl_count;
 	uint8_t *msgbuf;          /* private copy of one guest RNDIS message */
+	/* netvsp_link.c: the link state the guest last heard, and when. */
+	bool link_told;
+	uint64_t link_told_ns;
+	uint64_t link_interval_ns;  /* NETVSP_LINK_INTERVAL_NS (tests shorten it) */
+	struct event *link_timer;
 	STATS_FIELDS(NETVSP_DEV_STATS)
 	struct netvsp_queue_stats retired;  /* of subchannels that are gone */
 };
@@ -280,12 +290,23 @@ struct netvsp_dev {
 extern const struct vmbus_channel_ops netvsp_channel_ops;
 /* The backend's receive callback (net.h). */
 bool netvsp_backend_rx(void *opaque, const uint8_t *frame, size_t len);
-/* Sends MEDIA_CONNECT / MEDIA_DISCONNECT for rndis.link_up (if initialized). */
-void netvsp_indicate_link(struct netvsp_dev *d);
+/* Queues one RNDIS control message (a reply or an indication) for the guest. */
+void netvsp_ctrl_send(struct netvsp_dev *d, const void *msg, uint32_t len);
 void netvsp_rescind_subchannels(struct netvsp_dev *d);
 void netvsp_ctrl_drop_all(struct netvsp_dev *d);
 void netvsp_rb_drop(struct netvsp_dev *d);
 void netvsp_stats_add(struct netvsp_queue_stats *t, const struct netvsp_queue_stats *q);
 json_t *netvsp_stats(void *dev);
+
+/* netvsp_link.c: link indications, paced as Linux applies them. */
+#define NETVSP_LINK_INTERVAL_NS 2000000000ull  /* netvsc's LINKCHANGE_INT */
+void netvsp_link_set(struct netvsp_dev *d, bool up);
+/* -ENETDOWN (link down), -ENOTCONN (no RNDIS session) or 0. */
+int netvsp_link_network_change(struct netvsp_dev *d);
+void netvsp_link_update(struct netvsp_dev *d);
+/* The guest read GEN_MEDIA_CONNECT_STATUS: it knows rndis.link_up. */
+void netvsp_link_queried(struct netvsp_dev *d);
+void netvsp_link_session_reset(struct netvsp_dev *d);
+void netvsp_link_free(struct netvsp_dev *d);
 
 #endif

@@ -61,6 +61,16 @@ static uint32_t get32(const uint8_t *p)
 	return v;
 }
 
+static void set_link(bool up)
+{
+	json_t *args = json_pack("{s:b}", "up", up);
+
+	ctl_status = -1;
+	ck_assert_int_eq(netvsp_ops.control(dev, "link", args, ctl_done, NULL, NULL), 0);
+	ck_assert_int_eq(ctl_status, 0);
+	json_decref(args);
+}
+
 static void device_setup(void)
 {
 	struct vmbus_server_config vcfg = { 0 };
@@ -285,6 +295,7 @@ START_TEST(test_device_frames_both_ways)
 	uint8_t msg[2048], frame[100], got[2048];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct nvsp_msg r;
+	struct vmpacket_descriptor desc;
 	json_t *st;
 	ssize_t n = -1;
 
@@ -326,19 +337,50 @@ START_TEST(test_device_frames_both_ways)
 	ck_assert_uint_eq(get32(msg + 12), 60);
 	ck_assert_mem_eq(msg + 8 + get32(msg + 8), frame, 60);
 
-	/* Link down: an INDICATE_STATUS. */
-	{
-		json_t *args = json_pack("{s:b}", "up", 0);
-
-		ck_assert_int_eq(netvsp_ops.control(dev, "link", args, ctl_done, NULL, NULL), 0);
-		json_decref(args);
-	}
-	ck_assert_int_eq(ctl_status, 0);
+	/* Link down: an INDICATE_STATUS at once (nothing told before). */
+	((struct netvsp_dev *)dev)->link_interval_ns = 100000000ull; /* 2 s in real life */
+	set_link(false);
 	ck_assert_uint_eq(expect_rndis(msg, sizeof(msg)), 20);
 	ck_assert_uint_eq(get32(msg), RNDIS_MSG_INDICATE);
 	ck_assert_uint_eq(get32(msg + 8), RNDIS_STATUS_MEDIA_DISCONNECT);
+	/* Flaps inside the interval are held back; at its end the guest hears
+	 * the last state once (Linux applies one change per 2 s, in order). */
+	set_link(true);
+	set_link(false);
+	set_link(true);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_int_eq(tg_read(&T, &C, msg, sizeof(msg), &desc), 0);
+	ck_assert_uint_eq(expect_rndis(msg, sizeof(msg)), 20);
+	ck_assert_uint_eq(get32(msg + 8), RNDIS_STATUS_MEDIA_CONNECT);
+	/* Down and up again inside the next interval: the guest already
+	 * heard "up", so nothing is sent. */
+	set_link(false);
+	set_link(true);
+	for (int i = 0; i < 40; i++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		usleep(5000);
+	}
+	ck_assert_int_eq(tg_read(&T, &C, msg, sizeof(msg), &desc), 0);
+	/* NETWORK_CHANGE goes out at once; refused while the link is down. */
+	ck_assert_int_eq(netvsp_ops.control(dev, "network_change", NULL, ctl_done, NULL, NULL), 0);
+	ck_assert_int_eq(ctl_status, 0);
+	ck_assert_uint_eq(expect_rndis(msg, sizeof(msg)), 20);
+	ck_assert_uint_eq(get32(msg + 8), RNDIS_STATUS_NETWORK_CHANGE);
+	set_link(false);
+	{
+		struct json_err err = { "" };
+
+		ck_assert_int_ne(netvsp_ops.control(dev, "network_change", NULL, ctl_done, NULL, &err), 0);
+		ck_assert_ptr_nonnull(strstr(err.msg, "link is down"));
+	}
+	ck_assert_uint_eq(expect_rndis(msg, sizeof(msg)), 20);
+	ck_assert_uint_eq(get32(msg + 8), RNDIS_STATUS_MEDIA_DISCONNECT);
 
 	st = netvsp_ops.stats(dev);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "link_changes")), 7);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "indications")), 4);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "network_changes")), 1);
+	ck_assert(json_is_false(json_object_get(st, "link_guest")));
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "tx_packets")), 1);
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "rx_packets")), 1);
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "malformed")), 0);

@@ -802,6 +802,51 @@ START_TEST(test_tso_segment)
 }
 END_TEST
 
+/* The LSO frame made whole for a backend that segments (vnet headers). */
+START_TEST(test_tso_prepare)
+{
+	static uint8_t f[4096];
+	struct net_offload o;
+	size_t len = lso_frame(f, 2500, false);
+
+	f[34 + 16] = 0xAB;                              /* the guest's value: not trusted */
+	ck_assert_int_eq(net_tso_prepare(f, len, 34, 1000, false, &o), 0);
+	ck_assert_uint_eq(f[16] << 8 | f[17], 20 + 20 + 2500);   /* total length */
+	ck_assert_uint_eq(fold(sum16(f + 14, 20, 0)), 0xFFFF);   /* IP checksum */
+	ck_assert(o.csum);
+	ck_assert_uint_eq(o.csum_start, 34);
+	ck_assert_uint_eq(o.csum_offset, 16);
+	ck_assert_int_eq(o.gso, NET_GSO_TCPV4);
+	ck_assert_uint_eq(o.gso_size, 1000);
+	ck_assert_uint_eq(o.hdr_len, 54);
+	ck_assert(o.gso_ecn);                           /* CWR set */
+	/* Completing the field over the whole TCP segment gives its valid
+	 * checksum: the field held the pseudo-header sum with the length. */
+	ck_assert_int_eq(net_csum_complete(f, len, 34, 16, false), 0);
+	ck_assert_uint_eq(fold(sum16(f + 34, 20 + 2500, sum16(f + 26, 8, 0) + 6 + 20 + 2500)), 0xFFFF);
+	/* One segment's worth: checksum only, no GSO (the kernel refuses it). */
+	len = lso_frame(f, 900, false);
+	ck_assert_int_eq(net_tso_prepare(f, len, 34, 1000, false, &o), 0);
+	ck_assert(o.csum);
+	ck_assert_int_eq(o.gso, NET_GSO_NONE);
+	/* IPv6: the payload length. */
+	len = lso_frame(f, 3000, true);
+	ck_assert_int_eq(net_tso_prepare(f, len, 54, 1440, true, &o), 0);
+	ck_assert_uint_eq(f[18] << 8 | f[19], 20 + 3000);
+	ck_assert_int_eq(o.gso, NET_GSO_TCPV6);
+	ck_assert_int_eq(net_csum_complete(f, len, 54, 16, false), 0);
+	ck_assert_uint_eq(fold(sum16(f + 54, 3020, sum16(f + 22, 32, 0) + 6 + 3020)), 0xFFFF);
+	/* Refused as net_tso_segment refuses. */
+	len = lso_frame(f, 2500, false);
+	ck_assert_int_eq(net_tso_prepare(f, len, 34, 8, false, &o), -EINVAL);
+	ck_assert_int_eq(net_tso_prepare(f, len, 38, 1000, false, &o), -EINVAL);
+	ck_assert_int_eq(net_tso_prepare(f, len, 34, 1000, true, &o), -EINVAL);
+	ck_assert_int_eq(net_tso_prepare(f, 40, 34, 1000, false, &o), -EINVAL);
+	f[23] = 17;
+	ck_assert_int_eq(net_tso_prepare(f, len, 34, 1000, false, &o), -EINVAL);
+}
+END_TEST
+
 static Suite *netvsp_proto_suite(void)
 {
 	Suite *s = suite_create("netvsp_proto");
@@ -820,6 +865,7 @@ static Suite *netvsp_proto_suite(void)
 	tcase_add_test(tc, test_rndis_build);
 	tcase_add_test(tc, test_csum_offload);
 	tcase_add_test(tc, test_tso_segment);
+	tcase_add_test(tc, test_tso_prepare);
 	suite_add_tcase(s, tc);
 	return s;
 }
