@@ -112,6 +112,15 @@ const struct net_backend_stats *net_backend_stats(const struct net_backend *be);
  * Pure: no state, unit-tested. */
 int net_csum_complete(uint8_t *frame, size_t len, size_t start, size_t offset, bool udp);
 
+/* Verifies the TCP or UDP checksum of a whole frame (Ethernet + IPv4
+ * without fragments, or IPv6 with TCP/UDP right after its header): 
+ * NET_CSUM_TCP / NET_CSUM_UDP when it is right, 0 when the frame is not
+ * such a frame, has no UDP checksum, or the checksum is wrong (the guest
+ * then checks it itself and drops it).  Pure, read-only. */
+#define NET_CSUM_TCP 1
+#define NET_CSUM_UDP 2
+int net_csum_verify(const uint8_t *frame, size_t len);
+
 /* TCP segmentation of an LSO frame (tso.c): Ethernet + IPv4 (or IPv6
  * without extension headers, ipv6) + TCP at tcp_off, split into segments
  * of at most `mss` payload bytes with lengths, ids, sequence numbers,

@@ -192,6 +192,10 @@ void rndis_dispatch(struct rndis_state *r, const uint8_t *msg, uint32_t len,
 /* Builds the RNDIS_PACKET header (44 bytes) for a frame of `frame_len`
  * bytes that follows it; returns 44. */
 uint32_t rndis_build_packet(uint8_t *buf, uint32_t frame_len);
+/* The same with a checksum PPI carrying `csum` (RNDIS_CSUM_RX_*) when it
+ * is not 0: RNDIS_RX_HDR_MAX bytes at most; returns the header's length. */
+#define RNDIS_RX_HDR_MAX (44u + 16u)
+uint32_t rndis_build_packet_csum(uint8_t *buf, uint32_t frame_len, uint32_t csum);
 /* Builds an INDICATE_STATUS (20 bytes) carrying `status`; returns 20. */
 uint32_t rndis_build_indicate(uint8_t *buf, uint32_t status);
 const char *rndis_type_name(uint32_t type);
@@ -217,6 +221,7 @@ struct event;
 	X(tx_gso, "guest LSO frames handed whole to a TAP with vnet headers")          \
 	X(tx_segments, "frames (whole or LSO segments) handed to the backend")         \
 	X(rx_drops, "backend frames not delivered (no listener, filter 0, link down)") \
+	X(rx_csum_ok, "backend frames whose TCP/UDP checksum the host verified for the guest") \
 	X(malformed, "refused guest packets or messages (bad type, length, offset)")   \
 	X(wrong_state, "guest messages out of protocol order")                         \
 	X(unsupported, "guest messages or OIDs this host does not serve")              \

@@ -70,14 +70,29 @@ void rndis_reset(struct rndis_state *r)
 
 uint32_t rndis_build_packet(uint8_t *buf, uint32_t frame_len)
 {
+	return rndis_build_packet_csum(buf, frame_len, 0);
+}
+
+uint32_t rndis_build_packet_csum(uint8_t *buf, uint32_t frame_len, uint32_t csum)
+{
 	struct rndis_packet pkt = {
 		.hdr = { RNDIS_MSG_PACKET, (uint32_t)sizeof(pkt) + frame_len },
 		.data_offset = RNDIS_PACKET_BODY,
 		.data_len = frame_len,
 	};
+	struct rndis_ppi ppi = { sizeof(ppi) + 4, RNDIS_PPI_CHECKSUM, sizeof(ppi) };
 
+	if (csum) {
+		/* One element, right after the packet header; the frame after it. */
+		pkt.hdr.len += sizeof(ppi) + 4;
+		pkt.ppi_offset = RNDIS_PACKET_BODY;
+		pkt.ppi_len = sizeof(ppi) + 4;
+		pkt.data_offset = RNDIS_PACKET_BODY + pkt.ppi_len;
+		memcpy(buf + sizeof(pkt), &ppi, sizeof(ppi));
+		memcpy(buf + sizeof(pkt) + sizeof(ppi), &csum, 4);
+	}
 	memcpy(buf, &pkt, sizeof(pkt));
-	return sizeof(pkt);
+	return pkt.hdr.len - frame_len;
 }
 
 uint32_t rndis_build_indicate(uint8_t *buf, uint32_t status)
@@ -167,6 +182,10 @@ static int rndis_q_offload_caps(const struct rndis_state *r, uint8_t *buf, uint3
 	put32(buf + NDIS_OFFLOAD_IP4_TXENC, NDIS_OFFLOAD_ENCAP_8023);
 	put32(buf + NDIS_OFFLOAD_IP4_TXCSUM, NDIS_TXCSUM_CAP_TCP4 | NDIS_TXCSUM_CAP_TCP4OPT |
 					     NDIS_TXCSUM_CAP_UDP4);
+	/* Receive: TCP/UDP checksums the host verified are marked in the
+	 * checksum PPI (netvsp_backend_rx; Linux reads it whatever this says). */
+	put32(buf + NDIS_OFFLOAD_IP4_RXCSUM, NDIS_TXCSUM_CAP_TCP4 | NDIS_TXCSUM_CAP_UDP4);
+	put32(buf + NDIS_OFFLOAD_IP6_RXCSUM, NDIS_TXCSUM_CAP_TCP6 | NDIS_TXCSUM_CAP_UDP6);
 	put32(buf + NDIS_OFFLOAD_IP6_TXENC, NDIS_OFFLOAD_ENCAP_8023);
 	put32(buf + NDIS_OFFLOAD_IP6_TXCSUM, NDIS_TXCSUM_CAP_TCP6 | NDIS_TXCSUM_CAP_TCP6OPT |
 					     NDIS_TXCSUM_CAP_IP6EXT | NDIS_TXCSUM_CAP_UDP6);

@@ -10,6 +10,7 @@
 #      TAP in a network namespace, through netvsc on vmbusd versus QEMU's
 #      virtio-net (BENCH_NET_MIB each way, default 64).
 # BENCH_RUNS (default 3) runs of each measurement; medians are reported.
+# BENCH_ONLY (default "boot storage net") picks the sections.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VMBUSD=${VMBUSD:-build/vmbusd}
@@ -21,6 +22,7 @@ trap 'rm -rf "$work"' EXIT
 SSDT=$(qemu/build-ssdt.sh "$work" | tail -1)
 export VMBUSD_QEMU=$QEMU VMBUSD_GUEST_DIR=$GUEST_DIR VMBUSD_SSDT=$SSDT
 
+want() { [[ " ${BENCH_ONLY:-boot storage net} " == *" $1 "* ]]; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # Plain boot: QEMU start -> "@@VMBUSD init" (the init powers off at once).
@@ -44,6 +46,7 @@ cat >"$work/boot.json" <<'JSON'
              { "step": "poweroff" } ] }
 JSON
 
+if want boot; then
 echo "== boot: QEMU start to all VMBus devices bound (vmbusd) vs to init (plain), median of $RUNS =="
 plain=() ours=()
 for i in $(seq "$RUNS"); do
@@ -58,6 +61,9 @@ printf '%-44s %8s s   (runs: %s)\n' "plain QEMU boot to init" "$p" "${plain[*]}"
 printf '%-44s %8s s   (runs: %s)\n' "vmbusd: boot to all VMBus devices bound" "$o" "${ours[*]}"
 awk -v o="$o" -v p="$p" 'BEGIN { printf "%-44s %8.2f\n", "ratio (vmbusd bound / plain init)", o / p }'
 
+fi
+
+if want storage; then
 echo
 echo "== storage: storvsc on vmbusd vs virtio-blk, same guest, same raw image =="
 dd if=/dev/zero of="$work/disk.img" bs=1M count=512 status=none
@@ -106,6 +112,9 @@ for row in "read MBps seq 1 MiB read (MB/s)" "write MBps seq 1 MiB write (MB/s)"
 	awk -v n="$*" -v s="$s" -v v="$v" 'BEGIN { printf "%-34s %12s %12s %8.2f\n", n, s, v, s / v }'
 done
 
+fi
+
+if want net; then
 echo
 echo "== network: netvsc on vmbusd vs virtio-net, same guest, same TAP arrangement (netns) =="
 # TCP over a TAP that the test moves into its own network namespace; busybox
@@ -139,8 +148,14 @@ cat >"$work/virtionet.json" <<JSON
   "steps": [ { "step": "bound" }, { "step": "marker", "event": "ready" },
 $(netsteps "modprobe virtio_pci && modprobe virtio_net && sleep 1 &&")
 JSON
+# BENCH_NET_NOVNET=1 adds netvsc with a TAP without vnet headers (every
+# LSO frame segmented and every checksum completed in vmbusd).
+sed 's/"ifname": "vmbtb0" }/"ifname": "vmbtb0", "vnet_hdr": false }/' "$work/netvsc.json" >"$work/novnet.json"
+variants="netvsc virtionet"
+[ "${BENCH_NET_NOVNET:-0}" = 1 ] && variants="netvsc novnet virtionet"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq "$RUNS"); do
-	for which in netvsc virtionet; do
+	for which in $variants; do
 		mkdir -p "$work/$which$i"
 		"$VMBUSD" run --workdir "$work/$which$i" "$work/$which.json" >"$work/$which$i.log" 2>&1 </dev/null ||
 			{ cat "$work/$which$i.log"; ip netns del "$ns" 2>/dev/null; echo "bench: the $which run failed"; exit 1; }
@@ -151,8 +166,20 @@ nval() { # WHICH DIR -> median Mbit/s over the runs
 		grep -Eo "netbench $2 mbits=[0-9.]+" "$work/$1$i.log" | grep -Eo '[0-9.]+$'
 	done | median
 }
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+runs() { # WHICH DIR -> every run's Mbit/s
+	for i in $(seq "$RUNS"); do
+		grep -Eo "netbench $2 mbits=[0-9.]+" "$work/$1$i.log" | grep -Eo '[0-9.]+$'
+	done | tr '\n' ' '
+}
 printf '%-34s %12s %12s %8s   (median of %s runs each, %s MiB)\n' "metric" "netvsc" "virtio-net" "ratio" "$RUNS" "$NET_MIB"
 for dir in g2h h2g; do
 	s=$(nval netvsc $dir); v=$(nval virtionet $dir)
 	awk -v n="TCP $dir (Mbit/s)" -v s="$s" -v v="$v" 'BEGIN { printf "%-34s %12s %12s %8.2f\n", n, s, v, s / v }'
+	if [[ $variants == *novnet* ]]; then
+		s=$(nval novnet $dir)
+		awk -v n="TCP $dir, TAP without vnet hdr" -v s="$s" -v v="$v" 'BEGIN { printf "%-34s %12s %12s %8.2f\n", n, s, v, s / v }'
+	fi
 done
+for w in $variants; do echo "runs $w: g2h $(runs "$w" g2h)/ h2g $(runs "$w" h2g)"; done
+fi

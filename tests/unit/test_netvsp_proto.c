@@ -618,6 +618,19 @@ START_TEST(test_rndis_build)
 	ck_assert_uint_eq(get32(b + 4), 144);
 	ck_assert_uint_eq(get32(b + 8), 36);
 	ck_assert_uint_eq(get32(b + 12), 100);
+	/* With the receive checksum PPI: one 16-byte element at 36 (from
+	 * byte 8), the frame after it, as Linux's rndis_get_ppi() reads it. */
+	ck_assert_uint_eq(rndis_build_packet_csum(b, 100, RNDIS_CSUM_RX_TCP_OK), 60);
+	ck_assert_uint_eq(get32(b + 4), 160);
+	ck_assert_uint_eq(get32(b + 8), 52);                  /* data offset */
+	ck_assert_uint_eq(get32(b + 12), 100);
+	ck_assert_uint_eq(get32(b + 28), 36);                 /* ppi offset */
+	ck_assert_uint_eq(get32(b + 32), 16);                 /* ppi length */
+	ck_assert_uint_eq(get32(b + 44), 16);                 /* element size */
+	ck_assert_uint_eq(get32(b + 48), RNDIS_PPI_CHECKSUM);
+	ck_assert_uint_eq(get32(b + 52), 12);
+	ck_assert_uint_eq(get32(b + 56), RNDIS_CSUM_RX_TCP_OK);
+	ck_assert_uint_eq(rndis_build_packet_csum(b, 100, 0), 44);
 	ck_assert_uint_eq(rndis_build_indicate(b, RNDIS_STATUS_MEDIA_DISCONNECT), 20);
 	ck_assert_uint_eq(get32(b), RNDIS_MSG_INDICATE);
 	ck_assert_uint_eq(get32(b + 8), RNDIS_STATUS_MEDIA_DISCONNECT);
@@ -665,6 +678,22 @@ START_TEST(test_csum_offload)
 	ck_assert_int_eq(net_csum_complete(f, sizeof(f), 34, 16, false), 0);
 	/* Valid: pseudo header + segment sums to 0xFFFF. */
 	ck_assert_uint_eq(fold(sum16(f + 34, tcp_len, sum16(f + 26, 8, 0) + 6 + tcp_len)), 0xFFFF);
+	/* And the receive side's verifier agrees, and catches a flipped bit,
+	 * a fragment, a total length past the frame. */
+	f[16] = 0;
+	f[17] = (uint8_t)(20 + tcp_len);
+	ck_assert_int_eq(net_csum_verify(f, sizeof(f)), NET_CSUM_TCP);
+	f[60] ^= 1;
+	ck_assert_int_eq(net_csum_verify(f, sizeof(f)), 0);
+	f[60] ^= 1;
+	f[20] = 0x20;                                   /* MF */
+	ck_assert_int_eq(net_csum_verify(f, sizeof(f)), 0);
+	f[20] = 0;
+	f[17]++;
+	ck_assert_int_eq(net_csum_verify(f, sizeof(f)), 0);
+	f[17]--;
+	ck_assert_int_eq(net_csum_verify(f, 40), 0);
+	ck_assert_int_eq(net_csum_verify(f, sizeof(f)), NET_CSUM_TCP);
 	/* The field outside the frame. */
 	ck_assert_int_eq(net_csum_complete(f, sizeof(f), sizeof(f) - 1, 0, false), -EINVAL);
 	ck_assert_int_eq(net_csum_complete(f, sizeof(f), 34, sizeof(f), false), -EINVAL);

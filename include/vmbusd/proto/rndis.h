@@ -181,6 +181,11 @@ enum rndis_ppi_type {              /* ndis_per_pkt_info_type */
 #define RNDIS_CSUM_TX_UDP        (1u << 3)
 #define RNDIS_CSUM_TX_IP_HEADER  (1u << 4)
 #define RNDIS_CSUM_TX_TCP_OFFSET(v) (((v) >> 16) & 0x3FFu)
+/* Checksum PPI, receive direction: what the host verified (Linux marks a
+ * frame CHECKSUM_UNNECESSARY on TCP or UDP succeeded, netvsc_alloc_recv_skb). */
+#define RNDIS_CSUM_RX_TCP_OK     (1u << 3)
+#define RNDIS_CSUM_RX_UDP_OK     (1u << 4)
+#define RNDIS_CSUM_RX_IP_OK      (1u << 5)
 /* LSOv2 PPI, transmit: mss bits 0..19, tcp header offset 20..29, type
  * bit 30 (1 = v2), ip version bit 31 (0 = IPv4, 1 = IPv6). */
 #define RNDIS_LSO_MSS(v)         ((v) & 0xFFFFFu)
@@ -212,6 +217,8 @@ _Static_assert(sizeof(struct ndis_obj_header) == 4, "ndis object header");
 #define NDIS_OFFLOAD_IP4_TXCSUM  8u
 #define NDIS_OFFLOAD_IP6_TXENC   20u
 #define NDIS_OFFLOAD_IP6_TXCSUM  24u
+#define NDIS_OFFLOAD_IP4_RXCSUM  16u
+#define NDIS_OFFLOAD_IP6_RXCSUM  32u
 #define NDIS_OFFLOAD_ENCAP_8023  0x0002u
 #define NDIS_TXCSUM_CAP_IP4OPT   0x001u
 #define NDIS_TXCSUM_CAP_TCP4OPT  0x004u
