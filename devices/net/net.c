@@ -91,7 +91,7 @@ static bool net_deliver(struct net_backend *be, size_t len)
 {
 	struct iovec iov = { be->rx_buf, len };
 
-	if (!be->rx(be->opaque, be->rx_buf, len)) {
+	if (!be->rx(be->opaque, be->rx_buf, len, be->rx_has_off ? &be->rx_off : NULL)) {
 		be->held = true;
 		be->held_len = len;
 		be->st.rx_paused++;

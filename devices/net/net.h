@@ -11,8 +11,9 @@
  *          vmbusd), attached if it does (persistent, e.g. made by `ip tuntap
  *          add`).  With vnet headers (the default) a frame may go out with
  *          its checksum left to the kernel and as one large TCP frame the
- *          kernel segments (or delivers whole to a local socket);
- *          frames in are always whole and checksummed (no TUNSETOFFLOAD).
+ *          kernel segments (or delivers whole to a local socket); frames
+ *          in may come the same way (TUNSETOFFLOAD: checksum, TSO4/6):
+ *          the rx callback gets the offload.
  *   dgram  {"kind": "dgram", "local": PATH, "remote": PATH}  a Unix datagram
  *          socket, one Ethernet frame per datagram: QEMU's `-netdev dgram`
  *          framing, so two vmbusd NICs, or one and a QEMU NIC, share a wire.
@@ -56,7 +57,12 @@
 
 struct net_backend;
 
-typedef bool (*net_rx_fn)(void *opaque, const uint8_t *frame, size_t len);
+struct net_offload;
+/* `frame` is the backend's buffer: the device may complete a checksum in
+ * it.  `o` is NULL for a whole, checksummed frame; else what the host
+ * side left to the NIC (a TAP with vnet headers: a partial checksum, or a
+ * TCP frame larger than the MTU to be segmented or coalesced). */
+typedef bool (*net_rx_fn)(void *opaque, uint8_t *frame, size_t len, const struct net_offload *o);
 
 #define NET_BACKEND_STATS(X)                                                          \
 	X(tx_frames, "frames sent to the host side")                                  \

@@ -123,6 +123,8 @@ static void netvsp_destroy(void *opaque)
 	netvsp_ctrl_drop_all(d);
 	netvsp_rb_drop(d);
 	free(d->msgbuf);
+	free(d->rx_seg_hdrs);
+	free(d->rx_parts);
 	free(d);
 }
 
@@ -161,7 +163,13 @@ static int netvsp_create(struct vmbus_server *srv, const json_t *config, const c
 	    (rc = json_get_string(config, path, "capture", false, &capture, err)))
 		return rc;
 	d = calloc(1, sizeof(*d));
-	if (!d || !(d->msgbuf = malloc(NETVSP_MAX_RNDIS_MSG))) {
+	if (!d || !(d->msgbuf = malloc(NETVSP_MAX_RNDIS_MSG)) ||
+	    !(d->rx_seg_hdrs = malloc((size_t)NETVSP_MAX_RANGES * NETVSP_RX_SEG_HDR)) ||
+	    !(d->rx_parts = calloc(NETVSP_MAX_RANGES, sizeof(*d->rx_parts)))) {
+		if (d) {
+			free(d->msgbuf);
+			free(d->rx_seg_hdrs);
+		}
 		free(d);
 		return json_fail(err, path, NULL, "out of memory");
 	}

@@ -204,8 +204,25 @@ const char *rndis_type_name(uint32_t type);
  * config, control, stats, lifecycle) -------------------------------------- */
 
 #define NETVSP_CTRL_MAX 64u   /* control replies waiting for receive-buffer space */
+/* Ranges (RNDIS messages) in one transfer-page packet: a 64 KiB TSO frame
+ * from the backend cut into segments of an MSS >= 256 fits (Linux takes up
+ * to 375, NETVSC_MAX_XFER_PAGE_RANGES). */
+#define NETVSP_MAX_RANGES 256u
+/* Per segment of such a frame: its RNDIS header and Ethernet/IP/TCP headers. */
+#define NETVSP_RX_SEG_HDR (64u + 256u)
+#define NETVSP_SLOT_HEAD   1u  /* first slot of a transfer-page packet */
+#define NETVSP_SLOT_MEMBER 2u  /* another slot of one */
+
+/* One RNDIS message for the receive buffer: a header and data. */
+struct netvsp_msgpart {
+	const uint8_t *hdr;
+	uint32_t hlen;
+	const uint8_t *data;
+	uint32_t dlen;
+};
 
 struct net_backend;
+struct net_offload;
 struct event;
 
 /* Per queue (channel); the NIC's totals are their sum (core/stats.h). */
@@ -222,6 +239,7 @@ struct event;
 	X(tx_segments, "frames (whole or LSO segments) handed to the backend")         \
 	X(rx_drops, "backend frames not delivered (no listener, filter 0, link down)") \
 	X(rx_csum_ok, "backend frames whose TCP/UDP checksum the host verified for the guest") \
+	X(rx_tso, "TSO frames from the backend cut into segments for the guest")        \
 	X(malformed, "refused guest packets or messages (bad type, length, offset)")   \
 	X(wrong_state, "guest messages out of protocol order")                         \
 	X(unsupported, "guest messages or OIDs this host does not serve")              \
@@ -278,7 +296,10 @@ struct netvsp_dev {
 	uint32_t rb_slots;
 	uint32_t *rb_free;        /* stack of free slot numbers */
 	uint32_t rb_nfree;
-	uint8_t *rb_used;
+	uint8_t *rb_used;         /* NETVSP_SLOT_* */
+	uint32_t *rb_next;        /* the next slot of the same packet, or UINT32_MAX */
+	uint8_t *rx_seg_hdrs;     /* NETVSP_MAX_RANGES * NETVSP_RX_SEG_HDR */
+	struct netvsp_msgpart *rx_parts;  /* NETVSP_MAX_RANGES */
 	struct netvsp_ctrl *ctrl_head, *ctrl_tail;
 	unsigned int ctrl_count;
 	uint8_t *msgbuf;          /* private copy of one guest RNDIS message */
@@ -294,7 +315,7 @@ struct netvsp_dev {
 /* netvsp.c */
 extern const struct vmbus_channel_ops netvsp_channel_ops;
 /* The backend's receive callback (net.h). */
-bool netvsp_backend_rx(void *opaque, const uint8_t *frame, size_t len);
+bool netvsp_backend_rx(void *opaque, uint8_t *frame, size_t len, const struct net_offload *o);
 /* Queues one RNDIS control message (a reply or an indication) for the guest. */
 void netvsp_ctrl_send(struct netvsp_dev *d, const void *msg, uint32_t len);
 void netvsp_rescind_subchannels(struct netvsp_dev *d);
