@@ -140,7 +140,8 @@ static int netvsp_rb_room(struct netvsp_dev *d, struct netvsp_queue *q, unsigned
 {
 	if (!netvsp_primary(d) || !q->open || !d->nvsp.recv_buf || !d->rb_slots)
 		return -ENOTCONN;
-	if (n == 0 || n > NETVSP_MAX_RANGES)
+	/* More than the whole buffer holds would wait for ever: dropped. */
+	if (n == 0 || n > NETVSP_MAX_RANGES || n > d->rb_slots)
 		return -EMSGSIZE;
 	if (d->rb_nfree < n)
 		return -ENOBUFS;
