@@ -355,6 +355,48 @@ static int netvsp_rx_seg(void *opaque, const uint8_t *hdr, size_t hlen, const ui
 	return 0;
 }
 
+/* RSC (the guest turned it on): the TSO frame goes to the guest whole, as
+ * Hyper-V hands over a coalesced frame: its checksum completed, cut only
+ * to fit the receive sections, one RNDIS_PACKET per range of one
+ * transfer-page packet with RNDIS_PKTINFO_ID fragment flags; the first
+ * carries the checksum PPI.  Linux joins them into one skb. */
+static bool netvsp_rx_rsc(struct netvsp_dev *d, struct netvsp_queue *q, uint8_t *frame,
+			  size_t len, const struct net_offload *o)
+{
+	uint32_t per = d->nvsp.recv_section_size - RNDIS_RX_HDR_MAX, csum;
+	unsigned int n = (unsigned int)((len + per - 1) / per);
+	int rc = netvsp_rb_room(d, q, n);
+
+	if (rc == -ENOBUFS || rc == -EAGAIN)
+		return false;  /* the frame is still as read */
+	if (rc || (o->csum && net_csum_complete(frame, len, o->csum_start, o->csum_offset, false))) {
+		q->st.rx_drops++;
+		return true;
+	}
+	csum = netvsp_rx_csum(frame, len);
+	if (csum)
+		csum |= RNDIS_CSUM_RX_IP_OK;
+	for (unsigned int i = 0; i < n; i++) {
+		uint8_t *b = d->rx_seg_hdrs + (size_t)i * NETVSP_RX_SEG_HDR;
+		size_t off = (size_t)i * per, chunk = MIN(per, len - off);
+		uint8_t frag = RNDIS_PKTINFO_SUBALLOC | (i == 0 ? RNDIS_PKTINFO_1ST_FRAG : 0) |
+			       (i + 1 == n ? RNDIS_PKTINFO_LAST_FRAG : 0);
+		uint32_t rh = rndis_build_packet_ppi(b, (uint32_t)chunk, i == 0 ? csum : 0, frag);
+
+		d->rx_parts[i] = (struct netvsp_msgpart){ b, rh, frame + off, (uint32_t)chunk };
+	}
+	rc = netvsp_send_msgs(d, q, d->rx_parts, n);
+	if (rc) {  /* room was checked: only a channel error is left */
+		q->st.rx_drops++;
+		return true;
+	}
+	q->st.rx_packets++;
+	q->st.rx_bytes += len;
+	q->st.rx_csum_ok += csum != 0;
+	q->st.rx_rsc++;
+	return true;
+}
+
 /* A TCP frame larger than the MTU (the host kernel's TSO through a TAP with
  * vnet headers): cut into MSS segments with checksums of their own, all in
  * one transfer-page packet. */
@@ -412,8 +454,11 @@ bool netvsp_backend_rx(void *opaque, uint8_t *frame, size_t len, const struct ne
 	q = netvsp_rx_queue(d, frame, len);
 	if (d->ctrl_head)
 		return false; /* control replies first */
-	if (o && o->gso != NET_GSO_NONE)
+	if (o && o->gso != NET_GSO_NONE) {
+		if (o->gso == NET_GSO_TCPV6 ? d->rndis.rsc_v6 : d->rndis.rsc_v4)
+			return netvsp_rx_rsc(d, q, frame, len, o);
 		return netvsp_rx_gso(d, q, frame, len, o);
+	}
 	rc = netvsp_rb_room(d, q, 1);
 	if (rc == -ENOBUFS || rc == -EAGAIN)
 		return false;

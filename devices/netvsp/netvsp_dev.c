@@ -145,11 +145,12 @@ static int netvsp_create(struct vmbus_server *srv, const json_t *config, const c
 			 void **out, struct json_err *err)
 {
 	static const char *const keys[] = { "instance", "mac", "mtu", "queues", "backend",
-					    "capture", NULL };
+					    "capture", "rsc", NULL };
 	static unsigned int next_nic;
 	uint64_t mtu = 1500, queues = 1;
 	const char *mac = NULL, *capture = NULL;
 	const json_t *backend;
+	bool rsc = true;
 	struct netvsp_dev *d;
 	char text[GUID_STR_LEN];
 	unsigned int nic = next_nic++;
@@ -160,7 +161,8 @@ static int netvsp_create(struct vmbus_server *srv, const json_t *config, const c
 	    (rc = json_get_u64(config, path, "mtu", false, NETVSP_MIN_MTU, NETVSP_MAX_MTU, &mtu,
 			       err)) ||
 	    (rc = json_get_u64(config, path, "queues", false, 1, NETVSP_MAX_QUEUES, &queues, err)) ||
-	    (rc = json_get_string(config, path, "capture", false, &capture, err)))
+	    (rc = json_get_string(config, path, "capture", false, &capture, err)) ||
+	    (rc = json_get_bool(config, path, "rsc", false, &rsc, err)))
 		return rc;
 	d = calloc(1, sizeof(*d));
 	if (!d || !(d->msgbuf = malloc(NETVSP_MAX_RNDIS_MSG)) ||
@@ -192,6 +194,7 @@ static int netvsp_create(struct vmbus_server *srv, const json_t *config, const c
 	d->queues = (uint16_t)queues;
 	nvsp_proto_init(&d->nvsp, d->mtu, (uint16_t)(queues - 1));
 	rndis_init(&d->rndis, d->mac, d->mtu, d->queues);
+	d->rndis.rsc_offer = rsc;
 	d->link_told = true;
 	d->link_interval_ns = NETVSP_LINK_INTERVAL_NS;
 	backend = json_object_get(config, "backend");

@@ -141,6 +141,8 @@ struct rndis_state {
 	uint64_t link_speed;      /* units of 100 bit/s */
 	uint32_t offload_sets;    /* TCP_OFFLOAD_PARAMETERS accepted */
 	bool rss_enabled;
+	bool rsc_offer;           /* config "rsc": offered at NVSP 6.1 */
+	bool rsc_v4, rsc_v6;      /* the guest turned RSC on (OFFLOAD_PARAMETERS) */
 	uint16_t itab_len;        /* RSS indirection entries (u32 each) */
 	uint32_t itab[NDIS_RSS_MAX_ITAB];
 	uint8_t key[NDIS_RSS_MAX_KEY];
@@ -194,8 +196,11 @@ void rndis_dispatch(struct rndis_state *r, const uint8_t *msg, uint32_t len,
 uint32_t rndis_build_packet(uint8_t *buf, uint32_t frame_len);
 /* The same with a checksum PPI carrying `csum` (RNDIS_CSUM_RX_*) when it
  * is not 0: RNDIS_RX_HDR_MAX bytes at most; returns the header's length. */
-#define RNDIS_RX_HDR_MAX (44u + 16u)
+#define RNDIS_RX_HDR_MAX (44u + 16u + 16u)
 uint32_t rndis_build_packet_csum(uint8_t *buf, uint32_t frame_len, uint32_t csum);
+/* ... and an RNDIS_PKTINFO_ID element with `frag` (RNDIS_PKTINFO_*) when
+ * it is not 0: one fragment of a coalesced frame. */
+uint32_t rndis_build_packet_ppi(uint8_t *buf, uint32_t frame_len, uint32_t csum, uint8_t frag);
 /* Builds an INDICATE_STATUS (20 bytes) carrying `status`; returns 20. */
 uint32_t rndis_build_indicate(uint8_t *buf, uint32_t status);
 const char *rndis_type_name(uint32_t type);
@@ -240,6 +245,7 @@ struct event;
 	X(rx_drops, "backend frames not delivered (no listener, filter 0, link down)") \
 	X(rx_csum_ok, "backend frames whose TCP/UDP checksum the host verified for the guest") \
 	X(rx_tso, "TSO frames from the backend cut into segments for the guest")        \
+	X(rx_rsc, "TSO frames from the backend given whole to the guest (RSC)")         \
 	X(malformed, "refused guest packets or messages (bad type, length, offset)")   \
 	X(wrong_state, "guest messages out of protocol order")                         \
 	X(unsupported, "guest messages or OIDs this host does not serve")              \

@@ -397,6 +397,77 @@ START_TEST(test_device_frames_both_ways)
 		json_decref(st);
 	}
 
+	/* With RSC on (the guest's OFFLOAD_PARAMETERS), the same frame goes
+	 * whole, cut only to fit the sections: RNDIS_PKTINFO_ID fragments in
+	 * one transfer-page packet, the checksum PPI on the first. */
+	{
+		static uint8_t big[54 + 5000];
+		struct net_offload o = { .csum = true, .csum_start = 34, .csum_offset = 16,
+					 .gso = NET_GSO_TCPV4, .gso_size = 1000, .hdr_len = 54 };
+		uint32_t done[2] = { NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE, NVSP_STAT_SUCCESS };
+		uint8_t pkt[512], *whole = calloc(1, sizeof(big));
+		struct vmpacket_descriptor pd;
+		uint32_t got_len = 0, ranges;
+		uint64_t ps = 0;
+
+		memset(big, 0, sizeof(big));
+		big[12] = 0x08;
+		big[14] = 0x45;
+		big[16] = (uint8_t)((20 + 20 + 5000) >> 8);
+		big[17] = (uint8_t)(20 + 20 + 5000);
+		big[23] = 6;
+		memcpy(big + 26, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+		big[46] = 0x50;
+		for (uint32_t i = 54; i < sizeof(big); i++)
+			big[i] = (uint8_t)(i * 13);
+		/* The kernel's partial checksum: the pseudo-header sum. */
+		for (uint32_t i = 26; i < 34; i += 2)
+			ps += (uint32_t)big[i] << 8 | big[i + 1];
+		ps += 6 + 20 + 5000;
+		while (ps >> 16)
+			ps = (ps & 0xFFFF) + (ps >> 16);
+		big[50] = (uint8_t)(ps >> 8);
+		big[51] = (uint8_t)ps;
+		((struct netvsp_dev *)dev)->rndis.rsc_v4 = true;
+		ck_assert(netvsp_backend_rx(dev, big, sizeof(big), &o));
+		((struct netvsp_dev *)dev)->rndis.rsc_v4 = false;
+		ck_assert_int_gt(guest_recv(pkt, sizeof(pkt), &pd), 0);
+		ranges = get32(pkt + 20);
+		ck_assert_uint_ge(ranges, 2);
+		for (uint32_t i = 0; i < ranges; i++) {
+			uint32_t cnt = get32(pkt + 24 + 8 * i), off = get32(pkt + 28 + 8 * i);
+			const uint8_t *m = th_ptr(&T, recv_gpa + off, cnt);
+			const uint8_t *ppi = m + 8 + get32(m + 28);
+			uint32_t nppi = get32(m + 32), flag = 0;
+
+			ck_assert_uint_eq(get32(m), RNDIS_MSG_PACKET);
+			for (uint32_t k = 0; k < nppi; k += 16)
+				if (get32(ppi + k + 4) == RNDIS_PPI_PKTINFO_ID)
+					flag = (get32(ppi + k + 12) >> 8) & 0xFF;
+				else
+					ck_assert_uint_eq(get32(ppi + k + 12) & RNDIS_CSUM_RX_TCP_OK,
+							  i == 0 ? RNDIS_CSUM_RX_TCP_OK : 0);
+			ck_assert_uint_eq(flag, RNDIS_PKTINFO_SUBALLOC |
+						(i == 0 ? RNDIS_PKTINFO_1ST_FRAG : 0) |
+						(i + 1 == ranges ? RNDIS_PKTINFO_LAST_FRAG : 0));
+			memcpy(whole + got_len, m + 8 + get32(m + 8), get32(m + 12));
+			got_len += get32(m + 12);
+		}
+		/* Joined as Linux joins them: the frame, its checksum now valid. */
+		ck_assert_uint_eq(got_len, sizeof(big));
+		ck_assert_int_eq(net_csum_verify(whole, got_len), NET_CSUM_TCP);
+		ck_assert_mem_eq(whole + 54, big + 54, 5000);
+		free(whole);
+		guest_send(VM_PKT_COMP, 0, pd.trans_id, NULL, 16, done, sizeof(done));
+		for (int i = 0; i < 10; i++)
+			event_base_loop(base, EVLOOP_NONBLOCK);
+		st = netvsp_ops.stats(dev);
+		ck_assert_int_eq(json_integer_value(json_object_get(st, "rx_rsc")), 1);
+		ck_assert_int_eq(json_integer_value(json_object_get(st, "recv_slots_free")),
+				 json_integer_value(json_object_get(st, "recv_slots")));
+		json_decref(st);
+	}
+
 	/* Link down: an INDICATE_STATUS at once (nothing told before). */
 	((struct netvsp_dev *)dev)->link_interval_ns = 100000000ull; /* 2 s in real life */
 	set_link(false);
@@ -442,7 +513,7 @@ START_TEST(test_device_frames_both_ways)
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "network_changes")), 1);
 	ck_assert(json_is_false(json_object_get(st, "link_guest")));
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "tx_packets")), 1);
-	ck_assert_int_eq(json_integer_value(json_object_get(st, "rx_packets")), 1 + 5);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "rx_packets")), 1 + 5 + 1);
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "malformed")), 1);
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "recv_slots_free")),
 			 json_integer_value(json_object_get(st, "recv_slots")));

@@ -356,8 +356,51 @@ START_TEST(test_rndis_probe_sequence)
 	ck_assert_uint_eq(h.type, 0xA7);
 	ck_assert_uint_ge(h.revision, 1);
 	ck_assert(h.size >= 112 && h.size <= len && len <= 156);
+	/* NVSP 6.1: the NDIS 6.30 structure, RSC offered both ways. */
+	ck_assert_uint_eq(h.revision, 3);
+	ck_assert_uint_eq(len, 156);
+	ck_assert_uint_eq(d.reply[24 + NDIS_OFFLOAD_RSC_IP4], 1);
+	ck_assert_uint_eq(d.reply[24 + NDIS_OFFLOAD_RSC_IP6], 1);
+	/* Off (ethtool -K lro off, or IP forwarding turning LRO off). */
+	params[NDIS_OFFLOAD_PARAMS_RSC_IP4] = params[NDIS_OFFLOAD_PARAMS_RSC_IP6] =
+		NDIS_OFFLOAD_PARAMS_RSC_DISABLED;
 	set(RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, sizeof(params), &d);
 	ck_assert_uint_eq(get32(d.reply + 12), RNDIS_STATUS_SUCCESS);
+	ck_assert(!R.rsc_v4 && !R.rsc_v6);
+	/* On (Linux 6.1 at probe), then 0: no change. */
+	params[NDIS_OFFLOAD_PARAMS_RSC_IP4] = params[NDIS_OFFLOAD_PARAMS_RSC_IP6] =
+		NDIS_OFFLOAD_PARAMS_RSC_ENABLED;
+	set(RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, sizeof(params), &d);
+	ck_assert(R.rsc_v4 && R.rsc_v6);
+	params[NDIS_OFFLOAD_PARAMS_RSC_IP4] = params[NDIS_OFFLOAD_PARAMS_RSC_IP6] = 0;
+	set(RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, sizeof(params), &d);
+	ck_assert(R.rsc_v4 && R.rsc_v6);
+	/* A parameter block too short to hold them changes nothing. */
+	params[NDIS_OFFLOAD_PARAMS_RSC_IP4] = NDIS_OFFLOAD_PARAMS_RSC_DISABLED;
+	set(RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, 20, &d);
+	ck_assert(R.rsc_v4);
+	/* Not offered (config "rsc": false): the 6.0 structure, never on. */
+	R.rsc_offer = false;
+	R.rsc_v4 = R.rsc_v6 = false;
+	query(RNDIS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES, 4, &d);
+	ck_assert(query_ok(&d, &len));
+	ck_assert_uint_eq(len, 112);
+	params[NDIS_OFFLOAD_PARAMS_RSC_IP4] = params[NDIS_OFFLOAD_PARAMS_RSC_IP6] =
+		NDIS_OFFLOAD_PARAMS_RSC_ENABLED;
+	set(RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, sizeof(params), &d);
+	ck_assert(!R.rsc_v4 && !R.rsc_v6);
+	R.rsc_offer = true;
+	/* Before NVSP 6.1 neither is offered nor taken. */
+	R.nvsp_version = NVSP_PROTOCOL_VERSION_5;
+	R.rsc_v4 = R.rsc_v6 = false;
+	query(RNDIS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES, 4, &d);
+	ck_assert(query_ok(&d, &len));
+	ck_assert_uint_eq(len, 112);
+	params[NDIS_OFFLOAD_PARAMS_RSC_IP4] = params[NDIS_OFFLOAD_PARAMS_RSC_IP6] =
+		NDIS_OFFLOAD_PARAMS_RSC_ENABLED;
+	set(RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, sizeof(params), &d);
+	ck_assert(!R.rsc_v4 && !R.rsc_v6);
+	R.nvsp_version = NVSP_PROTOCOL_VERSION_61;
 	query(RNDIS_OID_GEN_MEDIA_CONNECT_STATUS, 0, &d);
 	ck_assert_uint_eq(get32(d.reply + 24), 0);
 	query(RNDIS_OID_GEN_LINK_SPEED, 0, &d);
