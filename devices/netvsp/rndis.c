@@ -52,7 +52,6 @@ void rndis_init(struct rndis_state *r, const uint8_t mac[6], uint32_t mtu, uint1
 	r->max_frame = mtu + 18u;
 	r->queues = queues ? queues : 1;
 	r->link_up = true;
-	r->rsc_offer = true;
 	r->link_speed = 100000000ull; /* 10 Gbit/s in 100 bit/s units, as Hyper-V */
 }
 

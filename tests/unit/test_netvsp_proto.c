@@ -296,6 +296,7 @@ static void rndis_up(uint16_t queues)
 
 	rndis_init(&R, mac, 1500, queues);
 	R.nvsp_version = NVSP_PROTOCOL_VERSION_61;
+	R.rsc_offer = true;  /* config "rsc": true (off by default) */
 	rndis_dispatch(&R, (const uint8_t *)&req, sizeof(req), &d);
 	ck_assert_int_eq(d.verdict, RNDIS_REPLY);
 	ck_assert_uint_eq(d.reply_len, 52);
