@@ -92,7 +92,9 @@ check-layers:
 check-facts:
 	@tests/check-facts.sh
 
-# Every shipped scenario is valid against the JSON Schema and the engine.
+# Every shipped scenario is valid against the JSON Schema and the engine, every
+# synthetic-guest scenario runs (vmbusd run --keep-going --junit, seconds), and
+# the deliberately failing ones in tests/scenarios/ fail as they should.
 check-scenarios: $(BINS)
 	@VMBUSD=$(abspath $(VMBUSD)) tests/check-scenarios.sh
 

@@ -17,6 +17,9 @@
 
 /* Large enough for the 64 KiB benchmark packets plus the descriptor. */
 #define BENCH_MAX_PKT (128u * 1024u)
+/* A stream device: after a batch keep polling the rings this long before
+ * sleeping on the guest's next signal (src/vmbus/ring.c "Polling"). */
+#define BENCH_POLL_US 50u
 
 /* The device's counters (core/stats.h); the rx/tx ones restart at every
  * open, since a benchmark reads them for its own run. */
@@ -157,13 +160,17 @@ static const struct vmbus_channel_ops bench_channel_ops = {
 static int bench_create(struct vmbus_server *srv, const json_t *config, const char *path,
 			void **out, struct json_err *err)
 {
-	static const char *const keys[] = { "instance", NULL };
+	static const char *const keys[] = { "instance", "poll_us", NULL };
 	struct vmbus_offer_params p = { .max_pkt_size = BENCH_MAX_PKT };
+	uint64_t poll_us = BENCH_POLL_US;
 	struct bench_dev *b;
 	int rc;
 
 	if ((rc = json_check_keys(config, path, keys, err)))
 		return rc;
+	if ((rc = json_get_u64(config, path, "poll_us", false, 0, 10000, &poll_us, err)))
+		return rc;
+	p.poll_us = (uint32_t)poll_us;
 	guid_parse(BENCH_CLASS_GUID_STR, &p.if_type);
 	guid_parse("00000000-0000-0000-0000-000000000b0b", &p.if_instance);
 	if ((rc = json_get_guid(config, path, "instance", false, &p.if_instance, err)))

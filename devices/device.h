@@ -22,6 +22,8 @@ struct vmbus_device_ops {
 	const char *class_guid;  /* the offer's if_type (facts §7.3), "xxxxxxxx-xxxx-..." */
 	const char *guest_driver; /* the Linux driver that binds the class, NULL if none:
 				   * a real guest is expected to bind every device with one */
+	bool monitored;          /* offered with a monitor id unless the config says
+				  * "monitor": false (Hyper-V: storage and network) */
 	/* Parses `config` (the device's object, never NULL) and offers its
 	 * channels.  Errors name the key: json_fail(err, path, key, ...). */
 	int (*create)(struct vmbus_server *srv, const json_t *config, const char *path,

@@ -19,7 +19,7 @@ extern const struct vmbus_device_ops fcopy_ops;      /* devices/ic/fcopy.c */
 extern const struct vmbus_device_ops storvsp_ops;    /* devices/storvsp/ */
 extern const struct vmbus_device_ops netvsp_ops;     /* devices/netvsp/ */
 extern const struct vmbus_device_ops bench_ops;      /* devices/bench.c */
-extern const struct vmbus_device_ops replay_ops;     /* devices/replay.c (vmbusd replay) */
+extern const struct vmbus_device_ops replay_ops;     /* devices/replay/replay.c (vmbusd replay) */
 
 extern const struct vmbus_device_ops *const device_table[];
 extern const size_t device_table_len;

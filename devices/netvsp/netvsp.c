@@ -40,6 +40,7 @@
 
 #include "core/guid.h"
 #include "core/log.h"
+#include "core/trace.h"
 #include "core/util.h"
 #include "devices/net/net.h"
 #include "devices/netvsp/netvsp_internal.h"
@@ -135,6 +136,45 @@ static void netvsp_slot_put(const struct iovec *dst, int n, size_t off, const ui
 	}
 }
 
+/* Overwrites 4 bytes at `off` of a message scattered over dst[0..n). */
+static void netvsp_slot_put32(const struct iovec *dst, int n, size_t off, uint32_t v)
+{
+	netvsp_slot_put(dst, n, off, (const uint8_t *)&v, 4);
+}
+
+/* The netvsc.* classes that mangle one RNDIS message in the receive
+ * buffer (docs/faults.md); the bytes are the guest's to check. */
+static void netvsp_fault_rndis(struct netvsp_dev *d, struct netvsp_queue *q,
+			       const struct iovec *dst, int n, uint32_t type,
+			       struct nvsp_xfer_range *range)
+{
+	uint32_t len = range->byte_count;
+
+	if (vmbus_chan_fault(q->ch, FAULT_NETVSC_XFER_RANGE_OUTSIDE))
+		range->byte_offset = (uint32_t)MIN(vmbus_chan_gpadl_size(netvsp_primary(d),
+									  d->nvsp.recv_gpadl),
+						    (uint64_t)UINT32_MAX);
+	if (vmbus_chan_fault(q->ch, FAULT_NETVSC_RNDIS_LEN_BELOW_HEADER))
+		netvsp_slot_put32(dst, n, 4, 4);
+	if (vmbus_chan_fault(q->ch, FAULT_NETVSC_RNDIS_LEN_BEYOND))
+		netvsp_slot_put32(dst, n, 4, len + 4096);
+	if (type == RNDIS_MSG_PACKET) {
+		/* data_offset and ppi_offset count from message byte 8. */
+		if (vmbus_chan_fault(q->ch, FAULT_NETVSC_RNDIS_DATA_OFFSET_BAD))
+			netvsp_slot_put32(dst, n, offsetof(struct rndis_packet, data_offset), len + 64);
+		if (vmbus_chan_fault(q->ch, FAULT_NETVSC_PPI_OUT_OF_BOUNDS)) {
+			netvsp_slot_put32(dst, n, offsetof(struct rndis_packet, ppi_offset), len + 256);
+			netvsp_slot_put32(dst, n, offsetof(struct rndis_packet, ppi_len), 64);
+		}
+	}
+	if (type == RNDIS_MSG_INDICATE &&
+	    vmbus_chan_fault(q->ch, FAULT_NETVSC_STATUS_INDICATION_SHORT)) {
+		/* The header (8) and the status word: no status_buflen/offset. */
+		netvsp_slot_put32(dst, n, 4, 12);
+		range->byte_count = 12;
+	}
+}
+
 /* Whether `n` messages can go out on q now (free slots, ring space). */
 static int netvsp_rb_room(struct netvsp_dev *d, struct netvsp_queue *q, unsigned int n)
 {
@@ -192,6 +232,25 @@ static int netvsp_send_msgs(struct netvsp_dev *d, struct netvsp_queue *q,
 		netvsp_slot_put(dst, k, m[i].hlen, m[i].data, m[i].dlen);
 		xfer.range[i].byte_count = (uint32_t)len;
 		xfer.range[i].byte_offset = slots[i] * d->nvsp.recv_section_size;
+		/* A capture holds each message ahead of the packet announcing
+		 * it, with its place in the receive buffer: a replay writes it
+		 * there in the new guest's buffer (proto/trace.h, "Data
+		 * records"). */
+		if (trace_active()) {
+			struct iovec src[2] = { { (void *)m[i].hdr, m[i].hlen },
+						{ (void *)m[i].data, m[i].dlen } };
+
+			trace_emit_iov(VMBUS_TRACE_DATA_OUT, vmbus_chan_relid(q->ch),
+				       VMBUS_TRACE_VP_NONE, d->nvsp.recv_gpadl,
+				       (uint64_t)slots[i] * d->nvsp.recv_section_size, src,
+				       m[i].dlen ? 2 : 1, len);
+		}
+		if (__builtin_expect(fault_class_mask != 0, 0) && m[i].hlen >= 4) {
+			uint32_t type;
+
+			memcpy(&type, m[i].hdr, sizeof(type));
+			netvsp_fault_rndis(d, q, dst, k, type, &xfer.range[i]);
+		}
 	}
 	xfer.hdr.pageset_id = NETVSC_RECEIVE_BUFFER_ID;
 	xfer.hdr.range_cnt = n;
@@ -669,6 +728,18 @@ static uint32_t netvsp_handle_rndis(struct netvsp_queue *q, const struct vmbus_p
 		log_guest("netvsp %s: queue %u: %s", d->path, q->index, why);
 		return NVSP_STAT_INVALID_RNDIS_PKT;
 	}
+	/* The RNDIS message itself is outside the ring: a capture holds it
+	 * (from a send section: its place; from pages: the packet's id). */
+	if (trace_active()) {
+		bool section = pkt->type != VM_PKT_DATA_USING_GPA_DIRECT &&
+			       ndec->rndis.section_index != NVSP_SECTION_NONE;
+
+		trace_emit(VMBUS_TRACE_DATA_IN, vmbus_chan_relid(q->ch),
+			   section ? VMBUS_TRACE_VP_NONE : 0, section ? d->nvsp.send_gpadl : 0,
+			   section ? (uint64_t)ndec->rndis.section_index * d->nvsp.send_section_size :
+				     pkt->trans_id,
+			   d->msgbuf, (size_t)len);
+	}
 	/* One message per NVSP packet: we told the guest max_pkt_per_msg 1. */
 	d->rndis.nvsp_version = d->nvsp.version;
 	/* The guest may run a smaller MTU than the configured one (Linux
@@ -789,7 +860,15 @@ static void netvsp_handle_packet(struct netvsp_queue *q, const struct vmbus_pkt 
 		if (netvsp_rb_attach(d)) {
 			d->nvsp.recv_buf = false;
 			dec.msg.recv_buf_complete.status = NVSP_STAT_FAIL;
+			break;
 		}
+		/* Lies in the completion only; the host keeps its own layout.
+		 * Linux refuses a section under NETVSC_MTU_MIN (68) and
+		 * count * size beyond the buffer. */
+		if (vmbus_chan_fault(q->ch, FAULT_NETVSC_RECV_SECTION_SMALL))
+			dec.msg.recv_buf_complete.sub_alloc_size = 32;
+		if (vmbus_chan_fault(q->ch, FAULT_NETVSC_RECV_SECTIONS_OVERFLOW))
+			dec.msg.recv_buf_complete.num_sub_allocs = d->rb_slots + 1;
 		break;
 	case NVSP_RECV_BUF_REVOKED:
 		netvsp_ctrl_drop_all(d);

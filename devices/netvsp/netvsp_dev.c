@@ -243,6 +243,7 @@ const struct vmbus_device_ops netvsp_ops = {
 	.name = "netvsp",
 	.class_guid = NETVSC_CLASS_GUID_STR,
 	.guest_driver = "hv_netvsc",
+	.monitored = true,       /* Hyper-V gives network channels a monitor id */
 	.description = "synthetic NIC (Linux hv_netvsc) over TAP, dgram or null",
 	.create = netvsp_create,
 	.destroy = netvsp_destroy,

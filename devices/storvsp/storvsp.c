@@ -63,6 +63,7 @@
 
 #include "core/guid.h"
 #include "core/log.h"
+#include "core/trace.h"
 #include "core/util.h"
 #include "devices/scsi/scsi.h"
 #include "devices/registry.h"
@@ -139,6 +140,57 @@ static void storvsp_chan_drop_pending(struct storvsp_chan *c)
 	c->enum_pending = false;
 }
 
+/* An EXECUTE_SRB completion, through the storvsc.* fault classes that
+ * mangle completions (docs/faults.md). */
+static int storvsp_send_io_comp(struct storvsp_chan *c, struct storvsp_req *req)
+{
+	uint32_t len = req->srb.reply_len;
+
+	/* Linux's requestor ids are small integers: this one was never sent. */
+	if (vmbus_chan_fault(c->ch, FAULT_STORVSC_UNKNOWN_REQUEST_ID))
+		vmbus_chan_send_comp(c->ch, 0xFFFFFFF0ull, &req->reply, len);
+	/* Shorter than any vstor_packet (Linux: "Invalid packet len"). */
+	if (vmbus_chan_fault(c->ch, FAULT_STORVSC_COMPLETION_SHORT))
+		len = 8;
+	return vmbus_chan_send_comp(c->ch, req->trans_id, &req->reply, len);
+}
+
+/* A READ or WRITE (6/10/12/16): what "the next I/O" of storvsc.srb_error
+ * and storvsc.busy means (not INQUIRY, READ CAPACITY, ...). */
+static bool storvsp_is_rw(const struct storvsp_srb *srb)
+{
+	switch (srb->cdb[0]) {
+	case 0x08: case 0x0A: case 0x28: case 0x2A: case 0xA8: case 0xAA: case 0x88: case 0x8A:
+		return srb->xfer_len > 0;
+	default:
+		return false;
+	}
+}
+
+/* storvsc.srb_error / storvsc.busy: the next READ or WRITE fails with a
+ * MEDIUM ERROR check condition, or BUSY. */
+static void storvsp_fault_result(struct storvsp_chan *c, const struct storvsp_req *req,
+				 struct storvsp_scsi_result *r)
+{
+	/* Fixed-format sense: key 3 MEDIUM ERROR, ASC/ASCQ 11/00 unrecovered
+	 * read error (SPC-4 4.5.3). */
+	static const uint8_t medium_error[18] = { 0x70, 0, 0x03, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x11 };
+
+	if (!storvsp_is_rw(&req->srb) || r->lun_missing)
+		return;
+	if (vmbus_chan_fault(c->ch, FAULT_STORVSC_SRB_ERROR)) {
+		r->scsi_status = 0x02;
+		r->sense = medium_error;
+		r->sense_len = sizeof(medium_error);
+		r->transferred = 0;
+	} else if (vmbus_chan_fault(c->ch, FAULT_STORVSC_BUSY)) {
+		r->scsi_status = 0x08;
+		r->sense = NULL;
+		r->sense_len = 0;
+		r->transferred = 0;
+	}
+}
+
 /* Sends what waits for ring space.  true when nothing waits any more. */
 static bool storvsp_chan_flush(struct storvsp_chan *c)
 {
@@ -155,7 +207,7 @@ static bool storvsp_chan_flush(struct storvsp_chan *c)
 	while (c->pend_head) {
 		struct storvsp_req *req = c->pend_head;
 
-		rc = vmbus_chan_send_comp(c->ch, req->trans_id, &req->reply, req->srb.reply_len);
+		rc = storvsp_send_io_comp(c, req);
 		if (rc == -EAGAIN)
 			return false;
 		if (rc)
@@ -260,6 +312,8 @@ static void storvsp_req_done(struct scsi_cmd *cmd)
 		c->live = req->lnext;
 	if (req->lnext)
 		req->lnext->lprev = req->lprev;
+	if (__builtin_expect(fault_class_mask != 0, 0))
+		storvsp_fault_result(c, req, &r);
 	storvsp_srb_complete(&req->srb, &r, &req->reply);
 	srb_status = SRB_STATUS_CODE(req->reply.vm_srb.srb_status);
 	if (srb_status == SRB_STATUS_INVALID_LUN)
@@ -277,6 +331,13 @@ static void storvsp_req_done(struct scsi_cmd *cmd)
 		storvsp_disk_idle(disk);
 	storvsp_resume_throttled(d);
 
+	/* A capture holds what a read put into the guest's pages, ahead of
+	 * the completion, so a replay can put it into the new guest's pages
+	 * for the same request (proto/trace.h, "Data records"). */
+	if (trace_active() && req->srb.data_in == VSTOR_DATA_IN && cmd->transferred && c->open &&
+	    req->gen == c->gen)
+		trace_emit_iov(VMBUS_TRACE_DATA_OUT, vmbus_chan_relid(c->ch), 0, 0,
+			       req->trans_id, req->iov, req->cmd.iovcnt, cmd->transferred);
 	if (!req->want_completion || !c->open || req->gen != c->gen) {
 		if (req->want_completion)
 			c->st.dropped++;
@@ -285,7 +346,7 @@ static void storvsp_req_done(struct scsi_cmd *cmd)
 	}
 	rc = -EAGAIN;
 	if (!c->pend_head && !c->ctrl_pending)
-		rc = vmbus_chan_send_comp(c->ch, req->trans_id, &req->reply, req->srb.reply_len);
+		rc = storvsp_send_io_comp(c, req);
 	if (rc == -EAGAIN) {
 		req->next = NULL;
 		if (c->pend_tail)
@@ -361,6 +422,9 @@ static void storvsp_execute(struct storvsp_chan *c, const struct vmbus_pkt *pkt,
 	if (c->live)
 		c->live->lprev = req;
 	c->live = req;
+	if (trace_active() && req->cmd.dir == SCSI_DIR_WRITE)
+		trace_emit_iov(VMBUS_TRACE_DATA_IN, vmbus_chan_relid(c->ch), 0, 0,
+			       req->trans_id, req->iov, req->cmd.iovcnt, srb->xfer_len);
 	/* done() may run before this returns (commands without I/O). */
 	scsi_target_execute(on_target ? d->target : d->empty, srb->lun, &req->cmd);
 }
@@ -707,6 +771,7 @@ const struct vmbus_device_ops storvsp_ops = {
 	.name = "storvsp",
 	.class_guid = STORVSC_SCSI_CLASS_GUID_STR,
 	.guest_driver = "hv_storvsc",
+	.monitored = true,       /* Hyper-V gives storage channels a monitor id */
 	.description = "synthetic SCSI controller (Linux hv_storvsc)",
 	.create = storvsp_create,
 	.destroy = storvsp_destroy,

@@ -49,7 +49,7 @@ static const struct bench_row rows[] = {
 
 /* One round of a row: vmbusd's figures and the bare ring's. */
 struct bench_sample {
-	double gbps, mpps, sig;
+	double gbps, mpps, sig, sig_g2h, sig_h2g;
 	double bare_gbps, bare_mpps;
 };
 
@@ -66,13 +66,16 @@ static double median(double *v, unsigned n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static pid_t bench_start_daemon(const char *sock, const struct trace_opts *topts)
+/* poll_us < 0: the bench device's default. */
+static pid_t bench_start_daemon(const char *sock, const struct trace_opts *topts, long poll_us)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
 		struct event_base *base = event_base_new();
-		json_t *root = json_pack("{s:[{s:s}]}", "devices", "type", "bench");
+		json_t *root = poll_us < 0 ? json_pack("{s:[{s:s}]}", "devices", "type", "bench")
+					   : json_pack("{s:[{s:s,s:I}]}", "devices", "type", "bench",
+						       "poll_us", (json_int_t)poll_us);
 		struct host_config cfg;
 		struct json_err err;
 		struct host h;
@@ -127,8 +130,13 @@ static int bench_round(const char *sock, const struct bench_row *r, uint64_t cou
 		return rc;
 	out->gbps = (double)res.bytes / (double)res.elapsed_ns;
 	out->mpps = (double)res.packets / ((double)res.elapsed_ns / 1e3);
-	out->sig = (double)(r->h2g ? res.report.tx_signals : res.report.rx_signals) /
-		   (double)res.packets;
+	/* Every signal of the run, either way, each counted by the side that
+	 * raised it: the guest's HvSignalEvent calls (the host's count of
+	 * wake-ups can merge several) and the host's interrupts.  Flow
+	 * control (a blocked writer's pending_send_sz wake-up) included. */
+	out->sig_g2h = (double)res.guest_signals / (double)res.packets;
+	out->sig_h2g = (double)res.report.tx_signals / (double)res.packets;
+	out->sig = out->sig_g2h + out->sig_h2g;
 	out->bare_gbps = (double)r->size * (double)count / (double)bare_ns;
 	out->bare_mpps = (double)count / ((double)bare_ns / 1e3);
 	return 0;
@@ -136,9 +144,11 @@ static int bench_round(const char *sock, const struct bench_row *r, uint64_t cou
 
 static void bench_usage(FILE *f)
 {
-	fputs("usage: vmbusd bench ring [SCALE] [--rounds N] [--json FILE] [--trace FILE [--trace-snap N]]\n"
+	fputs("usage: vmbusd bench ring [SCALE] [--rounds N] [--json FILE] [--poll-us US] [--trace FILE [--trace-snap N]]\n"
 	      "         SCALE multiplies the bytes per row (default 1); N rounds per row,\n"
 	      "         interleaved with the bare reference, medians reported (default 3);\n"
+	      "         --poll-us: the bench device's polling window (default 50; 0 = sleep\n"
+	      "         on every empty ring);\n"
 	      "         --trace: the daemon captures as `serve --trace` does (its cost)\n"
 	      "       vmbusd bench compare OLD.json NEW.json\n", f);
 }
@@ -148,6 +158,7 @@ int cli_bench(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "json", required_argument, NULL, 'j' },
+		{ "poll-us", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		CLI_TRACE_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
@@ -157,6 +168,8 @@ int cli_bench(int argc, char **argv)
 	const char *json_path = NULL;
 	double scale = 1.0;
 	unsigned rounds = 3;
+	long poll_us = -1;
+	char *end;
 	json_t *out_rows;
 	pid_t daemon_pid;
 	int failed = 0, c;
@@ -177,6 +190,13 @@ int cli_bench(int argc, char **argv)
 		switch (c) {
 		case 'r': rounds = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'j': json_path = optarg; break;
+		case 'p':
+			poll_us = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end || poll_us < 0 || poll_us > 10000) {
+				fputs("vmbusd bench: --poll-us must be 0..10000\n", stderr);
+				return 2;
+			}
+			break;
 		case 'h': bench_usage(stdout); return 0;
 		case CLI_OPT_TRACE: case CLI_OPT_TRACE_MAX_MB: case CLI_OPT_TRACE_SNAP:
 			if (cli_trace_option("bench", c, optarg, &topts))
@@ -197,7 +217,7 @@ int cli_bench(int argc, char **argv)
 	}
 	snprintf(sock, sizeof(sock), "%s/bench.sock", dir);
 	signal(SIGPIPE, SIG_IGN);
-	daemon_pid = bench_start_daemon(sock, &topts);
+	daemon_pid = bench_start_daemon(sock, &topts, poll_us);
 	for (int i = 0; i < 200 && access(sock, F_OK) != 0; i++)
 		usleep(10000);
 
@@ -205,8 +225,10 @@ int cli_bench(int argc, char **argv)
 	       "RAM in a shared memfd.  \"bare\" = the barest two-process ring moving the same\n"
 	       "packets (shared memfd, copy in, copy out, busy polling, no checks, no signals),\n"
 	       "measured in the same run, interleaved round by round; medians of %u rounds;\n"
-	       "ratio = vmbusd / bare.  sig/pkt = guest->host signals (g2h) or host->guest\n"
-	       "interrupts (h2g) per packet.%s%s\n\n", (int)daemon_pid, rounds,
+	       "ratio = vmbusd / bare.  sig/pkt = every signal of the run per packet, both\n"
+	       "ways, counted where raised: the guest's HvSignalEvent calls (new data, or a\n"
+	       "blocked host writer's pending_send_sz) plus the host's interrupts.%s%s\n\n",
+	       (int)daemon_pid, rounds,
 	       topts.path ? "\nThe daemon captures every event into " : "",
 	       topts.path ? topts.path : "");
 	printf("%-9s %6s %9s %8s %9s %8s %9s %9s %7s\n", "direction", "size", "packets", "GB/s",
@@ -216,8 +238,9 @@ int cli_bench(int argc, char **argv)
 		const struct bench_row *r = &rows[i];
 		uint64_t count = MAX((uint64_t)(scale * (double)BENCH_BYTES_PER_ROW / r->size), 1000u);
 		double gbps[BENCH_MAX_ROUNDS], mpps[BENCH_MAX_ROUNDS], sig[BENCH_MAX_ROUNDS];
+		double sig_g2h[BENCH_MAX_ROUNDS], sig_h2g[BENCH_MAX_ROUNDS];
 		double bgbps[BENCH_MAX_ROUNDS], bmpps[BENCH_MAX_ROUNDS];
-		double g, m, sg, bg, bm;
+		double g, m, sg, sgg, sgh, bg, bm;
 		int rc = 0;
 
 		for (unsigned k = 0; k < rounds && !rc; k++) {
@@ -227,6 +250,8 @@ int cli_bench(int argc, char **argv)
 			gbps[k] = smp.gbps;
 			mpps[k] = smp.mpps;
 			sig[k] = smp.sig;
+			sig_g2h[k] = smp.sig_g2h;
+			sig_h2g[k] = smp.sig_h2g;
 			bgbps[k] = smp.bare_gbps;
 			bmpps[k] = smp.bare_mpps;
 		}
@@ -238,16 +263,20 @@ int cli_bench(int argc, char **argv)
 		g = median(gbps, rounds);
 		m = median(mpps, rounds);
 		sg = median(sig, rounds);
+		sgg = median(sig_g2h, rounds);
+		sgh = median(sig_h2g, rounds);
 		bg = median(bgbps, rounds);
 		bm = median(bmpps, rounds);
-		printf("%-9s %6u %9llu %8.3f %9.3f %8.4f %9.3f %9.3f %7.3f\n", r->label, r->size,
+		printf("%-9s %6u %9llu %8.3f %9.3f %8.5f %9.3f %9.3f %7.3f\n", r->label, r->size,
 		       (unsigned long long)count, g, m, sg, bg, bm, g / bg);
 		fflush(stdout);
 		json_array_append_new(out_rows,
-			json_pack("{s:s,s:i,s:I,s:i,s:f,s:f,s:f,s:f,s:f,s:f}", "direction", r->label,
-				  "size", (int)r->size, "packets", (json_int_t)count, "rounds",
-				  (int)rounds, "gbps", g, "mpps", m, "signals_per_packet", sg,
-				  "bare_gbps", bg, "bare_mpps", bm, "ratio", g / bg));
+			json_pack("{s:s,s:i,s:I,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "direction",
+				  r->label, "size", (int)r->size, "packets", (json_int_t)count,
+				  "rounds", (int)rounds, "gbps", g, "mpps", m,
+				  "signals_per_packet", sg, "guest_signals_per_packet", sgg,
+				  "host_interrupts_per_packet", sgh, "bare_gbps", bg, "bare_mpps", bm,
+				  "ratio", g / bg));
 	}
 	kill(daemon_pid, SIGTERM);
 	waitpid(daemon_pid, NULL, 0);

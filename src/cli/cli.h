@@ -9,6 +9,7 @@ int cli_bench(int argc, char **argv);
 int cli_run(int argc, char **argv);
 int cli_dump(int argc, char **argv);
 int cli_replay(int argc, char **argv);
+int cli_faults(int argc, char **argv);
 
 /* --trace FILE, --trace-max-mb N, --trace-snap N (getopt values below). */
 struct trace_opts;

@@ -5,6 +5,11 @@
  *   vmbusd ctl -c PATH status
  *   vmbusd ctl -c PATH control DEVICE ACTION ['{"json":"args"}']
  *   vmbusd ctl -c PATH fault POINT [SKIP [COUNT]]
+ *   vmbusd ctl -c PATH channel DEVICE rescind|offer [INDEX]
+ *   vmbusd ctl -c PATH fault arm CLASS [device=D] [channel=N] [count=N] [every=K]
+ *                                      [from=M] [ms=T]
+ *   vmbusd ctl -c PATH fault disarm CLASS|all
+ *   vmbusd ctl -c PATH fault list
  *   vmbusd ctl -c PATH wait KEY OP VALUE [--timeout S]   (OP: = != >= > <= <)
  *   vmbusd ctl -c PATH quit
  *
@@ -122,6 +127,46 @@ static int ctl_wait(int fd, const char *key, const char *op, const char *want, d
 	}
 }
 
+/* `fault arm|disarm|list ...` as a request (docs/faults.md); NULL after a
+ * usage message. */
+static json_t *ctl_fault_request(int argc, char **argv)
+{
+	const char *op = argv[0];
+	json_t *req = json_pack("{s:s,s:s}", "verb", "fault", "op", op);
+
+	if (!strcmp(op, "list") && argc == 1)
+		return req;
+	if (!strcmp(op, "disarm") && argc == 2) {
+		json_object_set_new(req, "class", json_string(argv[1]));
+		return req;
+	}
+	if (!strcmp(op, "arm") && argc >= 2) {
+		json_object_set_new(req, "class", json_string(argv[1]));
+		for (int i = 2; i < argc; i++) {
+			char *eq = strchr(argv[i], '='), *end;
+			unsigned long long v;
+
+			if (!eq || eq == argv[i])
+				goto usage;
+			*eq = '\0';
+			if (!strcmp(argv[i], "device")) {
+				json_object_set_new(req, "device", json_string(eq + 1));
+				continue;
+			}
+			v = strtoull(eq + 1, &end, 0);
+			if (*end || end == eq + 1)
+				goto usage;
+			json_object_set_new(req, argv[i], json_integer((json_int_t)v));
+		}
+		return req;
+	}
+usage:
+	json_decref(req);
+	fputs("vmbusd ctl: fault arm CLASS [device=D] [channel=N] [count=N] [every=K] [from=M] "
+	      "[ms=T] | fault disarm CLASS|all | fault list\n", stderr);
+	return NULL;
+}
+
 int cli_ctl(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -141,7 +186,8 @@ int cli_ctl(int argc, char **argv)
 		case 't': timeout_s = strtod(optarg, NULL); break;
 		default:
 			fputs("usage: vmbusd ctl -c CONTROL_SOCKET {status|control DEV ACTION [ARGS]|"
-			      "fault POINT [SKIP [COUNT]]|wait KEY OP VALUE|quit} [-t SECONDS]\n", stderr);
+			      "channel DEV rescind|offer [INDEX]|fault POINT [SKIP [COUNT]]|"
+			      "fault arm|disarm|list ...|wait KEY OP VALUE|quit} [-t SECONDS]\n", stderr);
 			return opt == 'h' ? 0 : 2;
 		}
 	}
@@ -184,12 +230,29 @@ int cli_ctl(int argc, char **argv)
 		}
 		req = json_pack("{s:s,s:s,s:s,s:o}", "verb", "control", "device", argv[optind],
 				"action", argv[optind + 1], "args", args ? args : json_object());
+	} else if (!strcmp(verb, "channel")) {
+		if (argc - optind < 2) {
+			fputs("vmbusd ctl: channel DEVICE rescind|offer [INDEX]\n", stderr);
+			close(fd);
+			return 2;
+		}
+		req = json_pack("{s:s,s:s,s:s,s:I}", "verb", "channel", "device", argv[optind],
+				"action", argv[optind + 1], "index",
+				(json_int_t)(argc - optind > 2 ? atoll(argv[optind + 2]) : 0));
 	} else if (!strcmp(verb, "fault")) {
 		if (argc - optind < 1) {
 			fputs("vmbusd ctl: fault POINT [SKIP [COUNT]]\n", stderr);
 			close(fd);
 			return 2;
 		}
+		if (!strcmp(argv[optind], "arm") || !strcmp(argv[optind], "disarm") ||
+		    !strcmp(argv[optind], "list")) {
+			req = ctl_fault_request(argc - optind, argv + optind);
+			if (!req) {
+				close(fd);
+				return 2;
+			}
+		} else
 		req = json_pack("{s:s,s:s,s:I,s:I}", "verb", "fault", "point", argv[optind],
 				"skip", (json_int_t)(argc - optind > 1 ? atoll(argv[optind + 1]) : 0),
 				"count", (json_int_t)(argc - optind > 2 ? atoll(argv[optind + 2]) : 0));

@@ -76,6 +76,7 @@ int cli_replay(int argc, char **argv)
 		{ "session", required_argument, NULL, 'n' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "edit", required_argument, NULL, 'e' },
+		{ "pace", required_argument, NULL, 'p' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		CLI_TRACE_LONGOPTS,
@@ -85,7 +86,7 @@ int cli_replay(int argc, char **argv)
 	struct trace_opts topts = { 0 };
 	const char *usage =
 		"usage: vmbusd replay FILE --socket PATH [--control PATH] [--session N] [--timeout S]\n"
-		"                     [--edit RULES.json]\n"
+		"                     [--edit RULES.json] [--pace PERCENT]\n"
 		"  plays the host side of a capture against a new guest attaching on PATH:\n"
 		"  the captured offers are made again and each channel answers the guest\n"
 		"  with the captured host packets; reports the first divergence.\n"
@@ -95,18 +96,33 @@ int cli_replay(int argc, char **argv)
 		"                 {\"record\": N, \"action\": \"patch\", \"offset\": K, \"hex\": \"..\"},\n"
 		"                 {\"record\": N, \"action\": \"insert\", \"dir\": \"out\", \"hex\": \"..\"}]}\n"
 		"                records as `vmbusd dump -v` numbers them; offsets count from the\n"
-		"                packet descriptor; an insert goes before record N on its channel\n"
+		"                packet descriptor (in a data_out record: from its first byte);\n"
+		"                an insert goes before record N on its channel\n"
+		"  --pace P      captured pauses before host-initiated packets at P % (default 100;\n"
+		"                0: none)\n"
 		"  --trace FILE  capture the replayed session too (and --trace-max-mb, --trace-snap)\n"
 		"Exit status: 0 every channel played to its end, 1 divergence, 2 error, 3 timeout.\n";
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "s:c:n:t:e:l:h", opts, NULL)) != -1) {
+	o.pace_percent = 100;
+	while ((opt = getopt_long(argc, argv, "s:c:n:t:e:p:l:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': o.socket = optarg; break;
 		case 'c': o.control = optarg; break;
 		case 'n': o.session = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 't': o.timeout_s = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'e': o.edit = optarg; break;
+		case 'p': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || end == optarg || v > 10000) {
+				fprintf(stderr, "vmbusd replay: --pace %s: a percentage, 0..10000\n", optarg);
+				return 2;
+			}
+			o.pace_percent = (unsigned)v;
+			break;
+		}
 		case 'l':
 			if (cli_set_log_level("replay", optarg))
 				return 2;

@@ -60,6 +60,32 @@ static char *resolve(const char *given, const char *env, const char *script, con
 	return run_capture(cmd);
 }
 
+/* vmbus-guest for synthetic-guest scenarios: --guest-tool, $VMBUS_GUEST,
+ * the one beside this vmbusd (the build directory, or the install's bin/),
+ * else the PATH's. */
+static char *resolve_guest_tool(const char *given)
+{
+	const char *e = getenv("VMBUS_GUEST");
+	char self[1024], *slash;
+	ssize_t n;
+
+	if (given)
+		return strdup(given);
+	if (e && *e)
+		return strdup(e);
+	n = readlink("/proc/self/exe", self, sizeof(self) - 32);
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			strcpy(slash + 1, "vmbus-guest");
+			if (access(self, X_OK) == 0)
+				return strdup(self);
+		}
+	}
+	return strdup("vmbus-guest");
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -92,7 +118,10 @@ static char **collect_files(char **args, int n_args, size_t *n_out)
 				if (len < 6 || strcmp(e->d_name + len - 5, ".json") || e->d_name[0] == '.')
 					continue;
 				grown = realloc(found, (n_found + 1) * sizeof(*found));
-				if (!grown || asprintf(&grown[n_found], "%s/%s", args[i], e->d_name) < 0) {
+				if (!grown || asprintf(&grown[n_found], "%.*s/%s",
+						       (int)strcspn(args[i], "") -
+							       (args[i][strlen(args[i]) - 1] == '/'),
+						       args[i], e->d_name) < 0) {
 					found = grown ? grown : found;
 					if (d)
 						closedir(d);
@@ -147,11 +176,32 @@ static int parse_shard(const char *s, unsigned *k, unsigned *n)
 												  : -EINVAL;
 }
 
+/* A scenario's "replay": trace/ builds the devices (scenario/ cannot
+ * include trace/); warnings go to stderr, the reason of a refusal to err. */
+static json_t *run_replay_config(const char *file, unsigned session, const char *edit, char *err,
+				 size_t errlen)
+{
+	char *msg = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&msg, &len);
+	json_t *cfg = trace_replay_config(file, session, edit, m ? m : stderr);
+
+	if (m)
+		fclose(m);
+	if (!cfg)
+		snprintf(err, errlen, "replay: %.*s", (int)strcspn(msg ? msg : "", "\n"),
+			 msg && *msg ? msg : "cannot load the capture");
+	else if (msg && *msg)
+		fputs(msg, stderr);
+	free(msg);
+	return cfg;
+}
+
 static void run_usage(FILE *f)
 {
 	fputs("usage: vmbusd run SCENARIO.json|DIR... [--check] [--keep-going] [--junit FILE] [--tap FILE]\n"
 	      "                  [--shard K/N] [--qemu PATH] [--guest-dir DIR] [--ssdt FILE]\n"
-	      "                  [--workdir DIR] [--echo-console] [--log-level LEVEL]\n"
+	      "                  [--workdir DIR] [--guest-tool PATH] [--echo-console] [--log-level LEVEL]\n"
 	      "                  [--trace FILE [--trace-max-mb N] [--trace-snap N]]\n"
 	      CLI_TRACE_USAGE
 	      "                     (several scenarios: one capture, one session per scenario)\n", f);
@@ -163,6 +213,7 @@ int cli_run(int argc, char **argv)
 		{ "qemu", required_argument, NULL, 'q' },
 		{ "guest-dir", required_argument, NULL, 'g' },
 		{ "ssdt", required_argument, NULL, 's' },
+		{ "guest-tool", required_argument, NULL, 'G' },
 		{ "workdir", required_argument, NULL, 'w' },
 		{ "echo-console", no_argument, NULL, 'e' },
 		{ "log-level", required_argument, NULL, 'l' },
@@ -176,10 +227,13 @@ int cli_run(int argc, char **argv)
 		{ 0 },
 	};
 	const char *qemu_opt = NULL, *guest_opt = NULL, *ssdt_opt = NULL, *workdir = NULL;
+	const char *tool_opt = NULL;
+	char *tool = NULL;
+	bool need_qemu = false;
 	const char *junit = NULL, *tap = NULL;
 	char kernel[1024], initrd[1024], tmpl[] = "/tmp/vmbusd-run.XXXXXX";
 	char *qemu = NULL, *guest = NULL, *ssdt = NULL, **files = NULL;
-	struct scenario_paths paths = { 0 };
+	struct scenario_paths paths = { .replay_config = run_replay_config };
 	struct trace_opts topts = { 0 };
 	struct scenario_result *results = NULL;
 	unsigned shard_k = 1, shard_n = 1;
@@ -193,6 +247,7 @@ int cli_run(int argc, char **argv)
 		case 'q': qemu_opt = optarg; break;
 		case 'g': guest_opt = optarg; break;
 		case 's': ssdt_opt = optarg; break;
+		case 'G': tool_opt = optarg; break;
 		case 'w': workdir = optarg; break;
 		case 'e': paths.echo_console = true; break;
 		case 'k': paths.keep_going = true; break;
@@ -244,16 +299,28 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "vmbusd run: cannot create a work directory: %s\n", strerror(errno));
 		goto out;
 	}
-	qemu = resolve(qemu_opt, "VMBUSD_QEMU", "qemu/build.sh", "--print-path");
-	guest = resolve(guest_opt, "VMBUSD_GUEST_DIR", "tests/guest/build-guest.sh", "--print-dir");
-	ssdt = resolve(ssdt_opt, "VMBUSD_SSDT", "qemu/build-ssdt.sh", workdir);
-	if (!qemu || !guest || !ssdt || !results) {
+	/* QEMU, the guest image and the SSDT only when a scenario of this
+	 * shard boots a real guest: the synthetic guest needs none of them
+	 * (and finding them may mean building them). */
+	for (size_t i = 0; i < n_files; i++)
+		if (i % shard_n == shard_k - 1 && !scenario_file_is_synthetic(files[i]))
+			need_qemu = true;
+	if (need_qemu) {
+		qemu = resolve(qemu_opt, "VMBUSD_QEMU", "qemu/build.sh", "--print-path");
+		guest = resolve(guest_opt, "VMBUSD_GUEST_DIR", "tests/guest/build-guest.sh",
+				"--print-dir");
+		ssdt = resolve(ssdt_opt, "VMBUSD_SSDT", "qemu/build-ssdt.sh", workdir);
+	}
+	tool = resolve_guest_tool(tool_opt);
+	if ((need_qemu && (!qemu || !guest || !ssdt)) || !results || !tool) {
 		fprintf(stderr, "vmbusd run: cannot find the %s (see the messages above)\n",
-			!qemu ? "patched QEMU" : !guest ? "guest image" : !ssdt ? "SSDT" : "memory");
+			!results || !tool ? "memory" : !qemu ? "patched QEMU" : !guest ? "guest image"
+											 : "SSDT");
 		goto out;
 	}
-	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", guest);
-	snprintf(initrd, sizeof(initrd), "%s/initrd.img", guest);
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", guest ? guest : "");
+	snprintf(initrd, sizeof(initrd), "%s/initrd.img", guest ? guest : "");
+	paths.guest_tool = tool;
 	paths.qemu = qemu;
 	paths.kernel = kernel;
 	paths.initrd = initrd;
@@ -306,6 +373,7 @@ out:
 		free(files[i]);
 	free(files);
 	free(qemu);
+	free(tool);
 	free(guest);
 	free(ssdt);
 	return rc;

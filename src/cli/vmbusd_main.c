@@ -19,6 +19,7 @@ static void usage(FILE *f)
 	      "  bench ring [--trace FILE]             ring-buffer benchmark (two processes)\n"
 	      "  dump FILE [-v] [--relid N] ...        decode a capture written by --trace\n"
 	      "  replay FILE --socket PATH             play a capture's host side to a new guest\n"
+	      "  faults [--json]                       the host->guest fault classes, one a line\n"
 	      "\n"
 	      "  vmbusd COMMAND --help   options of one command\n"
 	      "  vmbusd --version\n",
@@ -37,6 +38,7 @@ int main(int argc, char **argv)
 		{ "bench", cli_bench },
 		{ "dump", cli_dump },
 		{ "replay", cli_replay },
+		{ "faults", cli_faults },
 	};
 
 	if (argc < 2) {

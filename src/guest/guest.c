@@ -105,7 +105,7 @@ int guest_open(struct guest *g, const struct guest_opts *opts)
 		g->opts.mem_bytes = 64ull << 20;
 	if (g->opts.timeout_ms <= 0)
 		g->opts.timeout_ms = 10000;
-	g->next_gpadl = GUEST_FIRST_GPADL;
+	g->next_gpadl = g->opts.first_gpadl ? g->opts.first_gpadl : GUEST_FIRST_GPADL;
 
 	ret = guest_attach_open(&g->att, g->opts.socket, g->opts.n_vcpus, g->opts.ram_gpa,
 				g->opts.mem_bytes, g->opts.timeout_ms);

@@ -45,6 +45,11 @@ struct guest_opts {
 	bool kvp_get_value;   /* KVP GET returns the stored value (Linux returns "") */
 	const char *fcopy_root;   /* fcopy daemon's "/" (NULL: no daemon, HV_E_FAIL) */
 	uint64_t fcopy_max_bytes; /* fcopy writes past this: HV_ERROR_DISK_FULL (0: none) */
+	bool monitor_hypercall;   /* signal monitored channels by HvSignalEvent too
+				   * (Linux's low_latency path) instead of the monitor bit */
+	bool no_monitor_pages;    /* INITIATE_CONTACT with monitor pages 0 (hostile) */
+	uint32_t first_gpadl;     /* first GPADL handle; 0 = GUEST_FIRST_GPADL (a replay
+				   * test gives another: handles are the guest's choice) */
 };
 
 struct guest_cpu {
@@ -91,6 +96,7 @@ struct guest_channel {
 
 	bool event_pending;         /* SIEF bit seen, callback not yet run */
 	uint64_t n_events;          /* SIEF bits seen for this relid */
+	uint64_t n_spurious;        /* ... that found the host->guest ring empty */
 	uint64_t n_signals;         /* HvSignalEvent issued */
 	bool ring_error_reported;
 
@@ -226,11 +232,19 @@ int guest_channel_signal(struct guest *g, struct guest_channel *ch);
 /* Next inbound packet (into ch->rxbuf).  0, -EAGAIN when empty, -EMSGSIZE
  * (skipped oversized packet, reported), -EIO (broken ring, reported). */
 int guest_channel_recv(struct guest *g, struct guest_channel *ch, struct guest_ring_pkt *pkt);
+/* Around a run of guest_channel_recv: read_index stored once at the end,
+ * and the host signalled then if its pending_send_sz was crossed
+ * (hv_pkt_iter_close), as Linux's drivers read. */
+void guest_channel_recv_begin(struct guest_channel *ch);
+void guest_channel_recv_end(struct guest *g, struct guest_channel *ch);
 
 /* ---- guest_ic.c / guest_kvp.c ------------------------------------------ */
 /* Opens every util channel this guest knows (heartbeat, shutdown,
  * timesync, KVP) with its driver; returns how many opened. */
 int guest_ic_open_all(struct guest *g);
+/* Opens one of them with its driver: 0 or -errno (-EINVAL: not an IC, or
+ * already open or rescinded). */
+int guest_ic_open(struct guest *g, struct guest_channel *ch);
 bool guest_ic_known(const struct guest_channel *ch);
 /* An open IC channel whose NEGOTIATE has not arrived (and been answered) yet. */
 bool guest_ic_negotiating(const struct guest_channel *ch);

@@ -35,7 +35,8 @@ struct guest_bench_result {
 	uint64_t guest_signals;     /* HvSignalEvent issued on the bench channel */
 	uint64_t guest_interrupts;  /* SIEF events seen for the bench channel */
 	uint64_t guest_irqs;        /* vector 0xF3 deliveries, all vCPUs */
-	uint64_t ring_full_waits;   /* g2h: times the ring was full */
+	uint64_t ring_full_waits;   /* sends that found the ring full */
+	uint64_t ring_full_sleeps;  /* ... and, after spinning BENCH_SPIN_NS, slept on pending_send_sz */
 };
 
 /* Attaches, negotiates, opens the bench channel, runs, closes, unloads,

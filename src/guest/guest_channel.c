@@ -250,7 +250,7 @@ int guest_channel_signal(struct guest *g, struct guest_channel *ch)
 	uint64_t status = 0;
 	int ret;
 
-	if (ch->offer.monitor_allocated & 1) {
+	if ((ch->offer.monitor_allocated & 1) && !g->opts.monitor_hypercall) {
 		/* Monitored channel: Linux sets the relid bit in the send
 		 * interrupt page and the monitor trigger bit, no hypercall. */
 		uint8_t *intp = guest_mem_ptr(&g->mem, g->int_page_gpa, HV_PAGE_SIZE);
@@ -306,6 +306,17 @@ int guest_channel_send(struct guest *g, struct guest_channel *ch, uint16_t type,
 	return 0;
 }
 
+void guest_channel_recv_begin(struct guest_channel *ch)
+{
+	guest_ring_recv_begin(&ch->in);
+}
+
+void guest_channel_recv_end(struct guest *g, struct guest_channel *ch)
+{
+	if (ch->open && guest_ring_recv_end(&ch->in))
+		guest_channel_signal(g, ch);
+}
+
 int guest_channel_recv(struct guest *g, struct guest_channel *ch, struct guest_ring_pkt *pkt)
 {
 	bool sig = false;
@@ -316,6 +327,11 @@ int guest_channel_recv(struct guest *g, struct guest_channel *ch, struct guest_r
 	ret = guest_ring_recv(&ch->in, ch->rxbuf, ch->max_pkt, pkt, &sig);
 	if (sig)
 		guest_channel_signal(g, ch);
+	if (ch->in.bad_pending) {
+		guest_error(g, "ring", "relid %u host->guest ring: pending_send_sz %u beyond the "
+			    "%u-byte ring; no signal sent", ch->relid, ch->in.bad_pending, ch->in.size);
+		ch->in.bad_pending = 0;
+	}
 	if (ret == -EIO)
 		channel_report_ring(g, ch, &ch->in, "host->guest");
 	else if (ret == -EMSGSIZE)

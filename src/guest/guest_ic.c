@@ -375,48 +375,59 @@ static void ic_on_event(struct guest *g, struct guest_channel *ch)
 	}
 }
 
+/* hv_utils' probe of one util channel: its driver state, then the ring. */
+int guest_ic_open(struct guest *g, struct guest_channel *ch)
+{
+	const struct ic_desc *desc;
+	struct ic_drv *d;
+	int ret;
+
+	if (ch->open || ch->rescinded || !guest_ic_known(ch))
+		return -EINVAL;
+	desc = ic_find(ch);
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->desc = desc;
+	/* Room for the largest struct Linux overlays on the buffer. */
+	d->buf_size = MAX(desc->max_pkt, (uint32_t)(ICMSG_BODY_OFFSET + 8192u));
+	d->buf = calloc(1, d->buf_size);
+	if (desc->kind == IC_KVP)
+		d->kvp = guest_kvp_new();
+	if (desc->kind == IC_FCOPY)
+		d->fcopy = guest_fcopy_new();
+	if (!d->buf || (desc->kind == IC_KVP && !d->kvp) || (desc->kind == IC_FCOPY && !d->fcopy)) {
+		ic_drv_free(d);
+		return -ENOMEM;
+	}
+	ret = guest_channel_open(g, ch, IC_RING_BYTES, desc->max_pkt, 0);
+	if (ret) {
+		ic_drv_free(d);
+		return ret;
+	}
+	ch->drv = d;
+	ch->drv_free = ic_drv_free;
+	ch->on_event = ic_on_event;
+	/* Packets may already be waiting (the host can write right
+	 * after OPENCHANNEL_RESULT): poll once like hv_poll_channel. */
+	ch->event_pending = true;
+	return 0;
+}
+
 int guest_ic_open_all(struct guest *g)
 {
 	int opened = 0;
 
 	for (uint32_t relid = 1; relid <= VMBUS_MAX_RELID; relid++) {
 		struct guest_channel *ch = g->chan[relid];
-		const struct ic_desc *desc;
-		struct ic_drv *d;
 		int ret;
 
 		if (!ch || ch->open || ch->rescinded || !guest_ic_known(ch))
 			continue;
-		desc = ic_find(ch);
-		d = calloc(1, sizeof(*d));
-		if (!d)
-			return -ENOMEM;
-		d->desc = desc;
-		/* Room for the largest struct Linux overlays on the buffer. */
-		d->buf_size = MAX(desc->max_pkt, (uint32_t)(ICMSG_BODY_OFFSET + 8192u));
-		d->buf = calloc(1, d->buf_size);
-		if (desc->kind == IC_KVP)
-			d->kvp = guest_kvp_new();
-		if (desc->kind == IC_FCOPY)
-			d->fcopy = guest_fcopy_new();
-		if (!d->buf || (desc->kind == IC_KVP && !d->kvp) || (desc->kind == IC_FCOPY && !d->fcopy)) {
-			ic_drv_free(d);
-			return -ENOMEM;
-		}
-		ret = guest_channel_open(g, ch, IC_RING_BYTES, desc->max_pkt, 0);
-		if (ret) {
-			ic_drv_free(d);
-			if (ret == -ECONNRESET || ret == -ETIMEDOUT)
-				return ret;
-			continue;
-		}
-		ch->drv = d;
-		ch->drv_free = ic_drv_free;
-		ch->on_event = ic_on_event;
-		/* Packets may already be waiting (the host can write right
-		 * after OPENCHANNEL_RESULT): poll once like hv_poll_channel. */
-		ch->event_pending = true;
-		opened++;
+		ret = guest_ic_open(g, ch);
+		if (ret == -ENOMEM || ret == -ECONNRESET || ret == -ETIMEDOUT)
+			return ret;
+		opened += ret == 0;
 	}
 	return opened;
 }

@@ -119,8 +119,19 @@ static void nv_rndis_in(struct nv_nic *n, const uint8_t *m, uint32_t len)
 			nv_host_error(n, "RNDIS_PACKET data out of bounds");
 			return;
 		}
+		/* rndis_filter_receive_data: per-packet info inside the message. */
+		if (get32(m + 32) && (uint64_t)8 + get32(m + 28) + get32(m + 32) > mlen) {
+			nv_host_error(n, "RNDIS_PACKET per-packet info out of bounds");
+			return;
+		}
 		nv_frame(n, m + 8 + off, dlen);
 	} else if (type == RNDIS_MSG_INDICATE) {
+		/* netvsc_linkstatus_callback: status, buflen, offset after the header. */
+		if (mlen < 20) {
+			nv_host_error(n, "RNDIS_INDICATE_STATUS shorter than its header (Linux: "
+				      "\"invalid rndis_indicate_status packet\")");
+			return;
+		}
 		n->indications++;
 	} else if (type & RNDIS_MSG_COMPLETION) {
 		/* Every completion but RESET_C has the request id at 8. */

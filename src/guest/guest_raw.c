@@ -27,7 +27,7 @@ enum { RAW_OK = 0, RAW_USAGE = 1, RAW_FAIL = 2 };
 
 /* What the set-up produced, for the action and the substitutions. */
 struct raw_ctx {
-	struct guest g;
+	struct guest *g;
 	struct guest_raw_args *a;
 	struct guest_channel *ch;
 	uint32_t extra_gpadl;
@@ -146,9 +146,9 @@ static void raw_print_packets(struct guest *g, struct guest_channel *ch)
 /* Serves the host for wait_ms: its messages and packets become events. */
 static void raw_serve(struct raw_ctx *x)
 {
-	guest_wait(&x->g, never, NULL, x->a->wait_ms);
-	if (x->ch && x->ch->open && x->g.chan[x->ch->relid] == x->ch)
-		raw_print_packets(&x->g, x->ch);
+	guest_wait(x->g, never, NULL, x->a->wait_ms);
+	if (x->ch && x->ch->open && x->g->chan[x->ch->relid] == x->ch)
+		raw_print_packets(x->g, x->ch);
 }
 
 /* Whether the daemon still answers (an MSR read is a full round trip). */
@@ -187,12 +187,14 @@ static struct guest_channel *raw_find_channel(struct guest *g, const char *spec)
 static int raw_setup(struct raw_ctx *x)
 {
 	struct guest_raw_args *a = x->a;
-	struct guest *g = &x->g;
+	struct guest *g = x->g;
 	int ret = 0;
 
-	if (a->negotiate || a->offers || a->channel)
+	/* A guest that is already up (the scenario agent) keeps its
+	 * connection and its offers. */
+	if ((a->negotiate || a->offers || a->channel) && !g->connected)
 		ret = guest_vmbus_connect(g);
-	if (!ret && (a->offers || a->channel))
+	if (!ret && (a->offers || a->channel) && !g->all_offers)
 		ret = guest_vmbus_request_offers(g);
 	if (ret || !a->channel)
 		return ret;
@@ -204,7 +206,7 @@ static int raw_setup(struct raw_ctx *x)
 	guest_emit(g, json_pack("{s:s, s:i, s:s, s:i}", "event", "channel", "relid",
 				(json_int_t)x->ch->relid, "device", x->ch->device, "conn_id",
 				(json_int_t)x->ch->conn_id));
-	if (a->open) {
+	if (a->open && !x->ch->open) {
 		ret = guest_channel_open(g, x->ch, (a->ring_kib ? a->ring_kib : 16) * 1024u, 16384, 0);
 		if (ret)
 			return ret;
@@ -236,7 +238,7 @@ static uint32_t raw_value(const struct raw_ctx *x, const struct guest_raw_patch 
 	case GUEST_RAW_RING_GPADL: return ch ? ch->ring_gpadl : 0;
 	case GUEST_RAW_CONN_ID: return ch ? ch->conn_id : 0;
 	case GUEST_RAW_GPA: return (uint32_t)x->extra_gpa;
-	case GUEST_RAW_VP: return x->g.cpu[0].vp_index;
+	case GUEST_RAW_VP: return x->g->cpu[0].vp_index;
 	case GUEST_RAW_NUMBER: break;
 	}
 	return p->number;
@@ -297,7 +299,7 @@ static void raw_patch(struct raw_ctx *x, uint32_t index, uint8_t *buf, size_t le
 static int raw_msg(struct raw_ctx *x, struct raw_file *files, int n)
 {
 	struct guest_raw_args *a = x->a;
-	struct guest *g = &x->g;
+	struct guest *g = x->g;
 
 	for (int i = 0; i < n; i++) {
 		uint8_t payload[HV_MESSAGE_PAYLOAD_MAX] = { 0 };
@@ -369,7 +371,7 @@ static int raw_parse_hex(const char *s, struct raw_file *f)
 static int raw_hcall(struct raw_ctx *x, uint64_t control, struct raw_file *in)
 {
 	struct guest_raw_args *a = x->a;
-	struct guest *g = &x->g;
+	struct guest *g = x->g;
 	uint64_t rdx = 0, r8 = a->output_gpa, result = 0, pages = 0, gpa = 0;
 	char buf[4][24];
 	int ret;
@@ -450,9 +452,9 @@ static void raw_report_rings(struct raw_ctx *x)
 {
 	struct guest_channel *ch = x->ch;
 
-	if (x->g.chan[ch->relid] != ch || !ch->ring_gpa)
+	if (x->g->chan[ch->relid] != ch || !ch->ring_gpa)
 		return;
-	guest_emit(&x->g, json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "event", "ring",
+	guest_emit(x->g, json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "event", "ring",
 				    "g2h_read_index", (json_int_t)ch->out.hdr->read_index,
 				    "g2h_write_index", (json_int_t)ch->out.hdr->write_index,
 				    "g2h_interrupt_mask", (json_int_t)ch->out.hdr->interrupt_mask,
@@ -467,7 +469,7 @@ static int raw_ring(struct raw_ctx *x, struct raw_file *files, int n)
 {
 	struct guest_raw_args *a = x->a;
 	struct guest_channel *ch = x->ch;
-	struct guest *g = &x->g;
+	struct guest *g = x->g;
 
 	for (int i = 0; i < n; i++) {
 		uint8_t *bytes = files[i].bytes, *framed = NULL;
@@ -566,12 +568,50 @@ static int raw_check_usage(const char *cmd, const struct guest_raw_args *a, int 
 	return 0;
 }
 
+/* The action on a guest that is already attached: the set-up, the bytes,
+ * the host's answers for wait_ms.  0 when the action reached the daemon. */
+static int raw_run(struct guest *g, const char *cmd, struct guest_raw_args *a,
+		   struct raw_file *files, int n_files, struct raw_file *input, uint64_t control)
+{
+	struct raw_ctx x = { .g = g, .a = a };
+	bool raw_messages = g->opts.raw_messages;
+	int ret;
+
+	/* raw-msg negotiates unless told not to: most channel messages
+	 * mean something only on a connection. */
+	if (!strcmp(cmd, "raw-msg") && !a->no_negotiate)
+		a->negotiate = true;
+	/* Every host message becomes an event: the answers are the output. */
+	g->opts.raw_messages = true;
+	ret = raw_setup(&x);
+	if (!ret && !strcmp(cmd, "raw-msg"))
+		ret = raw_msg(&x, files, n_files);
+	else if (!ret && !strcmp(cmd, "raw-hcall"))
+		ret = raw_hcall(&x, control, input);
+	else if (!ret)
+		ret = raw_ring(&x, files, n_files);
+	g->opts.raw_messages = raw_messages;
+	return ret;
+}
+
+/* Checks the usage and the patches; reads nothing. */
+static int raw_prepare(const char *cmd, struct guest_raw_args *a, struct raw_file *files,
+		       int n_files, struct raw_file *input, uint64_t *control)
+{
+	if (a->n_patch && !strcmp(cmd, "raw-hcall") && !input->bytes) {
+		log_error("--patch-u32 in raw-hcall needs --input or --input-hex");
+		return -EINVAL;
+	}
+	return !strcmp(cmd, "raw-hcall") ? raw_check_patches(a, input, 1)
+					 : raw_check_patches(a, files, n_files);
+}
+
 int guest_raw_main(const char *cmd, struct guest_raw_args *a, const struct guest_opts *opts,
 		   int n_files, char **paths)
 {
-	struct raw_ctx *x;
 	struct raw_file *files = NULL, input = { 0 };
 	uint64_t control = 0;
+	struct guest *g;
 	bool alive;
 	int ret;
 
@@ -581,48 +621,83 @@ int guest_raw_main(const char *cmd, struct guest_raw_args *a, const struct guest
 								   : HV_MESSAGE_PAYLOAD_MAX, &files))
 		return RAW_USAGE;
 	if ((a->input_file && raw_read_file(a->input_file, HV_PAGE_SIZE, &input)) ||
-	    (a->input_hex && raw_parse_hex(a->input_hex, &input))) {
-		raw_free_files(files, n_files);
-		return RAW_USAGE;
-	}
-	if (a->n_patch && !strcmp(cmd, "raw-hcall") && !input.bytes) {
-		log_error("--patch-u32 in raw-hcall needs --input or --input-hex");
-		ret = -EINVAL;
-	} else {
-		ret = !strcmp(cmd, "raw-hcall") ? raw_check_patches(a, &input, 1)
-						: raw_check_patches(a, files, n_files);
-	}
-	if (ret) {
+	    (a->input_hex && raw_parse_hex(a->input_hex, &input)) ||
+	    raw_prepare(cmd, a, files, n_files, &input, &control)) {
 		raw_free_files(files, n_files);
 		free(input.bytes);
 		return RAW_USAGE;
 	}
 	/* struct guest is large (the message queue, 2048 channel slots). */
-	x = calloc(1, sizeof(*x));
-	if (!x || guest_open(&x->g, opts)) {
-		free(x);
+	g = calloc(1, sizeof(*g));
+	if (!g || guest_open(g, opts)) {
+		free(g);
 		raw_free_files(files, n_files);
 		free(input.bytes);
 		return RAW_FAIL;
 	}
-	x->a = a;
-	/* raw-msg negotiates unless told not to: most channel messages
-	 * mean something only on a connection. */
-	if (!strcmp(cmd, "raw-msg") && !a->no_negotiate)
-		a->negotiate = true;
-	/* Every host message becomes an event: the answers are the output. */
-	x->g.opts.raw_messages = true;
-	ret = raw_setup(x);
-	if (!ret && !strcmp(cmd, "raw-msg"))
-		ret = raw_msg(x, files, n_files);
-	else if (!ret && !strcmp(cmd, "raw-hcall"))
-		ret = raw_hcall(x, control, &input);
-	else if (!ret)
-		ret = raw_ring(x, files, n_files);
-	alive = raw_report_alive(&x->g);
-	guest_close(&x->g, true);
-	free(x);
+	ret = raw_run(g, cmd, a, files, n_files, &input, control);
+	alive = raw_report_alive(g);
+	guest_close(g, true);
+	free(g);
 	raw_free_files(files, n_files);
 	free(input.bytes);
 	return alive && !ret ? RAW_OK : RAW_FAIL;
+}
+
+int guest_raw_run_words(struct guest *g, int argc, char **argv)
+{
+	enum { MAX_OPTS = 64 };
+	struct option opts[MAX_OPTS];
+	struct guest_raw_args a;
+	struct raw_file *files = NULL, input = { 0 };
+	uint64_t control = 0;
+	int n_files = 0, opt, ret = -EINVAL;
+	size_t n = 0;
+
+	if (argc < 1 || (strcmp(argv[0], "raw-msg") && strcmp(argv[0], "raw-hcall") &&
+			 strcmp(argv[0], "raw-ring"))) {
+		log_error("hostile: raw-msg, raw-hcall or raw-ring expected");
+		return -EINVAL;
+	}
+	while (guest_raw_options[n].name && n + 1 < MAX_OPTS) {
+		opts[n] = guest_raw_options[n];
+		n++;
+	}
+	memset(&opts[n], 0, sizeof(opts[n]));
+	guest_raw_args_init(&a);
+	a.wait_ms = 100;
+	files = calloc((size_t)argc, sizeof(*files));
+	if (!files)
+		return -ENOMEM;
+	optind = 0; /* GNU: a full re-initialisation for this new argv */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (opt == '?' || (opt < GUEST_RAW_OPT_BASE && opt != 1) ||
+		    guest_raw_option(&a, opt, optarg)) {
+			log_error("hostile: bad option %s", argv[optind - 1]);
+			goto out;
+		}
+	}
+	/* Positional words: the bytes, as hex (a FILE of the tool). */
+	for (int i = optind; i < argc; i++) {
+		size_t cap = !strcmp(argv[0], "raw-ring") ? RAW_RING_FILE_MAX : HV_MESSAGE_PAYLOAD_MAX;
+
+		if (raw_parse_hex(argv[i], &files[n_files++]))
+			goto out;
+		if (files[n_files - 1].len > cap) {
+			log_error("hostile: %zu bytes, at most %zu", files[n_files - 1].len, cap);
+			goto out;
+		}
+	}
+	if (raw_check_usage(argv[0], &a, n_files, &control) ||
+	    (a.input_hex && raw_parse_hex(a.input_hex, &input)) ||
+	    raw_prepare(argv[0], &a, files, n_files, &input, &control))
+		goto out;
+	ret = raw_run(g, argv[0], &a, files, n_files, &input, control);
+	if (!ret && !raw_report_alive(g))
+		ret = -ECONNRESET;
+out:
+	raw_free_files(files, n_files);
+	free(input.bytes);
+	return ret;
 }

@@ -118,4 +118,11 @@ int guest_raw_option(struct guest_raw_args *a, int code, const char *arg);
 int guest_raw_main(const char *cmd, struct guest_raw_args *a, const struct guest_opts *opts,
 		   int n_files, char **files);
 
+/* The same actions on a guest that is already up (the scenario agent):
+ * argv[0] is "raw-msg", "raw-hcall" or "raw-ring", then the options above
+ * (no --input FILE), then the bytes as hex words instead of FILEs.  The
+ * events go out through g's event hook.  0 when the action reached the
+ * daemon and the daemon still answers; -EINVAL for a usage error. */
+int guest_raw_run_words(struct guest *g, int argc, char **argv);
+
 #endif

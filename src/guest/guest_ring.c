@@ -81,8 +81,18 @@ void guest_ring_init_header(struct guest_ring *r)
 	r->priv_index = 0;
 	r->broken = false;
 	r->error = NULL;
+	r->batching = false;
+	r->unpublished = 0;
 	/* The host reads the header only after OPENCHANNEL, which travels by
 	 * hypercall (a full round trip through the daemon): no fence needed. */
+}
+
+/* off + n inside the data area, for off < size and n <= size: no division
+ * (a `%` by the runtime size cost more than the copy of a small packet). */
+static uint32_t ring_advance(const struct guest_ring *r, uint32_t off, uint32_t n)
+{
+	off += n;
+	return off >= r->size ? off - r->size : off;
 }
 
 /* Copies into the data area starting at `off`, wrapping at the end. */
@@ -92,7 +102,7 @@ static uint32_t ring_copy_in(struct guest_ring *r, uint32_t off, const void *src
 
 	memcpy(r->data + off, src, first);
 	memcpy(r->data, (const uint8_t *)src + first, len - first);
-	return (uint32_t)(((uint64_t)off + len) % r->size);
+	return ring_advance(r, off, len);
 }
 
 static uint32_t ring_copy_out(const struct guest_ring *r, uint32_t off, void *dst, uint32_t len)
@@ -101,7 +111,7 @@ static uint32_t ring_copy_out(const struct guest_ring *r, uint32_t off, void *ds
 
 	memcpy(dst, r->data + off, first);
 	memcpy((uint8_t *)dst + first, r->data, len - first);
-	return (uint32_t)(((uint64_t)off + len) % r->size);
+	return ring_advance(r, off, len);
 }
 
 /* A host-written index is usable only inside the data area and 8-aligned. */
@@ -190,12 +200,23 @@ int guest_ring_send(struct guest_ring *r, uint16_t type, uint16_t flags, uint64_
 	desc.flags = flags;
 	desc.trans_id = trans_id;
 	old_w = w;
-	w = ring_copy_in(r, w, &desc, sizeof(desc));
-	w = ring_copy_in(r, w, payload, len);
-	w = ring_copy_in(r, w, zeros, packed - 16u - len);
 	/* Linux puts the old write index in the trailer's upper half. */
 	trailer = (uint64_t)old_w << 32;
-	w = ring_copy_in(r, w, &trailer, sizeof(trailer));
+	if (r->size - w >= total) {
+		/* The common case, no wrap: straight into place. */
+		uint8_t *dst = r->data + w;
+
+		memcpy(dst, &desc, sizeof(desc));
+		memcpy(dst + 16u, payload, len);
+		memcpy(dst + 16u + len, zeros, packed - 16u - len);
+		memcpy(dst + packed, &trailer, sizeof(trailer));
+		w = ring_advance(r, w, total);
+	} else {
+		w = ring_copy_in(r, w, &desc, sizeof(desc));
+		w = ring_copy_in(r, w, payload, len);
+		w = ring_copy_in(r, w, zeros, packed - 16u - len);
+		w = ring_copy_in(r, w, &trailer, sizeof(trailer));
+	}
 	ring_publish(r, old_w, w, signal);
 	return 0;
 }
@@ -226,7 +247,7 @@ uint32_t guest_ring_bytes_to_read(struct guest_ring *r)
 		ring_break(r, "host write_index outside the data area or unaligned");
 		return 0;
 	}
-	return (w + r->size - r->priv_index) % r->size;
+	return w >= r->priv_index ? w - r->priv_index : w + r->size - r->priv_index;
 }
 
 /* hv_pkt_iter_close: signal a writer blocked on pending_send_sz when this
@@ -242,6 +263,12 @@ static bool ring_read_signal(struct guest_ring *r, uint32_t bytes_read)
 	pending = ring_load_acquire(RING_FIELD(r, pending_send_sz));
 	if (!pending)
 		return false;
+	if (pending >= r->size) {
+		/* No write can ever need that much: the host lies.  Linux's
+		 * hv_pkt_iter_close then never signals; we say so. */
+		r->bad_pending = pending;
+		return false;
+	}
 	w = ring_load_acquire(RING_FIELD(r, write_index));
 	if (w >= r->size)
 		return false;
@@ -249,6 +276,33 @@ static bool ring_read_signal(struct guest_ring *r, uint32_t bytes_read)
 	if (free_now - MIN(bytes_read, free_now) > pending)
 		return false; /* the host had enough room already */
 	return free_now > pending;
+}
+
+/* After a packet was taken: publish now, or at guest_ring_recv_end. */
+static bool ring_consumed(struct guest_ring *r, uint32_t bytes)
+{
+	r->unpublished += bytes;
+	if (r->batching)
+		return false;
+	return guest_ring_recv_end(r);
+}
+
+void guest_ring_recv_begin(struct guest_ring *r)
+{
+	r->batching = true;
+}
+
+bool guest_ring_recv_end(struct guest_ring *r)
+{
+	uint32_t bytes = r->unpublished;
+
+	r->batching = false;
+	if (!bytes || r->broken)
+		return false;
+	r->unpublished = 0;
+	/* Our copies are complete before the host may reuse the space. */
+	ring_store_release(RING_FIELD(r, read_index), r->priv_index);
+	return ring_read_signal(r, bytes);
 }
 
 int guest_ring_recv(struct guest_ring *r, void *buf, uint32_t buflen,
@@ -284,9 +338,8 @@ int guest_ring_recv(struct guest_ring *r, void *buf, uint32_t buflen,
 	if (len > r->max_pkt || len > buflen) {
 		/* Linux would truncate here and desynchronise (facts §6.4); we
 		 * skip the whole packet and let the caller report it. */
-		r->priv_index = (uint32_t)(((uint64_t)rd + len + VMBUS_PKT_TRAILER_SIZE) % r->size);
-		ring_store_release(RING_FIELD(r, read_index), r->priv_index);
-		*signal = ring_read_signal(r, len + VMBUS_PKT_TRAILER_SIZE);
+		r->priv_index = ring_advance(r, rd, len + VMBUS_PKT_TRAILER_SIZE);
+		*signal = ring_consumed(r, len + VMBUS_PKT_TRAILER_SIZE);
 		memset(pkt, 0, sizeof(*pkt));
 		pkt->type = desc.type;
 		pkt->flags = desc.flags;
@@ -299,10 +352,8 @@ int guest_ring_recv(struct guest_ring *r, void *buf, uint32_t buflen,
 	/* Re-take the descriptor from our private copy: the host may have
 	 * changed the shared bytes between the two copies. */
 	memcpy(buf, &desc, sizeof(desc));
-	r->priv_index = (uint32_t)(((uint64_t)rd + len + VMBUS_PKT_TRAILER_SIZE) % r->size);
-	/* Our copy is complete before the host may reuse the space. */
-	ring_store_release(RING_FIELD(r, read_index), r->priv_index);
-	*signal = ring_read_signal(r, len + VMBUS_PKT_TRAILER_SIZE);
+	r->priv_index = ring_advance(r, rd, len + VMBUS_PKT_TRAILER_SIZE);
+	*signal = ring_consumed(r, len + VMBUS_PKT_TRAILER_SIZE);
 
 	pkt->type = desc.type;
 	pkt->flags = desc.flags;

@@ -36,6 +36,10 @@ struct guest_ring {
 	uint32_t max_pkt;              /* inbound: largest packet accepted (Linux max_pkt_size) */
 	bool broken;                   /* the host corrupted the ring; it is no longer used */
 	const char *error;             /* why it broke (static string) */
+	bool batching;                 /* inbound: between recv_begin and recv_end */
+	uint32_t unpublished;          /* inbound: bytes read, read_index not yet stored */
+	uint32_t bad_pending;          /* inbound: a pending_send_sz beyond the ring, seen
+					* and not yet reported (0 = none) */
 };
 
 /* A packet taken from the inbound ring, pointing into the caller's buffer. */
@@ -76,6 +80,13 @@ int guest_ring_send_raw(struct guest_ring *r, const void *bytes, uint32_t len, b
  */
 int guest_ring_recv(struct guest_ring *r, void *buf, uint32_t buflen,
 		    struct guest_ring_pkt *pkt, bool *signal);
+
+/* Linux's hv_pkt_iter_first .. hv_pkt_iter_close: between begin and end,
+ * guest_ring_recv only advances the private read index; end stores
+ * read_index once, fences, and returns whether the host (a writer blocked
+ * on pending_send_sz) must be interrupted for everything read. */
+void guest_ring_recv_begin(struct guest_ring *r);
+bool guest_ring_recv_end(struct guest_ring *r);
 
 /* Bytes the host has published and we have not read (0 if broken). */
 uint32_t guest_ring_bytes_to_read(struct guest_ring *r);

@@ -164,8 +164,10 @@ int guest_vmbus_connect(struct guest *g)
 			msg.interrupt_page = g->int_page_gpa;
 			g->msg_conn_id = VMBUS_MESSAGE_CONNECTION_ID;
 		}
-		msg.monitor_page1 = g->monitor_gpa;
-		msg.monitor_page2 = g->monitor_gpa + HV_PAGE_SIZE;
+		if (!g->opts.no_monitor_pages) {
+			msg.monitor_page1 = g->monitor_gpa;
+			msg.monitor_page2 = g->monitor_gpa + HV_PAGE_SIZE;
+		}
 
 		guest_vmbus_expect(g, CHANNELMSG_VERSION_RESPONSE, 0, 0);
 		ret = guest_vmbus_post(g, &msg, sizeof(msg));
@@ -241,7 +243,7 @@ void guest_vmbus_forget(struct guest *g)
 	g->n_offers = 0;
 	g->int_page_gpa = 0;
 	g->monitor_gpa = 0;
-	g->next_gpadl = GUEST_FIRST_GPADL;
+	g->next_gpadl = g->opts.first_gpadl ? g->opts.first_gpadl : GUEST_FIRST_GPADL;
 	memset(&g->pending, 0, sizeof(g->pending));
 }
 
@@ -279,6 +281,8 @@ static void on_offer(struct guest *g, const void *m, uint32_t len)
 	const struct vmbus_msg_offer_channel *o = m;
 	struct guest_channel *ch;
 	uint32_t relid = o->child_relid;
+	uint32_t mon_conn = 0;
+	uint16_t mon_lat = 0;
 
 	if (relid == 0 || relid > VMBUS_MAX_RELID) {
 		guest_error(g, "offer", "offer with relid %u outside 1..2047 ignored", relid);
@@ -309,11 +313,29 @@ static void on_offer(struct guest *g, const void *m, uint32_t len)
 	ch->device = guest_channel_device_name(ch->class_str);
 	g->chan[relid] = ch;
 	g->n_offers++;
-	guest_emit(g, json_pack("{s:s, s:i, s:s, s:s, s:i, s:s, s:i, s:b, s:b}", "event", "offer",
+	if ((o->monitor_allocated & 1) && o->monitorid < HV_MONITOR_IDS) {
+		/* What the host wrote into the child->parent page for this id
+		 * (Linux shows these in sysfs: client_monitor_conn_id/latency). */
+		const uint8_t *mon = guest_mem_ptr(&g->mem, g->monitor_gpa + HV_PAGE_SIZE,
+						   HV_PAGE_SIZE);
+		uint32_t id = o->monitorid;
+
+		if (mon) {
+			memcpy(&mon_conn, mon + offsetof(struct hv_monitor_page, parameter) + id * 8u,
+			       sizeof(mon_conn));
+			memcpy(&mon_lat, mon + offsetof(struct hv_monitor_page, latency) + id * 2u,
+			       sizeof(mon_lat));
+		}
+	}
+	guest_emit(g, json_pack("{s:s, s:i, s:s, s:s, s:i, s:s, s:i, s:b, s:i, s:i, s:i, s:b}",
+				"event", "offer",
 				"relid", (json_int_t)relid, "class", ch->class_str, "instance",
 				ch->instance_str, "subchannel", (json_int_t)o->sub_channel_index,
 				"device", ch->device, "conn_id", (json_int_t)o->connection_id,
 				"monitor_allocated", (int)(o->monitor_allocated & 1),
+				"monitorid", (json_int_t)o->monitorid,
+				"monitor_conn_id", (json_int_t)mon_conn,
+				"monitor_latency", (json_int_t)mon_lat,
 				"dedicated_interrupt", (int)(o->is_dedicated_interrupt & 1)));
 }
 
@@ -504,6 +526,14 @@ void guest_vmbus_channel_event(struct guest *g, uint32_t relid, uint32_t vcpu)
 	if (!ch || !ch->open)
 		return; /* Linux ignores events for unknown or closed channels */
 	ch->n_events++;
+	/* Nothing new since our last read, and no callback pending that could
+	 * have taken it: the host interrupted for nothing (harmless for
+	 * Linux, which finds the ring empty; reported for fault tests). */
+	if (!ch->event_pending && !ch->in.broken && guest_ring_bytes_to_read(&ch->in) == 0) {
+		ch->n_spurious++;
+		guest_emit(g, json_pack("{s:s, s:i, s:s}", "event", "spurious_interrupt", "relid",
+					(json_int_t)relid, "device", ch->device));
+	}
 	ch->event_pending = true;
 }
 

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "guest/guest.h"
+#include "guest/guest_agent.h"
 #include "guest/guest_timers.h"
 #include "guest/guest_bench.h"
 #include "guest/guest_netvsc.h"
@@ -36,9 +37,15 @@ static const char usage_text[] =
 	"  --kvp-get-value       KVP GET returns the stored value (Linux returns \"\")\n"
 	"  --fcopy-root DIR      run the fcopy daemon with DIR as its \"/\" (else: no daemon)\n"
 	"  --fcopy-max-bytes N   fcopy writes past N bytes fail: disk full\n"
+	"  --monitor-hypercall   signal monitored channels with HvSignalEvent, not the\n"
+	"                        monitor page (Linux's low_latency channels)\n"
+	"  --no-monitor-pages    propose monitor pages at GPA 0 (the host must refuse them)\n"
+	"  --first-gpadl N       first GPADL handle (default Linux's 0xE1E10)\n"
 	"  --verbose             debug logs on stderr\n"
 	"commands:\n"
 	"  negotiate                         negotiate, list offers, unload\n"
+	"  agent                             the scenario engine's synthetic guest: binds every\n"
+	"                                    channel, then @@CMD lines on stdin (guest_agent.c)\n"
 	"  run [--until-heartbeats N] [--until-shutdown] [--duration S]\n"
 	"      [--exit-after-event NAME]     open and serve every known IC channel\n"
 	"  raw-msg [FILE...] [--offers] [--channel|--open CLASS|NAME] [--gpadl PAGES]\n"
@@ -407,9 +414,10 @@ static int cmd_netvsc(struct cli *c)
 
 int main(int argc, char **argv)
 {
-	enum { O_SOCKET = 256, O_VCPUS, O_MEM, O_MAXVER, O_TIMEOUT, O_RAWMSG, O_KVPGET, O_FCROOT, O_FCMAX, O_VERBOSE,
+	enum { O_SOCKET = 256, O_VCPUS, O_MEM, O_MAXVER, O_TIMEOUT, O_RAWMSG, O_KVPGET, O_FCROOT, O_FCMAX, O_VERBOSE, O_FIRST_GPADL,
 	       O_UNTIL_HB, O_UNTIL_SD, O_DURATION, O_EXIT_AFTER, O_WAIT, O_RING_KIB, O_SIZE, O_COUNT,
-	       O_DIR, O_TVP, O_SUBCH, O_QD, O_HELP_SC, O_HELP_RAW, O_HELP, O_NVSP_VER, O_FRAMES, O_FRAME_SIZE };
+	       O_DIR, O_TVP, O_SUBCH, O_QD, O_HELP_SC, O_HELP_RAW, O_HELP, O_NVSP_VER, O_FRAMES, O_FRAME_SIZE,
+	       O_MON_HCALL, O_NO_MON };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "vcpus", required_argument, NULL, O_VCPUS },
@@ -421,6 +429,7 @@ int main(int argc, char **argv)
 		{ "fcopy-root", required_argument, NULL, O_FCROOT },
 		{ "fcopy-max-bytes", required_argument, NULL, O_FCMAX },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
+		{ "first-gpadl", required_argument, NULL, O_FIRST_GPADL },
 		{ "until-heartbeats", required_argument, NULL, O_UNTIL_HB },
 		{ "until-shutdown", no_argument, NULL, O_UNTIL_SD },
 		{ "duration", required_argument, NULL, O_DURATION },
@@ -438,6 +447,8 @@ int main(int argc, char **argv)
 		{ "nvsp-version", required_argument, NULL, O_NVSP_VER },
 		{ "frames", required_argument, NULL, O_FRAMES },
 		{ "frame-size", required_argument, NULL, O_FRAME_SIZE },
+		{ "monitor-hypercall", no_argument, NULL, O_MON_HCALL },
+		{ "no-monitor-pages", no_argument, NULL, O_NO_MON },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -478,6 +489,9 @@ int main(int argc, char **argv)
 		case O_KVPGET: c.opts.kvp_get_value = true; break;
 		case O_FCROOT: c.opts.fcopy_root = optarg; break;
 		case O_FCMAX: c.opts.fcopy_max_bytes = strtoull(optarg, NULL, 0); break;
+		case O_MON_HCALL: c.opts.monitor_hypercall = true; break;
+		case O_NO_MON: c.opts.no_monitor_pages = true; break;
+		case O_FIRST_GPADL: c.opts.first_gpadl = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'v':
 		case O_VERBOSE: log_set_level(LOG_DEBUG); break;
 		case O_UNTIL_HB: c.until_heartbeats = strtoull(optarg, NULL, 0); break;
@@ -525,6 +539,8 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	if (!strcmp(cmd, "negotiate") && optind + 1 == argc)
 		return cmd_negotiate(&c);
+	if (!strcmp(cmd, "agent") && optind + 1 == argc)
+		return guest_agent_main(&c.opts);
 	if (!strcmp(cmd, "run") && optind + 1 == argc)
 		return cmd_run(&c);
 	if (!strcmp(cmd, "raw-msg") || !strcmp(cmd, "raw-hcall") || !strcmp(cmd, "raw-ring")) {

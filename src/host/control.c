@@ -5,6 +5,10 @@
  *   {"id":1,"verb":"status"}
  *   {"id":2,"verb":"control","device":"shutdown","action":"shutdown","args":{"action":"reboot"}}
  *   {"id":3,"verb":"fault","point":"vmbus.send","skip":0,"count":1}
+ *   {"id":5,"verb":"channel","device":"kvp","index":0,"action":"rescind"}
+ *   {"id":6,"verb":"fault","op":"arm","class":"storvsc.busy","device":"disk0","count":1}
+ *   {"id":7,"verb":"fault","op":"disarm","class":"storvsc.busy"}   (or "all")
+ *   {"id":8,"verb":"fault","op":"list"}   (the catalogue and what is armed)
  *   {"id":4,"verb":"quit"}
  *
  * Every request gets {"id":..,"status":0|-errno[,"error":".."][,"result":..]}.
@@ -99,45 +103,76 @@ static void control_device(struct control_server *s, struct control_conn *c, jso
 {
 	const char *name = json_string_value(json_object_get(msg, "device"));
 	const char *action = json_string_value(json_object_get(msg, "action"));
-	json_t *args = json_object_get(msg, "args");
-	struct host_device *dev;
 	struct control_req *req;
 	struct json_err err = { "" };
-	json_t *empty = NULL;
 	int rc;
 
 	if (!name || !action) {
 		control_reply(c, id, -EINVAL, "\"device\" and \"action\" are required", NULL);
 		return;
 	}
-	dev = host_find_device(s->d, name);
-	if (!dev) {
-		control_reply(c, id, -ENOENT, "no such device", NULL);
-		return;
-	}
-	if (!dev->ops->control) {
-		control_reply(c, id, -ENOTSUP, "device has no actions", NULL);
-		return;
-	}
-	if (!args)
-		args = empty = json_object();
 	req = calloc(1, sizeof(*req));
 	if (!req) {
-		json_decref(empty);
 		control_reply(c, id, -ENOMEM, "out of memory", NULL);
 		return;
 	}
 	req->conn = c;
 	req->id = json_incref(id);
 	c->pending++;
-	rc = dev->ops->control(dev->dev, action, args, control_device_done, req, &err);
-	json_decref(empty);
+	rc = host_device_control(s->d, name, action, json_object_get(msg, "args"),
+				 control_device_done, req, &err);
 	if (rc) {
 		/* Refused up front: done() was not and will not be called. */
 		control_reply(c, id, rc, err.msg[0] ? err.msg : strerror(-rc), NULL);
 		json_decref(req->id);
 		free(req);
 		c->pending--;
+	}
+}
+
+/* {"verb":"channel","device":NAME,"index":N,"action":"rescind"|"offer"} */
+static void control_channel(struct control_server *s, struct control_conn *c, json_t *id,
+			    json_t *msg)
+{
+	const char *name = json_string_value(json_object_get(msg, "device"));
+	const char *action = json_string_value(json_object_get(msg, "action"));
+	json_t *index = json_object_get(msg, "index");
+	struct json_err err = { "" };
+	int rc;
+
+	if (!name || !action || (index && (!json_is_integer(index) || json_integer_value(index) < 0 ||
+					    json_integer_value(index) > 0xFFFF))) {
+		control_reply(c, id, -EINVAL,
+			      "\"device\", \"action\" (rescind, offer) and an optional \"index\" expected",
+			      NULL);
+		return;
+	}
+	rc = host_channel_action(s->d, name, index ? (unsigned int)json_integer_value(index) : 0,
+				 action, &err);
+	control_reply(c, id, rc, rc ? err.msg : NULL, NULL);
+}
+
+/* Fault classes by name (host_fault.c, docs/faults.md). */
+static void control_fault(struct control_conn *c, json_t *id, struct host *d, json_t *msg)
+{
+	const char *op = json_string_value(json_object_get(msg, "op"));
+	char err[160] = "";
+	int rc;
+
+	if (!op || strcmp(op, "arm") == 0) {
+		rc = host_fault_arm(d, msg, err, sizeof(err));
+		control_reply(c, id, rc, rc ? err : NULL, rc ? NULL : fault_class_status_json());
+	} else if (strcmp(op, "disarm") == 0) {
+		rc = host_fault_disarm(json_string_value(json_object_get(msg, "class")), err,
+				       sizeof(err));
+		control_reply(c, id, rc, rc ? err : NULL, rc ? NULL : fault_class_status_json());
+	} else if (strcmp(op, "list") == 0) {
+		json_t *r = fault_class_status_json();
+
+		json_object_set_new(r, "catalogue", host_fault_catalogue_json());
+		control_reply(c, id, 0, NULL, r);
+	} else {
+		control_reply(c, id, -EINVAL, "\"op\" is arm, disarm or list", NULL);
 	}
 }
 
@@ -161,6 +196,11 @@ static void control_handle(struct control_server *s, struct control_conn *c, con
 		control_reply(c, id, 0, NULL, host_status(s->d));
 	} else if (strcmp(verb, "control") == 0) {
 		control_device(s, c, id, msg);
+	} else if (strcmp(verb, "channel") == 0) {
+		control_channel(s, c, id, msg);
+	} else if (strcmp(verb, "fault") == 0 && (json_object_get(msg, "op") ||
+						     json_object_get(msg, "class"))) {
+		control_fault(c, id, s->d, msg);
 	} else if (strcmp(verb, "fault") == 0) {
 		const char *point = json_string_value(json_object_get(msg, "point"));
 		json_int_t skip = json_integer_value(json_object_get(msg, "skip"));

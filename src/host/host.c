@@ -92,9 +92,11 @@ int host_config_from_json(json_t *root, struct host_config *cfg, struct json_err
 {
 	static const char *const top_keys[] = { "vmbus", "hv", "devices", "scenario", "guest",
 						"trace", NULL };
-	static const char *const vmbus_keys[] = { "max_version", NULL };
+	static const char *const vmbus_keys[] = { "max_version", "monitor_latency_us",
+						  "monitor_idle_us", NULL };
 	const json_t *vmbus, *devices;
 	const char *maxv = NULL;
+	uint64_t latency = 0, idle = 0;
 	size_t i;
 	json_t *dev;
 	int rc;
@@ -107,8 +109,16 @@ int host_config_from_json(json_t *root, struct host_config *cfg, struct json_err
 	vmbus = json_object_get(root, "vmbus");
 	if (vmbus) {
 		if ((rc = json_check_keys(vmbus, "vmbus", vmbus_keys, err)) ||
-		    (rc = json_get_string(vmbus, "vmbus", "max_version", false, &maxv, err)))
+		    (rc = json_get_string(vmbus, "vmbus", "max_version", false, &maxv, err)) ||
+		    (rc = json_get_u64(vmbus, "vmbus", "monitor_latency_us", false,
+				       VMBUS_MONITOR_LATENCY_MIN_US, VMBUS_MONITOR_LATENCY_MAX_US,
+				       &latency, err)) ||
+		    (rc = json_get_u64(vmbus, "vmbus", "monitor_idle_us", false,
+				       VMBUS_MONITOR_LATENCY_MIN_US, VMBUS_MONITOR_IDLE_MAX_US, &idle,
+				       err)))
 			return rc;
+		cfg->monitor_latency_us = (uint32_t)latency;
+		cfg->monitor_idle_us = (uint32_t)idle;
 		if (maxv && host_parse_version(maxv, &cfg->max_version))
 			return json_fail(err, "vmbus", "max_version",
 					 "\"%s\" is not a VMBus version (0.13 1.1 2.4 3.0 4.0 4.1 5.0 5.1 5.2 5.3)",
@@ -126,12 +136,14 @@ int host_config_from_json(json_t *root, struct host_config *cfg, struct json_err
 	json_array_foreach(devices, i, dev) {
 		char path[32];
 		const char *type = NULL, *name = NULL;
+		bool monitor = false;
 
 		snprintf(path, sizeof(path), "devices[%zu]", i);
 		if (!json_is_object(dev))
 			return json_fail(err, path, NULL, "must be an object");
 		if ((rc = json_get_string(dev, path, "type", true, &type, err)) ||
-		    (rc = json_get_string(dev, path, "name", false, &name, err)))
+		    (rc = json_get_string(dev, path, "name", false, &name, err)) ||
+		    (rc = json_get_bool(dev, path, "monitor", false, &monitor, err)))
 			return rc;
 		if (!device_lookup(type))
 			return json_fail(err, path, "type", "unknown device \"%s\"", type);
@@ -294,26 +306,39 @@ static void host_on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(d->base, NULL);
 }
 
-/* The device's own keys only: "type" and "name" belong to the daemon. */
+/* The device's own keys only: "type", "name" and "monitor" belong to the
+ * daemon. */
 static json_t *device_own_config(const json_t *dev)
 {
 	json_t *copy = json_copy((json_t *)dev);
 
 	json_object_del(copy, "type");
 	json_object_del(copy, "name");
+	json_object_del(copy, "monitor");
 	return copy;
 }
 
 /* The channels a device offered while it was created are the ones still
  * without a label: name them after it, for the status report (its later
- * subchannels take the primary's label in vmbus/). */
-static void host_label_channels(struct host *d, const char *name)
+ * subchannels take the primary's label and monitor choice in vmbus/), and
+ * give them monitor ids when the device is monitored ("monitor", default
+ * the device type's: storage and network yes, integration components no,
+ * as Hyper-V offers them). */
+static int host_label_channels(struct host *d, const char *name, bool monitor, const char *path,
+			       struct json_err *err)
 {
 	struct vmbus_channel *ch = NULL;
 
-	while ((ch = vmbus_server_next_channel(d->vmbus, ch)) != NULL)
-		if (!vmbus_chan_label(ch)[0])
-			vmbus_chan_set_label(ch, name);
+	while ((ch = vmbus_server_next_channel(d->vmbus, ch)) != NULL) {
+		if (vmbus_chan_label(ch)[0])
+			continue;
+		vmbus_chan_set_label(ch, name);
+		if (vmbus_chan_set_monitored(ch, monitor) < 0)
+			return json_fail(err, path, "monitor",
+					 "no monitor id left (%u monitored channels at most)",
+					 HV_MONITOR_IDS);
+	}
+	return 0;
 }
 
 static int host_create_devices(struct host *d, const json_t *devices, struct json_err *err)
@@ -326,6 +351,7 @@ static int host_create_devices(struct host *d, const json_t *devices, struct jso
 		const char *name = json_string_value(json_object_get(dev, "name"));
 		struct host_device *slot = &d->devices[d->n_devices];
 		char path[32];
+		bool monitor;
 		json_t *own;
 		int rc;
 
@@ -346,8 +372,12 @@ static int host_create_devices(struct host *d, const json_t *devices, struct jso
 		json_decref(own);
 		if (rc)
 			return rc;
-		host_label_channels(d, slot->name);
 		d->n_devices++;
+		monitor = slot->ops->monitored;
+		json_get_bool(dev, path, "monitor", false, &monitor, err); /* checked at load */
+		rc = host_label_channels(d, slot->name, monitor, path, err);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -365,7 +395,9 @@ int host_init(struct host *d, struct event_base *base, const struct host_config 
 {
 	struct hv_irq_sink sink = { .raise = host_raise_irq, .opaque = d };
 	struct hv_timer_sink timer = { .arm = host_stimer_arm, .opaque = d };
-	struct vmbus_server_config vcfg = { .max_version = cfg->max_version };
+	struct vmbus_server_config vcfg = { .max_version = cfg->max_version,
+					    .monitor_latency_us = cfg->monitor_latency_us,
+					    .monitor_idle_us = cfg->monitor_idle_us };
 	int rc;
 
 	memset(d, 0, sizeof(*d));
@@ -471,12 +503,13 @@ json_t *host_status(struct host *d)
 		json_object_set_new(s, "type", json_string(dev->ops->name));
 		json_object_set_new(devs, dev->name, s);
 	}
-	o = json_pack("{s:b,s:I,s:o*,s:o*,s:o*,s:o*}",
+	o = json_pack("{s:b,s:I,s:o*,s:o*,s:o*,s:o*,s:o*}",
 		      "attached", attach_server_attached(d->attach),
 		      "generation", (json_int_t)attach_server_generation(d->attach),
 		      "hv", hv_partition_status_json(d->hv),
 		      "vmbus", vmbus_server_status_json(d->vmbus),
 		      "devices", devs,
-		      "attach", attach_server_stats_json(d->attach));
+		      "attach", attach_server_stats_json(d->attach),
+		      "faults", fault_class_status_json());
 	return o;
 }

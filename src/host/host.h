@@ -10,8 +10,11 @@
 
 #include <event2/event.h>
 #include <jansson.h>
+
+#include "core/fault_class.h"
 #include <stdint.h>
 
+#include "core/fault_class.h"
 #include "core/json.h"
 #include "devices/device.h"
 #include "hv/hv.h"
@@ -42,6 +45,8 @@ struct host {
 struct host_config {
 	json_t *root;          /* owned; the whole configuration */
 	uint32_t max_version;  /* from vmbus.max_version; 0 = highest */
+	uint32_t monitor_latency_us; /* from vmbus.monitor_latency_us; 0 = default */
+	uint32_t monitor_idle_us;    /* from vmbus.monitor_idle_us; 0 = default */
 	struct hv_features hv; /* from "hv": the time enlightenments offered */
 };
 
@@ -65,6 +70,28 @@ struct host_device *host_find_device(struct host *d, const char *name);
  * version, counters, "channels": [..]}, "devices": {name: stats},
  * "attach": {plugin-protocol counters}}; README "ctl status". */
 json_t *host_status(struct host *d);
+
+/* The operator's actions (actions.c), shared by `ctl` and scenario steps.
+ * host_device_control: a device action (device_ops.control; done() follows
+ * when it returns 0).  host_channel_action: "rescind" or "offer" channel
+ * `index` (0 the primary) of a device (vmbus_chan_withdraw/_reoffer).
+ * Both return 0 or -errno with err->msg saying why. */
+int host_device_control(struct host *d, const char *name, const char *action, const json_t *args,
+			device_control_done done, void *cookie, struct json_err *err);
+struct vmbus_channel *host_find_channel(struct host *d, const char *name, unsigned int index);
+int host_channel_action(struct host *d, const char *name, unsigned int index, const char *action,
+			struct json_err *err);
+
+/* host_fault.c: arming fault classes (core/fault_class.h) from JSON
+ * {class, device, channel, count, every, from, ms}; see docs/faults.md.
+ * -ENOENT (no class), -ENODEV (no such device), -EINVAL; err says why. */
+int host_fault_parse(struct host *d, const json_t *o, struct fault_spec *s, char *err,
+		     size_t errlen);
+int host_fault_arm(struct host *d, const json_t *o, char *err, size_t errlen);
+/* cls NULL or "all": every class. */
+int host_fault_disarm(const char *cls, char *err, size_t errlen);
+/* [{class, layer, target, description}] */
+json_t *host_fault_catalogue_json(void);
 
 /* The control socket (control.c): JSON lines, see docs in README. */
 struct control_server *control_server_new(struct host *d, const char *path);

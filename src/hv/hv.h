@@ -154,6 +154,9 @@ uint64_t hv_tsc_page_ref(uint64_t scale, int64_t offset, uint64_t tsc);
  * either in the slot or queued (synic_queued() tells). */
 int synic_post_message(struct hv_partition *hv, uint32_t vp, uint32_t sint,
 		       uint32_t message_type, const void *payload, uint32_t size);
+/* OR'ed into synic_post_message's size by fault injection (msg.oversize):
+ * the payload is delivered, the slot's payload_size says 255 (> 240). */
+#define SYNIC_POST_CLAIM_OVERSIZE 0x80000000u
 /* Sets event flag `flag` of `sint` in VP's SIEF page and interrupts the VP
  * (unless the flag was already set or the SINT is masked or polling).
  * -ENODEV when SCONTROL or SIEFP is not enabled, -EFAULT when the SIEF

@@ -91,7 +91,9 @@ static bool synic_try_write_slot(uint8_t *slot, uint32_t type, const void *paylo
 	uint32_t *type_p = (uint32_t *)(void *)(slot + HV_MSG_OFF_TYPE);
 	uint64_t sender = 0;
 	uint16_t rsvd = 0;
-	uint8_t size8 = (uint8_t)size;
+	uint8_t size8 = size & SYNIC_POST_CLAIM_OVERSIZE ? 255 : (uint8_t)size;
+
+	size &= ~SYNIC_POST_CLAIM_OVERSIZE;
 
 	/* Acquire: pairs with the guest's cmpxchg to NONE (G2), after which
 	 * it no longer reads the slot we are about to overwrite. */
@@ -173,8 +175,8 @@ static int synic_enqueue(struct hv_partition *hv, struct synic_queue *q, uint32_
 	if (!m)
 		return -ENOMEM;
 	m->type = type;
-	m->size = size;
-	memcpy(m->payload, payload, size);
+	m->size = size; /* SYNIC_POST_CLAIM_OVERSIZE kept for the slot write */
+	memcpy(m->payload, payload, size & ~SYNIC_POST_CLAIM_OVERSIZE);
 	TAILQ_INSERT_TAIL(&q->msgs, m, link);
 	q->count++;
 	hv->stats.synic_queued++;
@@ -191,7 +193,8 @@ int synic_post_message(struct hv_partition *hv, uint32_t vp, uint32_t sint,
 
 	if (!hv->mem)
 		return -ENODEV;
-	if (!hv_vp_valid(hv, vp) || sint >= HV_SINT_COUNT || size > HV_MESSAGE_PAYLOAD_MAX ||
+	if (!hv_vp_valid(hv, vp) || sint >= HV_SINT_COUNT ||
+	    (size & ~SYNIC_POST_CLAIM_OVERSIZE) > HV_MESSAGE_PAYLOAD_MAX ||
 	    message_type == HVMSG_NONE || (size > 0 && !payload))
 		return -EINVAL;
 	v = &hv->vp[vp];

@@ -113,6 +113,7 @@ static void scenario_begin_step(struct scenario *sc)
 	json_t *timeout = json_object_get(spec, "timeout_s");
 	double t = json_is_number(timeout) ? json_number_value(timeout) : k->default_timeout_s;
 
+	step_host_command_stop(sc); /* a host command the last step timed out on */
 	sc->state = STEP_PENDING;
 	sc->detail[0] = '\0';
 	sc->step_t0_ns = now_ns();
@@ -128,7 +129,41 @@ static void scenario_on_tick(evutil_socket_t fd, short what, void *arg)
 
 /* A scenario file's keys: the host's configuration keys and its own. */
 static const char *const scenario_top_keys[] = { "name", "description", "guest", "vmbus", "hv",
-						 "devices", "setup", "steps", NULL };
+						 "devices", "replay", "setup", "steps", NULL };
+
+/* "replay": FILE, or {"file": FILE, "edit": RULES, "session": N,
+ * "pace_percent": P (captured pauses stretched: a slower guest's off-bus
+ * work has more time)}: the
+ * host's devices are a capture's, played back (trace/trace_replay.c)
+ * instead of "devices".  Checks the form; *file etc. point into v. */
+static int scenario_replay_spec(json_t *root, const char **file, const char **edit,
+				uint64_t *session, uint64_t *pace, struct json_err *err)
+{
+	static const char *const keys[] = { "file", "edit", "session", "pace_percent", NULL };
+	json_t *v = json_object_get(root, "replay");
+	int rc;
+
+	*file = *edit = NULL;
+	*session = 1;
+	*pace = 100;
+	if (!v)
+		return 0;
+	if (json_object_get(root, "devices"))
+		return json_fail(err, "", "replay", "a scenario has \"devices\" or \"replay\", not both");
+	if (json_is_string(v)) {
+		*file = json_string_value(v);
+		return 0;
+	}
+	if (!json_is_object(v))
+		return json_fail(err, "", "replay", "a capture file or {\"file\", \"edit\", \"session\"}");
+	if ((rc = json_check_keys(v, "replay", keys, err)) ||
+	    (rc = json_get_string(v, "replay", "file", true, file, err)) ||
+	    (rc = json_get_string(v, "replay", "edit", false, edit, err)) ||
+	    (rc = json_get_u64(v, "replay", "session", false, 1, 1u << 20, session, err)) ||
+	    (rc = json_get_u64(v, "replay", "pace_percent", false, 0, 10000, pace, err)))
+		return rc;
+	return 0;
+}
 
 /* A key the step kind does not take: a typo ("expext") would otherwise be
  * ignored and the step pass without checking what was meant. */
@@ -167,7 +202,7 @@ static int scenario_check_step_keys(json_t *spec, size_t i, const struct step_ki
 
 /* Checks every step before anything runs: a typo fails at once, not after
  * a minute of booting. */
-static int scenario_check_steps(json_t *steps, char *err, size_t errlen)
+static int scenario_check_steps(json_t *steps, bool synthetic, char *err, size_t errlen)
 {
 	size_t i;
 	json_t *spec;
@@ -187,8 +222,132 @@ static int scenario_check_steps(json_t *steps, char *err, size_t errlen)
 		}
 		if (scenario_check_step_keys(spec, i, k, err, errlen))
 			return -EINVAL;
+		if (synthetic && k->guest == STEP_REAL_GUEST) {
+			snprintf(err, errlen, "steps[%zu].step: \"%s\" needs a real Linux guest, and "
+				 "guest.kind is \"synthetic\"", i, kind);
+			return -EINVAL;
+		}
+		if (!synthetic && k->guest == STEP_SYNTHETIC_GUEST) {
+			snprintf(err, errlen, "steps[%zu].step: \"%s\" needs the synthetic guest "
+				 "(\"guest\": {\"kind\": \"synthetic\"})", i, kind);
+			return -EINVAL;
+		}
+		if (k->check) {
+			char path[32];
+
+			snprintf(path, sizeof(path), "steps[%zu]", i);
+			if (k->check(spec, path, err, errlen))
+				return -EINVAL;
+		}
 	}
 	return 0;
+}
+
+/* "guest": {"kind": "real" (the default) | "synthetic", ...}: each kind's
+ * own keys, checked before anything starts. */
+static int scenario_check_guest(json_t *root, bool *synthetic, char *err, size_t errlen)
+{
+	static const char *const real_keys[] = { "kind", "vcpus", "memory_mib", "cmdline",
+						 "no_reboot", "qemu_args", NULL };
+	static const char *const synth_keys[] = { "kind", "vcpus", "memory_mib", "max_version",
+						  NULL };
+	json_t *g = json_object_get(root, "guest");
+	struct json_err jerr = { "" };
+	const char *kind = NULL, *maxv = NULL;
+	uint64_t n;
+
+	*synthetic = false;
+	if (!g)
+		return 0;
+	if (!json_is_object(g)) {
+		snprintf(err, errlen, "guest: must be an object");
+		return -EINVAL;
+	}
+	if (json_get_string(g, "guest", "kind", false, &kind, &jerr))
+		goto fail;
+	if (kind && strcmp(kind, "real") && strcmp(kind, "synthetic")) {
+		snprintf(err, errlen, "guest.kind: \"%s\" is not a guest kind (real, synthetic)", kind);
+		return -EINVAL;
+	}
+	*synthetic = kind && !strcmp(kind, "synthetic");
+	if (json_check_keys(g, "guest", *synthetic ? synth_keys : real_keys, &jerr) ||
+	    json_get_u64(g, "guest", "vcpus", false, 1, 64, &n, &jerr) ||
+	    json_get_u64(g, "guest", "memory_mib", false, *synthetic ? 4 : 128, 65536, &n, &jerr) ||
+	    json_get_string(g, "guest", "max_version", false, &maxv, &jerr))
+		goto fail;
+	if (maxv) {
+		unsigned int maj, min;
+		char extra;
+
+		if (sscanf(maxv, "%u.%u%c", &maj, &min, &extra) != 2) {
+			snprintf(err, errlen, "guest.max_version: \"%s\" is not X.Y", maxv);
+			return -EINVAL;
+		}
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "%s", jerr.msg);
+	return -EINVAL;
+}
+
+/* Every step's "device" names a configured device: its "name", else the
+ * name the host gives it (its type, then type2, type3...; host.c).  A
+ * scenario without "devices" has the default ICs. */
+static int scenario_check_device_names(json_t *root, char *err, size_t errlen)
+{
+	static const char *const defaults[] = { "heartbeat", "shutdown", "timesync", "kvp" };
+	json_t *devices = json_object_get(root, "devices"), *spec, *d;
+	char names[HOST_MAX_DEVICES][HOST_NAME_MAX];
+	size_t n = 0, i, j;
+
+	if (!devices) {
+		for (n = 0; n < ARRAY_SIZE(defaults); n++)
+			snprintf(names[n], sizeof(names[n]), "%s", defaults[n]);
+	}
+	json_array_foreach(devices, i, d) {
+		const char *type = json_string_value(json_object_get(d, "type"));
+		const char *name = json_string_value(json_object_get(d, "name"));
+
+		if (n >= HOST_MAX_DEVICES || !type)
+			break;
+		if (name) {
+			snprintf(names[n++], sizeof(names[0]), "%s", name);
+			continue;
+		}
+		snprintf(names[n], sizeof(names[0]), "%s", type);
+		for (unsigned int k = 2;; k++) {
+			for (j = 0; j < n && strcmp(names[j], names[n]); j++)
+				;
+			if (j == n)
+				break;
+			snprintf(names[n], sizeof(names[0]), "%s%u", type, k);
+		}
+		n++;
+	}
+	json_array_foreach(json_object_get(root, "steps"), i, spec) {
+		const char *dev = json_string_value(json_object_get(spec, "device"));
+
+		if (!dev)
+			continue;
+		for (j = 0; j < n && strcmp(names[j], dev); j++)
+			;
+		if (j == n) {
+			snprintf(err, errlen, "steps[%zu].device: no device \"%s\" in this scenario", i,
+				 dev);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+bool scenario_file_is_synthetic(const char *path)
+{
+	json_t *root = json_load_file(path, 0, NULL);
+	const char *kind = json_string_value(json_object_get(json_object_get(root, "guest"), "kind"));
+	bool yes = kind && !strcmp(kind, "synthetic");
+
+	json_decref(root);
+	return yes;
 }
 
 /* Replaces "${WORKDIR}" in every string below `v` (device paths). */
@@ -231,6 +390,7 @@ static int scenario_setup(struct scenario *sc, char *err, size_t errlen)
 
 	setenv("WORKDIR", sc->paths->workdir, 1);
 	scenario_expand(json_object_get(sc->root, "devices"), sc->paths->workdir);
+	scenario_expand(json_object_get(sc->root, "replay"), sc->paths->workdir);
 	scenario_expand(json_object_get(sc->root, "steps"), sc->paths->workdir);
 	scenario_expand(json_object_get(sc->root, "guest"), sc->paths->workdir);
 	json_array_foreach(setup, i, cmd) {
@@ -268,7 +428,9 @@ static int scenario_load(const char *path, struct scenario *sc, struct host_conf
 		return -EINVAL;
 	}
 	sc->steps = json_object_get(sc->root, "steps");
-	if ((rc = scenario_check_steps(sc->steps, err, errlen)))
+	if ((rc = scenario_check_guest(sc->root, &sc->synthetic, err, errlen)) ||
+	    (rc = scenario_check_steps(sc->steps, sc->synthetic, err, errlen)) ||
+	    (rc = scenario_check_device_names(sc->root, err, errlen)))
 		return rc;
 	if ((rc = scenario_setup(sc, err, errlen)))
 		return rc;
@@ -279,6 +441,30 @@ static int scenario_load(const char *path, struct scenario *sc, struct host_conf
 		json_object_set(host_part, "hv", json_object_get(sc->root, "hv"));
 	if (json_object_get(sc->root, "devices"))
 		json_object_set(host_part, "devices", json_object_get(sc->root, "devices"));
+	if (json_object_get(sc->root, "replay")) {
+		const char *file, *edit;
+		uint64_t session, pace;
+		json_t *rp, *dev;
+		size_t i;
+
+		if ((rc = scenario_replay_spec(sc->root, &file, &edit, &session, &pace, &jerr))) {
+			snprintf(err, errlen, "%s", jerr.msg);
+			json_decref(host_part);
+			return rc;
+		}
+		rp = sc->paths->replay_config ?
+			sc->paths->replay_config(file, (unsigned)session, edit, err, errlen) : NULL;
+		if (!rp) {
+			if (!err[0])
+				snprintf(err, errlen, "replay: not available here");
+			json_decref(host_part);
+			return -EINVAL;
+		}
+		json_array_foreach(json_object_get(rp, "devices"), i, dev)
+			json_object_set_new(dev, "pace_percent", json_integer((json_int_t)pace));
+		json_object_set(host_part, "devices", json_object_get(rp, "devices"));
+		json_decref(rp);
+	}
 	rc = host_config_from_json(host_part, hc, &jerr);
 	json_decref(host_part);
 	if (rc)
@@ -292,6 +478,7 @@ int scenario_check_file(const char *path, char *err, size_t errlen)
 	struct host_config hc = { 0 };
 	json_error_t perr;
 	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &perr), *host_part;
+	bool synthetic;
 	int rc = -EINVAL;
 
 	if (!root) {
@@ -302,10 +489,22 @@ int scenario_check_file(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", jerr.msg);
 		goto out;
 	}
-	if ((rc = scenario_check_steps(json_object_get(root, "steps"), err, errlen)))
+	if ((rc = scenario_check_guest(root, &synthetic, err, errlen)) ||
+	    (rc = scenario_check_steps(json_object_get(root, "steps"), synthetic, err, errlen)) ||
+	    (rc = scenario_check_device_names(root, err, errlen)))
 		goto out;
-	host_part = json_pack("{s:O*,s:O*}", "vmbus", json_object_get(root, "vmbus"), "devices",
-			      json_object_get(root, "devices"));
+	{
+		/* The capture itself is read at run time: an earlier run may make it. */
+		const char *file, *edit;
+		uint64_t session, pace;
+
+		if ((rc = scenario_replay_spec(root, &file, &edit, &session, &pace, &jerr))) {
+			snprintf(err, errlen, "%s", jerr.msg);
+			goto out;
+		}
+	}
+	host_part = json_pack("{s:O*,s:O*,s:O*}", "vmbus", json_object_get(root, "vmbus"), "hv",
+			      json_object_get(root, "hv"), "devices", json_object_get(root, "devices"));
 	rc = host_part ? host_config_from_json(host_part, &hc, &jerr) : -ENOMEM;
 	json_decref(host_part);
 	host_config_free(&hc);
@@ -333,9 +532,54 @@ int scenario_boot(struct scenario *sc, char *err, size_t errlen)
 	return rc;
 }
 
+/* The synthetic guest: `vmbus-guest agent` on the plugin socket, its
+ * stdin/stdout in place of QEMU's serial console (same protocol). */
+static int scenario_start_agent(struct scenario *sc, char *err, size_t errlen)
+{
+	json_t *g = json_object_get(sc->root, "guest");
+	json_t *v = json_object_get(g, "vcpus"), *m = json_object_get(g, "memory_mib");
+	const char *maxv = json_string_value(json_object_get(g, "max_version"));
+	size_t n = 0;
+	int rc;
+
+	if (!sc->paths->guest_tool) {
+		snprintf(err, errlen, "no vmbus-guest to run the synthetic guest (--guest-tool)");
+		return -ENOENT;
+	}
+	snprintf(sc->agent_args[0], sizeof(sc->agent_args[0]), "%lld",
+		 json_is_integer(v) ? (long long)json_integer_value(v) : 2);
+	snprintf(sc->agent_args[1], sizeof(sc->agent_args[1]), "%lld",
+		 json_is_integer(m) ? (long long)json_integer_value(m) : 64);
+	sc->agent_argv[n++] = sc->paths->guest_tool;
+	sc->agent_argv[n++] = "--socket";
+	sc->agent_argv[n++] = sc->socket_path;
+	sc->agent_argv[n++] = "--vcpus";
+	sc->agent_argv[n++] = sc->agent_args[0];
+	sc->agent_argv[n++] = "--mem";
+	sc->agent_argv[n++] = sc->agent_args[1];
+	if (maxv) {
+		sc->agent_argv[n++] = "--max-version";
+		sc->agent_argv[n++] = maxv;
+	}
+	sc->agent_argv[n++] = "agent";
+	sc->agent_argv[n] = NULL;
+	snprintf(sc->console_log, sizeof(sc->console_log), "%s/console.log", sc->paths->workdir);
+	snprintf(sc->qemu_log, sizeof(sc->qemu_log), "%s/guest.log", sc->paths->workdir);
+	sc->vm_cfg = (struct vm_config){
+		.qemu = sc->paths->guest_tool, .socket = sc->socket_path,
+		.console_log = sc->console_log, .qemu_log = sc->qemu_log,
+		.echo_console = sc->paths->echo_console, .argv = sc->agent_argv,
+	};
+	rc = scenario_boot(sc, err, errlen);
+	if (!rc)
+		printf("[%8.3f s] %-4s %-34s %s agent, logs in %s\n", scenario_elapsed(sc), "",
+		       "synthetic guest started", sc->paths->guest_tool, sc->paths->workdir);
+	return rc;
+}
+
 static int scenario_start_guest(struct scenario *sc, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "vcpus", "memory_mib", "cmdline", "no_reboot",
+	static const char *const keys[] = { "kind", "vcpus", "memory_mib", "cmdline", "no_reboot",
 					    "qemu_args", NULL };
 	json_t *g = json_object_get(sc->root, "guest"), *args, *a;
 	size_t i;
@@ -346,6 +590,8 @@ static int scenario_start_guest(struct scenario *sc, char *err, size_t errlen)
 	unsigned int with_driver = 0;
 	int rc;
 
+	if (sc->synthetic)
+		return scenario_start_agent(sc, err, errlen);
 	if (g && (json_check_keys(g, "guest", keys, &jerr) ||
 		  json_get_u64(g, "guest", "vcpus", false, 1, 64, &vcpus, &jerr) ||
 		  json_get_u64(g, "guest", "memory_mib", false, 128, 65536, &mem, &jerr) ||
@@ -408,7 +654,7 @@ void scenario_result_free(struct scenario_result *res)
 /* A scenario that cannot run: status 2 with the reason. */
 static int scenario_refuse(struct scenario_result *res, const char *why)
 {
-	fprintf(stderr, "vmbusd run: %s\n", why);
+	fprintf(stderr, "vmbusd run: %s: %s\n", res->path ? res->path : "?", why);
 	res->status = 2;
 	free(res->error);
 	res->error = strdup(why);
@@ -442,7 +688,7 @@ static int scenario_result_init(struct scenario *sc, struct scenario_result *res
 int scenario_run_file(const char *path, const struct scenario_paths *paths,
 		      struct scenario_result *res)
 {
-	struct scenario sc = { .result = -1, .paths = paths, .res = res };
+	struct scenario sc = { .result = -1, .paths = paths, .res = res, .host_fd = -1 };
 	struct host_config hc = { 0 };
 	struct json_err jerr = { "" };
 	char err[512] = "";
@@ -489,11 +735,12 @@ int scenario_run_file(const char *path, const struct scenario_paths *paths,
 	printf("result: %u/%zu steps passed%s\n", sc.passed, json_array_size(sc.steps),
 	       sc.result == 0 ? "" : " — FAILED");
 	if (sc.result != 0 && sc.vm_started)
-		printf("console log: %s/console.log, QEMU log: %s/qemu.log\n", paths->workdir,
-		       paths->workdir);
+		printf("console log: %s/console.log, %s log: %s/%s.log\n", paths->workdir,
+		       sc.synthetic ? "guest" : "QEMU", paths->workdir, sc.synthetic ? "guest" : "qemu");
 	result = sc.result < 0 ? 1 : sc.result;
 	res->status = result;
 	res->seconds = (double)(now_ns() - start) / 1e9;
+	step_host_command_stop(&sc);
 	if (sc.tick)
 		event_free(sc.tick);
 	if (sc.vm_started)

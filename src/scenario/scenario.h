@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * scenario/: JSON-scripted host scenarios against a real Linux guest.  A
- * scenario file holds the host configuration (vmbus, devices), the guest
- * (vCPUs, memory, kernel parameters) and a list of steps; `vmbusd run`
- * starts the host in-process, boots the guest in the patched QEMU and
- * runs the steps in order, printing each with its time.  Step kinds and
- * the file format: README.md, "Scenarios".
+ * scenario/: JSON-scripted host scenarios.  A scenario file holds the host
+ * configuration (vmbus, devices), the guest (a real Linux guest: vCPUs,
+ * memory, kernel parameters; or the synthetic guest, vmbus-guest agent)
+ * and a list of steps; `vmbusd run` starts the host in-process, starts the
+ * guest against it (QEMU, or the agent process on the same plugin socket)
+ * and runs the steps in order, printing each with its time.  Step kinds
+ * and the file format: docs/scenarios.md.
  */
 #ifndef VMBUSD_SCENARIO_SCENARIO_H
 #define VMBUSD_SCENARIO_SCENARIO_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -20,8 +22,14 @@ struct scenario_paths {
 	const char *initrd;
 	const char *ssdt;       /* vmbus.aml */
 	const char *workdir;    /* sockets and logs go here */
+	const char *guest_tool; /* vmbus-guest, for "guest": {"kind": "synthetic"} */
 	bool echo_console;
 	bool keep_going;        /* run every step even after one failed */
+	/* "replay": the host config ({"devices": [...]}) that plays a capture
+	 * (trace/ builds it; the cli hands it over: scenario/ and trace/ do
+	 * not include each other).  NULL, or err filled. */
+	json_t *(*replay_config)(const char *file, unsigned session, const char *edit, char *err,
+				 size_t errlen);
 };
 
 /* What one step did, for the reports. */
@@ -52,6 +60,10 @@ void scenario_result_free(struct scenario_result *res);
 /* Checks a scenario file without running anything (its steps and their
  * keys, the device types): 0, or -EINVAL with err naming the JSON path. */
 int scenario_check_file(const char *path, char *err, size_t errlen);
+
+/* Whether the file's guest is the synthetic one (no QEMU, no guest image
+ * needed); false too when the file cannot be read. */
+bool scenario_file_is_synthetic(const char *path);
 
 /* Reports over several runs (report.c): a summary table, JUnit XML and TAP.
  * The writers return 0 or -errno. */

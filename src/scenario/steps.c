@@ -9,12 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/guid.h"
 #include "core/util.h"
 #include "scenario/scenario.h"
 #include "scenario/scenario_internal.h"
+#include "scenario/step_fault.h"
 #include "vmbus/vmbus.h"
 
 /* Formats into a copy first: callers pass sc->detail itself as an argument
@@ -56,13 +60,65 @@ static void fail(struct scenario *sc, const char *fmt, ...)
 	sc->state = STEP_FAILED;
 }
 
+void step_pass(struct scenario *sc) { pass(sc); }
+
+void step_fail(struct scenario *sc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	detail_vset(sc, fmt, ap);
+	va_end(ap);
+	sc->state = STEP_FAILED;
+}
+
+bool step_guest_gone(struct scenario *sc);
+
 /* A step that needs the guest fails as soon as QEMU is gone. */
 static bool guest_gone(struct scenario *sc)
 {
 	if (!sc->vm.exited)
 		return false;
-	fail(sc, "QEMU exited (status %d) before this step completed", sc->vm.exit_status);
+	fail(sc, "%s exited (status %d) before this step completed",
+	     sc->synthetic ? "the synthetic guest" : "QEMU", sc->vm.exit_status);
 	return true;
+}
+
+bool step_guest_gone(struct scenario *sc)
+{
+	return guest_gone(sc);
+}
+
+int step_command_send(struct scenario *sc, const char *command)
+{
+	sc->cmd_id++;
+	return vm_send_command(&sc->vm, sc->cmd_id, command);
+}
+
+int step_command_done(struct scenario *sc, char *out, size_t outlen)
+{
+	char id[16], prefix[32];
+	const struct vm_marker *done;
+	size_t plen, used = 0;
+
+	snprintf(id, sizeof(id), "%u ", sc->cmd_id);
+	done = vm_find_marker(&sc->vm, "done", id);
+	if (!done)
+		return -1;
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "@@OUT %u ", sc->cmd_id);
+	out[0] = '\0';
+	for (size_t i = 0; i < sc->vm.n_lines; i++) {
+		const char *l = strstr(sc->vm.lines[i], prefix);
+		int n;
+
+		if (!l)
+			continue;
+		n = snprintf(out + used, outlen - used, "%s%s", used ? "\n" : "", l + plen);
+		if (n < 0 || (size_t)n >= outlen - used)
+			break;
+		used += (size_t)n;
+	}
+	return atoi(done->args + strlen(id));
 }
 
 /* ---- console: a kernel or init line ---------------------------------------- */
@@ -190,11 +246,20 @@ static const char *bound_driver(const struct vm *vm, const char *class_id, const
 
 static int bound_start(struct scenario *sc, json_t *spec)
 {
-	return 0;
+	return json_object_get(spec, "device") ? device_bound_start(sc, spec) : 0;
+}
+
+static int bound_check(json_t *spec, const char *path, char *err, size_t errlen)
+{
+	return json_object_get(spec, "device") ? device_bound_check(spec, path, err, errlen) : 0;
 }
 
 static void bound_poll(struct scenario *sc, json_t *spec)
 {
+	if (json_object_get(spec, "device")) {
+		device_bound_poll(sc, spec);
+		return;
+	}
 	const struct vm_marker *total = vm_find_marker_this_boot(&sc->vm, "devices", NULL);
 	char *p = sc->detail;
 	size_t left = sizeof(sc->detail);
@@ -210,7 +275,10 @@ static void bound_poll(struct scenario *sc, json_t *spec)
 		const char *drv;
 		int n;
 
-		if (!step_class_of(d->ops) || !device_ids(sc, d, cls, inst))
+		/* A replay device plays a channel a real host offered a real
+		 * guest: its class had a driver then, and must have one now. */
+		if ((!step_class_of(d->ops) && strcmp(d->ops->name, "replay")) ||
+		    !device_ids(sc, d, cls, inst))
 			continue; /* e.g. the bench device: no Linux driver exists */
 		drv = bound_driver(&sc->vm, cls, inst);
 		if (!drv) {
@@ -246,6 +314,8 @@ static void status_poll(struct scenario *sc, json_t *spec)
 
 	if (json_is_string(want))
 		snprintf(text, sizeof(text), "%s", json_string_value(want));
+	else if (json_is_boolean(want)) /* as json_compare() spells a boolean */
+		snprintf(text, sizeof(text), "%s", json_is_true(want) ? "true" : "false");
 	else
 		snprintf(text, sizeof(text), "%g", json_number_value(want));
 	if (json_compare(v, spec_str(spec, "op"), text) == 1) {
@@ -261,38 +331,30 @@ static void status_poll(struct scenario *sc, json_t *spec)
 
 /* ---- control: a device action on the host, answered by the guest ------------- */
 
-static void control_done(void *cookie, int status, json_t *result)
+void step_control_done(void *cookie, int status, json_t *result)
 {
 	struct scenario *sc = cookie;
 
 	sc->control_done = true;
 	sc->control_status = status;
+	json_decref(sc->control_result);
 	sc->control_result = result;
 }
 
 static int control_start(struct scenario *sc, json_t *spec)
 {
 	const char *dev = spec_str(spec, "device"), *action = spec_str(spec, "action");
-	json_t *args = json_object_get(spec, "args");
-	struct host_device *d;
 	struct json_err err = { "" };
-	json_t *empty = NULL;
 	int rc;
 
 	if (!dev || !action)
 		return -EINVAL;
-	d = host_find_device(&sc->host, dev);
-	if (!d || !d->ops->control) {
-		fail(sc, "no device \"%s\" with actions", dev);
-		return 0;
-	}
 	sc->control_done = false;
 	json_decref(sc->control_result);
 	sc->control_result = NULL;
-	if (!args)
-		args = empty = json_object();
-	rc = d->ops->control(d->dev, action, args, control_done, sc, &err);
-	json_decref(empty);
+	/* What `ctl control` runs (host/actions.c). */
+	rc = host_device_control(&sc->host, dev, action, json_object_get(spec, "args"),
+				 step_control_done, sc, &err);
 	if (rc)
 		fail(sc, "%s %s refused: %s", dev, action, err.msg[0] ? err.msg : strerror(-rc));
 	return 0;
@@ -447,53 +509,133 @@ static void poweroff_poll(struct scenario *sc, json_t *spec)
 		fail(sc, "QEMU exited but the guest never ran its poweroff");
 		return;
 	}
-	step_set_detail(sc, "guest powered off, QEMU exited 0");
+	step_set_detail(sc, "guest powered off, %s exited 0",
+			sc->synthetic ? "the synthetic guest" : "QEMU");
 	pass(sc);
 }
 
 /* ---- host: a shell command on the host (sees $WORKDIR) ---------------------- */
 
+/*
+ * The command runs as a child with its stdout on a pipe that the step
+ * reads on every poll, so the event loop keeps serving the guest while it
+ * runs (a synthetic guest waits for the daemon's answers synchronously and
+ * would time out behind a blocking popen()).
+ */
+void step_host_command_stop(struct scenario *sc)
+{
+	if (sc->host_pid > 0) {
+		kill(sc->host_pid, SIGKILL);
+		waitpid(sc->host_pid, NULL, 0);
+	}
+	if (sc->host_pid > 0 && sc->host_fd >= 0)
+		close(sc->host_fd);
+	sc->host_pid = 0;
+	sc->host_fd = -1;
+}
+
+static void host_line(struct scenario *sc, json_t *spec, const char *line)
+{
+	const char *expect = spec_str(spec, "expect");
+
+	if (!sc->host_first[0])
+		snprintf(sc->host_first, sizeof(sc->host_first), "%s", line);
+	if (expect && !sc->host_found && strstr(line, expect)) {
+		sc->host_found = true;
+		snprintf(sc->host_first, sizeof(sc->host_first), "%s", line);
+	}
+}
+
+/* Reads what the command wrote so far; true at its end of output. */
+static bool host_read(struct scenario *sc, json_t *spec)
+{
+	size_t used = strlen(sc->host_buf);
+	ssize_t n;
+
+	while ((n = read(sc->host_fd, sc->host_buf + used, sizeof(sc->host_buf) - 1 - used)) > 0) {
+		char *line = sc->host_buf, *nl;
+
+		used += (size_t)n;
+		sc->host_buf[used] = '\0';
+		while ((nl = strchr(line, '\n')) != NULL) {
+			*nl = '\0';
+			host_line(sc, spec, line);
+			line = nl + 1;
+		}
+		used = strlen(line);
+		memmove(sc->host_buf, line, used + 1);
+		if (used == sizeof(sc->host_buf) - 1) { /* a very long line: cut */
+			host_line(sc, spec, sc->host_buf);
+			used = 0;
+			sc->host_buf[0] = '\0';
+		}
+	}
+	if (n == 0 && used) {
+		host_line(sc, spec, sc->host_buf);
+		sc->host_buf[0] = '\0';
+	}
+	return n == 0;
+}
+
+static void host_poll(struct scenario *sc, json_t *spec);
+
 static int host_start(struct scenario *sc, json_t *spec)
 {
-	const char *cmd = spec_str(spec, "run"), *expect = spec_str(spec, "expect");
-	json_t *want_rc = json_object_get(spec, "expect_rc");
-	char line[512], first[512] = "";
-	bool found = !expect;
-	FILE *p;
-	int status;
+	const char *cmd = spec_str(spec, "run");
+	int out[2];
+	pid_t pid;
 
 	if (!cmd)
 		return -EINVAL;
-	p = popen(cmd, "r");
-	if (!p) {
+	sc->host_buf[0] = sc->host_first[0] = '\0';
+	sc->host_found = !spec_str(spec, "expect");
+	if (pipe2(out, O_CLOEXEC)) {
 		fail(sc, "cannot run: %s", strerror(errno));
 		return 0;
 	}
-	while (fgets(line, sizeof(line), p)) {
-		line[strcspn(line, "\n")] = '\0';
-		if (!first[0])
-			snprintf(first, sizeof(first), "%s", line);
-		if (expect && strstr(line, expect) && !found) {
-			found = true;
-			snprintf(first, sizeof(first), "%s", line);
-		}
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		close(out[0]);
+		close(out[1]);
+		fail(sc, "cannot run: %s", strerror(errno));
+		return 0;
 	}
-	status = pclose(p);
-	if (!WIFEXITED(status) ||
-	    WEXITSTATUS(status) != (want_rc ? json_integer_value(want_rc) : 0))
-		fail(sc, "exit status %d (output: %s)", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-		     first);
-	else if (!found)
-		fail(sc, "output lacks \"%s\" (first line: %s)", expect, first);
-	else {
-		step_set_detail(sc, "%s", first);
-		pass(sc);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
 	}
+	close(out[1]);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	sc->host_pid = pid;
+	sc->host_fd = out[0];
+	host_poll(sc, spec);
 	return 0;
 }
 
 static void host_poll(struct scenario *sc, json_t *spec)
 {
+	json_t *want_rc = json_object_get(spec, "expect_rc");
+	bool eof = host_read(sc, spec);
+	int status;
+
+	if (!eof || waitpid(sc->host_pid, &status, WNOHANG) != sc->host_pid)
+		return;
+	close(sc->host_fd);
+	sc->host_fd = -1;
+	sc->host_pid = 0;
+	if (!WIFEXITED(status) ||
+	    WEXITSTATUS(status) != (want_rc ? json_integer_value(want_rc) : 0))
+		fail(sc, "exit status %d (output: %s)", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		     sc->host_first);
+	else if (!sc->host_found)
+		fail(sc, "output lacks \"%s\" (first line: %s)", spec_str(spec, "expect"),
+		     sc->host_first);
+	else {
+		step_set_detail(sc, "%s", sc->host_first);
+		pass(sc);
+	}
 }
 
 /* ---- kill: QEMU dies (SIGKILL); the host must notice and survive ----------- */
@@ -509,7 +651,8 @@ static void kill_poll(struct scenario *sc, json_t *spec)
 	json_t *st = host_status(&sc->host);
 
 	if (json_is_false(json_object_get(st, "attached"))) {
-		step_set_detail(sc, "QEMU killed; host detached it and kept running");
+		step_set_detail(sc, "%s killed; host detached it and kept running",
+				sc->synthetic ? "the synthetic guest" : "QEMU");
 		pass(sc);
 	}
 	json_decref(st);
@@ -551,20 +694,62 @@ static void sleep_poll(struct scenario *sc, json_t *spec)
 		pass(sc);
 }
 
+/* Every step kind, by name: docs/scenarios.md describes each, and
+ * docs/scenario.schema.json lists their keys. */
 static const struct step_kind step_kinds[] = {
-	{ "console", console_start, console_poll, "console line", 60, "match" },
-	{ "marker", marker_start, marker_poll, "guest marker", 60, "event,args,count" },
-	{ "version", version_start, version_poll, "VMBus version negotiated", 90, "expect" },
-	{ "bound", bound_start, bound_poll, "every offered device bound", 90, "" },
-	{ "status", status_start, status_poll, "host status", 60, "key,op,value,host_only" },
+	{ "console", console_start, console_poll, "console line", 60, "match",
+	  STEP_REAL_GUEST, console_check },
+	{ "marker", marker_start, marker_poll, "guest marker", 60, "event,args,count",
+	  STEP_ANY_GUEST, marker_check },
+	{ "version", version_start, version_poll, "VMBus version negotiated", 90, "expect",
+	  STEP_ANY_GUEST, version_check },
+	{ "bound", bound_start, bound_poll, "every offered device bound", 90, "device",
+	  STEP_ANY_GUEST, bound_check },
+	{ "unbound", unbound_start, unbound_poll, "device unbound", 60, "device",
+	  STEP_ANY_GUEST, unbound_check },
+	{ "status", status_start, status_poll, "host status", 60, "key,op,value,host_only",
+	  STEP_ANY_GUEST, status_check },
 	{ "control", control_start, control_poll, "host action", 90,
-	  "device,action,args,expect,show,expect_status,guest_may_exit" },
-	{ "guest", guest_start, guest_poll, "guest command", 60, "run,expect,expect_rc,retry" },
-	{ "poweroff", poweroff_start, poweroff_poll, "guest powered off", 60, "marker" },
-	{ "sleep", sleep_start, sleep_poll, "pause", 3600, "seconds" },
-	{ "host", host_start, host_poll, "host command", 120, "run,expect,expect_rc" },
-	{ "kill", kill_start, kill_poll, "QEMU killed", 10, "" },
-	{ "boot", boot_start, boot_poll, "guest booted again", 10, "" },
+	  "device,action,args,expect,show,expect_status,guest_may_exit",
+	  STEP_ANY_GUEST, control_check_spec },
+	{ "guest", guest_start, guest_poll, "guest command", 60, "run,expect,expect_rc,retry",
+	  STEP_REAL_GUEST, run_check },
+	{ "poweroff", poweroff_start, poweroff_poll, "guest powered off", 60, "marker",
+	  STEP_ANY_GUEST, NULL },
+	{ "sleep", sleep_start, sleep_poll, "pause", 3600, "seconds",
+	  STEP_ANY_GUEST, sleep_check },
+	{ "host", host_start, host_poll, "host command", 120, "run,expect,expect_rc",
+	  STEP_ANY_GUEST, run_check },
+	{ "kill", kill_start, kill_poll, "guest process killed", 10, "",
+	  STEP_ANY_GUEST, NULL },
+	{ "boot", boot_start, boot_poll, "guest booted again", 10, "",
+	  STEP_ANY_GUEST, NULL },
+	{ "channel", channel_start, channel_poll, "channel state", 30, "device,channel,state",
+	  STEP_ANY_GUEST, channel_check },
+	{ "driver", driver_start, driver_poll, "driver unbind/bind", 60, "device,action",
+	  STEP_ANY_GUEST, driver_check },
+	{ "rescind", rescind_start, rescind_poll, "channel rescinded", 30, "device,channel",
+	  STEP_ANY_GUEST, rescind_check },
+	{ "offer", offer_start, offer_poll, "channel offered again", 30, "device,channel",
+	  STEP_ANY_GUEST, offer_check },
+	{ "link", link_start, link_poll, "link state", 30, "device,up",
+	  STEP_ANY_GUEST, link_check },
+	{ "hot_add", hot_add_start, hot_add_poll, "disk hot-added", 60, "device,disk",
+	  STEP_ANY_GUEST, hot_add_check },
+	{ "hot_remove", hot_remove_start, hot_remove_poll, "disk hot-removed", 60, "device,lun",
+	  STEP_ANY_GUEST, hot_remove_check },
+	{ "delay", delay_start, delay_poll, "delay", 3600, "ms",
+	  STEP_ANY_GUEST, delay_check },
+	{ "dmesg", dmesg_start, dmesg_poll, "kernel message", 60, "match,absent",
+	  STEP_REAL_GUEST, dmesg_check },
+	{ "alive", alive_start, alive_poll, "guest alive", 10, "within_s",
+	  STEP_ANY_GUEST, alive_check },
+	{ "hostile", hostile_start, hostile_poll, "hostile input", 30,
+	  "send,hex,channel,message_type,conn_id,payload_size,control,fast,frame,pkt_type,"
+	  "offset8,len8,set,patch,counter,expect_status,expect_reply,serving",
+	  STEP_SYNTHETIC_GUEST, hostile_check },
+	{ "fault", step_fault_start, step_fault_poll, "host fault armed", 60, STEP_FAULT_KEYS,
+	  STEP_ANY_GUEST, NULL },
 };
 
 const struct step_kind *step_lookup(const char *name)

@@ -156,8 +156,17 @@ static int vm_spawn(struct vm *vm, struct event_base *base)
 	int in[2], out[2], logfd;
 	pid_t pid;
 
-	if (vm_build_argv(&vm->cfg, argv, argbuf, sizeof(argbuf)) < 0)
+	if (vm->cfg.argv) {
+		size_t n = 0;
+
+		while (vm->cfg.argv[n] && n < VM_ARGV_MAX - 1) {
+			argv[n] = (char *)vm->cfg.argv[n];
+			n++;
+		}
+		argv[n] = NULL;
+	} else if (vm_build_argv(&vm->cfg, argv, argbuf, sizeof(argbuf)) < 0) {
 		return -E2BIG;
+	}
 	if (pipe2(in, O_CLOEXEC))
 		return -errno;
 	if (pipe2(out, O_CLOEXEC)) {

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * scenario/vm: one guest — the patched QEMU (TCG) with the vmbus-user
- * plugin, booted with the test kernel and initramfs (tests/guest/), its
- * serial console on a pipe.  The console is parsed into lines; lines that
+ * scenario/vm: one guest process — the patched QEMU (TCG) with the
+ * vmbus-user plugin, booted with the test kernel and initramfs
+ * (tests/guest/), its serial console on a pipe; or the synthetic guest
+ * (`vmbus-guest agent`, vm_config.argv), which speaks the same console
+ * protocol on its stdin/stdout.  The console is parsed into lines; lines that
  * start with "@@VMBUSD " are the guest init's progress markers and
  * "@@OUT <id> " lines are command output (tests/guest/README.md).
  */
@@ -24,6 +26,9 @@ struct vm_config {
 	const char *console_log; /* every console line is appended here (may be NULL) */
 	const char *qemu_log;    /* QEMU's stderr */
 	const char *const *extra_args; /* more QEMU arguments, NULL-terminated (or NULL) */
+	/* Not QEMU but this program (NULL-terminated): the synthetic guest
+	 * (`vmbus-guest agent`), which speaks the same console protocol. */
+	const char *const *argv;
 	uint32_t vcpus;
 	uint32_t memory_mib;
 	bool no_reboot;          /* a guest reboot ends QEMU instead of resetting */

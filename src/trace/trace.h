@@ -123,10 +123,16 @@ struct trace_replay_opts {
 	unsigned session;       /* 1 = from the first ATTACH (default) */
 	unsigned timeout_s;     /* 0 = 60 */
 	const char *edit;       /* RULES.json: drop/patch/insert packets before replaying */
+	unsigned pace_percent;  /* captured pauses stretched to this (100: as captured) */
 };
 
 /* 0 every channel played to its end, 1 divergence (reported on out),
  * 2 unusable capture or set-up error, 3 timeout. */
 int trace_replay(const struct trace_replay_opts *o, FILE *out, FILE *errf);
+/* The host configuration ({"devices": [replay devices]}) that plays
+ * session `session` (0 or 1: the first) of capture `path`, edited by the
+ * rules file `edit` (NULL: none): what `vmbusd run` serves a scenario's
+ * guest with "replay".  NULL with the reason on errf. */
+json_t *trace_replay_config(const char *path, unsigned session, const char *edit, FILE *errf);
 
 #endif

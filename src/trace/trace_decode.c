@@ -449,10 +449,29 @@ void trace_decode_record(const struct trace_record *rec, struct trace_out *o)
 		break;
 	case VMBUS_TRACE_DATA_IN:
 	case VMBUS_TRACE_DATA_OUT:
-		if (h->proto == VMBUS_TRACE_PROTO_NETVSC)
+		/* Where the bytes lie (proto/trace.h, "Data records"). */
+		if (h->id) {
+			trace_out_summary(o, " gpadl=0x%x offset=%llu", h->id, (unsigned long long)h->arg);
+			trace_out_field(o, "data.gpadl", "0x%x", h->id);
+			trace_out_field(o, "data.offset", "%llu", (unsigned long long)h->arg);
+		} else {
+			trace_out_summary(o, " tid=0x%llx", (unsigned long long)h->arg);
+			if (h->vp)
+				trace_out_summary(o, " at=%u", h->vp);
+			trace_out_field(o, "data.trans_id", "0x%llx", (unsigned long long)h->arg);
+			trace_out_field(o, "data.offset", "%u", h->vp);
+		}
+		trace_out_field(o, "data.bytes", "%u", h->orig_len);
+		if (h->proto == VMBUS_TRACE_PROTO_NETVSC) {
 			trace_decode_rndis(rec->data, rec->data_len, o);
-		else
-			trace_out_summary(o, " %u bytes", h->orig_len);
+		} else {
+			/* The first bytes, enough to find a record by its data
+			 * (an edit of what a guest reads). */
+			trace_out_summary(o, " %u bytes [", h->orig_len);
+			for (uint32_t i = 0; i < MIN(rec->data_len, 8u); i++)
+				trace_out_summary(o, "%s%02x", i ? " " : "", rec->data[i]);
+			trace_out_summary(o, "%s]", rec->data_len > 8 ? " ..." : "");
+		}
 		break;
 	default:
 		break;

@@ -100,7 +100,7 @@ int trace_reader_next(struct trace_reader *r, struct trace_record *rec, struct j
 	if (rec->hdr.magic != VMBUS_TRACE_MAGIC)
 		return trace_reader_bad(r, err, "no vmbusd record magic", rec->hdr.magic,
 					VMBUS_TRACE_MAGIC);
-	if (rec->hdr.version != VMBUS_TRACE_VERSION)
+	if (rec->hdr.version < VMBUS_TRACE_VERSION_MIN || rec->hdr.version > VMBUS_TRACE_VERSION)
 		return trace_reader_bad(r, err, "unknown record version", rec->hdr.version,
 					VMBUS_TRACE_VERSION);
 	if (rec->hdr.hdr_len < sizeof(rec->hdr) || rec->hdr.hdr_len > ph.caplen)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `vmbusd replay FILE`: the host side of a captured session played against
- * a new guest.  The capture's offers become replay devices (devices/replay.c)
+ * a new guest.  The capture's offers become replay devices (devices/replay/replay.c)
  * with the same class and instance, each scripted with its channel's ring
  * packets in capture order; the real attach/, hv/ and vmbus/ layers serve
  * the guest, so negotiation, offers, GPADLs and relids are chosen anew and
@@ -12,9 +12,16 @@
  * --edit RULES.json drops, patches or inserts packets of the session first
  * (replay_edits_load below).
  *
- * Limits (README, "Replay"): subchannels are not offered (their packets are
- * skipped, with a warning); data the host moved through guest pages (disk
- * reads, netvsc receive buffers) is not in a capture, so it is not replayed.
+ * Data the captured host moved through guest pages outside the ring (a
+ * disk read's data, netvsc receive-buffer messages: capture version 2's
+ * DATA_OUT records) becomes data steps that the device writes into the new
+ * guest's pages for the same request.  Subchannels are offered where the
+ * captured host offered them, each with its own script, as part of their
+ * primary's replay device.
+ *
+ * Limits (README, "Replay"): what the guest wrote outside the ring
+ * (DATA_IN: a disk write's data, netvsc's RNDIS requests) is not compared;
+ * only ring packets are.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,6 +31,7 @@
 #include "core/hex.h"
 #include "host/host.h"
 #include "trace/trace_internal.h"
+#include "vmbusd/proto/nvsp.h"
 #include "vmbusd/proto/ring.h"
 #include "vmbusd/proto/vmbus.h"
 
@@ -31,10 +39,11 @@ struct replay_chan {
 	bool offered;
 	struct guid if_type, if_instance;
 	uint16_t sub_index;
+	uint32_t primary;       /* a subchannel: its primary's relid (0: none seen) */
 	uint8_t proto;
 	json_t *script;
 	uint32_t max_out;
-	uint32_t n_in, n_out;
+	uint32_t n_in, n_out, n_data;
 };
 
 struct replay_run {
@@ -143,21 +152,90 @@ static void replay_edits_free(struct replay_edits *ed)
 	free(ed->e);
 }
 
-static void replay_add_step(struct replay_chan *c, bool in, uint32_t seq, const uint8_t *p,
-			    uint32_t len)
+/* Where a guest packet of `proto` carries a GPADL handle the guest chose
+ * (byte of the packet), 0 if none: NVSP 1's SEND_RECV_BUF and
+ * SEND_SEND_BUF name the receive and send buffers (nvsp.h). */
+static uint32_t replay_gpadl_at(uint8_t proto, const uint8_t *p, uint32_t len)
+{
+	struct vmpacket_descriptor d;
+	uint32_t type, off;
+
+	if (proto != VMBUS_TRACE_PROTO_NETVSC || len < sizeof(d))
+		return 0;
+	memcpy(&d, p, sizeof(d));
+	off = (uint32_t)d.offset8 * 8;
+	if (d.type != VM_PKT_DATA_INBAND || (uint64_t)off + 8 > len)
+		return 0;
+	memcpy(&type, p + off, sizeof(type));
+	return type == NVSP_MSG1_SEND_RECV_BUF || type == NVSP_MSG1_SEND_SEND_BUF ? off + 4 : 0;
+}
+
+static void replay_add_step(struct replay_chan *c, bool in, uint32_t seq, uint64_t ts,
+			    const uint8_t *p, uint32_t len)
 {
 	char *hex = hex_encode(p, len);
+	uint32_t at = in ? replay_gpadl_at(c->proto, p, len) : 0;
+	json_t *step;
 
 	if (!c->script)
 		c->script = json_array();
-	json_array_append_new(c->script, json_pack("{s:b,s:I,s:s}", "in", in, "seq",
-						   (json_int_t)seq, "raw", hex ? hex : ""));
+	step = json_pack("{s:b,s:I,s:I,s:s}", "in", in, "seq", (json_int_t)seq, "ts", (json_int_t)ts,
+			 "raw", hex ? hex : "");
+	if (step && at)
+		json_object_set_new(step, "gpadl_at", json_integer(at));
+	json_array_append_new(c->script, step);
 	free(hex);
 	if (in) {
 		c->n_in++;
 	} else {
 		c->n_out++;
 		c->max_out = MAX(c->max_out, len);
+	}
+}
+
+/* A capture's DATA_OUT (proto/trace.h, "Data records"): bytes to put into
+ * the new guest's pages before the host packet that follows. */
+static void replay_add_data(struct replay_chan *c, const struct trace_record *rec,
+			    const uint8_t *bytes)
+{
+	const struct vmbus_trace_record *h = &rec->hdr;
+	char *hex;
+
+	if (!rec->data_len)
+		return;
+	hex = hex_encode(bytes, rec->data_len);
+
+	if (!c->script)
+		c->script = json_array();
+	json_array_append_new(c->script, json_pack(
+		"{s:b,s:I,s:I,s:I,s:I,s:I,s:s}", "data", 1, "seq", (json_int_t)h->seq, "ts",
+		(json_int_t)rec->ts_ns, "gpadl",
+		(json_int_t)h->id, "offset", (json_int_t)(h->id ? h->arg : h->vp), "tid",
+		(json_int_t)(h->id ? 0 : h->arg), "raw", hex ? hex : ""));
+	free(hex);
+	c->n_data++;
+}
+
+/* A subchannel's offer: its primary (same class and instance, index 0)
+ * offers it at this point of the session. */
+static void replay_add_offer(struct replay_chan *chans, uint32_t relid, uint32_t seq, uint64_t ts)
+{
+	struct replay_chan *c = &chans[relid];
+
+	for (uint32_t p = 1; p <= VMBUS_MAX_RELID; p++) {
+		struct replay_chan *pc = &chans[p];
+
+		if (p == relid || !pc->offered || pc->sub_index ||
+		    memcmp(&pc->if_type, &c->if_type, sizeof(c->if_type)) ||
+		    memcmp(&pc->if_instance, &c->if_instance, sizeof(c->if_instance)))
+			continue;
+		c->primary = p;
+		if (!pc->script)
+			pc->script = json_array();
+		json_array_append_new(pc->script, json_pack("{s:I,s:I,s:I}", "offer",
+							   (json_int_t)c->sub_index, "seq",
+							   (json_int_t)seq, "ts", (json_int_t)ts));
+		return;
 	}
 }
 
@@ -176,9 +254,12 @@ static bool replay_apply_edits(struct replay_edits *ed, struct replay_chan *c,
 		if (x->kind == EDIT_DROP) {
 			keep = false;
 		} else if (x->kind == EDIT_INSERT) {
-			replay_add_step(c, x->in, rec->hdr.seq, x->bytes, x->len);
-		} else if ((uint64_t)x->offset + x->len > rec->data_len || x->offset < 16) {
-			*bad = (int)i; /* patches stay inside the payload; the descriptor is the ring's */
+			replay_add_step(c, x->in, rec->hdr.seq, rec->ts_ns, x->bytes, x->len);
+		} else if ((uint64_t)x->offset + x->len > rec->data_len ||
+			   (rec->hdr.event != VMBUS_TRACE_DATA_OUT && x->offset < 16)) {
+			/* Patches stay inside the payload (the descriptor is the
+			 * ring's) or the data record's bytes. */
+			*bad = (int)i;
 		} else {
 			memcpy(copy + x->offset, x->bytes, x->len);
 		}
@@ -228,36 +309,46 @@ static int replay_load(const char *path, unsigned session, struct replay_chan *c
 			memcpy(&c->if_instance, &o->if_instance, sizeof(c->if_instance));
 			memcpy(&c->sub_index, (const uint8_t *)rec.data + 180, sizeof(c->sub_index));
 			c->proto = h->proto;
+			if (c->sub_index)
+				replay_add_offer(chans, h->relid, h->seq, rec.ts_ns);
 			continue;
 		}
-		if (h->event != VMBUS_TRACE_PKT_IN && h->event != VMBUS_TRACE_PKT_OUT)
+		if (h->event != VMBUS_TRACE_PKT_IN && h->event != VMBUS_TRACE_PKT_OUT &&
+		    h->event != VMBUS_TRACE_DATA_OUT)
 			continue;
-		if ((h->flags & VMBUS_TRACE_FLAG_SNAPPED) || rec.data_len < 16 ||
-		    rec.data_len != h->orig_len) {
+		if ((h->flags & VMBUS_TRACE_FLAG_SNAPPED) || rec.data_len != h->orig_len ||
+		    (h->event != VMBUS_TRACE_DATA_OUT && rec.data_len < 16)) {
 			fprintf(errf, "vmbusd replay: %s: record #%u is snapped (--trace-snap): a replay "
-				"needs whole packets\n", path, h->seq);
+				"needs whole packets and data\n", path, h->seq);
+			rc = 2;
 			break;
 		}
-		uint8_t *copy = malloc(rec.data_len);
+		uint8_t *copy = malloc(rec.data_len + 1);
 		int bad = -1;
 
 		if (!copy)
 			break;
 		memcpy(copy, rec.data, rec.data_len);
-		if (replay_apply_edits(ed, c, &rec, copy, &bad))
-			replay_add_step(c, h->event == VMBUS_TRACE_PKT_IN, h->seq, copy, rec.data_len);
+		if (replay_apply_edits(ed, c, &rec, copy, &bad)) {
+			if (h->event == VMBUS_TRACE_DATA_OUT)
+				replay_add_data(c, &rec, copy);
+			else
+				replay_add_step(c, h->event == VMBUS_TRACE_PKT_IN, h->seq, rec.ts_ns, copy,
+						rec.data_len);
+		}
 		free(copy);
 		if (bad >= 0) {
 			fprintf(errf, "vmbusd replay: edits[%d]: the patch does not fit inside record "
-				"#%u's payload (bytes 16..%u)\n", bad, h->seq, rec.data_len);
+				"#%u's payload (bytes %u..%u)\n", bad, h->seq,
+				h->event == VMBUS_TRACE_DATA_OUT ? 0 : 16, rec.data_len);
 			rc = 2;
 			break;
 		}
 	}
 	for (size_t i = 0; rc == 0 && i < ed->n; i++) {
 		if (!ed->e[i].used) {
-			fprintf(errf, "vmbusd replay: edits[%zu]: record #%u is not a ring packet of "
-				"session %u\n", i, ed->e[i].record, session);
+			fprintf(errf, "vmbusd replay: edits[%zu]: record #%u is not a ring packet or "
+				"data_out record of session %u\n", i, ed->e[i].record, session);
 			rc = 2;
 		}
 	}
@@ -356,7 +447,8 @@ static void replay_poll(evutil_socket_t fd, short what, void *opaque)
 			run->result = 1;
 			run->diverged = st;
 			run->dev_name = hd->name;
-			run->proto = run->chans[json_integer_value(json_object_get(st, "relid"))].proto;
+			run->proto = run->chans[json_integer_value(json_object_get(st, "capture_relid")) &
+						VMBUS_MAX_RELID].proto;
 			event_base_loopbreak(run->base);
 			return;
 		}
@@ -375,6 +467,13 @@ static void replay_timeout(evutil_socket_t fd, short what, void *opaque)
 	event_base_loopbreak(opaque);
 }
 
+/* The signal/size settings of a channel's offer. */
+static bool replay_is_ic(const struct replay_chan *c)
+{
+	return (c->proto >= VMBUS_TRACE_PROTO_HEARTBEAT && c->proto <= VMBUS_TRACE_PROTO_KVP) ||
+	       c->proto == VMBUS_TRACE_PROTO_VSS || c->proto == VMBUS_TRACE_PROTO_FCOPY;
+}
+
 static json_t *replay_config(struct replay_chan *chans, FILE *errf, unsigned *n_dev)
 {
 	json_t *devs = json_array();
@@ -383,60 +482,115 @@ static json_t *replay_config(struct replay_chan *chans, FILE *errf, unsigned *n_
 	for (uint32_t relid = 1; relid <= VMBUS_MAX_RELID; relid++) {
 		struct replay_chan *c = &chans[relid];
 		char cls[GUID_STR_LEN], inst[GUID_STR_LEN], name[64];
-		bool ic = (c->proto >= VMBUS_TRACE_PROTO_HEARTBEAT && c->proto <= VMBUS_TRACE_PROTO_KVP) ||
-			  c->proto == VMBUS_TRACE_PROTO_VSS || c->proto == VMBUS_TRACE_PROTO_FCOPY;
+		json_t *subs = json_array();
 
 		if (!c->offered) {
 			if (c->script)
 				fprintf(errf, "vmbusd replay: relid %u has packets but no offer in the "
 					"session: skipped\n", relid);
+			json_decref(subs);
 			continue;
 		}
 		if (c->sub_index) {
-			if (c->script)
-				fprintf(errf, "vmbusd replay: relid %u is subchannel %u: subchannels are "
-					"not replayed (%u packets skipped)\n", relid, c->sub_index,
+			if (!c->primary && c->script)
+				fprintf(errf, "vmbusd replay: relid %u is subchannel %u of no primary in "
+					"the session: %u packets skipped\n", relid, c->sub_index,
 					c->n_in + c->n_out);
+			json_decref(subs);
 			continue;
+		}
+		/* Its subchannels play as part of it (offered by its script). */
+		for (uint32_t s = 1; s <= VMBUS_MAX_RELID; s++) {
+			struct replay_chan *sc = &chans[s];
+
+			if (sc->offered && sc->sub_index && sc->primary == relid)
+				json_array_append_new(subs, json_pack(
+					"{s:I,s:I,s:I,s:o}", "index", (json_int_t)sc->sub_index,
+					"capture_relid", (json_int_t)s, "max_pkt_size",
+					(json_int_t)MAX(sc->max_out, 4096u), "script",
+					sc->script ? json_incref(sc->script) : json_array()));
 		}
 		guid_format(&c->if_type, cls);
 		guid_format(&c->if_instance, inst);
 		snprintf(name, sizeof(name), "relid%u-%s", relid, trace_proto_name(c->proto));
 		json_array_append_new(devs, json_pack(
-			"{s:s,s:s,s:s,s:s,s:I,s:b,s:o}", "type", "replay", "name", name, "class", cls,
-			"instance", inst, "max_pkt_size", (json_int_t)MAX(c->max_out, 4096u),
-			"signal_every_packet", ic, "script",
-			c->script ? json_incref(c->script) : json_array()));
+			"{s:s,s:s,s:s,s:s,s:I,s:I,s:b,s:o,s:o}", "type", "replay", "name", name,
+			"class", cls, "instance", inst, "capture_relid", (json_int_t)relid,
+			"max_pkt_size", (json_int_t)MAX(c->max_out, 4096u),
+			"signal_every_packet", replay_is_ic(c), "script",
+			c->script ? json_incref(c->script) : json_array(), "subchannels", subs));
 		(*n_dev)++;
 	}
 	return json_pack("{s:o}", "devices", devs);
+}
+
+/* Edits, capture, configuration: the host config ({"devices": [...]}) or
+ * NULL (the reason on errf). */
+static json_t *replay_build(const char *path, unsigned session, const char *edit,
+			    struct replay_chan *chans, unsigned *n_dev, FILE *errf)
+{
+	struct replay_edits edits = { 0 };
+	json_t *root = NULL;
+
+	*n_dev = 0;
+	if ((!edit || !replay_edits_load(edit, &edits, errf)) &&
+	    !replay_load(path, session ? session : 1, chans, &edits, errf)) {
+		root = replay_config(chans, errf, n_dev);
+		if (!*n_dev) {
+			fprintf(errf, "vmbusd replay: %s: no channel to replay in session %u\n", path,
+				session ? session : 1);
+			json_decref(root);
+			root = NULL;
+		}
+	}
+	replay_edits_free(&edits);
+	return root;
+}
+
+static void replay_chans_free(struct replay_chan *chans)
+{
+	for (uint32_t i = 0; chans && i <= VMBUS_MAX_RELID; i++)
+		json_decref(chans[i].script);
+	free(chans);
+}
+
+json_t *trace_replay_config(const char *path, unsigned session, const char *edit, FILE *errf)
+{
+	struct replay_chan *chans = calloc(VMBUS_MAX_RELID + 1, sizeof(*chans));
+	unsigned n_dev;
+	json_t *root;
+
+	if (!chans)
+		return NULL;
+	root = replay_build(path, session, edit, chans, &n_dev, errf);
+	replay_chans_free(chans);
+	return root;
 }
 
 int trace_replay(const struct trace_replay_opts *o, FILE *out, FILE *errf)
 {
 	struct replay_chan *chans = calloc(VMBUS_MAX_RELID + 1, sizeof(*chans));
 	struct replay_run run = { .result = -1, .chans = chans };
-	struct replay_edits edits = { 0 };
 	struct json_err err = { "" };
 	struct host_config cfg;
 	struct event *tick = NULL, *deadline = NULL;
 	struct timeval tv = { 0, 50000 }, tmo = { o->timeout_s ? o->timeout_s : 60, 0 };
 	struct host host;
 	json_t *root = NULL;
-	unsigned n_dev = 0, matched = 0, sent = 0;
+	unsigned n_dev = 0, matched = 0, sent = 0, data = 0;
 	int rc = 2;
 
 	if (!chans)
 		return 2;
-	if (o->edit && replay_edits_load(o->edit, &edits, errf))
+	root = replay_build(o->path, o->session, o->edit, chans, &n_dev, errf);
+	if (!root)
 		goto out;
-	if (replay_load(o->path, o->session ? o->session : 1, chans, &edits, errf))
-		goto out;
-	root = replay_config(chans, errf, &n_dev);
-	if (!n_dev) {
-		fprintf(errf, "vmbusd replay: %s: no channel to replay in session %u\n", o->path,
-			o->session ? o->session : 1);
-		goto out;
+	{
+		json_t *dev;
+		size_t i;
+
+		json_array_foreach(json_object_get(root, "devices"), i, dev)
+			json_object_set_new(dev, "pace_percent", json_integer(o->pace_percent));
 	}
 	if (host_config_from_json(root, &cfg, &err)) {
 		fprintf(errf, "vmbusd replay: %s\n", err.msg);
@@ -461,6 +615,7 @@ int trace_replay(const struct trace_replay_opts *o, FILE *out, FILE *errf)
 
 		matched += (unsigned)json_integer_value(json_object_get(st, "matched"));
 		sent += (unsigned)json_integer_value(json_object_get(st, "sent"));
+		data += (unsigned)json_integer_value(json_object_get(st, "data_written"));
 		if (run.result < 0)
 			fprintf(out, "  %s: %s, step %lld of %lld\n", host.devices[i].name,
 				json_string_value(json_object_get(st, "state")),
@@ -474,7 +629,8 @@ int trace_replay(const struct trace_replay_opts *o, FILE *out, FILE *errf)
 		rc = 1;
 	} else if (run.result == 0) {
 		fprintf(out, "replay: every channel played to its end: %u guest packets matched, "
-			"%u host packets sent, no divergence\n", matched, sent);
+			"%u host packets sent, %u data records written, no divergence\n", matched,
+			sent, data);
 		rc = 0;
 	} else {
 		fprintf(out, "replay: timeout: %u guest packets matched, %u host packets sent\n",
@@ -489,9 +645,6 @@ out:
 	if (run.base)
 		event_base_free(run.base);
 	json_decref(root);
-	for (uint32_t i = 0; i <= VMBUS_MAX_RELID; i++)
-		json_decref(chans[i].script);
-	free(chans);
-	replay_edits_free(&edits);
+	replay_chans_free(chans);
 	return rc;
 }

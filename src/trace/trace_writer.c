@@ -51,6 +51,7 @@
 #define TRACE_HDR_LEN ((uint32_t)sizeof(struct vmbus_trace_record))
 #define TRACE_BUF_SIZE (1u << 20) /* > the largest record: one always fits */
 #define TRACE_FLUSH_NS 50000000ull
+#define TRACE_DATA_CHUNK (128u * 1024) /* data bytes per record (below the record cap) */
 #define TRACE_PCAP_HDR ((uint32_t)sizeof(struct pcap_record_header_wire))
 _Static_assert(TRACE_BUF_SIZE >= VMBUS_TRACE_MAX_RECORD + 16, "a record always fits the buffer");
 
@@ -174,10 +175,30 @@ static void trace_record_relid(struct trace_writer *w, struct vmbus_trace_record
 		w->relid_proto[h->relid] = trace_proto_of_class(&o->if_type);
 }
 
-static void trace_sink_write(void *opaque, uint16_t event, uint32_t relid, uint32_t vp,
-			     uint32_t id, uint64_t arg, const void *data, size_t len)
+/* Copies `keep` bytes of the iovecs, from byte `skip` on, to dst. */
+static void trace_gather(uint8_t *dst, const struct iovec *iov, int iovcnt, size_t skip,
+			 size_t keep)
 {
-	struct trace_writer *w = opaque;
+	for (int i = 0; i < iovcnt && keep; i++) {
+		size_t c;
+
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		c = MIN(keep, iov[i].iov_len - skip);
+		memcpy(dst, (const uint8_t *)iov[i].iov_base + skip, c);
+		dst += c;
+		keep -= c;
+		skip = 0;
+	}
+}
+
+/* One record of `len` data bytes, bytes [skip, skip + len) of the iovecs. */
+static void trace_write_one(struct trace_writer *w, uint16_t event, uint32_t relid, uint32_t vp,
+			    uint32_t id, uint64_t arg, const struct iovec *iov, int iovcnt,
+			    size_t skip, size_t len)
+{
 	struct vmbus_trace_record h = {
 		.magic = VMBUS_TRACE_MAGIC,
 		.version = VMBUS_TRACE_VERSION,
@@ -196,15 +217,14 @@ static void trace_sink_write(void *opaque, uint16_t event, uint32_t relid, uint3
 	uint64_t now;
 	uint8_t *dst;
 
-	if (!data)
-		len = 0;
 	keep = (uint32_t)MIN(len, (size_t)w->snap);
 	if (keep < len)
 		h.flags |= VMBUS_TRACE_FLAG_SNAPPED;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	pthread_mutex_lock(&w->lock);
 	if (event == VMBUS_TRACE_MSG_IN || event == VMBUS_TRACE_MSG_OUT)
-		trace_record_relid(w, &h, data, len);
+		trace_record_relid(w, &h, iovcnt ? iov[0].iov_base : NULL,
+				   iovcnt ? MIN(len, iov[0].iov_len) : 0);
 	if (h.relid <= VMBUS_MAX_RELID)
 		h.proto = w->relid_proto[h.relid];
 	if (event == VMBUS_TRACE_ATTACH)
@@ -228,7 +248,7 @@ static void trace_sink_write(void *opaque, uint16_t event, uint32_t relid, uint3
 	memcpy(dst, &ph, TRACE_PCAP_HDR);
 	memcpy(dst + TRACE_PCAP_HDR, &h, TRACE_HDR_LEN);
 	if (keep)
-		memcpy(dst + TRACE_PCAP_HDR + TRACE_HDR_LEN, data, keep);
+		trace_gather(dst + TRACE_PCAP_HDR + TRACE_HDR_LEN, iov, iovcnt, skip, keep);
 	w->buf_len += TRACE_PCAP_HDR + ph.caplen;
 	w->file_bytes += TRACE_PCAP_HDR + ph.caplen;
 	w->stats.bytes += TRACE_PCAP_HDR + ph.caplen;
@@ -238,6 +258,27 @@ static void trace_sink_write(void *opaque, uint16_t event, uint32_t relid, uint3
 	    event == VMBUS_TRACE_RESET || event == VMBUS_TRACE_DETACH)
 		trace_flush(w, now);
 	pthread_mutex_unlock(&w->lock);
+}
+
+static void trace_sink_write(void *opaque, uint16_t event, uint32_t relid, uint32_t vp,
+			     uint32_t id, uint64_t arg, const struct iovec *iov, int iovcnt,
+			     size_t len)
+{
+	struct trace_writer *w = opaque;
+	size_t have = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		have += iov[i].iov_len;
+	len = MIN(len, have);
+	if ((event != VMBUS_TRACE_DATA_IN && event != VMBUS_TRACE_DATA_OUT) || len <= TRACE_DATA_CHUNK) {
+		trace_write_one(w, event, relid, vp, id, arg, iov, iovcnt, 0, len);
+		return;
+	}
+	/* Data larger than a record (a 1 MiB disk read) goes out in chunks,
+	 * each saying where its bytes lie (proto/trace.h, "Data records"). */
+	for (size_t off = 0; off < len; off += TRACE_DATA_CHUNK)
+		trace_write_one(w, event, relid, id ? vp : (uint32_t)off, id, id ? arg + off : arg,
+				iov, iovcnt, off, MIN((size_t)TRACE_DATA_CHUNK, len - off));
 }
 
 static void trace_writer_free(struct trace_writer *w)

@@ -30,11 +30,25 @@ void vmbus_chan_signal_guest(struct vmbus_channel *ch)
 	ret = synic_signal_event(ch->srv->hv, ch->target_vp, VMBUS_MESSAGE_SINT, ch->relid);
 	if (ret == 0) {
 		ch->stats.signals_out++;
+		/* The guest's answer will come as a monitor bit (monitor.c). */
+		if (ch->monitor_offered)
+			vmbus_monitor_kick(ch->srv);
 		return;
 	}
 	ch->stats.signal_errors++;
 	log_guest("vmbus: relid %u: signal to VP %u failed: %s", ch->relid, ch->target_vp,
 		  strerror(-ret));
+}
+
+/* HvSignalEvent and the monitor scan (monitor.c) both end here. */
+void vmbus_chan_signalled(struct vmbus_channel *ch)
+{
+	if (ch->srv->outq_head)
+		vmbus_server_flush(ch->srv);
+	if (__builtin_expect((fault_class_mask & FAULT_BIT(FAULT_HELD_BIT)) != 0, 0) && ch->open &&
+	    !ch->closing && !ch->broken)
+		vmbus_fault_chan_signalled(ch);
+	vmbus_chan_run_notify(ch);
 }
 
 static void vmbus_chan_on_event(void *opaque, uint32_t conn_id)
@@ -43,11 +57,7 @@ static void vmbus_chan_on_event(void *opaque, uint32_t conn_id)
 
 	ch->stats.signals_in++;
 	trace_emit(VMBUS_TRACE_SIGNAL_IN, ch->relid, VMBUS_TRACE_VP_NONE, conn_id, 0, NULL, 0);
-	if (ch->srv->outq_head)
-		vmbus_server_flush(ch->srv);
-	if (!ch->open || ch->closing || ch->broken || !ch->ops->notify)
-		return;
-	ch->ops->notify(ch);
+	vmbus_chan_signalled(ch);
 }
 
 int vmbus_chan_register_port(struct vmbus_channel *ch)
@@ -75,6 +85,7 @@ void vmbus_chan_close(struct vmbus_channel *ch)
 		ch->ops->close(ch);
 	if (ch->kick_ev)
 		evtimer_del(ch->kick_ev);
+	vmbus_fault_chan_close(ch);
 	vmbus_ring_unmap(&ch->in);
 	vmbus_ring_unmap(&ch->out);
 	ch->open = false;
@@ -84,6 +95,7 @@ void vmbus_chan_close(struct vmbus_channel *ch)
 	ch->ring_gpadl = NULL;
 	if (g)
 		vmbus_gpadl_release(ch->srv, g);
+	vmbus_monitor_update(ch->srv);
 }
 
 /* Maps both rings; 0 or a reason for the log. */
@@ -178,6 +190,9 @@ void vmbus_handle_open_channel(struct vmbus_server *srv, uint32_t vp, const void
 	srv->stats.channels_opened++;
 	res.status = 0;
 	vmbus_post(srv, &res, sizeof(res));
+	/* A freshly opened channel talks: scan at the latency. */
+	vmbus_monitor_kick(srv);
+	vmbus_monitor_update(srv);
 	if (ch->signal_deferred) {
 		ch->signal_deferred = false;
 		vmbus_chan_signal_guest(ch);

@@ -53,13 +53,17 @@ void vmbus_send_offer(struct vmbus_channel *ch)
 		.if_instance = ch->params.if_instance,
 		.sub_channel_index = ch->params.sub_channel_index,
 		.child_relid = ch->relid,
-		.monitorid = 0,
-		/* No monitor pages: the guest signals us with HvSignalEvent. */
-		.monitor_allocated = 0,
 		.is_dedicated_interrupt = 1,
 		.connection_id = ch->conn_id,
 	};
 
+	/* Monitored (facts §5.5) only when the channel has a monitor id and
+	 * the guest's monitor pages are usable; otherwise it signals us with
+	 * HvSignalEvent. */
+	if (vmbus_monitor_offer(ch)) {
+		msg.monitorid = (uint8_t)ch->monitor_id;
+		msg.monitor_allocated = 1;
+	}
 	memcpy(msg.user_def, ch->user_def, sizeof(msg.user_def));
 	ch->offered = true;
 	ch->srv->stats.offers_sent++;
@@ -70,8 +74,7 @@ static void vmbus_chan_kick(evutil_socket_t fd, short what, void *opaque)
 {
 	struct vmbus_channel *ch = opaque;
 
-	if (ch->open && !ch->closing && ch->ops->notify)
-		ch->ops->notify(ch);
+	vmbus_chan_run_notify(ch);
 }
 
 void vmbus_chan_notify_later(struct vmbus_channel *ch)
@@ -126,6 +129,7 @@ struct vmbus_channel *vmbus_offer(struct vmbus_server *srv, const struct vmbus_o
 	ch->params.user_def = ch->user_def;
 	ch->relid = relid;
 	ch->conn_id = VMBUS_CONN_ID_BASE + relid;
+	ch->monitor_id = -1;
 	vmbus_chan_inherit_label(ch);
 	ch->max_pkt = p->max_pkt_size ? p->max_pkt_size : VMBUS_DEFAULT_MAX_PKT;
 	if (srv->base && !(ch->kick_ev = evtimer_new(srv->base, vmbus_chan_kick, ch))) {
@@ -141,6 +145,7 @@ struct vmbus_channel *vmbus_offer(struct vmbus_server *srv, const struct vmbus_o
 	srv->relids[relid] = ch;
 	*srv->chan_tail = ch;
 	srv->chan_tail = &ch->next;
+	vmbus_monitor_inherit(ch);
 	if (srv->state == VMBUS_OFFERS_SENT)
 		vmbus_send_offer(ch);
 	return ch;
@@ -152,6 +157,7 @@ void vmbus_chan_free(struct vmbus_channel *ch)
 	struct vmbus_channel **pp;
 
 	vmbus_chan_close(ch);
+	vmbus_monitor_release(ch);
 	vmbus_gpadl_drop(srv, ch);
 	if (ch->port_registered)
 		hv_unregister_event_port(srv->hv, ch->conn_id);
@@ -164,6 +170,7 @@ void vmbus_chan_free(struct vmbus_channel *ch)
 	if (srv->chan_tail == &ch->next)
 		srv->chan_tail = pp;
 	srv->relids[ch->relid] = NULL;
+	vmbus_fault_chan_free(ch);
 	if (ch->kick_ev)
 		event_free(ch->kick_ev);
 	free(ch->rx_buf);
@@ -174,7 +181,12 @@ void vmbus_rescind(struct vmbus_channel *ch)
 {
 	struct vmbus_msg_rescind_offer msg = { .header.msgtype = CHANNELMSG_RESCIND_CHANNELOFFER };
 
-	if (!ch || ch->rescinded)
+	if (!ch)
+		return;
+	/* The device's own rescind wins over the operator's withdrawal: the
+	 * channel is freed once released, not kept for a re-offer. */
+	ch->withdrawn = false;
+	if (ch->rescinded)
 		return;
 	if (!ch->offered) {
 		vmbus_chan_free(ch);
@@ -194,7 +206,7 @@ void vmbus_handle_request_offers(struct vmbus_server *srv, uint32_t vp, const vo
 	struct vmbus_msg_header done = { .msgtype = CHANNELMSG_ALLOFFERS_DELIVERED };
 
 	for (struct vmbus_channel *ch = srv->chan_head; ch; ch = ch->next)
-		if (!ch->rescinded)
+		if (!ch->rescinded && !ch->withdrawn)
 			vmbus_send_offer(ch);
 	srv->state = VMBUS_OFFERS_SENT;
 	vmbus_post(srv, &done, sizeof(done));
@@ -212,7 +224,60 @@ void vmbus_handle_relid_released(struct vmbus_server *srv, uint32_t vp, const vo
 			  m->child_relid);
 		return;
 	}
+	if (ch->withdrawn) {
+		/* Kept for vmbus_chan_reoffer(): the guest forgot it, so do its
+		 * GPADLs (Linux tears down nothing after a rescind). */
+		vmbus_gpadl_drop(srv, ch);
+		ch->rescinded = false;
+		ch->offered = false;
+		return;
+	}
 	vmbus_chan_free(ch);
+}
+
+/*
+ * The operator's rescind: the guest sees exactly what vmbus_rescind()
+ * sends (close first, then RESCIND_CHANNELOFFER; Linux answers with
+ * RELID_RELEASED, facts §5.3), but the channel object, its relid and its
+ * device stay, so the same channel can be offered again.  A channel the
+ * guest has not seen is only marked.
+ */
+int vmbus_chan_withdraw(struct vmbus_channel *ch)
+{
+	struct vmbus_msg_rescind_offer msg = { .header.msgtype = CHANNELMSG_RESCIND_CHANNELOFFER };
+
+	if (ch->withdrawn || ch->rescinded)
+		return -EALREADY;
+	ch->withdrawn = true;
+	if (!ch->offered)
+		return 0;
+	vmbus_chan_close(ch);
+	ch->rescinded = true;
+	msg.child_relid = ch->relid;
+	vmbus_post(ch->srv, &msg, sizeof(msg));
+	return 0;
+}
+
+int vmbus_chan_reoffer(struct vmbus_channel *ch)
+{
+	if (!ch->withdrawn)
+		return -EALREADY;
+	if (ch->rescinded)
+		return -EBUSY; /* the guest has not released the relid yet */
+	ch->withdrawn = false;
+	if (ch->srv->state == VMBUS_OFFERS_SENT)
+		vmbus_send_offer(ch);
+	return 0;
+}
+
+bool vmbus_chan_is_withdrawn(const struct vmbus_channel *ch)
+{
+	return ch->withdrawn;
+}
+
+bool vmbus_chan_is_rescinded(const struct vmbus_channel *ch)
+{
+	return ch->rescinded;
 }
 
 /* ---- accessors ------------------------------------------------------------ */

@@ -54,6 +54,14 @@ static void vmbus_outq_arm(struct vmbus_server *srv)
 		evtimer_add(srv->outq_ev, &tv);
 }
 
+void vmbus_outq_arm_us(struct vmbus_server *srv, uint64_t us)
+{
+	struct timeval tv = { (time_t)(us / 1000000u), (suseconds_t)(us % 1000000u) };
+
+	if (srv->outq_ev)
+		evtimer_add(srv->outq_ev, &tv);
+}
+
 static void vmbus_outq_clear(struct vmbus_server *srv)
 {
 	struct vmbus_outmsg *m, *next;
@@ -65,6 +73,7 @@ static void vmbus_outq_clear(struct vmbus_server *srv)
 	srv->outq_head = NULL;
 	srv->outq_tail = &srv->outq_head;
 	srv->outq_len = 0;
+	srv->outq_hold_until_ns = 0;
 	if (srv->outq_ev)
 		evtimer_del(srv->outq_ev);
 }
@@ -73,6 +82,18 @@ int vmbus_server_flush(struct vmbus_server *srv)
 {
 	struct vmbus_outmsg *m;
 
+	/* timing.delay: the queue waits as a whole (its timer is armed). */
+	if (__builtin_expect(srv->outq_hold_until_ns != 0, 0)) {
+		uint64_t now = now_ns();
+
+		if (now < srv->outq_hold_until_ns) {
+			/* Early (the timer's clock is not ours, or a guest
+			 * message flushed): wait for the rest of the hold. */
+			vmbus_outq_arm_us(srv, (srv->outq_hold_until_ns - now) / 1000u + 1);
+			return (int)srv->outq_len;
+		}
+		srv->outq_hold_until_ns = 0;
+	}
 	while ((m = srv->outq_head) != NULL) {
 		int ret = vmbus_post_now(srv, m->data, m->size);
 
@@ -99,12 +120,30 @@ static void vmbus_outq_timer(evutil_socket_t fd, short what, void *opaque)
 	vmbus_server_flush(opaque);
 }
 
-void vmbus_post(struct vmbus_server *srv, const void *msg, uint32_t size)
+void vmbus_outq_push(struct vmbus_server *srv, const void *msg, uint32_t size)
 {
 	struct vmbus_outmsg *m;
+
+	if (srv->outq_len >= VMBUS_OUTQ_MAX || !(m = calloc(1, sizeof(*m)))) {
+		srv->stats.post_errors++;
+		log_guest("vmbus: message queue full (guest not taking messages), type %u dropped",
+			  *(const uint32_t *)msg);
+		return;
+	}
+	memcpy(m->data, msg, size & ~SYNIC_POST_CLAIM_OVERSIZE);
+	m->size = size;
+	*srv->outq_tail = m;
+	srv->outq_tail = &m->next;
+	srv->outq_len++;
+	srv->stats.post_queued++;
+	vmbus_outq_arm(srv);
+}
+
+void vmbus_post_plain(struct vmbus_server *srv, const void *msg, uint32_t size)
+{
 	int ret;
 
-	if (size > VMBUS_MSG_MAX) {
+	if ((size & ~SYNIC_POST_CLAIM_OVERSIZE) > VMBUS_MSG_MAX) {
 		srv->stats.post_errors++;  /* a host bug: no message is that long */
 		return;
 	}
@@ -120,19 +159,16 @@ void vmbus_post(struct vmbus_server *srv, const void *msg, uint32_t size)
 			return;
 		}
 	}
-	if (srv->outq_len >= VMBUS_OUTQ_MAX || !(m = calloc(1, sizeof(*m)))) {
-		srv->stats.post_errors++;
-		log_guest("vmbus: message queue full (guest not taking messages), type %u dropped",
-			  *(const uint32_t *)msg);
+	vmbus_outq_push(srv, msg, size);
+}
+
+void vmbus_post(struct vmbus_server *srv, const void *msg, uint32_t size)
+{
+	/* One branch when no message fault is armed and nothing is held. */
+	if (__builtin_expect((fault_class_mask & VMBUS_FAULT_MSG_MASK) != 0, 0) &&
+	    size <= VMBUS_MSG_MAX && vmbus_fault_post(srv, msg, size))
 		return;
-	}
-	memcpy(m->data, msg, size);
-	m->size = size;
-	*srv->outq_tail = m;
-	srv->outq_tail = &m->next;
-	srv->outq_len++;
-	srv->stats.post_queued++;
-	vmbus_outq_arm(srv);
+	vmbus_post_plain(srv, msg, size);
 }
 
 /* ---- negotiation, unload, hv_sock ------------------------------------- */
@@ -191,6 +227,8 @@ static void vmbus_handle_initiate_contact(struct vmbus_server *srv, uint32_t vp,
 		resp.msg_conn_id = v >= VMBUS_VERSION_WIN10_V5 ? VMBUS_MESSAGE_CONNECTION_ID : 0;
 		log_info("vmbus: guest connected, version %u.%u, messages to VP %u", v >> 16,
 			 v & 0xFFFF, srv->target_vcpu);
+		/* Every version carries the monitor pages (facts §5.1). */
+		vmbus_monitor_connect(srv, ic->monitor_page1, ic->monitor_page2);
 	} else {
 		srv->stats.versions_refused++;
 	}
@@ -325,12 +363,16 @@ struct vmbus_server *vmbus_server_new(struct hv_partition *hv, struct event_base
 
 	if (!srv)
 		return NULL;
+	srv->mon.timer_fd = -1; /* vmbus_monitor_fini() on the failure path */
 	srv->hv = hv;
 	srv->base = base;
 	srv->max_version = cfg && cfg->max_version ? cfg->max_version : VMBUS_VERSION_WIN10_V5_3;
 	srv->chan_tail = &srv->chan_head;
 	srv->outq_tail = &srv->outq_head;
 	if (base && !(srv->outq_ev = evtimer_new(base, vmbus_outq_timer, srv)))
+		goto fail;
+	if (vmbus_monitor_init(srv, cfg ? cfg->monitor_latency_us : 0,
+			       cfg ? cfg->monitor_idle_us : 0) < 0)
 		goto fail;
 	ret = hv_register_message_port(hv, VMBUS_MESSAGE_CONNECTION_ID, vmbus_on_message, srv);
 	if (ret < 0) {
@@ -346,6 +388,7 @@ struct vmbus_server *vmbus_server_new(struct hv_partition *hv, struct event_base
 	}
 	return srv;
 fail:
+	vmbus_monitor_fini(srv);
 	if (srv->outq_ev)
 		event_free(srv->outq_ev);
 	free(srv);
@@ -359,12 +402,16 @@ void vmbus_server_drop_all(struct vmbus_server *srv)
 	for (ch = srv->chan_head; ch; ch = ch->next)
 		vmbus_chan_close(ch);
 	vmbus_gpadl_drop(srv, NULL);
+	vmbus_monitor_disconnect(srv);
 	for (ch = srv->chan_head; ch; ch = next) {
 		next = ch->next;
-		if (ch->rescinded)
+		if (ch->rescinded && !ch->withdrawn) {
 			vmbus_chan_free(ch);
-		else
+		} else {
+			/* A withdrawn channel's relid is released by the reset. */
+			ch->rescinded = false;
 			ch->offered = false;
+		}
 	}
 }
 
@@ -372,6 +419,7 @@ void vmbus_server_reset(struct vmbus_server *srv)
 {
 	vmbus_server_drop_all(srv);
 	vmbus_outq_clear(srv);
+	vmbus_fault_server_reset(srv);
 	srv->state = VMBUS_DISCONNECTED;
 	srv->version = 0;
 	srv->target_vcpu = 0;
@@ -385,8 +433,10 @@ void vmbus_server_free(struct vmbus_server *srv)
 	while (srv->chan_head)
 		vmbus_chan_free(srv->chan_head);
 	vmbus_outq_clear(srv);
+	vmbus_fault_server_free(srv);
 	hv_unregister_message_port(srv->hv, VMBUS_MESSAGE_CONNECTION_ID);
 	hv_unregister_message_port(srv->hv, VMBUS_MESSAGE_CONNECTION_ID_4);
+	vmbus_monitor_fini(srv);
 	if (srv->outq_ev)
 		event_free(srv->outq_ev);
 	free(srv);

@@ -52,15 +52,18 @@ json_t *vmbus_chan_status_json(const struct vmbus_channel *ch)
 
 	guid_format(&ch->params.if_type, type);
 	guid_format(&ch->params.if_instance, instance);
-	o = json_pack("{s:i,s:s,s:s,s:s,s:i,s:i,s:b,s:b,s:b,s:b,s:i}",
+	o = json_pack("{s:i,s:s,s:s,s:s,s:i,s:i,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:b}",
 		      "relid", (int)ch->relid,
 		      "device", ch->label[0] ? ch->label : type,
 		      "class", type, "instance", instance,
 		      "subchannel", (int)ch->params.sub_channel_index,
 		      "conn_id", (int)ch->conn_id,
 		      "offered", ch->offered, "open", ch->open,
-		      "rescinded", ch->rescinded, "broken", ch->broken,
-		      "target_vp", (int)ch->target_vp);
+		      "rescinded", ch->rescinded, "withdrawn", ch->withdrawn,
+		      "broken", ch->broken,
+		      "target_vp", (int)ch->target_vp,
+		      "monitor_id", ch->monitor_id,
+		      "monitored", ch->monitor_offered);
 	return o ? vmbus_chan_stats_json(&ch->stats, o) : NULL;
 }
 
@@ -77,6 +80,15 @@ json_t *vmbus_server_status_json(const struct vmbus_server *srv)
 		      "version", vtext, "messages_waiting", (int)srv->outq_len,
 		      "gpadls", (int)srv->n_gpadls);
 	if (!o || !vmbus_server_stats_json(&srv->stats, o))
+		goto nomem;
+	if (json_object_set_new(o, "monitor",
+				json_pack("{s:b,s:I,s:I,s:i,s:i,s:i,s:b}", "pages", srv->mon.page[1] != NULL,
+					  "page1", (json_int_t)srv->mon.gpa[0],
+					  "page2", (json_int_t)srv->mon.gpa[1],
+					  "latency_us", (int)srv->mon.latency_us,
+					  "idle_us", (int)srv->mon.idle_us,
+					  "period_us", (int)srv->mon.period_us,
+					  "active", srv->mon.active)) < 0)
 		goto nomem;
 	/* The channels last: scripts that grep the first "malformed" find
 	 * the server's. */

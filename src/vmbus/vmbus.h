@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "core/fault_class.h"
 #include "core/gmem.h"
 #include "core/stats.h"
 #include "hv/hv.h"
@@ -22,8 +23,25 @@
 struct vmbus_server;
 struct vmbus_channel;
 
+/* Monitored notification (MNF, facts §5.5): the default latency the host
+ * writes for each monitor id, and the bounds on what a guest may ask for
+ * (DPDK's netvsc PMD writes its `latency` devarg, 50 us by default). */
+#define VMBUS_MONITOR_LATENCY_DEFAULT_US 100u
+#define VMBUS_MONITOR_LATENCY_MIN_US     10u   /* the fastest a guest makes us scan */
+#define VMBUS_MONITOR_LATENCY_MAX_US     6553u /* u16 of 100 ns units */
+/* After this many scans in a row found nothing, the scan slows to the idle
+ * period until a bit is found or the host interrupts a monitored channel
+ * (monitor.c: a tick costs a daemon wake-up whatever it finds). */
+#define VMBUS_MONITOR_IDLE_SCANS         64u
+#define VMBUS_MONITOR_IDLE_DEFAULT_US    2000u
+#define VMBUS_MONITOR_IDLE_MAX_US        100000u
+
 struct vmbus_server_config {
 	uint32_t max_version; /* highest version accepted, e.g. VMBUS_VERSION(4, 0); 0 = 5.3 */
+	uint32_t monitor_latency_us; /* MNF scan period written to the monitor page;
+				      * 0 = VMBUS_MONITOR_LATENCY_DEFAULT_US */
+	uint32_t monitor_idle_us;    /* scan period once idle (>= the latency);
+				      * 0 = VMBUS_MONITOR_IDLE_DEFAULT_US */
 };
 
 enum vmbus_conn_state {
@@ -50,7 +68,11 @@ enum vmbus_conn_state {
 	X(unloads, "UNLOAD messages served")                                            \
 	X(messages_sent, "host->guest messages handed to the SynIC")                    \
 	X(post_queued, "... that first waited for -ENOSPC to clear")                    \
-	X(post_errors, "... that were dropped (-ENODEV, queue full)")
+	X(post_errors, "... that were dropped (-ENODEV, queue full)")                 \
+	X(monitor_pages_refused, "INITIATE_CONTACT monitor pages unusable: offers went out unmonitored") \
+	X(monitor_scans, "monitor page scans (timer ticks while a monitored channel was open)") \
+	X(monitor_signals, "pending bits found set for an open monitored channel")    \
+	X(monitor_stray, "pending bits set for a monitor id no open channel owns (cleared, ignored)")
 STATS_STRUCT(vmbus_server_stats, VMBUS_SERVER_STATS);
 STATS_DECLARE(vmbus_server_stats, struct vmbus_server_stats);
 
@@ -96,6 +118,10 @@ struct vmbus_offer_params {
 				       * driver takes (facts §6.4); 0 = 4096 */
 	bool signal_every_packet;     /* util channels read one packet per
 				       * interrupt: never skip a signal */
+	uint32_t poll_us;             /* after a notify that moved packets, keep
+				       * polling the rings this long (guest
+				       * signals masked) before sleeping; 0 =
+				       * never poll (ring.c "Polling") */
 	const uint8_t *user_def;      /* 120 bytes or NULL */
 };
 
@@ -108,6 +134,35 @@ struct vmbus_channel *vmbus_offer(struct vmbus_server *srv, const struct vmbus_o
  * channel object is freed once the guest released the relid (or at once
  * when the guest never saw the offer); do not touch it after this call. */
 void vmbus_rescind(struct vmbus_channel *ch);
+/* The operator's rescind and re-offer of any channel (scenario steps,
+ * `ctl channel`): withdraw sends RESCIND_CHANNELOFFER like vmbus_rescind()
+ * but keeps the channel and its device; after the guest's RELID_RELEASED
+ * (-EBUSY before it), reoffer offers it again under the same relid.  A
+ * withdrawn channel is not offered on REQUESTOFFERS.  -EALREADY when it
+ * already is (or is not) withdrawn. */
+int vmbus_chan_withdraw(struct vmbus_channel *ch);
+int vmbus_chan_reoffer(struct vmbus_channel *ch);
+bool vmbus_chan_is_withdrawn(const struct vmbus_channel *ch);
+/* RESCIND_CHANNELOFFER sent, RELID_RELEASED not yet received. */
+bool vmbus_chan_is_rescinded(const struct vmbus_channel *ch);
+/* Monitored notification (facts §5.5).  Call before the offer reaches the
+ * guest (right after vmbus_offer(), while the guest has not asked for
+ * offers): on = give the channel a monitor id, so that its offer carries
+ * monitor_allocated = 1 whenever the guest's monitor pages are usable.
+ * Subchannels offered later take their primary's choice.  0, -EBUSY (the
+ * guest has seen the offer), -ENOSPC (all 128 monitor ids are taken). */
+int vmbus_chan_set_monitored(struct vmbus_channel *ch, bool on);
+/* The channel's monitor id, or -1 when it has none. */
+int vmbus_chan_monitor_id(const struct vmbus_channel *ch);
+/* Scans the guest's child->parent monitor page once: every pending bit is
+ * cleared atomically and, when an open channel owns it, handled like that
+ * channel's HvSignalEvent.  The server's timer calls this every monitor
+ * latency while a channel offered as monitored is open; tests call it
+ * directly.  Returns the number of channels signalled. */
+int vmbus_server_monitor_scan(struct vmbus_server *srv);
+/* The scan period now in force (us), 0 when the timer is not running. */
+uint32_t vmbus_server_monitor_period_us(const struct vmbus_server *srv);
+
 /* Why an offer failed, for a device's configuration error (errno above). */
 const char *vmbus_offer_strerror(int err);
 
@@ -128,6 +183,7 @@ struct vmbus_server *vmbus_chan_server(const struct vmbus_channel *ch);
 	X(packets_out, "host->guest packets written")                                 \
 	X(bytes_out, "... their bytes, descriptors included")                         \
 	X(signals_in, "guest signals (HvSignalEvent)")                                \
+	X(monitor_signals_in, "guest signals through the monitor page (MNF)")         \
 	X(signals_out, "interrupts raised to the guest")                              \
 	X(signal_errors, "interrupts that could not be raised (SynIC off, SIEF page bad)") \
 	X(send_full, "sends refused with -EAGAIN (ring full)")                        \
@@ -145,6 +201,17 @@ struct gmem *vmbus_chan_gmem(const struct vmbus_channel *ch);
  * cannot starve the other channels or the host's own work. */
 #define VMBUS_NOTIFY_BUDGET 256
 void vmbus_chan_notify_later(struct vmbus_channel *ch);
+
+/* ---- Fault injection (core/fault_class.h) ------------------------------ */
+
+/* Whether a device should mangle this candidate of class c on this channel
+ * (its target is the channel's device name and subchannel index).  One
+ * branch when the class is not armed. */
+bool vmbus_chan_fault_slow(const struct vmbus_channel *ch, enum fault_class c);
+static inline bool vmbus_chan_fault(const struct vmbus_channel *ch, enum fault_class c)
+{
+	return fault_class_armed(c) && vmbus_chan_fault_slow(ch, c);
+}
 
 /* ---- Reports ------------------------------------------------------------ */
 
@@ -194,7 +261,9 @@ int vmbus_chan_recv(struct vmbus_channel *ch, struct vmbus_pkt *pkt);
  * then iov[0..iovcnt) concatenated and zero-padded to 8 bytes, then the
  * trailer.  The first hdr_len bytes of the iovecs are the type-specific
  * header counted by offset8 (0 for inband packets and completions).
- * Signals the guest as facts §6.5 requires.  0, -EAGAIN (ring full: the
+ * Signals the guest as facts §6.5 requires; called from ops->notify, the
+ * decision is taken once for the whole notify, after it returns (ring.c
+ * "Batches").  0, -EAGAIN (ring full: the
  * host's pending_send_sz is set so the guest signals when it has read;
  * retry from notify), -EMSGSIZE (over max_pkt_size), -EPIPE (not open). */
 int vmbus_chan_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uint64_t trans_id,

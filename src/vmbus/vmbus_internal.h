@@ -8,6 +8,7 @@
 #ifndef VMBUSD_VMBUS_INTERNAL_H
 #define VMBUSD_VMBUS_INTERNAL_H
 
+#include "core/fault_class.h"
 #include "vmbus/vmbus.h"
 
 /* Limits on what a guest can make the host hold (all guest-controlled). */
@@ -31,8 +32,36 @@ struct vmbus_ring {
 	uint8_t *data;                 /* data area, mapped twice back to back */
 	uint32_t size;                 /* data area bytes (page multiple) */
 	uint32_t idx;                  /* host's own index: read (g->h) or write (h->g) */
+	/* Guest->host ring inside a batch (ring.c "Batches"): */
+	uint32_t peer;                 /* last guest write_index loaded and checked */
+	uint32_t published;            /* read_index as last stored for the guest */
+	uint32_t consumed;             /* bytes read since the last pending_send_sz check */
+	bool drained;                  /* this batch's recv found the ring empty */
+	/* Host->guest ring inside a batch: */
+	uint32_t batch_start;          /* write index when the batch's first send began */
+	bool batch_sent;               /* a send in this batch still owes its signal decision */
 	void *map;                     /* whole reservation, for munmap */
 	size_t map_len;
+};
+
+/* A host->guest packet held back by timing.delay / timing.reorder. */
+struct vmbus_held_pkt {
+	struct vmbus_held_pkt *next;
+	uint16_t type;
+	uint16_t flags;
+	uint64_t trans_id;
+	uint32_t hdr_len;
+	uint32_t len;                  /* payload bytes in data[] */
+	uint8_t data[];
+};
+
+/* What a ring.* / timing.* fault changes in one packet write (fault.c). */
+struct vmbus_ring_mangle {
+	int32_t len8;                  /* descriptor len8 to write; -1 = the true one */
+	int32_t offset8;               /* descriptor offset8; -1 = the true one */
+	bool bad_write_index;          /* publish a write index beyond the ring */
+	bool bad_pending_send_sz;      /* set pending_send_sz beyond the ring */
+	bool no_signal;                /* withhold the interrupt */
 };
 
 struct vmbus_gpadl_range {
@@ -72,12 +101,16 @@ struct vmbus_channel {
 
 	bool offered;                  /* the guest has seen OFFERCHANNEL this connection */
 	bool rescinded;                /* RESCIND sent, waiting for RELID_RELEASED */
+	bool withdrawn;                /* rescinded by the operator (vmbus_chan_withdraw):
+					* kept, with its device, for vmbus_chan_reoffer */
 	bool open;
 	bool opening;                  /* inside ops->open: signals are deferred */
 	bool closing;                  /* inside ops->close: no traffic */
 	bool broken;                   /* corrupt ring seen: silent until closed */
 	bool signal_deferred;
 	bool port_registered;
+	bool batching;                 /* inside ops->notify: index stores and signals deferred */
+	bool polling;                  /* "in".interrupt_mask set by vmbus_chan_run_notify's poll */
 
 	uint32_t target_vp;
 	uint32_t openid;
@@ -89,7 +122,17 @@ struct vmbus_channel {
 	uint8_t *rx_buf;               /* private copy of the current packet */
 	uint32_t rx_cap;
 
+	int monitor_id;                /* 0..127, -1 = not monitored (monitor.c) */
+	bool monitor_offered;          /* this connection's offer had monitor_allocated = 1 */
+
 	struct event *kick_ev;         /* deferred ops->notify (fault-injected -EAGAIN) */
+	/* fault.c: packets held by timing.delay/reorder, in send order */
+	struct vmbus_held_pkt *held_head, **held_tail;
+	uint32_t held_n;
+	bool held_reorder;             /* release after the next packet */
+	uint64_t held_until_ns;        /* release time (delay; reorder's fallback) */
+	uint64_t spurious_at_ns;       /* timing.spurious_interrupt due; 0 = none */
+	struct event *fault_ev;
 	char label[VMBUS_CHAN_LABEL_MAX]; /* owner, for reports; "" = unknown */
 	struct vmbus_chan_stats stats;
 };
@@ -98,6 +141,20 @@ struct vmbus_outmsg {
 	struct vmbus_outmsg *next;
 	uint32_t size;
 	uint8_t data[VMBUS_MSG_MAX];
+};
+
+/* Monitored notification state (monitor.c). */
+struct vmbus_monitor {
+	uint8_t *page[2];              /* host view of monitor_page1/2; NULL = unusable */
+	uint64_t gpa[2];
+	struct vmbus_channel *owner[HV_MONITOR_IDS]; /* who holds each monitor id */
+	int timer_fd;                  /* periodic timerfd: armed only while scanning */
+	struct event *scan_ev;         /* its read event, registered for good */
+	uint32_t latency_us;           /* configured default latency */
+	uint32_t idle_us;              /* period after VMBUS_MONITOR_IDLE_SCANS empty scans */
+	uint32_t period_us;            /* the timer's period now; 0 = stopped */
+	uint32_t empty_scans;          /* in a row, while active */
+	bool active;                   /* ticking at the latency, not the idle period */
 };
 
 struct vmbus_server {
@@ -120,12 +177,23 @@ struct vmbus_server {
 	struct vmbus_outmsg **outq_tail;
 	uint32_t outq_len;
 	struct event *outq_ev;
+	uint64_t outq_hold_until_ns;   /* timing.delay on messages: not before */
+	struct vmbus_outmsg *reorder_msg; /* timing.reorder: sent after the next one */
+	uint64_t reorder_until_ns;
+	struct event *fault_ev;
+
+	struct vmbus_monitor mon;
 
 	struct vmbus_server_stats stats;
 };
 
 /* server.c */
 void vmbus_post(struct vmbus_server *srv, const void *msg, uint32_t size);
+/* Straight to the SynIC or the -ENOSPC queue: no fault hooks (fault.c). */
+void vmbus_post_plain(struct vmbus_server *srv, const void *msg, uint32_t size);
+/* Queues a message behind the others and arms the retry timer. */
+void vmbus_outq_push(struct vmbus_server *srv, const void *msg, uint32_t size);
+void vmbus_outq_arm_us(struct vmbus_server *srv, uint64_t us);
 uint32_t vmbus_n_vcpus(const struct vmbus_server *srv);
 /* Closes every channel, drops every GPADL (no messages), frees rescinded
  * channels, clears offered flags. */
@@ -170,13 +238,74 @@ const uint64_t *vmbus_gpadl_pages(const struct vmbus_gpadl *g, uint32_t *n_pages
 /* ops->close, unmap, release the ring GPADL.  Idempotent. */
 void vmbus_chan_close(struct vmbus_channel *ch);
 void vmbus_chan_signal_guest(struct vmbus_channel *ch);
+/* The guest signalled the channel (HvSignalEvent or its monitor bit). */
+void vmbus_chan_signalled(struct vmbus_channel *ch);
 int vmbus_chan_register_port(struct vmbus_channel *ch);
 
+/* monitor.c */
+int vmbus_monitor_init(struct vmbus_server *srv, uint32_t latency_us, uint32_t idle_us);
+/* The host interrupted the guest on a monitored channel: scan at the
+ * latency again (the answer is coming). */
+void vmbus_monitor_kick(struct vmbus_server *srv);
+void vmbus_monitor_fini(struct vmbus_server *srv);
+/* INITIATE_CONTACT accepted: maps and checks the two pages (0 or -EINVAL;
+ * on -EINVAL offers go out unmonitored, counted). */
+int vmbus_monitor_connect(struct vmbus_server *srv, uint64_t gpa1, uint64_t gpa2);
+/* Forgets the pages and stops the scan (UNLOAD, reset, new contact). */
+void vmbus_monitor_disconnect(struct vmbus_server *srv);
+/* Before OFFERCHANNEL: decides monitor_allocated for this connection and
+ * fills the channel's latency and parameter entries.  True = monitored. */
+bool vmbus_monitor_offer(struct vmbus_channel *ch);
+/* A subchannel takes its primary's monitor choice (vmbus_offer). */
+void vmbus_monitor_inherit(struct vmbus_channel *ch);
+void vmbus_monitor_release(struct vmbus_channel *ch);
+/* Starts, retunes or stops the scan timer after opens and closes. */
+void vmbus_monitor_update(struct vmbus_server *srv);
+
+/* fault.c: the host->guest fault classes of vmbus/ (core/fault_class.h) */
+#define VMBUS_FAULT_MSG_MASK                                                             \
+	(FAULT_BIT(FAULT_MSG_TYPE_OUT_OF_RANGE) | FAULT_BIT(FAULT_MSG_OVERSIZE) |        \
+	 FAULT_BIT(FAULT_MSG_UNDERSIZE) | FAULT_BIT(FAULT_MSG_OFFER_BAD_RELID) |        \
+	 FAULT_BIT(FAULT_MSG_OFFER_DUPLICATE_RELID) |                                     \
+	 FAULT_BIT(FAULT_MSG_GPADL_CREATED_UNKNOWN) | FAULT_BIT(FAULT_MSG_OPEN_RESULT_UNKNOWN) | \
+	 VMBUS_FAULT_TIMING_MASK | FAULT_BIT(FAULT_HELD_BIT))
+#define VMBUS_FAULT_TIMING_MASK                                                          \
+	(FAULT_BIT(FAULT_TIMING_DROP) | FAULT_BIT(FAULT_TIMING_DELAY) |                  \
+	 FAULT_BIT(FAULT_TIMING_DUPLICATE) | FAULT_BIT(FAULT_TIMING_REORDER) |           \
+	 FAULT_BIT(FAULT_TIMING_WITHHOLD_INTERRUPT) | FAULT_BIT(FAULT_TIMING_SPURIOUS_INTERRUPT))
+#define VMBUS_FAULT_SEND_MASK                                                            \
+	(FAULT_BIT(FAULT_RING_LEN_BELOW_16) | FAULT_BIT(FAULT_RING_LEN_BEYOND_AVAIL) |   \
+	 FAULT_BIT(FAULT_RING_OFFSET_BEYOND_LEN) | FAULT_BIT(FAULT_RING_WRITE_INDEX_BEYOND) | \
+	 FAULT_BIT(FAULT_RING_PENDING_SEND_SZ_BEYOND) | VMBUS_FAULT_TIMING_MASK |         \
+	 FAULT_BIT(FAULT_HELD_BIT))
+/* vmbus_post with a fault class armed or a message held: true when the
+ * message was consumed (dropped, held, or already posted). */
+bool vmbus_fault_post(struct vmbus_server *srv, const void *msg, uint32_t size);
+/* vmbus_chan_send with a fault class armed or packets held. */
+int vmbus_fault_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uint64_t trans_id,
+		     uint32_t hdr_len, const struct iovec *iov, int iovcnt, size_t payload);
+/* A guest signal on a channel with held packets: try to release them. */
+void vmbus_fault_chan_signalled(struct vmbus_channel *ch);
+/* Channel closed / freed, server freed: drop held bytes and timers. */
+void vmbus_fault_chan_close(struct vmbus_channel *ch);
+void vmbus_fault_chan_free(struct vmbus_channel *ch);
+void vmbus_fault_server_reset(struct vmbus_server *srv);
+void vmbus_fault_server_free(struct vmbus_server *srv);
+
 /* ring.c */
+/* Writes one packet (arguments checked by vmbus_chan_send), applying `m`
+ * when not NULL.  0, -EAGAIN (full), -EPIPE (corrupt guest index). */
+int vmbus_ring_write(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uint64_t trans_id,
+		     uint32_t hdr_len, const struct iovec *iov, int iovcnt, size_t payload,
+		     const struct vmbus_ring_mangle *m);
 int vmbus_ring_map(struct vmbus_ring *ring, const struct gmem *mem, const uint64_t *pfns,
 		   uint32_t n_pages);
 void vmbus_ring_unmap(struct vmbus_ring *ring);
 /* Validates the guest-written indices at open and takes the host's own. */
 int vmbus_ring_start(struct vmbus_channel *ch);
+/* Runs ops->notify as one batch (ring.c "Batches"), then polls the ring
+ * for a while if the channel asked for it (vmbus_offer_params.poll_us).
+ * Every path that calls ops->notify goes through here. */
+void vmbus_chan_run_notify(struct vmbus_channel *ch);
 
 #endif

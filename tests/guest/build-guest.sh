@@ -25,8 +25,9 @@ DEBS=$CACHE/debs
 
 # Modules copied into the image, with their modules.dep closure.  The guest
 # init loads hv_vmbus hv_utils sd_mod hv_storvsc hv_netvsc (+ deps) and
-# dummy; the rest can be loaded by tests with modprobe.
-MODULES="hv_vmbus hv_utils hv_storvsc sd_mod sg hv_netvsc dummy hv_balloon
+# dummy; the rest can be loaded by tests with modprobe (uio_hv_generic: a
+# user-space driver takes a channel, DPDK style; tests/guest/scenarios/monitor.json).
+MODULES="hv_vmbus hv_utils hv_storvsc sd_mod sg hv_netvsc dummy hv_balloon uio_hv_generic
          hv_sock hyperv-keyboard virtio_pci virtio_blk virtio_net"
 
 log() { echo "build-guest: $*" >&2; }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Real Linux guest tests (make check-guest): every scenario in
 # tests/guest/scenarios/ plus scenarios/demo.json under `vmbusd run`, two
-# guests at once (one daemon each) and three guests on dgram wires
-# (net-wire).  `run-tests.sh NAME...` runs a subset.
+# guests at once (one daemon each), three guests on dgram wires (net-wire),
+# a captured session replayed to a second boot (replay) and the reports.
+# `run-tests.sh NAME...` runs a subset.
 # Logs of a failed run are kept and shown.
 set -u
 cd "$(dirname "$0")/../.."
@@ -70,6 +71,30 @@ if wanted "$@"; then
 		wait "${pids[0]}"; rc=$?; pids=("${pids[@]:1}")
 		report "net-wire/$g" $rc
 	done
+fi
+
+# Capture and replay (README, "Replay"), two boots: capture.json under
+# --trace, then replay.json plays the capture to a fresh guest with one
+# edit (the first byte of the data record that holds the disk's marker,
+# found with `vmbusd dump`): the same drivers bind, the same bytes are read
+# back, the edited byte is what the guest reads, the captured shutdown
+# powers it off, and every channel's script plays to its end.
+NAME=replay
+if wanted "$@"; then
+	cap=$work/replay-capture rdir=$work/replay
+	mkdir -p "$cap" "$rdir"
+	timeout 400 "$VMBUSD" run --workdir "$cap" --trace "$rdir/cap.pcap" tests/guest/replay/capture.json \
+		>"$cap/run.log" 2>&1
+	rc=$?
+	report replay-capture $rc
+	if [ $rc -eq 0 ]; then
+		seq=$("$VMBUSD" dump -v "$rdir/cap.pcap" | awk '
+			/ data_out .*\[56 4d 42 55 53 44 2d 52/ { f = 1; next }
+			f && !n && /^    record: #/ { n = $2; sub("#", "", n); print n }')
+		echo "{\"edits\": [{\"record\": ${seq:-0}, \"action\": \"patch\", \"offset\": 0, \"hex\": \"58\"}]}" \
+			>"$rdir/edit.json"
+		run_scenario replay tests/guest/replay/replay.json; report replay $?
+	fi
 fi
 
 # Several scenarios in one `vmbusd run` with --keep-going, JUnit and TAP:

@@ -11,7 +11,7 @@ cleanup() {
 	if [ $rc -ne 0 ] && [ -f "$T/daemon.log" ]; then
 		echo "--- daemon log (tail) ---"; tail -30 "$T/daemon.log"
 	fi
-	rm -rf "$T"
+	[ -n "${KEEP_T:-}" ] && [ $rc -ne 0 ] && echo "kept $T" || rm -rf "$T"
 	exit $rc
 }
 trap cleanup EXIT

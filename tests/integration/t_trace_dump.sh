@@ -23,6 +23,13 @@ expect_line "$T/dump" 'G>H' 'pkt_in' 'storvsc' 'EXECUTE_SRB' 'WRITE(10)(0x2a)' '
 expect_line "$T/dump" 'G>H' 'pkt_in' 'storvsc' 'EXECUTE_SRB' 'READ(10)(0x28)' 'lba=100 blocks=8'
 expect_line "$T/dump" 'G>H' 'pkt_in' 'storvsc' 'SYNCHRONIZE_CACHE(10)(0x35)'
 expect_line "$T/dump" 'H>G' 'pkt_out' 'storvsc' 'COMP' 'COMPLETE_IO' 'srb_status=0x01'
+# Data outside the ring (capture version 2): what the write took from the
+# guest's pages and what the read put there, tied to their requests.
+expect_line "$T/dump" 'G>H' 'data_in' 'storvsc' 'tid=0x' '4096 bytes [a5'
+expect_line "$T/dump" 'H>G' 'data_out' 'storvsc' 'tid=0x' '4096 bytes [a5'
+"$VMBUSD" dump -v --type data_out --device storvsc "$T/cap.pcap" >"$T/d"
+expect_line "$T/d" 'data.trans_id: 0x'
+expect_line "$T/d" 'data.bytes: 4096'
 # A completion names the command it completes.
 expect_line "$T/dump" 'H>G' 'pkt_out' 'COMPLETE_IO' 'srb_status=0x01' '(for WRITE(10)(0x2a) lba=100 blocks=8)'
 expect_line "$T/dump" 'H>G' 'pkt_out' 'kvp' 'KVPEXCHANGE request SET' 'key="trace-key"' 'value="trace-value"'

@@ -55,7 +55,7 @@ expect_line "$T/r.out" '*' 'key: "trace-Key"' '|' 'key: "trace-key"'
 
 # Edit rules: drop the pushed key's SET and its answer, and patch the value of
 # the host's set (request and captured answer alike): the guest sees exactly
-# the edited session, and the replay finds no divergence.
+# the edited session, and the replay finds no divergence (unpaced: --pace 0).
 "$VMBUSD" dump -v --type SET "$T/cap.pcap" | awk '
 	/^ *[0-9]+\.[0-9]+ / { k = ""; if ($0 ~ /key="pushed-key"/) k = "push"; if ($0 ~ /key="trace-key"/) k = "set"; next }
 	/^    record: #/ && k != "" { n = $2; sub("#", "", n); print k, n; k = "" }' >"$T/sets"
@@ -71,7 +71,7 @@ cat >"$T/rules.json" <<JSON
   {"record": $set_ans, "action": "patch", "offset": 572, "hex": "54005200"}]}
 JSON
 rm -f "$T/r.sock"
-"$VMBUSD" replay "$T/cap.pcap" --edit "$T/rules.json" --socket "$T/r.sock" --timeout 30 >"$T/r.out" 2>&1 &
+"$VMBUSD" replay "$T/cap.pcap" --edit "$T/rules.json" --pace 0 --socket "$T/r.sock" --timeout 30 >"$T/r.out" 2>&1 &
 rpid=$!
 for _ in $(seq 100); do [ -S "$T/r.sock" ] && break; sleep 0.05; done
 "$VMBUS_GUEST" --socket "$T/r.sock" run --until-shutdown --duration 10 >"$T/g3.out" 2>&1 || true

@@ -33,6 +33,11 @@ ts -r "$T/cap.pcap" -Y 'vstor.operation == 1 && vstor.srb_status == 0x01' -T fie
 expect_line "$T/v" 'SCSI opcode: SYNCHRONIZE_CACHE(10) (0x35)'
 expect_line "$T/v" 'Completes: WRITE(10) lba=100 len=8'
 expect_line "$T/v" 'Operation: QUERY_PROTOCOL_VERSION (9)'
+# Data records (version 2): the read's bytes, tied to its request's trans_id.
+ts -r "$T/cap.pcap" -Y 'vmbus.event == 15 && vmbus.proto == 1 && vmbus.data.len == 4096' -T fields \
+	-e vmbus.dir -e vmbus.data.trans_id -e vmbus.data.bytes >"$T/d"
+grep -qE "^2	0x[0-9a-f]+	(a5){4096}$" "$T/d" || { cat "$T/d"; fail "storvsc data_out fields"; }
+expect_line "$T/v" 'Event: data_in (14)'
 # ICs: negotiation, heartbeat, shutdown, timesync, KVP with UTF-16 decoded.
 ts -r "$T/cap.pcap" -Y 'kvp.key == "trace-key"' -T fields -e vmbus.dir -e kvp.operation \
 	-e kvp.pool -e kvp.value >"$T/k"
@@ -62,6 +67,22 @@ capture_session --trace "$T/snap.pcap" --trace-snap 30
 ts -r "$T/snap.pcap" -V >"$T/sv" || fail "tshark on a snapped capture"
 ! grep -E 'Lua Error|Malformed' "$T/sv" || fail "dissector errors on a snapped capture"
 expect_line "$T/sv" 'Record snapped'
+
+# NVSP and RNDIS from netvsp itself: a NIC brought up by the synthetic
+# hv_netvsc; the RNDIS replies lie in the receive buffer (GPADL, offset).
+cat >"$T/n.json" <<JSON
+{"devices":[{"type":"netvsp","mac":"00:15:5d:00:00:10","backend":{"kind":"null"}}]}
+JSON
+start_daemon --config "$T/n.json" --trace "$T/nv.pcap"
+guest netvsc --frames 0 >"$T/n.out" || { cat "$T/n.out"; fail "netvsc bring-up"; }
+stop_daemon
+ts -r "$T/nv.pcap" -V >"$T/nvv" || fail "tshark on the netvsp capture"
+! grep -E 'Lua Error|Malformed' "$T/nvv" || fail "dissector errors on netvsp records"
+ts -r "$T/nv.pcap" -Y 'vmbus.event == 15 && rndis.msg_type == 0x80000004' -T fields \
+	-e vmbus.dir -e vmbus.data.gpadl -e rndis.status >"$T/q"
+grep -qE "^2	0x000e1e1[0-9a-f]	0x00000000$" "$T/q" || { cat "$T/q"; fail "netvsp data_out (QUERY_CMPLT) fields"; }
+ts -r "$T/nv.pcap" -Y 'vmbus.event == 14 && rndis.msg_type == 4' -T fields -e rndis.oid >"$T/q"
+grep -qx '0x01010101' "$T/q" || { cat "$T/q"; fail "netvsp data_in (QUERY OID_802_3_PERMANENT_ADDRESS)"; }
 
 # NVSP and RNDIS, from a capture written byte by byte (netvsp's records).
 rec() { # EVENT DIR PROTO RELID ID DATA-FILE

@@ -427,6 +427,67 @@ START_TEST(rescind_and_release)
 }
 END_TEST
 
+/* The operator's rescind (vmbus_chan_withdraw): the guest sees a rescind,
+ * the device its close; after RELID_RELEASED the same channel (same
+ * device, same relid) can be offered again and opened again, but not
+ * before, and REQUESTOFFERS does not bring it back on its own. */
+START_TEST(withdraw_and_reoffer)
+{
+	struct th t;
+	struct td d, d2;
+	struct tg_chan c;
+	struct vmbus_msg_rescind_offer r;
+	struct vmbus_msg_relid rel = { .header.msgtype = CHANNELMSG_RELID_RELEASED, .child_relid = 1 };
+	struct vmbus_msg_offer_channel o;
+
+	ck_assert_int_eq(th_init(&t, 1, 0), 0);
+	ck_assert_ptr_nonnull(td_offer(&t, &d, 1, 0, false));
+	ck_assert_ptr_nonnull(td_offer(&t, &d2, 2, 0, false));
+	ck_assert_int_eq(th_connect(&t, VMBUS_VERSION_WIN10_V5_2), 1);
+	ck_assert_int_eq(th_request_offers(&t, NULL, 0), 2);
+	ck_assert_int_eq(tg_open(&t, &c, 1, 10, 2, 2, 0, 0), 0);
+
+	ck_assert_int_eq(vmbus_chan_reoffer(d.ch), -EALREADY);  /* not withdrawn */
+	ck_assert_int_eq(vmbus_chan_withdraw(d.ch), 0);
+	ck_assert_int_eq(d.closes, 1);
+	ck_assert(vmbus_chan_is_withdrawn(d.ch));
+	ck_assert_int_eq(th_recv(&t, 0, &r, NULL), CHANNELMSG_RESCIND_CHANNELOFFER);
+	ck_assert_uint_eq(r.child_relid, 1);
+	ck_assert_int_eq(vmbus_chan_withdraw(d.ch), -EALREADY);
+	/* The guest has not released it: no re-offer yet, no open. */
+	ck_assert_int_eq(vmbus_chan_reoffer(d.ch), -EBUSY);
+	ck_assert_int_ne(open_raw(&t, 1, 10, 0, 2), 0);
+	th_post(&t, 0, 1, &rel, sizeof(rel));
+	ck_assert_uint_eq(vmbus_server_stats(t.srv)->wrong_state, 0);
+	/* Released: the channel is kept (not freed), its GPADL is gone, and a
+	 * message for its relid is refused like one for an unknown relid. */
+	ck_assert_uint_eq(vmbus_chan_gpadl_size(d.ch, 10), 0);
+	rel.child_relid = 1;
+	th_post(&t, 0, 1, &rel, sizeof(rel));
+	ck_assert_uint_eq(vmbus_server_stats(t.srv)->wrong_state, 1);
+	/* A reconnect does not offer it. */
+	unload(&t);
+	ck_assert_int_eq(th_connect(&t, VMBUS_VERSION_WIN10_V5_2), 1);
+	ck_assert_int_eq(th_request_offers(&t, NULL, 0), 1);
+	/* Offered again: the same relid, and the same device opens. */
+	ck_assert_int_eq(vmbus_chan_reoffer(d.ch), 0);
+	ck_assert(!vmbus_chan_is_withdrawn(d.ch));
+	ck_assert_int_eq(th_recv(&t, 0, &o, NULL), CHANNELMSG_OFFERCHANNEL);
+	ck_assert_uint_eq(o.child_relid, 1);
+	ck_assert_int_eq(tg_open(&t, &c, 1, 11, 2, 2, 0, 0), 0);
+	ck_assert_int_eq(d.opens, 2);
+	/* The device's own rescind of a withdrawn channel frees it for good:
+	 * withdrawn, released, then vmbus_rescind(). */
+	ck_assert_int_eq(vmbus_chan_withdraw(d2.ch), 0);
+	ck_assert_int_eq(th_recv(&t, 0, &r, NULL), CHANNELMSG_RESCIND_CHANNELOFFER);
+	rel.child_relid = r.child_relid;
+	th_post(&t, 0, 1, &rel, sizeof(rel));
+	vmbus_rescind(d2.ch);   /* freed at once: the guest no longer knows it */
+	ck_assert_int_eq(th_recv(&t, 0, NULL, NULL), 0);
+	th_fini(&t);
+}
+END_TEST
+
 START_TEST(unload_closes_everything)
 {
 	struct th t;
@@ -607,6 +668,7 @@ int main(void)
 	tcase_add_test(tc, open_close);
 	tcase_add_test(tc, open_refusals);
 	tcase_add_test(tc, rescind_and_release);
+	tcase_add_test(tc, withdraw_and_reoffer);
 	tcase_add_test(tc, unload_closes_everything);
 	tcase_add_test(tc, server_reset);
 	tcase_add_test(tc, modifychannel_versions);

@@ -120,8 +120,9 @@ START_TEST(flooded_channel_does_not_starve_the_loop)
 	b = rx_packets(dev_b);
 	fprintf(stderr, "test_fairness: %u ticks of %u, B %llu packets, flooded A %llu packets\n",
 		ticks, RUN_MS / TICK_MS, (unsigned long long)b, (unsigned long long)a);
-	/* Generous for a loaded 2-core machine; a starved loop gives 0. */
-	ck_assert_uint_ge(ticks, RUN_MS / TICK_MS / 2);
+	/* A starved loop gives 0 or 1.  A 2-core machine running a build
+	 * beside this test (load 6-10) gave 23 of 100, so ask for a tenth. */
+	ck_assert_uint_ge(ticks, RUN_MS / TICK_MS / 10);
 	ck_assert_uint_ge(b, ticks - 1);
 	ck_assert_uint_ge(a, 10 * b);
 

@@ -153,6 +153,31 @@ START_TEST(test_read_signal_pending_send)
 }
 END_TEST
 
+/* hv_pkt_iter_first .. hv_pkt_iter_close: read_index stored once at the
+ * end, one pending_send_sz decision for the whole run. */
+START_TEST(test_batched_read)
+{
+	struct guest_ring host = host_view();
+	uint8_t payload[104], buf[512];
+	struct guest_ring_pkt pkt;
+	bool sig;
+
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(guest_ring_send(&host, VM_PKT_DATA_INBAND, 0, 0, payload, 104, &sig), 0);
+	ring.hdr->pending_send_sz = 300; /* free 128 now; 512 after all three */
+	guest_ring_recv_begin(&ring);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(guest_ring_recv(&ring, buf, sizeof(buf), &pkt, &sig), 0);
+		ck_assert(!sig);
+		ck_assert_uint_eq(ring.hdr->read_index, 0); /* not yet stored */
+	}
+	ck_assert_int_eq(guest_ring_recv(&ring, buf, sizeof(buf), &pkt, &sig), -EAGAIN);
+	ck_assert(guest_ring_recv_end(&ring)); /* 128 -> 512 crosses 300 */
+	ck_assert_uint_eq(ring.hdr->read_index, ring.hdr->write_index);
+	ck_assert(!guest_ring_recv_end(&ring)); /* nothing read since */
+}
+END_TEST
+
 START_TEST(test_hostile_indices)
 {
 	uint8_t buf[512];
@@ -256,6 +281,7 @@ static Suite *ring_suite(void)
 	tcase_add_test(tc, test_full_never_completely);
 	tcase_add_test(tc, test_roundtrip_wrap);
 	tcase_add_test(tc, test_read_signal_pending_send);
+	tcase_add_test(tc, test_batched_read);
 	tcase_add_test(tc, test_hostile_indices);
 	tcase_add_test(tc, test_hostile_descriptors);
 	tcase_add_test(tc, test_raw_and_unmask);

@@ -155,6 +155,54 @@ START_TEST(writer_snaps_data)
 }
 END_TEST
 
+/* Data records: bytes gathered from iovecs (pieces of odd sizes), split
+ * into 128 KiB records each saying where its bytes lie; the GPADL form
+ * advances the offset in arg, the packet form in vp. */
+START_TEST(writer_splits_data_from_iovecs)
+{
+	static uint8_t buf[300000];
+	struct iovec iov[3] = { { buf, 1000 }, { buf + 1000, 150000 }, { buf + 151000, 149000 } };
+	struct trace_reader *r;
+	struct trace_record rec;
+	struct json_err err;
+	size_t at = 0;
+	FILE *f;
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7 + i / 251);
+	start(0, 0);
+	trace_emit_iov(VMBUS_TRACE_DATA_OUT, 3, 0, 0, 0x77, iov, 3, 290000);
+	trace_emit_iov(VMBUS_TRACE_DATA_OUT, 3, VMBUS_TRACE_VP_NONE, 0xe1e11, 4096, iov, 3, 140000);
+	trace_writer_stop(NULL);
+	f = open_reader(path, &r);
+	for (int i = 0; i < 3; i++) {
+		size_t want = i < 2 ? 131072 : 290000 - 2 * 131072;
+
+		ck_assert_int_eq(trace_reader_next(r, &rec, &err), 1);
+		ck_assert_uint_eq(rec.hdr.event, VMBUS_TRACE_DATA_OUT);
+		ck_assert_uint_eq(rec.hdr.dir, VMBUS_TRACE_DIR_H2G);
+		ck_assert_uint_eq(rec.hdr.version, VMBUS_TRACE_VERSION);
+		ck_assert_uint_eq(rec.hdr.id, 0);
+		ck_assert_uint_eq(rec.hdr.arg, 0x77);
+		ck_assert_uint_eq(rec.hdr.vp, at);
+		ck_assert_uint_eq(rec.data_len, want);
+		ck_assert(!(rec.hdr.flags & VMBUS_TRACE_FLAG_SNAPPED));
+		ck_assert(!memcmp(rec.data, buf + at, want));
+		at += want;
+	}
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(trace_reader_next(r, &rec, &err), 1);
+		ck_assert_uint_eq(rec.hdr.id, 0xe1e11);
+		ck_assert_uint_eq(rec.hdr.arg, 4096 + (uint64_t)i * 131072);
+		ck_assert_uint_eq(rec.data_len, i ? 140000 - 131072 : 131072);
+		ck_assert(!memcmp(rec.data, buf + i * 131072, rec.data_len));
+	}
+	ck_assert_int_eq(trace_reader_next(r, &rec, &err), 0);
+	trace_reader_close(r);
+	fclose(f);
+}
+END_TEST
+
 START_TEST(writer_rotates_at_the_cap)
 {
 	struct trace_writer_stats st;
@@ -405,6 +453,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, writer_records_in_order_with_protocol);
 	tcase_add_test(tc, writer_snaps_data);
+	tcase_add_test(tc, writer_splits_data_from_iovecs);
 	tcase_add_test(tc, writer_rotates_at_the_cap);
 	tcase_add_test(tc, writer_flushes_sparse_records);
 	tcase_add_test(tc, reader_survives_truncation_and_corruption);

@@ -458,6 +458,7 @@ struct td {
 	int drained;          /* packets drained by notify when drain_on_notify */
 	bool drain_on_notify;
 	bool send_on_open;
+	void (*hook)(struct td *d); /* runs at the end of every notify */
 };
 
 static inline int td_open(struct vmbus_channel *ch)
@@ -479,6 +480,8 @@ static inline void td_notify(struct vmbus_channel *ch)
 	if (d->drain_on_notify)
 		while (vmbus_chan_recv(ch, &pkt) == 1)
 			d->drained++;
+	if (d->hook)
+		d->hook(d);
 }
 
 static inline void td_close(struct vmbus_channel *ch)
@@ -494,12 +497,13 @@ static const struct vmbus_channel_ops td_ops = {
 	.close = td_close,
 };
 
-static inline struct vmbus_channel *td_offer(struct th *t, struct td *d, uint8_t instance,
-					     uint32_t max_pkt, bool every)
+static inline struct vmbus_channel *td_offer_poll(struct th *t, struct td *d, uint8_t instance,
+						  uint32_t max_pkt, bool every, uint32_t poll_us)
 {
 	struct vmbus_offer_params p = {
 		.max_pkt_size = max_pkt,
 		.signal_every_packet = every,
+		.poll_us = poll_us,
 	};
 
 	memset(d, 0, sizeof(*d));
@@ -507,6 +511,12 @@ static inline struct vmbus_channel *td_offer(struct th *t, struct td *d, uint8_t
 	p.if_instance.b[0] = instance;
 	d->ch = vmbus_offer(t->srv, &p, &td_ops, d);
 	return d->ch;
+}
+
+static inline struct vmbus_channel *td_offer(struct th *t, struct td *d, uint8_t instance,
+					     uint32_t max_pkt, bool every)
+{
+	return td_offer_poll(t, d, instance, max_pkt, every, 0);
 }
 
 #endif

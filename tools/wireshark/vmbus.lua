@@ -9,7 +9,9 @@
 -- A capture is a pcap of link type LINKTYPE_USER0 (147); each record is one
 -- bus event: a 40-byte header (include/vmbusd/proto/trace.h), then the
 -- event's bytes -- a VMBus channel message, a ring packet (descriptor and
--- payload), a GPADL's range list, or an RNDIS message (data_in/data_out).
+-- payload), a GPADL's range list, or device data outside the ring
+-- (data_in/data_out, record version 2: where it lies, and an RNDIS message
+-- for netvsc).
 -- The header names the channel's device protocol, so ring payloads are
 -- decoded as vstor + SCSI, IC (heartbeat, shutdown, timesync, KVP) or
 -- NVSP.  Field names: vmbus.*, vmbus.msg.*, vmbus.pkt.*, vstor.*,
@@ -158,6 +160,12 @@ local f = {
 	msr = U32("vmbus.msr", "MSR", H, msrs), msr_value = U64("vmbus.msr_value", "MSR value", H),
 	sint = U32("vmbus.sint", "SINT"), vector = U64("vmbus.vector", "Vector", H),
 	gpadl = U32("vmbus.gpadl", "GPADL", H), flag = U32("vmbus.event_flag", "Event flag"),
+	data_gpadl = U32("vmbus.data.gpadl", "Data in GPADL", H),
+	data_offset = U64("vmbus.data.offset", "Data offset in the GPADL"),
+	data_tid = U64("vmbus.data.trans_id", "Data in the pages of packet trans_id", H),
+	data_buf_offset = U32("vmbus.data.buf_offset", "Data offset in the packet's pages"),
+	data_len = U32("vmbus.data.len", "Data bytes"),
+	data_bytes = ProtoField.bytes("vmbus.data.bytes", "Data"),
 
 	msgtype = U32("vmbus.msg.type", "Channel message", D, chanmsgs),
 	child_relid = U32("vmbus.msg.child_relid", "child_relid"),
@@ -724,8 +732,26 @@ function p_vmbus.dissector(tvb, pinfo, root)
 		tree:add_le(f.msr_value, tvb(24, 8))
 		info = string.format("%s=0x%s", msrs[id] or string.format("MSR 0x%x", id),
 			tvb(24, 8):le_uint64():tohex())
-	elseif (ev == 14 or ev == 15) and b and proto == 2 then
-		info = dissect_rndis(b, pinfo, root)
+	elseif ev == 14 or ev == 15 then
+		-- Where the bytes lie: a GPADL and an offset, or the pages of
+		-- the guest packet with this trans_id (proto/trace.h, version 2).
+		if id ~= 0 then
+			tree:add_le(f.data_gpadl, tvb(20, 4))
+			tree:add_le(f.data_offset, tvb(24, 8))
+			info = string.format("gpadl=0x%x offset=%s", id, tvb(24, 8):le_uint64():tonumber())
+		else
+			tree:add_le(f.data_tid, tvb(24, 8))
+			tree:add_le(f.data_buf_offset, tvb(16, 4))
+			info = "tid=0x" .. tvb(24, 8):le_uint64():tohex()
+			if vp ~= 0 then info = info .. " at=" .. vp end
+		end
+		tree:add_le(f.data_len, tvb(32, 4))
+		if b and proto == 2 then
+			info = info .. " " .. dissect_rndis(b, pinfo, root)
+		else
+			if b then tree:add(f.data_bytes, b) end
+			info = info .. string.format(" %d bytes", tvb(32, 4):le_uint())
+		end
 	else
 		info = ""
 	end

@@ -196,6 +196,49 @@ struct hv_event_flags_page {
 } __attribute__((packed));
 _Static_assert(sizeof(struct hv_event_flags_page) == HV_PAGE_SIZE, "hv_event_flags_page");
 
+/* Monitored notification (TLFS "Monitor pages"; Linux struct hv_monitor_page
+ * in include/asm-generic/hyperv-tlfs.h).  The guest gives two pages at
+ * INITIATE_CONTACT: monitor_page1 (parent -> child, unused by Linux for
+ * receiving) and monitor_page2 (child -> parent).  To signal a channel
+ * offered with monitor_allocated = 1 and monitorid M, Linux (and DPDK's
+ * netvsc PMD) sets bit M % 32 of trigger_group[M / 32].pending in page 2
+ * with a locked OR instead of calling HvSignalEvent; the host finds it
+ * within latency[M / 32][M % 32] x 100 ns and signals the connection in
+ * parameter[M / 32][M % 32].  Linux reads latency and parameter only to
+ * show them in sysfs (vmbus_drv.c *_monitor_latency, *_monitor_conn_id). */
+#define HV_MONITOR_GROUPS        4u
+#define HV_MONITOR_BITS_PER_GROUP 32u
+#define HV_MONITOR_IDS (HV_MONITOR_GROUPS * HV_MONITOR_BITS_PER_GROUP)
+
+struct hv_monitor_trigger_group {
+	uint32_t pending;         /* bit n set by the guest: monitor id group*32+n fired */
+	uint32_t armed;           /* hypervisor-owned in Hyper-V; Linux never reads it */
+} __attribute__((packed));
+_Static_assert(sizeof(struct hv_monitor_trigger_group) == 8, "hv_monitor_trigger_group");
+
+struct hv_monitor_parameter {
+	uint32_t connectionid;    /* the connection id to signal (the offer's connection_id) */
+	uint16_t flagnumber;      /* event flag number within it (0 for VMBus channels) */
+	uint16_t rsvdz;
+} __attribute__((packed));
+_Static_assert(sizeof(struct hv_monitor_parameter) == 8, "hv_monitor_parameter");
+
+struct hv_monitor_page {
+	uint32_t trigger_state;   /* bits 0..3 group_enable: groups the host scans */
+	uint32_t rsvdz1;
+	struct hv_monitor_trigger_group trigger_group[HV_MONITOR_GROUPS];
+	uint64_t rsvdz2[3];
+	int32_t next_checktime[HV_MONITOR_GROUPS][HV_MONITOR_BITS_PER_GROUP];
+	uint16_t latency[HV_MONITOR_GROUPS][HV_MONITOR_BITS_PER_GROUP]; /* 100 ns units */
+	uint64_t rsvdz3[32];
+	struct hv_monitor_parameter parameter[HV_MONITOR_GROUPS][HV_MONITOR_BITS_PER_GROUP];
+	uint8_t rsvdz4[1984];
+} __attribute__((packed));
+_Static_assert(sizeof(struct hv_monitor_page) == HV_PAGE_SIZE, "hv_monitor_page");
+_Static_assert(__builtin_offsetof(struct hv_monitor_page, trigger_group) == 8, "trigger_group");
+_Static_assert(__builtin_offsetof(struct hv_monitor_page, latency) == 576, "latency");
+_Static_assert(__builtin_offsetof(struct hv_monitor_page, parameter) == 1088, "parameter");
+
 #define VMBUS_MESSAGE_SINT 2u    /* VMBus uses SINT 2 (facts §3.1) */
 #define HV_CALLBACK_VECTOR 0xF3u /* what Linux programs into SINT2 */
 

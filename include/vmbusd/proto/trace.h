@@ -23,11 +23,33 @@
  *   MSG_IN / MSG_OUT    one VMBus channel message (struct vmbus_msg_header first)
  *   PKT_IN / PKT_OUT    one ring packet from its vmpacket_descriptor through
  *                       its padding (len8 * 8 bytes; no trailer)
- *   DATA_IN / DATA_OUT  device bytes outside the ring (netvsc: one RNDIS message)
+ *   DATA_IN / DATA_OUT  device bytes moved through guest pages outside the
+ *                       ring (version 2; see "Data records" below)
  *   GPADL_CREATE        the GPADL's range buffer: {byte_count, byte_offset,
  *                       pfn[]} per range, as GPADL_HEADER/BODY carried it
  *   others              no data
  * Everything else is in the header.  Numbers are little-endian.
+ *
+ * Data records (version 2).  What a device read from or wrote into guest
+ * pages that are not a ring: the bytes themselves, and in the header where
+ * they lie, so that a replay can write a DATA_OUT into the pages the new
+ * guest names for the same request:
+ *   id != 0   the bytes lie in GPADL `id` of the channel's primary, from
+ *             byte offset `arg` (netvsc receive buffer: one RNDIS message
+ *             per receive section, written before the transfer-page packet
+ *             that announces it; netvsc send buffer: the RNDIS message of
+ *             a send section, DATA_IN)
+ *   id == 0   the bytes are the buffer of the guest packet on this relid
+ *             whose transaction id is `arg`, from byte `vp` of it: the
+ *             GPA-direct pages of a storvsc EXECUTE_SRB (DATA_OUT: what a
+ *             read put there, written before the completion; DATA_IN: what
+ *             a write took from there) or of a netvsc RNDIS message sent
+ *             from pages (DATA_IN)
+ * (`vp` is no VP in a data record: VMBUS_TRACE_VP_NONE in the GPADL form.)
+ * Data above 128 KiB (a large disk read) is written as several records in
+ * order, each with its own offset.  A data record is cut at --trace-snap
+ * like any other (FLAG_SNAPPED); a replay then refuses the capture.
+ * Version 1 captures have no data records; readers take both versions.
  */
 #ifndef VMBUSD_PROTO_TRACE_H
 #define VMBUSD_PROTO_TRACE_H
@@ -36,7 +58,8 @@
 
 #define VMBUS_TRACE_LINKTYPE 147u           /* LINKTYPE_USER0 / DLT_USER0 */
 #define VMBUS_TRACE_MAGIC    0x54424d56u    /* "VMBT" in file byte order */
-#define VMBUS_TRACE_VERSION  1u
+#define VMBUS_TRACE_VERSION  2u           /* 2: data records (above) */
+#define VMBUS_TRACE_VERSION_MIN 1u
 #define VMBUS_TRACE_VP_NONE  0xFFFFFFFFu    /* record not tied to a VP */
 /* Largest record we write: Wireshark refuses records above 256 KiB. */
 #define VMBUS_TRACE_MAX_RECORD 262144u
@@ -56,11 +79,11 @@ enum vmbus_trace_event {
 	VMBUS_TRACE_ATTACH        = 11, /* frontend attached: arg = number of VPs */
 	VMBUS_TRACE_RESET         = 12, /* guest reset */
 	VMBUS_TRACE_DETACH        = 13, /* frontend detached */
-	VMBUS_TRACE_DATA_IN       = 14, /* device data read from guest buffers outside the ring
-					 * (netvsp: one RNDIS message from the send buffer or
-					 * GPA-direct pages): id = protocol-defined, arg = trans id */
-	VMBUS_TRACE_DATA_OUT      = 15, /* device data written to guest buffers (netvsp: one RNDIS
-					 * message into a receive-buffer section) */
+	VMBUS_TRACE_DATA_IN       = 14, /* device data read from guest pages outside the ring:
+					 * id = GPADL handle, arg = offset in it; or id = 0,
+					 * arg = trans id of the packet whose pages they are,
+					 * vp = offset in them */
+	VMBUS_TRACE_DATA_OUT      = 15, /* device data written into guest pages: id, arg as DATA_IN */
 	VMBUS_TRACE_EVENT_COUNT   = 16,
 };
 
@@ -90,7 +113,7 @@ enum vmbus_trace_proto {
 
 struct vmbus_trace_record {
 	uint32_t magic;     /* VMBUS_TRACE_MAGIC: a record of ours, not another USER0 */
-	uint8_t version;    /* VMBUS_TRACE_VERSION */
+	uint8_t version;    /* VMBUS_TRACE_VERSION_MIN..VMBUS_TRACE_VERSION */
 	uint8_t hdr_len;    /* bytes before the data: 40 (readers skip what they do not know) */
 	uint16_t event;     /* enum vmbus_trace_event */
 	uint8_t dir;        /* enum vmbus_trace_dir */
