@@ -20,11 +20,13 @@
  * is cached, so once the channel is closed or the GPADL torn down no path
  * can reach the guest's pages.  The receive buffer is cut into
  * sub-allocations of nvsp.recv_section_size; each host->guest RNDIS
- * message (a frame, a control reply, a status indication) takes one, is
- * announced with a transfer-page packet (NVSP 107, pageset 0xCAFE) whose
- * trans_id names the slot and the buffer's generation, and is free again
- * when the guest completes that packet (NVSP 108).  A completion naming a
- * slot that is not in use, or another generation, is counted as malformed.
+ * message (a frame, a segment or RSC fragment of a TSO frame, a control
+ * reply, a status indication) takes one; a transfer-page packet (NVSP
+ * 107, pageset 0xCAFE) announces one or more of them as its ranges, its
+ * trans_id naming the first slot and the buffer's generation (rb_next
+ * chains the rest), and they are free again when the guest completes that
+ * packet (NVSP 108).  A completion naming a slot that does not head such a
+ * packet, or another generation, is counted as malformed.
  *
  * Back-pressure.  When no slot is free or the ring is full, control
  * replies wait in a bounded queue and the backend holds its frame and
