@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 VMBUSD=${VMBUSD:-build/vmbusd}
 VMBUS_GUEST=${VMBUS_GUEST:-$(dirname "$VMBUSD")/vmbus-guest}
 export VMBUS_GUEST
-files=(scenarios/*.json tests/guest/scenarios/*.json tests/guest/replay/*.json tests/guest/reports/keep-going.json
+files=(scenarios/*.json tests/guest/scenarios/*.json tests/guest/replay/*.json tests/guest/wire/*.json tests/guest/reports/keep-going.json
 	tests/scenarios/fail-verdict.json)
 refused=(tests/scenarios/fail-invalid.json tests/scenarios/fail-real-step.json)
 T=$(mktemp -d /tmp/vmbusd-check-scenarios.XXXXXX)

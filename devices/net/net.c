@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/virtio_net.h>
 
 #include "core/log.h"
 #include "core/util.h"
@@ -90,7 +91,7 @@ static bool net_deliver(struct net_backend *be, size_t len)
 {
 	struct iovec iov = { be->rx_buf, len };
 
-	if (!be->rx(be->opaque, be->rx_buf, len)) {
+	if (!be->rx(be->opaque, be->rx_buf, len, be->rx_has_off ? &be->rx_off : NULL)) {
 		be->held = true;
 		be->held_len = len;
 		be->st.rx_paused++;
@@ -170,7 +171,7 @@ static bool net_txq_flush(struct net_backend *be)
 			be->st.tx_errors++;
 		} else {
 			be->st.tx_frames++;
-			be->st.tx_bytes += f->len;
+			be->st.tx_bytes += f->len - be->vnet_hdr_len;
 		}
 		be->txq_head = f->next;
 		if (!be->txq_head)
@@ -215,18 +216,62 @@ static int net_txq_add(struct net_backend *be, const struct iovec *iov, int iovc
 	return 0;
 }
 
-int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
+/* The virtio_net_hdr (virtio 1.x 5.1.6, legacy layout, native endian as a
+ * TAP without TUNSETVNETLE expects) for `o`. */
+static void net_vnet_hdr(struct virtio_net_hdr *h, const struct net_offload *o)
 {
+	memset(h, 0, sizeof(*h));
+	if (!o)
+		return;
+	if (o->csum) {
+		h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		h->csum_start = o->csum_start;
+		h->csum_offset = o->csum_offset;
+	}
+	if (o->gso != NET_GSO_NONE) {
+		h->gso_type = o->gso == NET_GSO_TCPV6 ? VIRTIO_NET_HDR_GSO_TCPV6 :
+							VIRTIO_NET_HDR_GSO_TCPV4;
+		if (o->gso_ecn)
+			h->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+		h->gso_size = o->gso_size;
+		h->hdr_len = o->hdr_len;
+	}
+}
+
+bool net_backend_offloads(const struct net_backend *be)
+{
+	return be->vnet_hdr_len != 0;
+}
+
+int net_backend_send_offload(struct net_backend *be, const struct iovec *iov, int iovcnt,
+			     const struct net_offload *o)
+{
+	struct iovec v[NET_MAX_IOV + 1];
+	struct virtio_net_hdr vh;
 	size_t len = 0;
 	int rc;
 
+	if (iovcnt < 0 || iovcnt > NET_MAX_IOV)
+		return -EINVAL;
+	if (!be->vnet_hdr_len && o && (o->csum || o->gso != NET_GSO_NONE)) {
+		be->st.tx_errors++;
+		return -EOPNOTSUPP;
+	}
 	for (int i = 0; i < iovcnt; i++)
 		len += iov[i].iov_len;
 	net_capture(be, iov, iovcnt);
+	if (be->vnet_hdr_len) {
+		net_vnet_hdr(&vh, o);
+		v[0] = (struct iovec){ &vh, be->vnet_hdr_len };
+		memcpy(v + 1, iov, (size_t)iovcnt * sizeof(*iov));
+		iov = v;
+		iovcnt++;
+		be->st.tx_offloaded += o && (o->csum || o->gso != NET_GSO_NONE);
+	}
 	/* Order: nothing overtakes a queued frame. */
 	rc = be->txq_head ? -EAGAIN : be->ops->send(be, iov, iovcnt);
 	if (rc == -EAGAIN)
-		return net_txq_add(be, iov, iovcnt, len);
+		return net_txq_add(be, iov, iovcnt, len + be->vnet_hdr_len);
 	if (rc) {
 		static struct log_ratelimit rl;
 		uint32_t sup;
@@ -240,6 +285,11 @@ int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt
 	be->st.tx_frames++;
 	be->st.tx_bytes += len;
 	return 0;
+}
+
+int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
+{
+	return net_backend_send_offload(be, iov, iovcnt, NULL);
 }
 
 /* ---- null ---------------------------------------------------------------------- */

@@ -14,9 +14,10 @@ struct net_backend_ops {
 	 * never readable). */
 	int (*open)(struct net_backend *be, const json_t *cfg, const char *path,
 		    struct json_err *err);
-	/* One frame out: 0 or -errno. */
+	/* One frame out (after the vnet header when vnet_hdr_len): 0 or -errno. */
 	int (*send)(struct net_backend *be, const struct iovec *iov, int iovcnt);
-	/* One frame in: its length, -EAGAIN when none waits, -errno. */
+	/* One frame in (without any vnet header, whose offloads go to
+	 * rx_off/rx_has_off): its length, -EAGAIN when none waits, -errno. */
 	ssize_t (*recv)(struct net_backend *be, uint8_t *buf, size_t cap);
 	void (*close)(struct net_backend *be); /* optional; fd is closed by net.c */
 };
@@ -48,6 +49,9 @@ struct net_backend {
 	struct net_txq_frame *txq_head, *txq_tail;
 	unsigned int txq_len;
 	struct event *wev;
+	size_t vnet_hdr_len;      /* tap: a virtio_net_hdr before every frame, or 0 */
+	struct net_offload rx_off;     /* of the frame in rx_buf (recv fills it) */
+	bool rx_has_off;
 	bool connected;           /* dgram: connect()ed to remote */
 	char *remote;             /* dgram: the peer's socket path */
 	char *local;              /* dgram: our socket path (unlinked at close) */

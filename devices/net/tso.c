@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "devices/net/net.h"
 
 static uint16_t rd16(const uint8_t *p)
@@ -46,31 +47,43 @@ static uint16_t fold(uint32_t sum)
 	return (uint16_t)sum;
 }
 
+/* The frame is Ethernet + IPv4/IPv6 + TCP at tcp_off as LSO needs; its
+ * TCP header length, or 0. */
+static size_t tso_check(const uint8_t *frame, size_t len, size_t tcp_off, uint32_t mss, bool ipv6)
+{
+	size_t ip_off = 14, thl;
+	uint16_t ethertype;
+
+	if (len < 14 || mss < NET_TSO_MIN_MSS)
+		return 0;
+	ethertype = rd16(frame + 12);
+	if (ethertype != (ipv6 ? 0x86DD : 0x0800))
+		return 0;
+	if (tcp_off < ip_off + (ipv6 ? 40u : 20u) || tcp_off + 20 > len)
+		return 0;
+	if (!ipv6 && ((frame[ip_off] >> 4) != 4 || (size_t)(frame[ip_off] & 0xF) * 4 != tcp_off - ip_off ||
+		      frame[ip_off + 9] != 6))
+		return 0;
+	if (ipv6 && ((frame[ip_off] >> 4) != 6 || (tcp_off == ip_off + 40 && frame[ip_off + 6] != 6)))
+		return 0;
+	thl = (size_t)(frame[tcp_off + 12] >> 4) * 4;
+	if (thl < 20 || tcp_off + thl > len || tcp_off + thl > NET_TSO_MAX_HDR)
+		return 0;
+	return thl;
+}
+
 int net_tso_segment(const uint8_t *frame, size_t len, size_t tcp_off, uint32_t mss, bool ipv6,
 		    net_tso_emit_fn emit, void *opaque)
 {
 	uint8_t hdr[NET_TSO_MAX_HDR];
 	size_t ip_off = 14, thl, hlen, payload, off;
 	uint32_t seq, i, nseg;
-	uint16_t id = 0, ethertype;
+	uint16_t id = 0;
 	uint8_t flags;
 
-	if (len < 14 || mss < NET_TSO_MIN_MSS)
+	if (!(thl = tso_check(frame, len, tcp_off, mss, ipv6)))
 		return -EINVAL;
-	ethertype = rd16(frame + 12);
-	if (ethertype != (ipv6 ? 0x86DD : 0x0800))
-		return -EINVAL;
-	if (tcp_off < ip_off + (ipv6 ? 40u : 20u) || tcp_off + 20 > len)
-		return -EINVAL;
-	if (!ipv6 && ((frame[ip_off] >> 4) != 4 || (size_t)(frame[ip_off] & 0xF) * 4 != tcp_off - ip_off ||
-		      frame[ip_off + 9] != 6))
-		return -EINVAL;
-	if (ipv6 && ((frame[ip_off] >> 4) != 6 || (tcp_off == ip_off + 40 && frame[ip_off + 6] != 6)))
-		return -EINVAL;
-	thl = (size_t)(frame[tcp_off + 12] >> 4) * 4;
 	hlen = tcp_off + thl;
-	if (thl < 20 || hlen > len || hlen > sizeof(hdr))
-		return -EINVAL;
 	payload = len - hlen;
 	nseg = payload ? (uint32_t)((payload + mss - 1) / mss) : 1;
 	if (nseg > NET_TSO_MAX_SEGS)
@@ -118,4 +131,42 @@ int net_tso_segment(const uint8_t *frame, size_t len, size_t tcp_off, uint32_t m
 		off += chunk;
 	}
 	return (int)nseg;
+}
+
+int net_tso_prepare(uint8_t *frame, size_t len, size_t tcp_off, uint32_t mss, bool ipv6,
+		    struct net_offload *o)
+{
+	size_t ip_off = 14, thl, tcp_len;
+	uint32_t sum;
+
+	if (!(thl = tso_check(frame, len, tcp_off, mss, ipv6)) || len > 65535 + 14)
+		return -EINVAL;
+	tcp_len = len - tcp_off;
+	if (!ipv6) {
+		if (tcp_off - ip_off + tcp_len > 0xFFFF)
+			return -EINVAL;
+		wr16(frame + ip_off + 2, (uint16_t)(tcp_off - ip_off + tcp_len));
+		wr16(frame + ip_off + 10, 0);
+		wr16(frame + ip_off + 10, (uint16_t)~fold(sum_bytes(frame + ip_off, tcp_off - ip_off, 0)));
+		sum = sum_bytes(frame + ip_off + 12, 8, 0) + 6 + (uint32_t)tcp_len;
+	} else {
+		if (tcp_off - ip_off - 40 + tcp_len > 0xFFFF)
+			return -EINVAL;
+		wr16(frame + ip_off + 4, (uint16_t)(tcp_off - ip_off - 40 + tcp_len));
+		sum = sum_bytes(frame + ip_off + 8, 32, 0) + 6 + (uint32_t)tcp_len;
+	}
+	/* Not inverted: the partial sum the checksum completion starts from. */
+	wr16(frame + tcp_off + 16, fold(sum));
+	memset(o, 0, sizeof(*o));
+	o->csum = true;
+	o->csum_start = (uint16_t)tcp_off;
+	o->csum_offset = 16;
+	o->hdr_len = (uint16_t)(tcp_off + thl);
+	/* The kernel refuses a GSO frame that is one segment or less. */
+	if (len - tcp_off - thl > mss) {
+		o->gso = ipv6 ? NET_GSO_TCPV6 : NET_GSO_TCPV4;
+		o->gso_size = (uint16_t)MIN(mss, 0xFFFFu);
+		o->gso_ecn = (frame[tcp_off + 13] & 0x80) != 0;  /* CWR */
+	}
+	return 0;
 }

@@ -20,11 +20,13 @@
  * is cached, so once the channel is closed or the GPADL torn down no path
  * can reach the guest's pages.  The receive buffer is cut into
  * sub-allocations of nvsp.recv_section_size; each host->guest RNDIS
- * message (a frame, a control reply, a status indication) takes one, is
- * announced with a transfer-page packet (NVSP 107, pageset 0xCAFE) whose
- * trans_id names the slot and the buffer's generation, and is free again
- * when the guest completes that packet (NVSP 108).  A completion naming a
- * slot that is not in use, or another generation, is counted as malformed.
+ * message (a frame, a segment or RSC fragment of a TSO frame, a control
+ * reply, a status indication) takes one; a transfer-page packet (NVSP
+ * 107, pageset 0xCAFE) announces one or more of them as its ranges, its
+ * trans_id naming the first slot and the buffer's generation (rb_next
+ * chains the rest), and they are free again when the guest completes that
+ * packet (NVSP 108).  A completion naming a slot that does not head such a
+ * packet, or another generation, is counted as malformed.
  *
  * Back-pressure.  When no slot is free or the ring is full, control
  * replies wait in a bounded queue and the backend holds its frame and
@@ -49,17 +51,6 @@
 
 
 /* ---- small helpers ------------------------------------------------------------ */
-
-static void iov_copy_in(const struct iovec *iov, int n, const uint8_t *src, size_t len)
-{
-	for (int i = 0; i < n && len; i++) {
-		size_t c = MIN(len, iov[i].iov_len);
-
-		memcpy(iov[i].iov_base, src, c);
-		src += c;
-		len -= c;
-	}
-}
 
 static size_t iov_copy_out(uint8_t *dst, size_t cap, const struct iovec *iov, int n)
 {
@@ -103,8 +94,10 @@ void netvsp_rb_drop(struct netvsp_dev *d)
 {
 	free(d->rb_free);
 	free(d->rb_used);
+	free(d->rb_next);
 	d->rb_free = NULL;
 	d->rb_used = NULL;
+	d->rb_next = NULL;
 	d->rb_slots = d->rb_nfree = 0;
 	d->rb_gen++;
 }
@@ -113,8 +106,9 @@ static int netvsp_rb_attach(struct netvsp_dev *d)
 {
 	netvsp_rb_drop(d);
 	d->rb_free = malloc((size_t)d->nvsp.recv_sections * sizeof(*d->rb_free));
+	d->rb_next = malloc((size_t)d->nvsp.recv_sections * sizeof(*d->rb_next));
 	d->rb_used = calloc(d->nvsp.recv_sections, 1);
-	if (!d->rb_free || !d->rb_used) {
+	if (!d->rb_free || !d->rb_used || !d->rb_next) {
 		netvsp_rb_drop(d);
 		return -ENOMEM;
 	}
@@ -125,23 +119,29 @@ static int netvsp_rb_attach(struct netvsp_dev *d)
 	return 0;
 }
 
-/* Overwrites 4 bytes at `off` of a message scattered over dst[0..n). */
-static void netvsp_slot_put32(const struct iovec *dst, int n, size_t off, uint32_t v)
+/* Copies src into the slot's pages (dst) at byte `off`. */
+static void netvsp_slot_put(const struct iovec *dst, int n, size_t off, const uint8_t *src,
+			    size_t len)
 {
-	const uint8_t *src = (const uint8_t *)&v;
-	size_t left = 4;
+	for (int j = 0; j < n && len; j++) {
+		size_t c;
 
-	for (int j = 0; j < n && left; j++) {
 		if (off >= dst[j].iov_len) {
 			off -= dst[j].iov_len;
 			continue;
 		}
-		while (left && off < dst[j].iov_len) {
-			((uint8_t *)dst[j].iov_base)[off++] = *src++;
-			left--;
-		}
+		c = MIN(dst[j].iov_len - off, len);
+		memcpy((uint8_t *)dst[j].iov_base + off, src, c);
+		src += c;
+		len -= c;
 		off = 0;
 	}
+}
+
+/* Overwrites 4 bytes at `off` of a message scattered over dst[0..n). */
+static void netvsp_slot_put32(const struct iovec *dst, int n, size_t off, uint32_t v)
+{
+	netvsp_slot_put(dst, n, off, (const uint8_t *)&v, 4);
 }
 
 /* The netvsc.* classes that mangle one RNDIS message in the receive
@@ -177,89 +177,100 @@ static void netvsp_fault_rndis(struct netvsp_dev *d, struct netvsp_queue *q,
 	}
 }
 
-/* One RNDIS message to the guest on queue q: copied into a free slot of
- * the receive buffer, announced with a transfer-page packet.  0, -ENOBUFS
- * (no slot), -EAGAIN (ring full), or another -errno (dropped). */
-static int netvsp_send_rndis(struct netvsp_dev *d, struct netvsp_queue *q,
-			     const struct iovec *src, int nsrc)
+/* Whether `n` messages can go out on q now (free slots, ring space). */
+static int netvsp_rb_room(struct netvsp_dev *d, struct netvsp_queue *q, unsigned int n)
+{
+	if (!netvsp_primary(d) || !q->open || !d->nvsp.recv_buf || !d->rb_slots)
+		return -ENOTCONN;
+	/* More than the whole buffer holds would wait for ever: dropped. */
+	if (n == 0 || n > NETVSP_MAX_RANGES || n > d->rb_slots)
+		return -EMSGSIZE;
+	if (d->rb_nfree < n)
+		return -ENOBUFS;
+	if (!vmbus_chan_can_send(q->ch, sizeof(struct nvsp_xfer_hdr) +
+					n * sizeof(struct nvsp_xfer_range) + sizeof(struct nvsp_msg)))
+		return -EAGAIN;
+	return 0;
+}
+
+/* n RNDIS messages to the guest on queue q, each (hdr, data) into a free
+ * slot of the receive buffer, announced with one transfer-page packet of
+ * n ranges (as Hyper-V batches them; Linux hands each range to RNDIS in
+ * turn and completes the packet once).  The packet's trans_id names the
+ * first slot and the buffer's generation; rb_next chains the others.
+ * 0, -ENOBUFS (not enough slots), -EAGAIN (ring full), or another -errno
+ * (dropped). */
+static int netvsp_send_msgs(struct netvsp_dev *d, struct netvsp_queue *q,
+			    const struct netvsp_msgpart *m, unsigned int n)
 {
 	struct vmbus_channel *prim = netvsp_primary(d);
 	struct {
 		struct nvsp_xfer_hdr hdr;
-		struct nvsp_xfer_range range;
+		struct nvsp_xfer_range range[NETVSP_MAX_RANGES];
 	} __attribute__((packed)) xfer;
 	struct nvsp_msg msg = { .type = NVSP_MSG1_SEND_RNDIS_PKT };
-	struct iovec out[2] = { { &xfer, sizeof(xfer) }, { &msg, sizeof(msg) } };
-	struct iovec dst[8];
-	size_t len = 0;
-	uint32_t slot;
-	int n, rc;
+	size_t xlen = sizeof(xfer.hdr) + n * sizeof(xfer.range[0]);
+	struct iovec out[2] = { { &xfer, xlen }, { &msg, sizeof(msg) } };
+	uint32_t slots[NETVSP_MAX_RANGES];
+	int rc = netvsp_rb_room(d, q, n);
 
-	for (int i = 0; i < nsrc; i++)
-		len += src[i].iov_len;
-	if (!prim || !q->open || !d->nvsp.recv_buf || !d->rb_slots)
-		return -ENOTCONN;
-	if (len > d->nvsp.recv_section_size)
-		return -EMSGSIZE;
-	if (!d->rb_nfree)
-		return -ENOBUFS;
-	if (!vmbus_chan_can_send(q->ch, sizeof(xfer) + sizeof(msg)))
-		return -EAGAIN;
-	slot = d->rb_free[d->rb_nfree - 1];
-	n = vmbus_chan_gpadl_iov(prim, d->nvsp.recv_gpadl, (uint64_t)slot * d->nvsp.recv_section_size,
-				 len, dst, (int)ARRAY_SIZE(dst));
-	if (n < 0)
-		return n;
-	for (int i = 0, off = 0; i < nsrc; i++) {
-		/* Scatter each source piece at its offset in the slot. */
-		struct iovec sub[8];
-		int k = 0;
-		size_t skip = (size_t)off, left = src[i].iov_len;
-
-		for (int j = 0; j < n && left; j++) {
-			if (skip >= dst[j].iov_len) {
-				skip -= dst[j].iov_len;
-				continue;
-			}
-			sub[k].iov_base = (uint8_t *)dst[j].iov_base + skip;
-			sub[k].iov_len = MIN(dst[j].iov_len - skip, left);
-			left -= sub[k].iov_len;
-			skip = 0;
-			k++;
-		}
-		iov_copy_in(sub, k, src[i].iov_base, src[i].iov_len);
-		off += (int)src[i].iov_len;
-	}
-	/* A capture holds the message ahead of the packet announcing it, with
-	 * its place in the receive buffer: a replay writes it there in the new
-	 * guest's buffer (proto/trace.h, "Data records"). */
-	if (trace_active())
-		trace_emit_iov(VMBUS_TRACE_DATA_OUT, vmbus_chan_relid(q->ch), VMBUS_TRACE_VP_NONE,
-			       d->nvsp.recv_gpadl, (uint64_t)slot * d->nvsp.recv_section_size, src, nsrc,
-			       len);
-	memset(&xfer, 0, sizeof(xfer));
-	xfer.hdr.pageset_id = NETVSC_RECEIVE_BUFFER_ID;
-	xfer.hdr.range_cnt = 1;
-	xfer.range.byte_count = (uint32_t)len;
-	xfer.range.byte_offset = slot * d->nvsp.recv_section_size;
-	msg.rndis_pkt.channel_type = NVSP_CHANNEL_DATA;
-	msg.rndis_pkt.section_index = NVSP_SECTION_NONE;
-	if (__builtin_expect(fault_class_mask != 0, 0) && nsrc > 0 && src[0].iov_len >= 4) {
-		uint32_t type;
-
-		memcpy(&type, src[0].iov_base, sizeof(type));
-		netvsp_fault_rndis(d, q, dst, n, type, &xfer.range);
-	}
-	rc = vmbus_chan_send(q->ch, VM_PKT_DATA_USING_XFER_PAGES, VMBUS_PKT_FLAG_COMPLETION_REQUESTED,
-			     (uint64_t)d->rb_gen << 32 | slot, sizeof(xfer), out, 2);
 	if (rc)
 		return rc;
-	d->rb_nfree--;
-	d->rb_used[slot] = 1;
+	memset(&xfer, 0, xlen);
+	for (unsigned int i = 0; i < n; i++) {
+		struct iovec dst[8];
+		size_t len = (size_t)m[i].hlen + m[i].dlen;
+		int k;
+
+		if (len > d->nvsp.recv_section_size)
+			return -EMSGSIZE;
+		slots[i] = d->rb_free[d->rb_nfree - 1 - i];
+		k = vmbus_chan_gpadl_iov(prim, d->nvsp.recv_gpadl,
+					 (uint64_t)slots[i] * d->nvsp.recv_section_size, len, dst,
+					 (int)ARRAY_SIZE(dst));
+		if (k < 0)
+			return k;
+		netvsp_slot_put(dst, k, 0, m[i].hdr, m[i].hlen);
+		netvsp_slot_put(dst, k, m[i].hlen, m[i].data, m[i].dlen);
+		xfer.range[i].byte_count = (uint32_t)len;
+		xfer.range[i].byte_offset = slots[i] * d->nvsp.recv_section_size;
+		/* A capture holds each message ahead of the packet announcing
+		 * it, with its place in the receive buffer: a replay writes it
+		 * there in the new guest's buffer (proto/trace.h, "Data
+		 * records"). */
+		if (trace_active()) {
+			struct iovec src[2] = { { (void *)m[i].hdr, m[i].hlen },
+						{ (void *)m[i].data, m[i].dlen } };
+
+			trace_emit_iov(VMBUS_TRACE_DATA_OUT, vmbus_chan_relid(q->ch),
+				       VMBUS_TRACE_VP_NONE, d->nvsp.recv_gpadl,
+				       (uint64_t)slots[i] * d->nvsp.recv_section_size, src,
+				       m[i].dlen ? 2 : 1, len);
+		}
+		if (__builtin_expect(fault_class_mask != 0, 0) && m[i].hlen >= 4) {
+			uint32_t type;
+
+			memcpy(&type, m[i].hdr, sizeof(type));
+			netvsp_fault_rndis(d, q, dst, k, type, &xfer.range[i]);
+		}
+	}
+	xfer.hdr.pageset_id = NETVSC_RECEIVE_BUFFER_ID;
+	xfer.hdr.range_cnt = n;
+	msg.rndis_pkt.channel_type = NVSP_CHANNEL_DATA;
+	msg.rndis_pkt.section_index = NVSP_SECTION_NONE;
+	rc = vmbus_chan_send(q->ch, VM_PKT_DATA_USING_XFER_PAGES, VMBUS_PKT_FLAG_COMPLETION_REQUESTED,
+			     (uint64_t)d->rb_gen << 32 | slots[0], xlen, out, 2);
+	if (rc)
+		return rc;
+	d->rb_nfree -= n;
+	for (unsigned int i = 0; i < n; i++) {
+		d->rb_used[slots[i]] = i == 0 ? NETVSP_SLOT_HEAD : NETVSP_SLOT_MEMBER;
+		d->rb_next[slots[i]] = i + 1 < n ? slots[i + 1] : UINT32_MAX;
+	}
 	return 0;
 }
 
-/* The guest completed transfer-page packet `tid`: its slot is free. */
+/* The guest completed transfer-page packet `tid`: its slots are free. */
 static void netvsp_rx_done(struct netvsp_queue *q, uint64_t tid)
 {
 	struct netvsp_dev *d = q->d;
@@ -269,14 +280,20 @@ static void netvsp_rx_done(struct netvsp_queue *q, uint64_t tid)
 		d->stale_completions++;  /* from before a revoke or reopen */
 		return;
 	}
-	if (slot >= d->rb_slots || !d->rb_used[slot]) {
+	if (slot >= d->rb_slots || d->rb_used[slot] != NETVSP_SLOT_HEAD) {
 		q->st.malformed++;
 		log_guest("netvsp %s: queue %u: completion for receive slot %u not in use", d->path,
 			  q->index, slot);
 		return;
 	}
-	d->rb_used[slot] = 0;
-	d->rb_free[d->rb_nfree++] = slot;
+	/* The chain was built by us; each link is a slot in use. */
+	while (slot != UINT32_MAX && slot < d->rb_slots && d->rb_used[slot]) {
+		uint32_t next = d->rb_next[slot];
+
+		d->rb_used[slot] = 0;
+		d->rb_free[d->rb_nfree++] = slot;
+		slot = next;
+	}
 }
 
 /* ---- control replies and indications (always on the primary) ---------------- */
@@ -285,8 +302,8 @@ static void netvsp_ctrl_flush(struct netvsp_dev *d)
 {
 	while (d->ctrl_head && netvsp_primary(d)) {
 		struct netvsp_ctrl *c = d->ctrl_head;
-		struct iovec iov = { c->msg, c->len };
-		int rc = netvsp_send_rndis(d, d->q[0], &iov, 1);
+		struct netvsp_msgpart m = { c->msg, c->len, NULL, 0 };
+		int rc = netvsp_send_msgs(d, d->q[0], &m, 1);
 
 		if (rc == -ENOBUFS || rc == -EAGAIN)
 			return;
@@ -312,7 +329,7 @@ void netvsp_ctrl_drop_all(struct netvsp_dev *d)
 	d->ctrl_count = 0;
 }
 
-static void netvsp_ctrl_send(struct netvsp_dev *d, const void *msg, uint32_t len)
+void netvsp_ctrl_send(struct netvsp_dev *d, const void *msg, uint32_t len)
 {
 	struct netvsp_ctrl *c;
 
@@ -340,18 +357,6 @@ static void netvsp_rx_resume(struct netvsp_dev *d)
 		net_backend_rx_resume(d->be);
 }
 
-void netvsp_indicate_link(struct netvsp_dev *d)
-{
-	uint8_t buf[sizeof(struct rndis_indicate_status)];
-	uint32_t len;
-
-	if (d->rndis.state != RNDIS_INITIALIZED)
-		return;  /* the guest queries GEN_MEDIA_CONNECT_STATUS at probe */
-	len = rndis_build_indicate(buf, d->rndis.link_up ? RNDIS_STATUS_MEDIA_CONNECT :
-							   RNDIS_STATUS_MEDIA_DISCONNECT);
-	netvsp_ctrl_send(d, buf, len);
-}
-
 /* ---- backend -> guest ------------------------------------------------------------- */
 
 static struct netvsp_queue *netvsp_rx_queue(struct netvsp_dev *d, const uint8_t *f, size_t len)
@@ -371,12 +376,134 @@ static struct netvsp_queue *netvsp_rx_queue(struct netvsp_dev *d, const uint8_t 
 	return q && q->open ? q : d->q[0];
 }
 
-bool netvsp_backend_rx(void *opaque, const uint8_t *frame, size_t len)
+/* The checksum PPI value for a whole frame: verified here (natively, while
+ * the frame is hot) so that the guest does not verify it again under
+ * emulation. */
+static uint32_t netvsp_rx_csum(const uint8_t *frame, size_t len)
+{
+	switch (net_csum_verify(frame, len)) {
+	case NET_CSUM_TCP:
+		return RNDIS_CSUM_RX_TCP_OK;
+	case NET_CSUM_UDP:
+		return RNDIS_CSUM_RX_UDP_OK;
+	}
+	return 0;
+}
+
+struct netvsp_rx_segs {
+	struct netvsp_dev *d;
+	unsigned int n;
+};
+
+/* One MSS segment of a TSO frame from the backend: its RNDIS header (the
+ * segment's checksum was computed by net_tso_segment) and its Ethernet/IP/
+ * TCP headers into the device's segment buffer, the payload by reference. */
+static int netvsp_rx_seg(void *opaque, const uint8_t *hdr, size_t hlen, const uint8_t *payload,
+			 size_t plen)
+{
+	struct netvsp_rx_segs *c = opaque;
+	struct netvsp_dev *d = c->d;
+	uint8_t *b;
+	uint32_t rh;
+
+	if (c->n >= NETVSP_MAX_RANGES)
+		return -E2BIG;
+	b = d->rx_seg_hdrs + (size_t)c->n * NETVSP_RX_SEG_HDR;
+	rh = rndis_build_packet_csum(b, (uint32_t)(hlen + plen), RNDIS_CSUM_RX_TCP_OK);
+	memcpy(b + rh, hdr, hlen);
+	d->rx_parts[c->n] = (struct netvsp_msgpart){ b, (uint32_t)(rh + hlen), payload, (uint32_t)plen };
+	c->n++;
+	return 0;
+}
+
+/* RSC (the guest turned it on): the TSO frame goes to the guest whole, as
+ * Hyper-V hands over a coalesced frame: its checksum completed, cut only
+ * to fit the receive sections, one RNDIS_PACKET per range of one
+ * transfer-page packet with RNDIS_PKTINFO_ID fragment flags; the first
+ * carries the checksum PPI.  Linux joins them into one skb. */
+static bool netvsp_rx_rsc(struct netvsp_dev *d, struct netvsp_queue *q, uint8_t *frame,
+			  size_t len, const struct net_offload *o)
+{
+	uint32_t per = d->nvsp.recv_section_size - RNDIS_RX_HDR_MAX, csum;
+	unsigned int n = (unsigned int)((len + per - 1) / per);
+	int rc = netvsp_rb_room(d, q, n);
+
+	if (rc == -ENOBUFS || rc == -EAGAIN)
+		return false;  /* the frame is still as read */
+	if (rc || (o->csum && net_csum_complete(frame, len, o->csum_start, o->csum_offset, false))) {
+		q->st.rx_drops++;
+		return true;
+	}
+	csum = netvsp_rx_csum(frame, len);
+	if (csum)
+		csum |= RNDIS_CSUM_RX_IP_OK;
+	for (unsigned int i = 0; i < n; i++) {
+		uint8_t *b = d->rx_seg_hdrs + (size_t)i * NETVSP_RX_SEG_HDR;
+		size_t off = (size_t)i * per, chunk = MIN(per, len - off);
+		uint8_t frag = RNDIS_PKTINFO_SUBALLOC | (i == 0 ? RNDIS_PKTINFO_1ST_FRAG : 0) |
+			       (i + 1 == n ? RNDIS_PKTINFO_LAST_FRAG : 0);
+		uint32_t rh = rndis_build_packet_ppi(b, (uint32_t)chunk, i == 0 ? csum : 0, frag);
+
+		d->rx_parts[i] = (struct netvsp_msgpart){ b, rh, frame + off, (uint32_t)chunk };
+	}
+	rc = netvsp_send_msgs(d, q, d->rx_parts, n);
+	if (rc) {  /* room was checked: only a channel error is left */
+		q->st.rx_drops++;
+		return true;
+	}
+	q->st.rx_packets++;
+	q->st.rx_bytes += len;
+	q->st.rx_csum_ok += csum != 0;
+	q->st.rx_rsc++;
+	return true;
+}
+
+/* A TCP frame larger than the MTU (the host kernel's TSO through a TAP with
+ * vnet headers): cut into MSS segments with checksums of their own, all in
+ * one transfer-page packet. */
+static bool netvsp_rx_gso(struct netvsp_dev *d, struct netvsp_queue *q, const uint8_t *frame,
+			  size_t len, const struct net_offload *o)
+{
+	struct netvsp_rx_segs c = { d, 0 };
+	size_t tcp_off = o->csum ? o->csum_start : 0;
+	int rc;
+
+	if (!tcp_off && len > 14)  /* no NEEDS_CSUM: the IP header says where TCP is */
+		tcp_off = o->gso == NET_GSO_TCPV6 ? 54 : 14 + (size_t)(frame[14] & 0xF) * 4;
+	rc = net_tso_segment(frame, len, tcp_off, o->gso_size, o->gso == NET_GSO_TCPV6, netvsp_rx_seg,
+			     &c);
+	if (rc < 0) {
+		static struct log_ratelimit rl;
+		uint32_t sup;
+
+		q->st.rx_drops++;
+		if (log_ratelimit_ok(&rl, &sup))
+			log_warn("netvsp %s: a %zu-byte TSO frame from the backend not segmented (mss %u): %s%s",
+				 d->path, len, o->gso_size, strerror(-rc),
+				 sup ? " (earlier lines suppressed)" : "");
+		return true;
+	}
+	rc = netvsp_send_msgs(d, q, d->rx_parts, c.n);
+	if (rc == -ENOBUFS || rc == -EAGAIN)
+		return false;  /* held whole; segmented again when there is room */
+	if (rc) {
+		q->st.rx_drops++;
+		return true;
+	}
+	q->st.rx_packets += c.n;
+	q->st.rx_bytes += len + (size_t)(c.n - 1) * (tcp_off + (size_t)(frame[tcp_off + 12] >> 4) * 4);
+	q->st.rx_csum_ok += c.n;
+	q->st.rx_tso++;
+	return true;
+}
+
+bool netvsp_backend_rx(void *opaque, uint8_t *frame, size_t len, const struct net_offload *o)
 {
 	struct netvsp_dev *d = opaque;
 	struct netvsp_queue *q;
-	uint8_t hdr[sizeof(struct rndis_packet)];
-	struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)frame, len } };
+	uint8_t hdr[RNDIS_RX_HDR_MAX];
+	struct netvsp_msgpart m = { hdr, 0, frame, (uint32_t)len };
+	uint32_t csum;
 	int rc;
 
 	if (!netvsp_primary(d) || d->rndis.state != RNDIS_INITIALIZED || !d->rndis.filter ||
@@ -388,8 +515,24 @@ bool netvsp_backend_rx(void *opaque, const uint8_t *frame, size_t len)
 	q = netvsp_rx_queue(d, frame, len);
 	if (d->ctrl_head)
 		return false; /* control replies first */
-	rndis_build_packet(hdr, (uint32_t)len);
-	rc = netvsp_send_rndis(d, q, iov, 2);
+	if (o && o->gso != NET_GSO_NONE) {
+		if (o->gso == NET_GSO_TCPV6 ? d->rndis.rsc_v6 : d->rndis.rsc_v4)
+			return netvsp_rx_rsc(d, q, frame, len, o);
+		return netvsp_rx_gso(d, q, frame, len, o);
+	}
+	rc = netvsp_rb_room(d, q, 1);
+	if (rc == -ENOBUFS || rc == -EAGAIN)
+		return false;
+	/* Room is certain from here: the frame may be changed in place (a
+	 * held frame is delivered again as it was read). */
+	if (rc || (o && o->csum && net_csum_complete(frame, len, o->csum_start, o->csum_offset,
+						   o->csum_offset == 6))) {
+		q->st.rx_drops++;
+		return true;
+	}
+	csum = netvsp_rx_csum(frame, len);
+	m.hlen = rndis_build_packet_csum(hdr, (uint32_t)len, csum);
+	rc = netvsp_send_msgs(d, q, &m, 1);
 	if (rc == -ENOBUFS || rc == -EAGAIN)
 		return false;
 	if (rc) {
@@ -398,6 +541,7 @@ bool netvsp_backend_rx(void *opaque, const uint8_t *frame, size_t len)
 	}
 	q->st.rx_packets++;
 	q->st.rx_bytes += len;
+	q->st.rx_csum_ok += csum != 0;
 	return true;
 }
 
@@ -463,6 +607,7 @@ static int64_t netvsp_gather(struct netvsp_queue *q, const struct vmbus_pkt *pkt
 struct netvsp_tx_ctx {
 	struct netvsp_queue *q;
 	const struct rndis_frame *f;
+	struct net_offload *o;    /* left to the backend (vnet headers), or NULL */
 };
 
 /* Sends one frame given as headers + payload (an LSO segment, or a whole
@@ -488,12 +633,16 @@ static int netvsp_tx_emit(void *opaque, const uint8_t *hdr, size_t hlen, const u
 		iov[n++] = (struct iovec){ (void *)hdr, 12 };
 		iov[n++] = (struct iovec){ tag, 4 };
 		iov[n++] = (struct iovec){ (void *)(hdr + 12), hlen - 12 };
+		if (c->o) {  /* the offsets move with the tag */
+			c->o->csum_start += 4;
+			c->o->hdr_len += c->o->gso != NET_GSO_NONE ? 4 : 0;
+		}
 	} else {
 		iov[n++] = (struct iovec){ (void *)hdr, hlen };
 	}
 	if (plen)
 		iov[n++] = (struct iovec){ (void *)payload, plen };
-	if (net_backend_send(c->q->d->be, iov, n)) {
+	if (net_backend_send_offload(c->q->d->be, iov, n, c->o)) {
 		c->q->st.tx_drops++;
 		return 0;  /* a lost segment is TCP's to repair; keep going */
 	}
@@ -511,6 +660,30 @@ static void netvsp_tx_frame(struct netvsp_queue *q, uint8_t *msg, const struct r
 		q->st.tx_drops++;
 		return;
 	}
+	if (net_backend_offloads(d->be) && (f->has_lso || f->csum_needed)) {
+		/* The kernel behind the TAP completes the checksum and cuts
+		 * the LSO frame (or hands it whole to a local socket). */
+		struct net_offload o = { .csum = true, .csum_start = (uint16_t)f->csum_start,
+					 .csum_offset = (uint16_t)f->csum_offset };
+		struct netvsp_tx_ctx c = { q, f, &o };
+
+		if (f->has_lso && net_tso_prepare(frame, f->len, f->lso_tcp_off, f->lso_mss, f->lso_ipv6,
+						  &o)) {
+			q->st.malformed++;
+			log_guest("netvsp %s: queue %u: LSO frame of %u bytes malformed", d->path,
+				  q->index, f->len);
+			return;
+		}
+		netvsp_tx_emit(&c, frame, f->len, NULL, 0);
+		if (q->st.tx_drops != drops)
+			return;
+		q->st.tx_checksums += f->csum_needed;
+		q->st.tx_lso += f->has_lso;
+		q->st.tx_gso += o.gso != NET_GSO_NONE;
+		q->st.tx_packets++;
+		q->st.tx_bytes += f->len;
+		return;
+	}
 	/* msg is our private copy: the checksum is completed in place. */
 	if (f->csum_needed && net_csum_complete(frame, f->len, f->csum_start, f->csum_offset,
 						(f->csum & RNDIS_CSUM_TX_UDP) != 0)) {
@@ -519,7 +692,7 @@ static void netvsp_tx_frame(struct netvsp_queue *q, uint8_t *msg, const struct r
 	}
 	q->st.tx_checksums += f->csum_needed;
 	{
-		struct netvsp_tx_ctx c = { q, f };
+		struct netvsp_tx_ctx c = { q, f, NULL };
 
 		if (f->has_lso) {
 			int rc = net_tso_segment(frame, f->len, f->lso_tcp_off, f->lso_mss, f->lso_ipv6,
@@ -587,6 +760,9 @@ static uint32_t netvsp_handle_rndis(struct netvsp_queue *q, const struct vmbus_p
 		break;
 	case RNDIS_REPLY:
 		netvsp_ctrl_send(d, dec.reply, dec.reply_len);
+		if (dec.type == RNDIS_MSG_QUERY && dec.oid == RNDIS_OID_GEN_MEDIA_CONNECT_STATUS &&
+		    dec.fault == NETVSP_FAULT_NONE)
+			netvsp_link_queried(d);
 		break;
 	case RNDIS_DATA:
 		netvsp_tx_frame(q, d->msgbuf, &dec.frame);
@@ -747,6 +923,7 @@ static void netvsp_session_reset(struct netvsp_dev *d)
 	netvsp_rb_drop(d);
 	nvsp_proto_reset(&d->nvsp);
 	rndis_reset(&d->rndis);
+	netvsp_link_session_reset(d);
 }
 
 static int netvsp_chan_open(struct vmbus_channel *ch)

@@ -141,6 +141,8 @@ struct rndis_state {
 	uint64_t link_speed;      /* units of 100 bit/s */
 	uint32_t offload_sets;    /* TCP_OFFLOAD_PARAMETERS accepted */
 	bool rss_enabled;
+	bool rsc_offer;           /* config "rsc": offered at NVSP 6.1 */
+	bool rsc_v4, rsc_v6;      /* the guest turned RSC on (OFFLOAD_PARAMETERS) */
 	uint16_t itab_len;        /* RSS indirection entries (u32 each) */
 	uint32_t itab[NDIS_RSS_MAX_ITAB];
 	uint8_t key[NDIS_RSS_MAX_KEY];
@@ -192,6 +194,13 @@ void rndis_dispatch(struct rndis_state *r, const uint8_t *msg, uint32_t len,
 /* Builds the RNDIS_PACKET header (44 bytes) for a frame of `frame_len`
  * bytes that follows it; returns 44. */
 uint32_t rndis_build_packet(uint8_t *buf, uint32_t frame_len);
+/* The same with a checksum PPI carrying `csum` (RNDIS_CSUM_RX_*) when it
+ * is not 0: RNDIS_RX_HDR_MAX bytes at most; returns the header's length. */
+#define RNDIS_RX_HDR_MAX (44u + 16u + 16u)
+uint32_t rndis_build_packet_csum(uint8_t *buf, uint32_t frame_len, uint32_t csum);
+/* ... and an RNDIS_PKTINFO_ID element with `frag` (RNDIS_PKTINFO_*) when
+ * it is not 0: one fragment of a coalesced frame. */
+uint32_t rndis_build_packet_ppi(uint8_t *buf, uint32_t frame_len, uint32_t csum, uint8_t frag);
 /* Builds an INDICATE_STATUS (20 bytes) carrying `status`; returns 20. */
 uint32_t rndis_build_indicate(uint8_t *buf, uint32_t status);
 const char *rndis_type_name(uint32_t type);
@@ -200,8 +209,26 @@ const char *rndis_type_name(uint32_t type);
  * config, control, stats, lifecycle) -------------------------------------- */
 
 #define NETVSP_CTRL_MAX 64u   /* control replies waiting for receive-buffer space */
+/* Ranges (RNDIS messages) in one transfer-page packet: a 64 KiB TSO frame
+ * from the backend cut into segments of an MSS >= 256 fits (Linux takes up
+ * to 375, NETVSC_MAX_XFER_PAGE_RANGES). */
+#define NETVSP_MAX_RANGES 256u
+/* Per segment of such a frame: its RNDIS header and Ethernet/IP/TCP headers. */
+#define NETVSP_RX_SEG_HDR (64u + 256u)
+#define NETVSP_SLOT_HEAD   1u  /* first slot of a transfer-page packet */
+#define NETVSP_SLOT_MEMBER 2u  /* another slot of one */
+
+/* One RNDIS message for the receive buffer: a header and data. */
+struct netvsp_msgpart {
+	const uint8_t *hdr;
+	uint32_t hlen;
+	const uint8_t *data;
+	uint32_t dlen;
+};
 
 struct net_backend;
+struct net_offload;
+struct event;
 
 /* Per queue (channel); the NIC's totals are their sum (core/stats.h). */
 #define NETVSP_QUEUE_STATS(X)                                                          \
@@ -211,10 +238,14 @@ struct net_backend;
 	X(rx_packets, "backend frames delivered to the guest")                         \
 	X(rx_bytes, "... their bytes")                                                 \
 	X(tx_drops, "guest frames or segments not sent (backend error, link down)")    \
-	X(tx_checksums, "guest frames whose TCP/UDP checksum the host completed")      \
-	X(tx_lso, "guest LSO frames the host segmented")                               \
+	X(tx_checksums, "guest frames whose TCP/UDP checksum the host completed (or its kernel)") \
+	X(tx_lso, "guest LSO frames (segmented here, or by the kernel: tx_gso)")        \
+	X(tx_gso, "guest LSO frames handed whole to a TAP with vnet headers")          \
 	X(tx_segments, "frames (whole or LSO segments) handed to the backend")         \
 	X(rx_drops, "backend frames not delivered (no listener, filter 0, link down)") \
+	X(rx_csum_ok, "backend frames whose TCP/UDP checksum the host verified for the guest") \
+	X(rx_tso, "TSO frames from the backend cut into segments for the guest")        \
+	X(rx_rsc, "TSO frames from the backend given whole to the guest (RSC)")         \
 	X(malformed, "refused guest packets or messages (bad type, length, offset)")   \
 	X(wrong_state, "guest messages out of protocol order")                         \
 	X(unsupported, "guest messages or OIDs this host does not serve")              \
@@ -226,6 +257,9 @@ STATS_DECLARE(netvsp_queue_stats, struct netvsp_queue_stats);
 /* Per NIC, beside the queue totals. */
 #define NETVSP_DEV_STATS(X)                                                             \
 	X(link_changes, "link up/down changes asked with the link control action")     \
+	X(link_deferred, "link changes held back by the 2 s pacing (netvsp_link.c)")    \
+	X(network_changes, "NETWORK_CHANGE indications (network_change control action)") \
+	X(indications, "INDICATE_STATUS messages queued for the guest")                \
 	X(control_dropped, "RNDIS replies or indications dropped (queue full, send error)") \
 	X(stale_completions, "guest completions of packets from before a buffer revoke")
 
@@ -268,10 +302,18 @@ struct netvsp_dev {
 	uint32_t rb_slots;
 	uint32_t *rb_free;        /* stack of free slot numbers */
 	uint32_t rb_nfree;
-	uint8_t *rb_used;
+	uint8_t *rb_used;         /* NETVSP_SLOT_* */
+	uint32_t *rb_next;        /* the next slot of the same packet, or UINT32_MAX */
+	uint8_t *rx_seg_hdrs;     /* NETVSP_MAX_RANGES * NETVSP_RX_SEG_HDR */
+	struct netvsp_msgpart *rx_parts;  /* NETVSP_MAX_RANGES */
 	struct netvsp_ctrl *ctrl_head, *ctrl_tail;
 	unsigned int ctrl_count;
 	uint8_t *msgbuf;          /* private copy of one guest RNDIS message */
+	/* netvsp_link.c: the link state the guest last heard, and when. */
+	bool link_told;
+	uint64_t link_told_ns;
+	uint64_t link_interval_ns;  /* NETVSP_LINK_INTERVAL_NS (tests shorten it) */
+	struct event *link_timer;
 	STATS_FIELDS(NETVSP_DEV_STATS)
 	struct netvsp_queue_stats retired;  /* of subchannels that are gone */
 };
@@ -279,13 +321,24 @@ struct netvsp_dev {
 /* netvsp.c */
 extern const struct vmbus_channel_ops netvsp_channel_ops;
 /* The backend's receive callback (net.h). */
-bool netvsp_backend_rx(void *opaque, const uint8_t *frame, size_t len);
-/* Sends MEDIA_CONNECT / MEDIA_DISCONNECT for rndis.link_up (if initialized). */
-void netvsp_indicate_link(struct netvsp_dev *d);
+bool netvsp_backend_rx(void *opaque, uint8_t *frame, size_t len, const struct net_offload *o);
+/* Queues one RNDIS control message (a reply or an indication) for the guest. */
+void netvsp_ctrl_send(struct netvsp_dev *d, const void *msg, uint32_t len);
 void netvsp_rescind_subchannels(struct netvsp_dev *d);
 void netvsp_ctrl_drop_all(struct netvsp_dev *d);
 void netvsp_rb_drop(struct netvsp_dev *d);
 void netvsp_stats_add(struct netvsp_queue_stats *t, const struct netvsp_queue_stats *q);
 json_t *netvsp_stats(void *dev);
+
+/* netvsp_link.c: link indications, paced as Linux applies them. */
+#define NETVSP_LINK_INTERVAL_NS 2000000000ull  /* netvsc's LINKCHANGE_INT */
+void netvsp_link_set(struct netvsp_dev *d, bool up);
+/* -ENETDOWN (link down), -ENOTCONN (no RNDIS session) or 0. */
+int netvsp_link_network_change(struct netvsp_dev *d);
+void netvsp_link_update(struct netvsp_dev *d);
+/* The guest read GEN_MEDIA_CONNECT_STATUS: it knows rndis.link_up. */
+void netvsp_link_queried(struct netvsp_dev *d);
+void netvsp_link_session_reset(struct netvsp_dev *d);
+void netvsp_link_free(struct netvsp_dev *d);
 
 #endif

@@ -60,24 +60,57 @@ void rndis_reset(struct rndis_state *r)
 	uint8_t mac[6];
 	uint32_t mtu = r->mtu, max_frame = r->max_frame;
 	uint16_t queues = r->queues;
-	bool link = r->link_up;
+	bool link = r->link_up, rsc = r->rsc_offer;
 
 	memcpy(mac, r->mac, 6);
 	rndis_init(r, mac, mtu, queues);
 	r->max_frame = max_frame;
 	r->link_up = link;
+	r->rsc_offer = rsc;
 }
 
 uint32_t rndis_build_packet(uint8_t *buf, uint32_t frame_len)
+{
+	return rndis_build_packet_csum(buf, frame_len, 0);
+}
+
+uint32_t rndis_build_packet_csum(uint8_t *buf, uint32_t frame_len, uint32_t csum)
+{
+	return rndis_build_packet_ppi(buf, frame_len, csum, 0);
+}
+
+/* One 16-byte element (a u32 value) at buf[off]. */
+static uint32_t rndis_put_ppi(uint8_t *buf, uint32_t off, uint32_t type, uint32_t v)
+{
+	struct rndis_ppi ppi = { sizeof(ppi) + 4, type, sizeof(ppi) };
+
+	memcpy(buf + off, &ppi, sizeof(ppi));
+	memcpy(buf + off + sizeof(ppi), &v, 4);
+	return sizeof(ppi) + 4;
+}
+
+uint32_t rndis_build_packet_ppi(uint8_t *buf, uint32_t frame_len, uint32_t csum, uint8_t frag)
 {
 	struct rndis_packet pkt = {
 		.hdr = { RNDIS_MSG_PACKET, (uint32_t)sizeof(pkt) + frame_len },
 		.data_offset = RNDIS_PACKET_BODY,
 		.data_len = frame_len,
 	};
+	uint32_t off = sizeof(pkt);
 
+	/* The elements right after the packet header; the data after them. */
+	if (csum)
+		off += rndis_put_ppi(buf, off, RNDIS_PPI_CHECKSUM, csum);
+	if (frag)  /* rndis_pktinfo_id: version 1, the flags, id 0 */
+		off += rndis_put_ppi(buf, off, RNDIS_PPI_PKTINFO_ID, 1u | (uint32_t)frag << 8);
+	if (off > sizeof(pkt)) {
+		pkt.ppi_offset = RNDIS_PACKET_BODY;
+		pkt.ppi_len = off - (uint32_t)sizeof(pkt);
+		pkt.data_offset = RNDIS_PACKET_BODY + pkt.ppi_len;
+		pkt.hdr.len += pkt.ppi_len;
+	}
 	memcpy(buf, &pkt, sizeof(pkt));
-	return sizeof(pkt);
+	return off;
 }
 
 uint32_t rndis_build_indicate(uint8_t *buf, uint32_t status)
@@ -159,14 +192,30 @@ static int rndis_q_offload_caps(const struct rndis_state *r, uint8_t *buf, uint3
 	 * every backend gets complete, valid frames (README: what is
 	 * advertised). */
 	struct ndis_obj_header h = { NDIS_OBJECT_TYPE_OFFLOAD, 1, NDIS_OFFLOAD_SIZE_6_0 };
+	/* NVSP 6.1 (Linux asks with a 156-byte buffer from NVSP 5 on): the
+	 * NDIS 6.30 structure with RSC, which the host does for TSO frames
+	 * from its backend (netvsp_rx_rsc). */
+	bool rsc = r->rsc_offer && r->nvsp_version >= NVSP_PROTOCOL_VERSION_61;
 
-	if (cap < NDIS_OFFLOAD_SIZE_6_0)
+	if (rsc) {
+		h.revision = 3;
+		h.size = NDIS_OFFLOAD_SIZE_6_30;
+	}
+	if (cap < h.size)
 		return -1;
-	memset(buf, 0, NDIS_OFFLOAD_SIZE_6_0);
+	memset(buf, 0, h.size);
 	memcpy(buf, &h, sizeof(h));
+	if (rsc) {
+		buf[NDIS_OFFLOAD_RSC_IP4] = 1;
+		buf[NDIS_OFFLOAD_RSC_IP6] = 1;
+	}
 	put32(buf + NDIS_OFFLOAD_IP4_TXENC, NDIS_OFFLOAD_ENCAP_8023);
 	put32(buf + NDIS_OFFLOAD_IP4_TXCSUM, NDIS_TXCSUM_CAP_TCP4 | NDIS_TXCSUM_CAP_TCP4OPT |
 					     NDIS_TXCSUM_CAP_UDP4);
+	/* Receive: TCP/UDP checksums the host verified are marked in the
+	 * checksum PPI (netvsp_backend_rx; Linux reads it whatever this says). */
+	put32(buf + NDIS_OFFLOAD_IP4_RXCSUM, NDIS_TXCSUM_CAP_TCP4 | NDIS_TXCSUM_CAP_UDP4);
+	put32(buf + NDIS_OFFLOAD_IP6_RXCSUM, NDIS_TXCSUM_CAP_TCP6 | NDIS_TXCSUM_CAP_UDP6);
 	put32(buf + NDIS_OFFLOAD_IP6_TXENC, NDIS_OFFLOAD_ENCAP_8023);
 	put32(buf + NDIS_OFFLOAD_IP6_TXCSUM, NDIS_TXCSUM_CAP_TCP6 | NDIS_TXCSUM_CAP_TCP6OPT |
 					     NDIS_TXCSUM_CAP_IP6EXT | NDIS_TXCSUM_CAP_UDP6);
@@ -177,7 +226,7 @@ static int rndis_q_offload_caps(const struct rndis_state *r, uint8_t *buf, uint3
 	put32(buf + NDIS_OFFLOAD_LSOV2_IP6_MAXSZ, NETVSP_LSO_MAX_SIZE);
 	put32(buf + NDIS_OFFLOAD_LSOV2_IP6_MINSG, NETVSP_LSO_MIN_SEGS);
 	put32(buf + NDIS_OFFLOAD_LSOV2_IP6_OPTS, NDIS_LSOV2_CAP_IP6EXT | NDIS_LSOV2_CAP_TCP6OPT);
-	return NDIS_OFFLOAD_SIZE_6_0;
+	return h.size;
 }
 
 static int rndis_q_rss_caps(const struct rndis_state *r, uint8_t *buf, uint32_t cap)
@@ -259,8 +308,20 @@ static uint32_t rndis_s_offload(struct rndis_state *r, const uint8_t *info, uint
 				struct rndis_decision *out)
 {
 	/* ndis_offload_params (header type NDIS_OBJECT_TYPE_DEFAULT, 0x80):
-	 * Linux asks to turn on what we advertised (nothing) and needs
-	 * SUCCESS to finish its probe (facts §9.3).  Nothing in it is used. */
+	 * Linux asks to turn on what we advertised and needs SUCCESS to
+	 * finish its probe (facts §9.3).  Only RSC is switchable here (the
+	 * checksums and LSO are always served); Linux 6.1 asks for it at
+	 * probe when offered, and off with `ethtool -K lro off` or when IP
+	 * forwarding disables LRO. */
+	for (int v6 = 0; v6 < 2; v6++) {
+		uint32_t at = v6 ? NDIS_OFFLOAD_PARAMS_RSC_IP6 : NDIS_OFFLOAD_PARAMS_RSC_IP4;
+		bool *on = v6 ? &r->rsc_v6 : &r->rsc_v4;
+
+		if (len > at && info[at] == NDIS_OFFLOAD_PARAMS_RSC_ENABLED)
+			*on = r->rsc_offer && r->nvsp_version >= NVSP_PROTOCOL_VERSION_61;
+		else if (len > at && info[at] == NDIS_OFFLOAD_PARAMS_RSC_DISABLED)
+			*on = false;
+	}
 	r->offload_sets++;
 	return RNDIS_STATUS_SUCCESS;
 }

@@ -86,7 +86,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 							d.frame.lso_ipv6, count_seg, NULL);
 
 				CHECK(n < 0 || (n >= 1 && (uint32_t)n <= NET_TSO_MAX_SEGS));
+				/* ... or made whole for a TAP with vnet headers (in
+				 * place: after the read-only uses above). */
+				{
+					struct net_offload o;
+
+					if (net_tso_prepare(msg + d.frame.offset, d.frame.len,
+							    d.frame.lso_tcp_off, d.frame.lso_mss,
+							    d.frame.lso_ipv6, &o) == 0)
+						CHECK(o.csum && o.hdr_len <= d.frame.len &&
+						      o.csum_start + o.csum_offset + 2u <= d.frame.len);
+				}
 			}
+			/* The receive side's verifier reads any frame (a dgram peer's). */
+			CHECK(net_csum_verify(msg + d.frame.offset, d.frame.len) >= 0);
 			if (d.frame.csum_needed)
 				CHECK(net_csum_complete(msg + d.frame.offset, d.frame.len,
 							d.frame.csum_start, d.frame.csum_offset,

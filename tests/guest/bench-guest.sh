@@ -20,6 +20,7 @@
 # BENCH_RUNS runs of each measurement (storage: rounds inside one guest,
 # default 5; the others: guests, default 3), the sides alternating; medians
 # are reported.  BENCH_ONLY=boot|storage|net runs one part.
+# BENCH_NET_NOVNET=1 / BENCH_NET_RSC=1 add netvsc variants (below).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VMBUSD=${VMBUSD:-build/vmbusd}
@@ -267,8 +268,18 @@ cat >"$work/virtionet.json" <<JSON
   "steps": [ { "step": "bound" }, { "step": "marker", "event": "ready" },
 $(netsteps "modprobe virtio_pci && modprobe virtio_net && sleep 1 &&")
 JSON
+# BENCH_NET_NOVNET=1 adds netvsc with a TAP without vnet headers (every
+# LSO frame segmented and every checksum completed in vmbusd).
+sed 's/"ifname": "vmbtb0" }/"ifname": "vmbtb0", "vnet_hdr": false }/' "$work/netvsc.json" >"$work/novnet.json"
+# BENCH_NET_RSC=1 adds netvsc with RSC offered ("rsc": true: the host
+# kernel's TSO frames reach the guest whole instead of as MSS segments).
+sed 's/"queues": 2,/"queues": 2, "rsc": true,/' "$work/netvsc.json" >"$work/rsc.json"
+variants="netvsc virtionet"
+[ "${BENCH_NET_NOVNET:-0}" = 1 ] && variants="$variants novnet"
+[ "${BENCH_NET_RSC:-0}" = 1 ] && variants="$variants rsc"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq "$RUNS"); do
-	for which in netvsc virtionet; do
+	for which in $variants; do
 		mkdir -p "$work/$which$i"
 		"$VMBUSD" run --workdir "$work/$which$i" "$work/$which.json" >"$work/$which$i.log" 2>&1 </dev/null ||
 			{ cat "$work/$which$i.log"; ip netns del "$ns" 2>/dev/null; echo "bench: the $which run failed"; exit 1; }
@@ -279,8 +290,23 @@ nval() { # WHICH DIR -> median Mbit/s over the runs
 		grep -Eo "netbench $2 mbits=[0-9.]+" "$work/$1$i.log" | grep -Eo '[0-9.]+$'
 	done | median
 }
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+runs() { # WHICH DIR -> every run's Mbit/s
+	for i in $(seq "$RUNS"); do
+		grep -Eo "netbench $2 mbits=[0-9.]+" "$work/$1$i.log" | grep -Eo '[0-9.]+$'
+	done | tr '\n' ' '
+}
 printf '%-34s %12s %12s %8s   (median of %s runs each, %s MiB)\n' "metric" "netvsc" "virtio-net" "ratio" "$RUNS" "$NET_MIB"
 for dir in g2h h2g; do
 	s=$(nval netvsc $dir); v=$(nval virtionet $dir)
 	awk -v n="TCP $dir (Mbit/s)" -v s="$s" -v v="$v" 'BEGIN { printf "%-34s %12s %12s %8.2f\n", n, s, v, s / v }'
+	if [[ $variants == *novnet* ]]; then
+		s=$(nval novnet $dir)
+		awk -v n="TCP $dir, TAP without vnet hdr" -v s="$s" -v v="$v" 'BEGIN { printf "%-34s %12s %12s %8.2f\n", n, s, v, s / v }'
+	fi
+	if [[ $variants == *rsc* ]]; then
+		s=$(nval rsc $dir)
+		awk -v n="TCP $dir, RSC offered" -v s="$s" -v v="$v" 'BEGIN { printf "%-34s %12s %12s %8.2f\n", n, s, v, s / v }'
+	fi
 done
+for w in $variants; do echo "runs $w: g2h $(runs "$w" g2h)/ h2g $(runs "$w" h2g)"; done

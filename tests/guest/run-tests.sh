@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Real Linux guest tests (make check-guest): every scenario in
 # tests/guest/scenarios/ plus scenarios/demo.json under `vmbusd run`, two
-# guests at once (one daemon each), a captured session replayed to a second
-# boot (replay) and the reports.  `run-tests.sh NAME...` runs a subset.
+# guests at once (one daemon each), three guests on dgram wires (net-wire),
+# a captured session replayed to a second boot (replay) and the reports.
+# `run-tests.sh NAME...` runs a subset.
 # Logs of a failed run are kept and shown.
 set -u
 cd "$(dirname "$0")/../.."
@@ -49,6 +50,27 @@ if wanted "$@"; then
 	run_scenario two-guests-b tests/guest/scenarios/small.json & b=$!
 	wait $a; ra=$?; wait $b; rb=$?
 	report two-guests-a $ra; report two-guests-b $rb
+fi
+
+# Guests on one wire (netvsp's dgram backend, QEMU's -netdev dgram framing):
+# A (two netvsc NICs) to B (netvsc, its own daemon) and to C (QEMU's
+# virtio-net on QEMU's own dgram netdev); three daemons, three QEMUs, one
+# boot each, ping and TCP both ways on each wire (tests/guest/wire/).  The
+# sockets live in the shared parent of the three work directories.
+NAME=net-wire
+if wanted "$@"; then
+	mkdir -p "$work/net-wire"
+	pids=()
+	for g in a b c; do
+		mkdir -p "$work/net-wire/$g"
+		timeout 900 "$VMBUSD" run --workdir "$work/net-wire/$g" "tests/guest/wire/$g.json" \
+			>"$work/net-wire/$g/run.log" 2>&1 &
+		pids+=($!)
+	done
+	for g in a b c; do
+		wait "${pids[0]}"; rc=$?; pids=("${pids[@]:1}")
+		report "net-wire/$g" $rc
+	done
 fi
 
 # Capture and replay (README, "Replay"), two boots: capture.json under

@@ -18,6 +18,7 @@
 
 #include <event2/event.h>
 
+#include "devices/net/net.h"
 #include "devices/netvsp/netvsp_internal.h"
 #include "devices/registry.h"
 #include "vmbus_harness.h"
@@ -59,6 +60,16 @@ static uint32_t get32(const uint8_t *p)
 
 	memcpy(&v, p, 4);
 	return v;
+}
+
+static void set_link(bool up)
+{
+	json_t *args = json_pack("{s:b}", "up", up);
+
+	ctl_status = -1;
+	ck_assert_int_eq(netvsp_ops.control(dev, "link", args, ctl_done, NULL, NULL), 0);
+	ck_assert_int_eq(ctl_status, 0);
+	json_decref(args);
 }
 
 static void device_setup(void)
@@ -285,6 +296,7 @@ START_TEST(test_device_frames_both_ways)
 	uint8_t msg[2048], frame[100], got[2048];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct nvsp_msg r;
+	struct vmpacket_descriptor desc;
 	json_t *st;
 	ssize_t n = -1;
 
@@ -326,22 +338,183 @@ START_TEST(test_device_frames_both_ways)
 	ck_assert_uint_eq(get32(msg + 12), 60);
 	ck_assert_mem_eq(msg + 8 + get32(msg + 8), frame, 60);
 
-	/* Link down: an INDICATE_STATUS. */
+	/* A TSO frame from the backend (what a TAP with vnet headers hands
+	 * over): cut into MSS segments, all in one transfer-page packet of 5
+	 * ranges, each a whole frame with a valid TCP checksum marked in the
+	 * checksum PPI; one completion frees every slot. */
 	{
-		json_t *args = json_pack("{s:b}", "up", 0);
+		static uint8_t big[54 + 5000];
+		struct net_offload o = { .csum = true, .csum_start = 34, .csum_offset = 16,
+					 .gso = NET_GSO_TCPV4, .gso_size = 1000, .hdr_len = 54 };
+		uint32_t done[2] = { NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE, NVSP_STAT_SUCCESS };
+		uint8_t pkt[512];
+		struct vmpacket_descriptor pd;
 
-		ck_assert_int_eq(netvsp_ops.control(dev, "link", args, ctl_done, NULL, NULL), 0);
-		json_decref(args);
+		memset(big, 0, sizeof(big));
+		big[12] = 0x08;
+		big[14] = 0x45;
+		big[16] = (uint8_t)((20 + 20 + 5000) >> 8);
+		big[17] = (uint8_t)(20 + 20 + 5000);
+		big[23] = 6;
+		memcpy(big + 26, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+		big[46] = 0x50;
+		for (uint32_t i = 54; i < sizeof(big); i++)
+			big[i] = (uint8_t)(i * 11);
+		ck_assert(netvsp_backend_rx(dev, big, sizeof(big), &o));
+		ck_assert_int_gt(guest_recv(pkt, sizeof(pkt), &pd), 0);
+		ck_assert_uint_eq(pd.type, VM_PKT_DATA_USING_XFER_PAGES);
+		ck_assert_uint_eq(get32(pkt + 20), 5);                    /* ranges */
+		for (uint32_t i = 0; i < 5; i++) {
+			uint32_t cnt = get32(pkt + 24 + 8 * i), off = get32(pkt + 28 + 8 * i);
+			const uint8_t *m = th_ptr(&T, recv_gpa + off, cnt);
+
+			ck_assert_uint_le(cnt, sub_alloc);
+			ck_assert_uint_eq(get32(m), RNDIS_MSG_PACKET);
+			ck_assert_uint_eq(get32(m + 12), 54 + 1000);          /* data_len */
+			ck_assert_uint_eq(get32(m + 8 + get32(m + 28) + 4), RNDIS_PPI_CHECKSUM);
+			ck_assert_uint_eq(get32(m + 8 + get32(m + 28) + 12), RNDIS_CSUM_RX_TCP_OK);
+			ck_assert_int_eq(net_csum_verify(m + 8 + get32(m + 8), 54 + 1000), NET_CSUM_TCP);
+			ck_assert_mem_eq(m + 8 + get32(m + 8) + 54, big + 54 + 1000 * i, 1000);
+		}
+		st = netvsp_ops.stats(dev);
+		ck_assert_int_eq(json_integer_value(json_object_get(st, "recv_slots_free")) + 5,
+				 json_integer_value(json_object_get(st, "recv_slots")));
+		ck_assert_int_eq(json_integer_value(json_object_get(st, "rx_tso")), 1);
+		json_decref(st);
+		guest_send(VM_PKT_COMP, 0, pd.trans_id, NULL, 16, done, sizeof(done));
+		for (int i = 0; i < 10; i++)
+			event_base_loop(base, EVLOOP_NONBLOCK);
+		st = netvsp_ops.stats(dev);
+		ck_assert_int_eq(json_integer_value(json_object_get(st, "recv_slots_free")),
+				 json_integer_value(json_object_get(st, "recv_slots")));
+		json_decref(st);
+		/* The same completion again: its slots are no longer in use. */
+		guest_send(VM_PKT_COMP, 0, pd.trans_id, NULL, 16, done, sizeof(done));
+		for (int i = 0; i < 10; i++)
+			event_base_loop(base, EVLOOP_NONBLOCK);
+		st = netvsp_ops.stats(dev);
+		ck_assert_int_eq(json_integer_value(json_object_get(st, "malformed")), 1);
+		json_decref(st);
 	}
-	ck_assert_int_eq(ctl_status, 0);
+
+	/* With RSC on (the guest's OFFLOAD_PARAMETERS), the same frame goes
+	 * whole, cut only to fit the sections: RNDIS_PKTINFO_ID fragments in
+	 * one transfer-page packet, the checksum PPI on the first. */
+	{
+		static uint8_t big[54 + 5000];
+		struct net_offload o = { .csum = true, .csum_start = 34, .csum_offset = 16,
+					 .gso = NET_GSO_TCPV4, .gso_size = 1000, .hdr_len = 54 };
+		uint32_t done[2] = { NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE, NVSP_STAT_SUCCESS };
+		uint8_t pkt[512], *whole = calloc(1, sizeof(big));
+		struct vmpacket_descriptor pd;
+		uint32_t got_len = 0, ranges;
+		uint64_t ps = 0;
+
+		memset(big, 0, sizeof(big));
+		big[12] = 0x08;
+		big[14] = 0x45;
+		big[16] = (uint8_t)((20 + 20 + 5000) >> 8);
+		big[17] = (uint8_t)(20 + 20 + 5000);
+		big[23] = 6;
+		memcpy(big + 26, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+		big[46] = 0x50;
+		for (uint32_t i = 54; i < sizeof(big); i++)
+			big[i] = (uint8_t)(i * 13);
+		/* The kernel's partial checksum: the pseudo-header sum. */
+		for (uint32_t i = 26; i < 34; i += 2)
+			ps += (uint32_t)big[i] << 8 | big[i + 1];
+		ps += 6 + 20 + 5000;
+		while (ps >> 16)
+			ps = (ps & 0xFFFF) + (ps >> 16);
+		big[50] = (uint8_t)(ps >> 8);
+		big[51] = (uint8_t)ps;
+		((struct netvsp_dev *)dev)->rndis.rsc_v4 = true;
+		ck_assert(netvsp_backend_rx(dev, big, sizeof(big), &o));
+		((struct netvsp_dev *)dev)->rndis.rsc_v4 = false;
+		ck_assert_int_gt(guest_recv(pkt, sizeof(pkt), &pd), 0);
+		ranges = get32(pkt + 20);
+		ck_assert_uint_ge(ranges, 2);
+		for (uint32_t i = 0; i < ranges; i++) {
+			uint32_t cnt = get32(pkt + 24 + 8 * i), off = get32(pkt + 28 + 8 * i);
+			const uint8_t *m = th_ptr(&T, recv_gpa + off, cnt);
+			const uint8_t *ppi = m + 8 + get32(m + 28);
+			uint32_t nppi = get32(m + 32), flag = 0;
+
+			ck_assert_uint_eq(get32(m), RNDIS_MSG_PACKET);
+			for (uint32_t k = 0; k < nppi; k += 16)
+				if (get32(ppi + k + 4) == RNDIS_PPI_PKTINFO_ID)
+					flag = (get32(ppi + k + 12) >> 8) & 0xFF;
+				else
+					ck_assert_uint_eq(get32(ppi + k + 12) & RNDIS_CSUM_RX_TCP_OK,
+							  i == 0 ? RNDIS_CSUM_RX_TCP_OK : 0);
+			ck_assert_uint_eq(flag, RNDIS_PKTINFO_SUBALLOC |
+						(i == 0 ? RNDIS_PKTINFO_1ST_FRAG : 0) |
+						(i + 1 == ranges ? RNDIS_PKTINFO_LAST_FRAG : 0));
+			memcpy(whole + got_len, m + 8 + get32(m + 8), get32(m + 12));
+			got_len += get32(m + 12);
+		}
+		/* Joined as Linux joins them: the frame, its checksum now valid. */
+		ck_assert_uint_eq(got_len, sizeof(big));
+		ck_assert_int_eq(net_csum_verify(whole, got_len), NET_CSUM_TCP);
+		ck_assert_mem_eq(whole + 54, big + 54, 5000);
+		free(whole);
+		guest_send(VM_PKT_COMP, 0, pd.trans_id, NULL, 16, done, sizeof(done));
+		for (int i = 0; i < 10; i++)
+			event_base_loop(base, EVLOOP_NONBLOCK);
+		st = netvsp_ops.stats(dev);
+		ck_assert_int_eq(json_integer_value(json_object_get(st, "rx_rsc")), 1);
+		ck_assert_int_eq(json_integer_value(json_object_get(st, "recv_slots_free")),
+				 json_integer_value(json_object_get(st, "recv_slots")));
+		json_decref(st);
+	}
+
+	/* Link down: an INDICATE_STATUS at once (nothing told before). */
+	((struct netvsp_dev *)dev)->link_interval_ns = 100000000ull; /* 2 s in real life */
+	set_link(false);
 	ck_assert_uint_eq(expect_rndis(msg, sizeof(msg)), 20);
 	ck_assert_uint_eq(get32(msg), RNDIS_MSG_INDICATE);
 	ck_assert_uint_eq(get32(msg + 8), RNDIS_STATUS_MEDIA_DISCONNECT);
+	/* Flaps inside the interval are held back; at its end the guest hears
+	 * the last state once (Linux applies one change per 2 s, in order). */
+	set_link(true);
+	set_link(false);
+	set_link(true);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_int_eq(tg_read(&T, &C, msg, sizeof(msg), &desc), 0);
+	ck_assert_uint_eq(expect_rndis(msg, sizeof(msg)), 20);
+	ck_assert_uint_eq(get32(msg + 8), RNDIS_STATUS_MEDIA_CONNECT);
+	/* Down and up again inside the next interval: the guest already
+	 * heard "up", so nothing is sent. */
+	set_link(false);
+	set_link(true);
+	for (int i = 0; i < 40; i++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		usleep(5000);
+	}
+	ck_assert_int_eq(tg_read(&T, &C, msg, sizeof(msg), &desc), 0);
+	/* NETWORK_CHANGE goes out at once; refused while the link is down. */
+	ck_assert_int_eq(netvsp_ops.control(dev, "network_change", NULL, ctl_done, NULL, NULL), 0);
+	ck_assert_int_eq(ctl_status, 0);
+	ck_assert_uint_eq(expect_rndis(msg, sizeof(msg)), 20);
+	ck_assert_uint_eq(get32(msg + 8), RNDIS_STATUS_NETWORK_CHANGE);
+	set_link(false);
+	{
+		struct json_err err = { "" };
+
+		ck_assert_int_ne(netvsp_ops.control(dev, "network_change", NULL, ctl_done, NULL, &err), 0);
+		ck_assert_ptr_nonnull(strstr(err.msg, "link is down"));
+	}
+	ck_assert_uint_eq(expect_rndis(msg, sizeof(msg)), 20);
+	ck_assert_uint_eq(get32(msg + 8), RNDIS_STATUS_MEDIA_DISCONNECT);
 
 	st = netvsp_ops.stats(dev);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "link_changes")), 7);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "indications")), 4);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "network_changes")), 1);
+	ck_assert(json_is_false(json_object_get(st, "link_guest")));
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "tx_packets")), 1);
-	ck_assert_int_eq(json_integer_value(json_object_get(st, "rx_packets")), 1);
-	ck_assert_int_eq(json_integer_value(json_object_get(st, "malformed")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "rx_packets")), 1 + 5 + 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "malformed")), 1);
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "recv_slots_free")),
 			 json_integer_value(json_object_get(st, "recv_slots")));
 	json_decref(st);

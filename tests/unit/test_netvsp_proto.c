@@ -296,6 +296,7 @@ static void rndis_up(uint16_t queues)
 
 	rndis_init(&R, mac, 1500, queues);
 	R.nvsp_version = NVSP_PROTOCOL_VERSION_61;
+	R.rsc_offer = true;  /* config "rsc": true (off by default) */
 	rndis_dispatch(&R, (const uint8_t *)&req, sizeof(req), &d);
 	ck_assert_int_eq(d.verdict, RNDIS_REPLY);
 	ck_assert_uint_eq(d.reply_len, 52);
@@ -356,8 +357,51 @@ START_TEST(test_rndis_probe_sequence)
 	ck_assert_uint_eq(h.type, 0xA7);
 	ck_assert_uint_ge(h.revision, 1);
 	ck_assert(h.size >= 112 && h.size <= len && len <= 156);
+	/* NVSP 6.1: the NDIS 6.30 structure, RSC offered both ways. */
+	ck_assert_uint_eq(h.revision, 3);
+	ck_assert_uint_eq(len, 156);
+	ck_assert_uint_eq(d.reply[24 + NDIS_OFFLOAD_RSC_IP4], 1);
+	ck_assert_uint_eq(d.reply[24 + NDIS_OFFLOAD_RSC_IP6], 1);
+	/* Off (ethtool -K lro off, or IP forwarding turning LRO off). */
+	params[NDIS_OFFLOAD_PARAMS_RSC_IP4] = params[NDIS_OFFLOAD_PARAMS_RSC_IP6] =
+		NDIS_OFFLOAD_PARAMS_RSC_DISABLED;
 	set(RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, sizeof(params), &d);
 	ck_assert_uint_eq(get32(d.reply + 12), RNDIS_STATUS_SUCCESS);
+	ck_assert(!R.rsc_v4 && !R.rsc_v6);
+	/* On (Linux 6.1 at probe), then 0: no change. */
+	params[NDIS_OFFLOAD_PARAMS_RSC_IP4] = params[NDIS_OFFLOAD_PARAMS_RSC_IP6] =
+		NDIS_OFFLOAD_PARAMS_RSC_ENABLED;
+	set(RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, sizeof(params), &d);
+	ck_assert(R.rsc_v4 && R.rsc_v6);
+	params[NDIS_OFFLOAD_PARAMS_RSC_IP4] = params[NDIS_OFFLOAD_PARAMS_RSC_IP6] = 0;
+	set(RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, sizeof(params), &d);
+	ck_assert(R.rsc_v4 && R.rsc_v6);
+	/* A parameter block too short to hold them changes nothing. */
+	params[NDIS_OFFLOAD_PARAMS_RSC_IP4] = NDIS_OFFLOAD_PARAMS_RSC_DISABLED;
+	set(RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, 20, &d);
+	ck_assert(R.rsc_v4);
+	/* Not offered (config "rsc": false): the 6.0 structure, never on. */
+	R.rsc_offer = false;
+	R.rsc_v4 = R.rsc_v6 = false;
+	query(RNDIS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES, 4, &d);
+	ck_assert(query_ok(&d, &len));
+	ck_assert_uint_eq(len, 112);
+	params[NDIS_OFFLOAD_PARAMS_RSC_IP4] = params[NDIS_OFFLOAD_PARAMS_RSC_IP6] =
+		NDIS_OFFLOAD_PARAMS_RSC_ENABLED;
+	set(RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, sizeof(params), &d);
+	ck_assert(!R.rsc_v4 && !R.rsc_v6);
+	R.rsc_offer = true;
+	/* Before NVSP 6.1 neither is offered nor taken. */
+	R.nvsp_version = NVSP_PROTOCOL_VERSION_5;
+	R.rsc_v4 = R.rsc_v6 = false;
+	query(RNDIS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES, 4, &d);
+	ck_assert(query_ok(&d, &len));
+	ck_assert_uint_eq(len, 112);
+	params[NDIS_OFFLOAD_PARAMS_RSC_IP4] = params[NDIS_OFFLOAD_PARAMS_RSC_IP6] =
+		NDIS_OFFLOAD_PARAMS_RSC_ENABLED;
+	set(RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, sizeof(params), &d);
+	ck_assert(!R.rsc_v4 && !R.rsc_v6);
+	R.nvsp_version = NVSP_PROTOCOL_VERSION_61;
 	query(RNDIS_OID_GEN_MEDIA_CONNECT_STATUS, 0, &d);
 	ck_assert_uint_eq(get32(d.reply + 24), 0);
 	query(RNDIS_OID_GEN_LINK_SPEED, 0, &d);
@@ -618,6 +662,19 @@ START_TEST(test_rndis_build)
 	ck_assert_uint_eq(get32(b + 4), 144);
 	ck_assert_uint_eq(get32(b + 8), 36);
 	ck_assert_uint_eq(get32(b + 12), 100);
+	/* With the receive checksum PPI: one 16-byte element at 36 (from
+	 * byte 8), the frame after it, as Linux's rndis_get_ppi() reads it. */
+	ck_assert_uint_eq(rndis_build_packet_csum(b, 100, RNDIS_CSUM_RX_TCP_OK), 60);
+	ck_assert_uint_eq(get32(b + 4), 160);
+	ck_assert_uint_eq(get32(b + 8), 52);                  /* data offset */
+	ck_assert_uint_eq(get32(b + 12), 100);
+	ck_assert_uint_eq(get32(b + 28), 36);                 /* ppi offset */
+	ck_assert_uint_eq(get32(b + 32), 16);                 /* ppi length */
+	ck_assert_uint_eq(get32(b + 44), 16);                 /* element size */
+	ck_assert_uint_eq(get32(b + 48), RNDIS_PPI_CHECKSUM);
+	ck_assert_uint_eq(get32(b + 52), 12);
+	ck_assert_uint_eq(get32(b + 56), RNDIS_CSUM_RX_TCP_OK);
+	ck_assert_uint_eq(rndis_build_packet_csum(b, 100, 0), 44);
 	ck_assert_uint_eq(rndis_build_indicate(b, RNDIS_STATUS_MEDIA_DISCONNECT), 20);
 	ck_assert_uint_eq(get32(b), RNDIS_MSG_INDICATE);
 	ck_assert_uint_eq(get32(b + 8), RNDIS_STATUS_MEDIA_DISCONNECT);
@@ -665,6 +722,22 @@ START_TEST(test_csum_offload)
 	ck_assert_int_eq(net_csum_complete(f, sizeof(f), 34, 16, false), 0);
 	/* Valid: pseudo header + segment sums to 0xFFFF. */
 	ck_assert_uint_eq(fold(sum16(f + 34, tcp_len, sum16(f + 26, 8, 0) + 6 + tcp_len)), 0xFFFF);
+	/* And the receive side's verifier agrees, and catches a flipped bit,
+	 * a fragment, a total length past the frame. */
+	f[16] = 0;
+	f[17] = (uint8_t)(20 + tcp_len);
+	ck_assert_int_eq(net_csum_verify(f, sizeof(f)), NET_CSUM_TCP);
+	f[60] ^= 1;
+	ck_assert_int_eq(net_csum_verify(f, sizeof(f)), 0);
+	f[60] ^= 1;
+	f[20] = 0x20;                                   /* MF */
+	ck_assert_int_eq(net_csum_verify(f, sizeof(f)), 0);
+	f[20] = 0;
+	f[17]++;
+	ck_assert_int_eq(net_csum_verify(f, sizeof(f)), 0);
+	f[17]--;
+	ck_assert_int_eq(net_csum_verify(f, 40), 0);
+	ck_assert_int_eq(net_csum_verify(f, sizeof(f)), NET_CSUM_TCP);
 	/* The field outside the frame. */
 	ck_assert_int_eq(net_csum_complete(f, sizeof(f), sizeof(f) - 1, 0, false), -EINVAL);
 	ck_assert_int_eq(net_csum_complete(f, sizeof(f), 34, sizeof(f), false), -EINVAL);
@@ -802,6 +875,51 @@ START_TEST(test_tso_segment)
 }
 END_TEST
 
+/* The LSO frame made whole for a backend that segments (vnet headers). */
+START_TEST(test_tso_prepare)
+{
+	static uint8_t f[4096];
+	struct net_offload o;
+	size_t len = lso_frame(f, 2500, false);
+
+	f[34 + 16] = 0xAB;                              /* the guest's value: not trusted */
+	ck_assert_int_eq(net_tso_prepare(f, len, 34, 1000, false, &o), 0);
+	ck_assert_uint_eq(f[16] << 8 | f[17], 20 + 20 + 2500);   /* total length */
+	ck_assert_uint_eq(fold(sum16(f + 14, 20, 0)), 0xFFFF);   /* IP checksum */
+	ck_assert(o.csum);
+	ck_assert_uint_eq(o.csum_start, 34);
+	ck_assert_uint_eq(o.csum_offset, 16);
+	ck_assert_int_eq(o.gso, NET_GSO_TCPV4);
+	ck_assert_uint_eq(o.gso_size, 1000);
+	ck_assert_uint_eq(o.hdr_len, 54);
+	ck_assert(o.gso_ecn);                           /* CWR set */
+	/* Completing the field over the whole TCP segment gives its valid
+	 * checksum: the field held the pseudo-header sum with the length. */
+	ck_assert_int_eq(net_csum_complete(f, len, 34, 16, false), 0);
+	ck_assert_uint_eq(fold(sum16(f + 34, 20 + 2500, sum16(f + 26, 8, 0) + 6 + 20 + 2500)), 0xFFFF);
+	/* One segment's worth: checksum only, no GSO (the kernel refuses it). */
+	len = lso_frame(f, 900, false);
+	ck_assert_int_eq(net_tso_prepare(f, len, 34, 1000, false, &o), 0);
+	ck_assert(o.csum);
+	ck_assert_int_eq(o.gso, NET_GSO_NONE);
+	/* IPv6: the payload length. */
+	len = lso_frame(f, 3000, true);
+	ck_assert_int_eq(net_tso_prepare(f, len, 54, 1440, true, &o), 0);
+	ck_assert_uint_eq(f[18] << 8 | f[19], 20 + 3000);
+	ck_assert_int_eq(o.gso, NET_GSO_TCPV6);
+	ck_assert_int_eq(net_csum_complete(f, len, 54, 16, false), 0);
+	ck_assert_uint_eq(fold(sum16(f + 54, 3020, sum16(f + 22, 32, 0) + 6 + 3020)), 0xFFFF);
+	/* Refused as net_tso_segment refuses. */
+	len = lso_frame(f, 2500, false);
+	ck_assert_int_eq(net_tso_prepare(f, len, 34, 8, false, &o), -EINVAL);
+	ck_assert_int_eq(net_tso_prepare(f, len, 38, 1000, false, &o), -EINVAL);
+	ck_assert_int_eq(net_tso_prepare(f, len, 34, 1000, true, &o), -EINVAL);
+	ck_assert_int_eq(net_tso_prepare(f, 40, 34, 1000, false, &o), -EINVAL);
+	f[23] = 17;
+	ck_assert_int_eq(net_tso_prepare(f, len, 34, 1000, false, &o), -EINVAL);
+}
+END_TEST
+
 static Suite *netvsp_proto_suite(void)
 {
 	Suite *s = suite_create("netvsp_proto");
@@ -820,6 +938,7 @@ static Suite *netvsp_proto_suite(void)
 	tcase_add_test(tc, test_rndis_build);
 	tcase_add_test(tc, test_csum_offload);
 	tcase_add_test(tc, test_tso_segment);
+	tcase_add_test(tc, test_tso_prepare);
 	suite_add_tcase(s, tc);
 	return s;
 }

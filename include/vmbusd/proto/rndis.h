@@ -173,6 +173,15 @@ enum rndis_ppi_type {              /* ndis_per_pkt_info_type */
 	RNDIS_PPI_8021Q      = 6,      /* ndis_pkt_8021q_info, u32 */
 	RNDIS_PPI_HASH_VALUE = 8,      /* NBL_HASH_VALUE: u32 (TX with > 1 queue) */
 };
+/* Internal (bit 31) type 1, RNDIS_PKTINFO_ID: {u8 ver, u8 flag, u16 id}.
+ * A frame larger than a receive section (RSC) travels as fragments, one
+ * RNDIS_PACKET per range of one transfer-page packet: SUBALLOC on each,
+ * 1ST_FRAG on the first, LAST_FRAG on the last (Linux's
+ * rndis_filter_receive_data joins them). */
+#define RNDIS_PPI_PKTINFO_ID     (RNDIS_PPI_INTERNAL | 1u)
+#define RNDIS_PKTINFO_SUBALLOC   0x01u
+#define RNDIS_PKTINFO_1ST_FRAG   0x02u
+#define RNDIS_PKTINFO_LAST_FRAG  0x04u
 
 /* Checksum PPI, transmit direction (bits of the u32). */
 #define RNDIS_CSUM_TX_IPV4       (1u << 0)
@@ -181,6 +190,11 @@ enum rndis_ppi_type {              /* ndis_per_pkt_info_type */
 #define RNDIS_CSUM_TX_UDP        (1u << 3)
 #define RNDIS_CSUM_TX_IP_HEADER  (1u << 4)
 #define RNDIS_CSUM_TX_TCP_OFFSET(v) (((v) >> 16) & 0x3FFu)
+/* Checksum PPI, receive direction: what the host verified (Linux marks a
+ * frame CHECKSUM_UNNECESSARY on TCP or UDP succeeded, netvsc_alloc_recv_skb). */
+#define RNDIS_CSUM_RX_TCP_OK     (1u << 3)
+#define RNDIS_CSUM_RX_UDP_OK     (1u << 4)
+#define RNDIS_CSUM_RX_IP_OK      (1u << 5)
 /* LSOv2 PPI, transmit: mss bits 0..19, tcp header offset 20..29, type
  * bit 30 (1 = v2), ip version bit 31 (0 = IPv4, 1 = IPv6). */
 #define RNDIS_LSO_MSS(v)         ((v) & 0xFFFFFu)
@@ -203,6 +217,16 @@ _Static_assert(sizeof(struct ndis_obj_header) == 4, "ndis object header");
  * reply of 112..156 bytes whose header.size is in that range. */
 #define NDIS_OFFLOAD_SIZE_6_0  112u
 #define NDIS_OFFLOAD_SIZE_6_30 156u
+/* ndis_offload (revision 3, NDIS 6.30) ndis_rsc_offload {u8 ip4, ip6} at
+ * 144: receive segment coalescing offered (Linux's rndis_netdev_set_hwcaps
+ * then offers NETIF_F_LRO). */
+#define NDIS_OFFLOAD_RSC_IP4   144u
+#define NDIS_OFFLOAD_RSC_IP6   145u
+/* ndis_offload_params: rsc_ip_v4 / rsc_ip_v6 bytes (0 no change, 1 off, 2 on). */
+#define NDIS_OFFLOAD_PARAMS_RSC_IP4 22u
+#define NDIS_OFFLOAD_PARAMS_RSC_IP6 23u
+#define NDIS_OFFLOAD_PARAMS_RSC_DISABLED 1u
+#define NDIS_OFFLOAD_PARAMS_RSC_ENABLED  2u
 /* ndis_offload's checksum part (ndis_csum_offload), right after the
  * header: u32 {ip4_txenc, ip4_txcsum, ip4_rxenc, ip4_rxcsum, ip6_txenc,
  * ip6_txcsum, ip6_rxenc, ip6_rxcsum}.  Linux turns on TCP checksum offload
@@ -212,6 +236,8 @@ _Static_assert(sizeof(struct ndis_obj_header) == 4, "ndis object header");
 #define NDIS_OFFLOAD_IP4_TXCSUM  8u
 #define NDIS_OFFLOAD_IP6_TXENC   20u
 #define NDIS_OFFLOAD_IP6_TXCSUM  24u
+#define NDIS_OFFLOAD_IP4_RXCSUM  16u
+#define NDIS_OFFLOAD_IP6_RXCSUM  32u
 #define NDIS_OFFLOAD_ENCAP_8023  0x0002u
 #define NDIS_TXCSUM_CAP_IP4OPT   0x001u
 #define NDIS_TXCSUM_CAP_TCP4OPT  0x004u
