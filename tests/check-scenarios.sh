@@ -18,7 +18,8 @@ VMBUS_GUEST=${VMBUS_GUEST:-$(dirname "$VMBUSD")/vmbus-guest}
 export VMBUS_GUEST
 files=(scenarios/*.json tests/guest/scenarios/*.json tests/guest/replay/*.json tests/guest/wire/*.json tests/guest/reports/keep-going.json
 	tests/scenarios/fail-verdict.json)
-refused=(tests/scenarios/fail-invalid.json tests/scenarios/fail-real-step.json)
+refused=(tests/scenarios/fail-invalid.json tests/scenarios/fail-real-step.json
+	tests/scenarios/fail-io-background.json)
 T=$(mktemp -d /tmp/vmbusd-check-scenarios.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 rc=0

@@ -11,10 +11,15 @@
  *        @@VMBUSD unbound INSTANCE {CLASS} DRV  closed, or rescinded by the host
  *        @@VMBUSD devices N                  N devices bound after the offers
  *        @@VMBUSD poweroff                   the shutdown IC said power off
+ *        @@VMBUSD detected WHAT MESSAGE      a malformed or unexpected thing from
+ *                                            the host, refused (any time: a bad
+ *                                            offer arrives outside any command)
  *        @@OUT ID TEXT / @@VMBUSD done ID RC a command's output and status
  *   in   @@CMD ID ping                       an MSR round trip through the daemon
  *        @@CMD ID unbind RELID | bind RELID  a driver's remove / probe
  *        @@CMD ID hostile raw-msg|raw-hcall|raw-ring OPTIONS HEX...
+ *        @@CMD ID io storvsc|netvsc ...      traffic through a real driver
+ *                                            (guest_agent_io.c)
  *
  * It binds every primary channel: the util channels with their drivers
  * (guest_ic), any other class by opening its ring only, which is what
@@ -104,6 +109,18 @@ static void agent_on_event(struct guest *g, const char *name, json_t *ev, void *
 		}
 		if (relid <= VMBUS_MAX_RELID)
 			ag->held[relid] = false; /* a new offer is a new device */
+	}
+	if (!strcmp(name, "error")) {
+		char msg[600];
+
+		/* One marker line, whatever the text holds. */
+		snprintf(msg, sizeof(msg), "%s %s",
+			 json_string_value(json_object_get(ev, "what")) ?: "?",
+			 json_string_value(json_object_get(ev, "message")) ?: "");
+		for (char *c = msg; *c; c++)
+			if (*c == '\n' || *c == '\r')
+				*c = ' ';
+		agent_marker("detected %s", msg);
 	}
 	if (!ag->cmd_id)
 		return;
@@ -231,6 +248,48 @@ static struct guest_channel *agent_channel(struct agent *ag, const char *word)
 	return ag->g->chan[relid];
 }
 
+/* `io DRIVER ...`: the agent's ring-only bindings of that class are
+ * closed (a driver's remove), the real driver runs on fresh channels, and
+ * the main loop binds them again afterwards.  Whatever the host sent, the
+ * worst outcome is a broken channel: the driver reports it and closes. */
+static int agent_io(struct agent *ag, int argc, char **argv)
+{
+	const char *cls = guest_agent_io_class(argv[0]);
+	bool mine[VMBUS_MAX_RELID + 1] = { false };
+	struct guest *g = ag->g;
+	int rc = 0;
+
+	if (!cls) {
+		printf("@@OUT %u io: no driver %s (storvsc, netvsc)\n", ag->cmd_id, argv[0]);
+		return 127;
+	}
+	for (uint32_t relid = 1; relid <= VMBUS_MAX_RELID; relid++) {
+		struct guest_channel *ch = g->chan[relid];
+
+		if (!ch || ch->rescinded || ch->offer.sub_channel_index || strcmp(ch->class_str, cls))
+			continue;
+		if (ch->open && guest_channel_close(g, ch)) {
+			rc = 2; /* the connection broke: nothing to drive */
+			break;
+		}
+		if (ag->bound[relid])
+			agent_marker("unbound %s {%s} %s", ch->instance_str, ch->class_str,
+				     agent_driver(ch));
+		ag->bound[relid] = false;
+		mine[relid] = !ag->held[relid];
+		ag->held[relid] = true;
+	}
+	if (!rc)
+		rc = guest_agent_io(g, argc, argv);
+	if (rc == 127)
+		printf("@@OUT %u usage: io storvsc [wait=MS] STEP... | io netvsc [frames=N] "
+		       "[size=B] [hold=MS] [wait=MS]\n", ag->cmd_id);
+	for (uint32_t relid = 1; relid <= VMBUS_MAX_RELID; relid++)
+		if (mine[relid])
+			ag->held[relid] = false;
+	return g->att.dead ? 2 : rc;
+}
+
 /* One command; its status (0 success). */
 static int agent_command(struct agent *ag, int argc, char **argv)
 {
@@ -265,6 +324,8 @@ static int agent_command(struct agent *ag, int argc, char **argv)
 		ag->held[ch->relid] = false;
 		return ch->open ? 0 : agent_bind(ag, ch) ? 1 : 0;
 	}
+	if (!strcmp(argv[0], "io") && argc >= 2)
+		return agent_io(ag, argc - 1, argv + 1);
 	if (!strcmp(argv[0], "hostile") && argc >= 2)
 		return guest_raw_run_words(g, argc - 1, argv + 1) == 0 ? 0 : 1;
 	printf("@@OUT %u unknown command %s\n", ag->cmd_id, argv[0]);

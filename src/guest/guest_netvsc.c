@@ -630,6 +630,11 @@ static bool nv_rx_pred(struct guest *g, void *arg)
 	return w->n->rx_frames + w->n->rx_bad >= w->want;
 }
 
+static bool nv_never(struct guest *g, void *arg)
+{
+	return g->att.dead;
+}
+
 int guest_netvsc_run(struct guest *g, const struct guest_netvsc_params *p)
 {
 	struct nv v = { .g = g, .p = p };
@@ -676,6 +681,10 @@ int guest_netvsc_run(struct guest *g, const struct guest_netvsc_params *p)
 		if (!ret && guest_wait(g, nv_rx_pred, &w, g->opts.timeout_ms))
 			ok = false;
 	}
+	/* Up and receiving a while longer: what the host sends unasked
+	 * (RNDIS_INDICATE_STATUS on a link change) is checked as it comes. */
+	if (!ret && p->hold_ms)
+		guest_wait(g, nv_never, NULL, (int)p->hold_ms);
 	{
 		json_t *res = json_array();
 

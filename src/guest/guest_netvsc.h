@@ -32,6 +32,8 @@ struct guest_netvsc_params {
 	uint32_t frame_size;     /* bytes per frame (>= 64, <= 1514) */
 	uint32_t subchannels;    /* NVSP >= 5: ask for this many (capped by the
 				  * RSS queues the host reports); 0 = none */
+	uint32_t hold_ms;        /* after the frames, stay up this long, receiving
+				  * (status indications of a link change) */
 };
 
 #define GUEST_NETVSC_VERIFY_FAILED 1

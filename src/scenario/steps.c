@@ -19,6 +19,7 @@
 #include "scenario/scenario.h"
 #include "scenario/scenario_internal.h"
 #include "scenario/step_fault.h"
+#include "scenario/step_io.h"
 #include "vmbus/vmbus.h"
 
 /* Formats into a copy first: callers pass sc->detail itself as an argument
@@ -750,6 +751,8 @@ static const struct step_kind step_kinds[] = {
 	  STEP_SYNTHETIC_GUEST, hostile_check },
 	{ "fault", step_fault_start, step_fault_poll, "host fault armed", 60, STEP_FAULT_KEYS,
 	  STEP_ANY_GUEST, NULL },
+	{ "io", step_io_start, step_io_poll, "driver traffic", 30, STEP_IO_KEYS,
+	  STEP_SYNTHETIC_GUEST, step_io_check },
 };
 
 const struct step_kind *step_lookup(const char *name)

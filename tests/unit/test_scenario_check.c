@@ -124,6 +124,33 @@ START_TEST(hostile_values)
 }
 END_TEST
 
+/* The io step: a driver it knows, one command line, fragments, a status,
+ * and no checked output for a background command. */
+START_TEST(io_values)
+{
+	refused("{\"steps\":[{\"step\":\"io\",\"driver\":\"netvsc\"}]}",
+		"steps[0].step: \"io\" needs the synthetic guest");
+	refused("{" SYN "\"steps\":[{\"step\":\"io\",\"driver\":\"nvme\"}]}",
+		"steps[0].driver: must be \"storvsc\" or \"netvsc\"");
+	refused("{" SYN "\"steps\":[{\"step\":\"io\",\"driver\":\"storvsc\"}]}", "steps[0].run: ");
+	refused("{" SYN "\"steps\":[{\"step\":\"io\",\"driver\":\"storvsc\",\"run\":\"tur\\ntur\"}]}",
+		"steps[0].run: ");
+	refused("{" SYN "\"steps\":[{\"step\":\"io\",\"driver\":\"netvsc\",\"expect\":[]}]}",
+		"steps[0].expect: ");
+	refused("{" SYN "\"steps\":[{\"step\":\"io\",\"driver\":\"netvsc\",\"absent\":[1]}]}",
+		"steps[0].absent: ");
+	refused("{" SYN "\"steps\":[{\"step\":\"io\",\"driver\":\"netvsc\",\"expect_rc\":-1}]}",
+		"steps[0].expect_rc: ");
+	refused("{" SYN "\"steps\":[{\"step\":\"io\",\"driver\":\"netvsc\",\"wait_ms\":0}]}",
+		"steps[0].wait_ms: ");
+	refused("{" SYN "\"steps\":[{\"step\":\"io\",\"driver\":\"netvsc\",\"background\":true,"
+		"\"absent\":\"x\"}]}", "steps[0].background: ");
+	accepted("{" SYN "\"steps\":[{\"step\":\"io\",\"driver\":\"netvsc\"}]}");
+	accepted("{" SYN "\"steps\":[{\"step\":\"io\",\"driver\":\"storvsc\",\"run\":\"write 0 0 8 0xa5\","
+		 "\"expect\":[\"a\",\"b\"],\"absent\":\"c\",\"expect_rc\":1,\"wait_ms\":300}]}");
+}
+END_TEST
+
 /* Device names as the host gives them: "name", else the type, then type2... */
 START_TEST(device_names)
 {
@@ -150,6 +177,7 @@ int main(void)
 	tcase_add_test(tc, guest_kinds);
 	tcase_add_test(tc, step_values);
 	tcase_add_test(tc, hostile_values);
+	tcase_add_test(tc, io_values);
 	tcase_add_test(tc, device_names);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
