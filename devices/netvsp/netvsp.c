@@ -22,9 +22,13 @@
  * sub-allocations of nvsp.recv_section_size; each host->guest RNDIS
  * message (a frame, a control reply, a status indication) takes one, is
  * announced with a transfer-page packet (NVSP 107, pageset 0xCAFE) whose
- * trans_id names the slot and the buffer's generation, and is free again
- * when the guest completes that packet (NVSP 108).  A completion naming a
- * slot that is not in use, or another generation, is counted as malformed.
+ * trans_id is the slot's index, and is free again when the guest completes
+ * that packet (NVSP 108).  The id must be the bare index, below the
+ * sub-allocation count we announced: DPDK's netvsc PMD indexes its
+ * per-section table with it and silently drops (and never completes) a
+ * packet whose id is larger (facts §9).  A completion while no receive
+ * buffer is connected is stale (before a revoke); one naming a slot that is
+ * not in use is counted as malformed.
  *
  * Back-pressure.  When no slot is free or the ring is full, control
  * replies wait in a bounded queue and the backend holds its frame and
@@ -106,7 +110,6 @@ void netvsp_rb_drop(struct netvsp_dev *d)
 	d->rb_free = NULL;
 	d->rb_used = NULL;
 	d->rb_slots = d->rb_nfree = 0;
-	d->rb_gen++;
 }
 
 static int netvsp_rb_attach(struct netvsp_dev *d)
@@ -193,7 +196,7 @@ static int netvsp_send_rndis(struct netvsp_dev *d, struct netvsp_queue *q,
 	msg.rndis_pkt.channel_type = NVSP_CHANNEL_DATA;
 	msg.rndis_pkt.section_index = NVSP_SECTION_NONE;
 	rc = vmbus_chan_send(q->ch, VM_PKT_DATA_USING_XFER_PAGES, VMBUS_PKT_FLAG_COMPLETION_REQUESTED,
-			     (uint64_t)d->rb_gen << 32 | slot, sizeof(xfer), out, 2);
+			     slot, sizeof(xfer), out, 2);
 	if (rc)
 		return rc;
 	d->rb_nfree--;
@@ -205,20 +208,19 @@ static int netvsp_send_rndis(struct netvsp_dev *d, struct netvsp_queue *q,
 static void netvsp_rx_done(struct netvsp_queue *q, uint64_t tid)
 {
 	struct netvsp_dev *d = q->d;
-	uint32_t slot = (uint32_t)tid;
 
-	if ((uint32_t)(tid >> 32) != d->rb_gen) {
-		d->stale_completions++;  /* from before a revoke or reopen */
+	if (!d->rb_slots) {
+		d->stale_completions++;  /* from before a revoke */
 		return;
 	}
-	if (slot >= d->rb_slots || !d->rb_used[slot]) {
+	if (tid >= d->rb_slots || !d->rb_used[tid]) {
 		q->st.malformed++;
-		log_guest("netvsp %s: queue %u: completion for receive slot %u not in use", d->path,
-			  q->index, slot);
+		log_guest("netvsp %s: queue %u: completion for receive slot %llu not in use", d->path,
+			  q->index, (unsigned long long)tid);
 		return;
 	}
-	d->rb_used[slot] = 0;
-	d->rb_free[d->rb_nfree++] = slot;
+	d->rb_used[tid] = 0;
+	d->rb_free[d->rb_nfree++] = (uint32_t)tid;
 }
 
 /* ---- control replies and indications (always on the primary) ---------------- */
