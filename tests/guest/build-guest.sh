@@ -252,6 +252,12 @@ for src in "$HERE"/tools/*.c; do
 	gcc -static -O2 -o "$root/usr/bin/$(basename "$src" .c)" "$src" ||
 		{ log "cannot compile $src (gcc and libc6-dev are needed)"; exit 1; }
 done
+# LD_PRELOAD shims (tools/preload/*.c), shared objects in /usr/lib/vmbusd.
+mkdir -p "$root/usr/lib/vmbusd"
+for src in "$HERE"/tools/preload/*.c; do
+	gcc -shared -fPIC -O2 -o "$root/usr/lib/vmbusd/$(basename "$src" .c).so" "$src" ||
+		{ log "cannot compile $src"; exit 1; }
+done
 for a in poweroff reboot halt; do
 	rm -f "$root/sbin/$a"
 	ln -s /usr/libexec/vmbusd/power "$root/sbin/$a"
