@@ -8,7 +8,9 @@
 #      write, 4 KiB random read (queue depth 1, tests/guest/tools/iobench.c);
 #   3. network: the same guest, TCP guest -> host and host -> guest over a
 #      TAP in a network namespace, through netvsc on vmbusd versus QEMU's
-#      virtio-net (BENCH_NET_MIB each way, default 64).
+#      virtio-net (BENCH_NET_MIB each way, default 64);
+#   4. DPDK: packets/s through dpdk-testpmd macswap with the netvsc PMD on a
+#      netvsp NIC, 64 and 1500 bytes (tests/guest/bench-dpdk.sh; no reference).
 # BENCH_RUNS (default 3) runs of each measurement; medians are reported.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -156,3 +158,6 @@ for dir in g2h h2g; do
 	s=$(nval netvsc $dir); v=$(nval virtionet $dir)
 	awk -v n="TCP $dir (Mbit/s)" -v s="$s" -v v="$v" 'BEGIN { printf "%-34s %12s %12s %8.2f\n", n, s, v, s / v }'
 done
+
+echo
+VMBUSD=$VMBUSD BENCH_RUNS=$RUNS tests/guest/bench-dpdk.sh
