@@ -26,9 +26,12 @@
  * that packet (NVSP 108).  The id must be the bare index, below the
  * sub-allocation count we announced: DPDK's netvsc PMD indexes its
  * per-section table with it and silently drops (and never completes) a
- * packet whose id is larger (facts §9).  A completion while no receive
- * buffer is connected is stale (before a revoke); one naming a slot that is
- * not in use is counted as malformed.
+ * packet whose id is larger (facts §9.6).  So no generation can ride in
+ * the id: a completion while no receive buffer is connected is counted as
+ * stale (before a revoke); one naming a slot that is not in use as
+ * malformed.  A guest that completes an old buffer's packet after
+ * connecting a new one frees that slot early: it can only garble its own
+ * reception, every slot stays inside the buffer.
  *
  * Back-pressure.  When no slot is free or the ring is full, control
  * replies wait in a bounded queue and the backend holds its frame and
