@@ -23,10 +23,17 @@
  * message (a frame, a segment or RSC fragment of a TSO frame, a control
  * reply, a status indication) takes one; a transfer-page packet (NVSP
  * 107, pageset 0xCAFE) announces one or more of them as its ranges, its
- * trans_id naming the first slot and the buffer's generation (rb_next
- * chains the rest), and they are free again when the guest completes that
- * packet (NVSP 108).  A completion naming a slot that does not head such a
- * packet, or another generation, is counted as malformed.
+ * trans_id the bare index of the first slot (rb_next chains the rest), and
+ * they are free again when the guest completes that packet (NVSP 108).
+ * The id must be the bare index, below the sub-allocation count we
+ * announced: DPDK's netvsc PMD indexes its per-section table with it and
+ * silently drops (and never completes) a packet whose id is larger (facts
+ * §9.6).  So no generation can ride in the id: a completion while no
+ * receive buffer is connected is counted as stale (before a revoke); one
+ * naming a slot that does not head such a packet as malformed.  A guest
+ * that completes an old buffer's packet after connecting a new one frees
+ * those slots early: it can only garble its own reception, every slot
+ * stays inside the buffer.
  *
  * Back-pressure.  When no slot is free or the ring is full, control
  * replies wait in a bounded queue and the backend holds its frame and
@@ -99,7 +106,6 @@ void netvsp_rb_drop(struct netvsp_dev *d)
 	d->rb_used = NULL;
 	d->rb_next = NULL;
 	d->rb_slots = d->rb_nfree = 0;
-	d->rb_gen++;
 }
 
 static int netvsp_rb_attach(struct netvsp_dev *d)
@@ -259,7 +265,7 @@ static int netvsp_send_msgs(struct netvsp_dev *d, struct netvsp_queue *q,
 	msg.rndis_pkt.channel_type = NVSP_CHANNEL_DATA;
 	msg.rndis_pkt.section_index = NVSP_SECTION_NONE;
 	rc = vmbus_chan_send(q->ch, VM_PKT_DATA_USING_XFER_PAGES, VMBUS_PKT_FLAG_COMPLETION_REQUESTED,
-			     (uint64_t)d->rb_gen << 32 | slots[0], xlen, out, 2);
+			     slots[0], xlen, out, 2);
 	if (rc)
 		return rc;
 	d->rb_nfree -= n;
@@ -274,19 +280,20 @@ static int netvsp_send_msgs(struct netvsp_dev *d, struct netvsp_queue *q,
 static void netvsp_rx_done(struct netvsp_queue *q, uint64_t tid)
 {
 	struct netvsp_dev *d = q->d;
-	uint32_t slot = (uint32_t)tid;
+	uint32_t slot;
 
-	if ((uint32_t)(tid >> 32) != d->rb_gen) {
-		d->stale_completions++;  /* from before a revoke or reopen */
+	if (!d->rb_slots) {
+		d->stale_completions++;  /* from before a revoke */
 		return;
 	}
-	if (slot >= d->rb_slots || d->rb_used[slot] != NETVSP_SLOT_HEAD) {
+	if (tid >= d->rb_slots || d->rb_used[tid] != NETVSP_SLOT_HEAD) {
 		q->st.malformed++;
-		log_guest("netvsp %s: queue %u: completion for receive slot %u not in use", d->path,
-			  q->index, slot);
+		log_guest("netvsp %s: queue %u: completion for receive slot %llu not in use", d->path,
+			  q->index, (unsigned long long)tid);
 		return;
 	}
 	/* The chain was built by us; each link is a slot in use. */
+	slot = (uint32_t)tid;
 	while (slot != UINT32_MAX && slot < d->rb_slots && d->rb_used[slot]) {
 		uint32_t next = d->rb_next[slot];
 

@@ -298,7 +298,6 @@ struct netvsp_dev {
 	unsigned int n_sub;
 	struct net_backend *be;
 	/* receive buffer slots */
-	uint32_t rb_gen;
 	uint32_t rb_slots;
 	uint32_t *rb_free;        /* stack of free slot numbers */
 	uint32_t rb_nfree;

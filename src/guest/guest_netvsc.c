@@ -160,6 +160,13 @@ static void nv_xfer(struct nv_nic *n, struct guest_channel *ch, const struct gue
 		nv_host_error(n, "transfer-page packet: bad range count or NVSP type");
 		return;
 	}
+	/* Linux only echoes trans_id; DPDK's netvsc PMD uses it as an index into
+	 * its per-sub-allocation table and drops, uncompleted, a packet whose id
+	 * is past the count (facts §9.6): hold the host to the stricter guest. */
+	if (pkt->trans_id >= n->n_sub) {
+		nv_host_error(n, "transfer-page trans_id is not a sub-allocation index");
+		return;
+	}
 	for (uint32_t i = 0; i < cnt; i++) {
 		uint32_t len = get32(raw + 24 + 8 * i), off = get32(raw + 28 + 8 * i);
 		uint8_t *m;

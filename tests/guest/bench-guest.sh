@@ -16,7 +16,9 @@
 #      (tests/guest/tools/iobench.c; Linux AIO for QD > 1);
 #   3. network: the same guest, TCP guest -> host and host -> guest over a
 #      TAP in a network namespace, through netvsc on vmbusd versus QEMU's
-#      virtio-net (BENCH_NET_MIB each way, default 64).
+#      virtio-net (BENCH_NET_MIB each way, default 64);
+#   4. DPDK: packets/s through dpdk-testpmd macswap with the netvsc PMD on a
+#      netvsp NIC, 64 and 1500 bytes (tests/guest/bench-dpdk.sh; no reference).
 # BENCH_RUNS runs of each measurement (storage: rounds inside one guest,
 # default 5; the others: guests, default 3), the sides alternating; medians
 # are reported.  BENCH_ONLY=boot|storage|net runs one part.
@@ -310,3 +312,6 @@ for dir in g2h h2g; do
 	fi
 done
 for w in $variants; do echo "runs $w: g2h $(runs "$w" g2h)/ h2g $(runs "$w" h2g)"; done
+
+echo
+VMBUSD=$VMBUSD BENCH_RUNS=$RUNS tests/guest/bench-dpdk.sh

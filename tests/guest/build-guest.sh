@@ -1,6 +1,7 @@
 #!/bin/bash
 # Build the vmbusd test guest: a Debian 12 cloud kernel plus a busybox
-# initramfs with the Hyper-V drivers, hyperv-daemons and e2fsprogs.
+# initramfs with the Hyper-V drivers, hyperv-daemons, e2fsprogs and DPDK's
+# dpdk-testpmd with the netvsc PMD.
 #
 #   build-guest.sh [--force] [OUTDIR]   build (no-op if OUTDIR is complete)
 #   build-guest.sh --print-dir [OUTDIR] the same, for scripts: only the
@@ -188,12 +189,74 @@ for t in ext2 ext3 ext4; do
 done
 [ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$root/etc/"
 
+# --- DPDK: dpdk-testpmd and the netvsc PMD ------------------------------------
+# Debian 12's DPDK 22.11: dpdk-testpmd is in dpdk-dev (not dpdk).  Its
+# shared-library closure is resolved by ldd against the extracted packages
+# (falling back to the host's libraries), fetching the package of each
+# missing library, until nothing is missing.  Only three plugins go into
+# EAL's plugin directory (EAL dlopens everything there): the vmbus bus, the
+# netvsc PMD and the ring mempool; the other PMDs testpmd links stay as
+# plain libraries and find no device.  EAL also dlopens libgcc_s.
+DPDK_ROOT=$work/dpdk
+DPDK_LIB=/usr/lib/x86_64-linux-gnu
+DPDK_PMDS="librte_bus_vmbus.so.23 librte_net_netvsc.so.23 librte_mempool_ring.so.23"
+dpdk_pkg_of() {   # dpdk_pkg_of SONAME -> the Debian package that ships it
+	local b
+	case "$1" in
+	librte_*.so.23) b=${1#librte_}; b=${b%.so.23}; b=${b//_/-}
+		case "$b" in *[0-9]) echo "librte-$b-23" ;; *) echo "librte-${b}23" ;; esac ;;
+	libibverbs.so.1) echo libibverbs1 ;;
+	libmlx5.so.1) echo ibverbs-providers ;;
+	libnl-3.so.200) echo libnl-3-200 ;;
+	libnl-route-3.so.200) echo libnl-route-3-200 ;;
+	libfdt.so.1) echo libfdt1 ;;
+	libnuma.so.1) echo libnuma1 ;;
+	libpcap.so.0.8) echo libpcap0.8 ;;
+	libjansson.so.4) echo libjansson4 ;;
+	libelf.so.1) echo libelf1 ;;
+	libbsd.so.0) echo libbsd0 ;;
+	libmd.so.0) echo libmd0 ;;
+	*) die "DPDK needs $1: no package known for it (add it to dpdk_pkg_of)" ;;
+	esac
+}
+dpdk_ldd() { LD_LIBRARY_PATH=$DPDK_ROOT$DPDK_LIB ldd "$DPDK_ROOT/usr/bin/dpdk-testpmd" \
+	$(for p in $DPDK_PMDS; do echo "$DPDK_ROOT$DPDK_LIB/$p"; done) 2>/dev/null; }
+mkdir -p "$DPDK_ROOT"
+dpdk_debs="dpdk-dev librte-bus-vmbus23 librte-net-netvsc23 librte-mempool-ring23"
+for round in 1 2 3 4 5 6 7 8; do
+	for p in $dpdk_debs; do dpkg-deb -x "$(fetch_deb "$p")" "$DPDK_ROOT"; done
+	missing=$(dpdk_ldd | awk '/not found/ { print $1 }' | LC_ALL=C sort -u)
+	[ -n "$missing" ] || break
+	[ $round -lt 8 ] || die "DPDK libraries still missing: $missing"
+	dpdk_debs=$(for l in $missing; do dpdk_pkg_of "$l"; done | LC_ALL=C sort -u)
+done
+install -m 0755 "$DPDK_ROOT/usr/bin/dpdk-testpmd" "$root/usr/bin/"
+for l in $(for p in $DPDK_PMDS; do echo "$DPDK_ROOT$DPDK_LIB/$p"; done) \
+	 $(dpdk_ldd | awk '/=> \// { print $3 } /^\t\/[^ ]* \(/ { print $1 }' | LC_ALL=C sort -u); do
+	t=${l#"$DPDK_ROOT"}
+	[ -e "$root$t" ] && continue
+	mkdir -p "$root$(dirname "$t")"
+	cp -L "$l" "$root$t"
+done
+mkdir -p "$root$DPDK_LIB/dpdk/pmds-23.0"
+# EAL takes only names ending in .so or .so.<ABI version> from there
+for p in $DPDK_PMDS; do ln -sfn "../../$p" "$root$DPDK_LIB/dpdk/pmds-23.0/$p.0"; done
+cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$root/lib/x86_64-linux-gnu/" ||
+	die "libgcc_s.so.1 not found on the host (EAL dlopens it)"
+dpdk_version=$(dpkg-deb -f "$(fetch_deb dpdk-dev)" Version)
+
 # --- our files -------------------------------------------------------------------
 cp -a "$HERE/rootfs/." "$root/"
 # Our guest tools (tools/*.c), static so they need nothing from the image.
 for src in "$HERE"/tools/*.c; do
 	gcc -static -O2 -o "$root/usr/bin/$(basename "$src" .c)" "$src" ||
 		{ log "cannot compile $src (gcc and libc6-dev are needed)"; exit 1; }
+done
+# LD_PRELOAD shims (tools/preload/*.c), shared objects in /usr/lib/vmbusd.
+mkdir -p "$root/usr/lib/vmbusd"
+for src in "$HERE"/tools/preload/*.c; do
+	gcc -shared -fPIC -O2 -o "$root/usr/lib/vmbusd/$(basename "$src" .c).so" "$src" ||
+		{ log "cannot compile $src"; exit 1; }
 done
 for a in poweroff reboot halt; do
 	rm -f "$root/sbin/$a"
@@ -204,6 +267,7 @@ done
 	echo "kernel-version: $kv"
 	echo "hyperv-daemons: $(candidate hyperv-daemons)"
 	echo "busybox-static: $(candidate busybox-static)"
+	echo "dpdk: $dpdk_version (dpdk-testpmd, PMDs: $DPDK_PMDS)"
 	echo "e2fsprogs: $(dpkg-query -W -f '${Version}' e2fsprogs 2>/dev/null || echo none)"
 	echo "hash: $hash"
 	echo "modules:"

@@ -13,6 +13,12 @@ mkdir -p /dev/pts /dev/shm /run /tmp /var/lib/hyperv /var/log /var/run
 mount -t devpts devpts /dev/pts 2>/dev/null
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
 mkdir -p $RUN
+# DPDK (dpdk-testpmd): EAL refuses a world-writable / (the initramfs root
+# is 0777) and takes its memory from hugetlbfs; pages are reserved with
+# the kernel parameter hugepages=N by the scenarios that run it.
+chmod 0755 /
+mkdir -p /dev/hugepages
+mount -t hugetlbfs nodev /dev/hugepages 2>/dev/null
 # Kernel messages on the console would interleave with markers mid-line:
 # keep only emergencies unless asked otherwise (dmesg is always available).
 dmesg -n "$(param loglevel 1)" 2>/dev/null
