@@ -17,10 +17,29 @@ export VMBUSD_QEMU=$QEMU VMBUSD_GUEST_DIR=$GUEST_DIR VMBUSD_SSDT=$SSDT
 passed=0 failed=0 failures=()
 
 # run_scenario NAME FILE: one `vmbusd run`, its own work directory.
+#
+# A boot that froze before init loaded hv_vmbus (no "@@VMBUSD module
+# hv_vmbus" on the console) is run once more, said out loud and counted:
+# about one boot in a hundred under TCG here stopped printing at
+# "Loading compiled-in X.509 certificates" for good, before any VMBus
+# message, with nothing in the daemon's log.  Whatever froze it, it is not
+# what the scenario tests; a second freeze fails the test.
+retried=()
 run_scenario() {
-	local name=$1 file=$2 dir=$work/$1
+	local name=$1 file=$2 dir=$work/$1 rc
 	mkdir -p "$dir"
 	timeout 400 "$VMBUSD" run --workdir "$dir" "$file" >"$dir/run.log" 2>&1
+	rc=$?
+	if [ $rc -ne 0 ] && [ -f "$dir/console.log" ] &&
+	   ! grep -q '@@VMBUSD module hv_vmbus' "$dir/console.log"; then
+		echo "guest: $name: the boot froze before hv_vmbus loaded (console ends: $(tail -1 "$dir/console.log" | tr -d '\r')); running it again"
+		mv "$dir" "$dir.froze"
+		retried+=("$name")
+		mkdir -p "$dir"
+		timeout 400 "$VMBUSD" run --workdir "$dir" "$file" >"$dir/run.log" 2>&1
+		rc=$?
+	fi
+	return $rc
 }
 
 report() { # NAME RC
@@ -118,5 +137,5 @@ if wanted "$@"; then
 fi
 
 if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "guest: failed: ${failures[*]} (logs in $work)"; fi
-echo "guest: $passed passed, $failed failed"
+echo "guest: $passed passed, $failed failed${retried[*]:+ (booted twice after a freeze: ${retried[*]})}"
 [ "$failed" -eq 0 ]
