@@ -91,3 +91,22 @@ lba_blocks() {
 }
 # put FILE LBA: stdin into FILE at 512-byte block LBA.
 put() { dd of="$1" bs=512 seek="$2" conv=notrunc status=none; }
+
+# replay_against CAPTURE [replay options...] -- GUEST-ARGS...: `vmbusd
+# replay` on its own socket and a fresh synthetic guest against it.  The
+# replay's output goes to $T/r.out, the guest's to $T/g2.out and its exit
+# status to GRC; returns the replay's exit status.
+replay_against() {
+	local cap=$1 rpid rc=0 ropts=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do ropts+=("$1"); shift; done
+	[ $# -gt 0 ] && shift
+	rm -f "$T/r.sock"
+	"$VMBUSD" replay "$cap" --socket "$T/r.sock" --timeout 30 "${ropts[@]}" >"$T/r.out" 2>&1 &
+	rpid=$!
+	for _ in $(seq 300); do [ -S "$T/r.sock" ] && break; sleep 0.1; done  # a large capture loads for a while under ASan
+	GRC=0
+	"$VMBUS_GUEST" --socket "$T/r.sock" "$@" >"$T/g2.out" 2>&1 || GRC=$?
+	wait "$rpid" || rc=$?
+	return $rc
+}

@@ -21,15 +21,7 @@ wait "$gpid" || fail "guest did not exit on shutdown"
 stop_daemon
 
 # replay_run CAPTURE: the replay on its own socket, a fresh guest against it.
-replay_run() {
-	rm -f "$T/r.sock"
-	"$VMBUSD" replay "$1" --socket "$T/r.sock" --timeout 30 >"$T/r.out" 2>&1 &
-	local rpid=$! rc=0
-	for _ in $(seq 100); do [ -S "$T/r.sock" ] && break; sleep 0.05; done
-	"$VMBUS_GUEST" --socket "$T/r.sock" run --until-shutdown --duration 10 >"$T/g2.out" 2>&1 || true
-	wait "$rpid" || rc=$?
-	return $rc
-}
+replay_run() { replay_against "$1" -- run --until-shutdown --duration 10; }
 replay_run "$T/cap.pcap" || { cat "$T/r.out"; fail "replay of the unedited capture failed"; }
 expect_line "$T/r.out" 'every channel played to its end' 'no divergence'
 # Same guest-visible outcome: the KVP values set and the poweroff request.

@@ -28,17 +28,9 @@ expect_line "$T/dump" 'H>G' 'data_out' 'netvsc' 'rndis PACKET_MSG'
 expect_line "$T/dump" 'G>H' 'data_in' 'netvsc' 'rndis PACKET_MSG'
 expect_line "$T/dump" 'OFFERCHANNEL' 'sub_channel_index=1'
 
-replay_run() {
-	local cap=$1 rpid rc=0; shift
-	rm -f "$T/r.sock"
-	"$VMBUSD" replay "$cap" --socket "$T/r.sock" --timeout 30 "$@" >"$T/r.out" 2>&1 &
-	rpid=$!
-	for _ in $(seq 300); do [ -S "$T/r.sock" ] && break; sleep 0.1; done  # a large capture loads for a while under ASan
-	GRC=0
-	"$VMBUS_GUEST" --socket "$T/r.sock" --first-gpadl 0x70000 "${ARGS[@]}" >"$T/g2.out" 2>&1 || GRC=$?
-	wait "$rpid" || rc=$?
-	return $rc
-}
+# replay_run CAPTURE [replay options]: a fresh guest (other GPADL handles)
+# running the same netvsc session against the replay.
+replay_run() { replay_against "$@" -- --first-gpadl 0x70000 "${ARGS[@]}"; }
 replay_run "$T/cap.pcap" || { cat "$T/r.out" "$T/g2.out"; fail "replay failed"; }
 [ $GRC = 0 ] || { cat "$T/g2.out"; fail "the guest failed against the replay: $GRC"; }
 expect_line "$T/r.out" 'every channel played to its end' "$(grep -c data_out "$T/dump") data records written" \

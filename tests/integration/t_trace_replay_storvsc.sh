@@ -26,18 +26,7 @@ expect_line "$T/dump" 'OFFERCHANNEL' 'sub_channel_index=1'
 
 # replay_run CAPTURE [replay options]: the replay on its own socket, a fresh
 # guest (other GPADL handles) running the same steps against it.
-replay_run() {
-	local cap=$1 rpid rc=0; shift
-	rm -f "$T/r.sock"
-	"$VMBUSD" replay "$cap" --socket "$T/r.sock" --timeout 30 "$@" >"$T/r.out" 2>&1 &
-	rpid=$!
-	for _ in $(seq 300); do [ -S "$T/r.sock" ] && break; sleep 0.1; done  # a large capture loads for a while under ASan
-	GRC=0
-	"$VMBUS_GUEST" --socket "$T/r.sock" --first-gpadl 0x40000 storvsc --subchannels 1 \
-		"${STEPS[@]}" >"$T/g2.out" 2>&1 || GRC=$?
-	wait "$rpid" || rc=$?
-	return $rc
-}
+replay_run() { replay_against "$@" -- --first-gpadl 0x40000 storvsc --subchannels 1 "${STEPS[@]}"; }
 replay_run "$T/cap.pcap" || { cat "$T/r.out" "$T/g2.out"; fail "replay failed"; }
 [ $GRC = 0 ] || { cat "$T/g2.out"; fail "the guest's steps failed against the replay: $GRC"; }
 expect_line "$T/r.out" 'every channel played to its end' 'no divergence'
