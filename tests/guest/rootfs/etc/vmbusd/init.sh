@@ -155,16 +155,16 @@ fi
 #  for ~0.2 s, or nothing changed for ~3 s (some device has no driver);
 #  in any case give up after vmbusd.wait seconds.
 WAIT=$(param wait 20)
-case "$FAILED" in
-*" hv_vmbus "*) ;;   # failed or timed out: nothing will be offered
-*) [ -d /sys/bus/vmbus/devices ] && VMBUS=1 ;;
-esac
-if [ -n "${VMBUS:-}" ]; then
-	EXPECT=$(param expect "")
-	deadline=$(($(now_cs) + WAIT * 100)) stable=0 last=""
+
+# wait_bound DIR EXPECT: polls the devices under DIR (a bus's devices/)
+# until EXPECT of them have a driver (EXPECT given), or every one has and
+# that held for ~0.2 s, or nothing changed for ~3 s (some device has no
+# driver), at most WAIT seconds; leaves the counts in total and bound.
+wait_bound() {
+	local dir=$1 expect=$2 deadline=$(($(now_cs) + WAIT * 100)) stable=0 last="" d
 	while :; do
 		total=0 bound=0
-		for d in /sys/bus/vmbus/devices/*; do
+		for d in "$dir"/*; do
 			[ -e "$d" ] || continue
 			total=$((total + 1))
 			[ -e "$d/driver" ] && bound=$((bound + 1))
@@ -174,15 +174,22 @@ if [ -n "${VMBUS:-}" ]; then
 		else
 			stable=0 last="$total/$bound"
 		fi
-		if [ -n "$EXPECT" ]; then
-			[ "$bound" -ge "$EXPECT" ] && break
+		if [ -n "$expect" ]; then
+			[ "$bound" -ge "$expect" ] && return
 		elif [ "$total" -gt 0 ]; then
-			[ "$bound" = "$total" ] && [ "$stable" -ge 4 ] && break
-			[ "$stable" -ge 60 ] && break
+			[ "$bound" = "$total" ] && [ "$stable" -ge 4 ] && return
+			[ "$stable" -ge 60 ] && return
 		fi
-		[ "$(now_cs)" -ge "$deadline" ] && break
+		[ "$(now_cs)" -ge "$deadline" ] && return
 		sleep 0.05
 	done
+}
+case "$FAILED" in
+*" hv_vmbus "*) ;;   # failed or timed out: nothing will be offered
+*) [ -d /sys/bus/vmbus/devices ] && VMBUS=1 ;;
+esac
+if [ -n "${VMBUS:-}" ]; then
+	wait_bound /sys/bus/vmbus/devices "$(param expect "")"
 	total=0 bound=0
 	for d in /sys/bus/vmbus/devices/*; do
 		[ -e "$d" ] || continue
@@ -205,29 +212,7 @@ fi
 # baseline's counterpart of "devices".  vmbusd.virtio_expect=N: done as soon
 # as N are bound (what vmbusd.expect is for VMBus).
 if [ -d /sys/module/virtio_pci ] && [ -d /sys/bus/virtio/devices ]; then
-	EXPECT=$(param virtio_expect "")
-	deadline=$(($(now_cs) + WAIT * 100)) stable=0 last=""
-	while :; do
-		total=0 bound=0
-		for d in /sys/bus/virtio/devices/*; do
-			[ -e "$d" ] || continue
-			total=$((total + 1))
-			[ -e "$d/driver" ] && bound=$((bound + 1))
-		done
-		if [ "$last" = "$total/$bound" ]; then
-			stable=$((stable + 1))
-		else
-			stable=0 last="$total/$bound"
-		fi
-		if [ -n "$EXPECT" ]; then
-			[ "$bound" -ge "$EXPECT" ] && break
-		elif [ "$total" -gt 0 ]; then
-			[ "$bound" = "$total" ] && [ "$stable" -ge 4 ] && break
-			[ "$stable" -ge 60 ] && break
-		fi
-		[ "$(now_cs)" -ge "$deadline" ] && break
-		sleep 0.05
-	done
+	wait_bound /sys/bus/virtio/devices "$(param virtio_expect "")"
 	m virtio-devices "$bound/$total"
 fi
 # The boot benchmarks stop here: every device of either kind is bound.
