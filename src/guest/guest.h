@@ -225,7 +225,8 @@ int guest_channel_open(struct guest *g, struct guest_channel *ch, uint32_t ring_
 		       uint32_t max_pkt, uint32_t target_vp);
 /* CLOSECHANNEL, GPADL_TEARDOWN (unless rescinded), frees the ring. */
 int guest_channel_close(struct guest *g, struct guest_channel *ch);
-/* Ring write + signal decision.  -EAGAIN when full. */
+/* Ring write + signal decision.  -EAGAIN when full (in a burst, after
+ * publishing the burst's packets so the host can make room). */
 int guest_channel_send(struct guest *g, struct guest_channel *ch, uint16_t type, uint16_t flags,
 		       uint64_t trans_id, const void *payload, uint32_t len);
 int guest_channel_signal(struct guest *g, struct guest_channel *ch);
@@ -237,6 +238,10 @@ int guest_channel_recv(struct guest *g, struct guest_channel *ch, struct guest_r
  * (hv_pkt_iter_close), as Linux's drivers read. */
 void guest_channel_recv_begin(struct guest_channel *ch);
 void guest_channel_recv_end(struct guest *g, struct guest_channel *ch);
+/* Around a burst of guest_channel_send: write_index stored and the signal
+ * decided once per GUEST_RING_PUBLISH_BYTES and at the end (guest_ring.h). */
+void guest_channel_send_begin(struct guest_channel *ch);
+void guest_channel_send_end(struct guest *g, struct guest_channel *ch);
 
 /* ---- guest_ic.c / guest_kvp.c ------------------------------------------ */
 /* Opens every util channel this guest knows (heartbeat, shutdown,

@@ -216,12 +216,18 @@ int guest_bench_run_on(struct guest *g, const struct guest_bench_params *p,
 
 	start = now_ns();
 	if (!p->h2g) {
+		uint32_t burst = MAX(p->burst, 1u);
+
 		for (uint64_t i = 0; i < p->count; i++) {
 			msg.op = BENCH_OP_DATA;
 			msg.size = p->size;
 			msg.count = i;
 			memcpy(buf, &msg, sizeof(msg));
+			if (burst > 1 && i % burst == 0)
+				guest_channel_send_begin(ch);
 			ret = bench_send(g, ch, 0, i + 1, buf, p->size, res);
+			if (burst > 1 && (ret || i % burst == burst - 1 || i + 1 == p->count))
+				guest_channel_send_end(g, ch);
 			if (ret)
 				goto out;
 			res->packets++;

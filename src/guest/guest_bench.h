@@ -25,6 +25,8 @@ struct guest_bench_params {
 	bool h2g;                /* false: guest->host DATA; true: SOURCE, drain */
 	uint32_t ring_bytes;     /* per direction incl. the header page; 0 = 256 KiB */
 	uint32_t target_vp;      /* vCPU the channel interrupts; default 0 */
+	uint32_t burst;          /* guest->host: packets per send burst (guest_ring.h);
+				  * 0 or 1 = each send publishes, as Linux's writer */
 };
 
 struct guest_bench_result {

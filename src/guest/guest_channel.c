@@ -297,6 +297,13 @@ int guest_channel_send(struct guest *g, struct guest_channel *ch, uint16_t type,
 	if (!ch->open)
 		return -ENOTCONN;
 	ret = guest_ring_send(&ch->out, type, flags, trans_id, payload, len, &sig);
+	if (ret == -EAGAIN && guest_ring_send_pending(&ch->out)) {
+		/* A burst's packets are all the host can free room by reading:
+		 * let it see them before the caller waits. */
+		if (guest_ring_send_flush(&ch->out))
+			guest_channel_signal(g, ch);
+		return ret;
+	}
 	if (ret == -EIO)
 		channel_report_ring(g, ch, &ch->out, "guest->host");
 	if (ret)
@@ -304,6 +311,17 @@ int guest_channel_send(struct guest *g, struct guest_channel *ch, uint16_t type,
 	if (sig)
 		guest_channel_signal(g, ch);
 	return 0;
+}
+
+void guest_channel_send_begin(struct guest_channel *ch)
+{
+	guest_ring_send_begin(&ch->out);
+}
+
+void guest_channel_send_end(struct guest *g, struct guest_channel *ch)
+{
+	if (ch->open && guest_ring_send_end(&ch->out))
+		guest_channel_signal(g, ch);
 }
 
 void guest_channel_recv_begin(struct guest_channel *ch)

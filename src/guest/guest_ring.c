@@ -83,6 +83,8 @@ void guest_ring_init_header(struct guest_ring *r)
 	r->error = NULL;
 	r->batching = false;
 	r->unpublished = 0;
+	r->published = 0;
+	r->peer_valid = false;
 	/* The host reads the header only after OPENCHANNEL, which travels by
 	 * hypercall (a full round trip through the daemon): no fence needed. */
 }
@@ -138,21 +140,34 @@ uint32_t guest_ring_bytes_to_write(struct guest_ring *r)
 	return ring_free(r->size, r->priv_index, rd);
 }
 
-/* The common tail of both writers: publish, then decide on the signal. */
-static void ring_publish(struct guest_ring *r, uint32_t old_w, uint32_t new_w, bool *signal)
+/* Stores write_index = priv_index, then decides on the signal by
+ * hv_signal_on_write's rule for everything stored at once: interrupt if the
+ * host's interrupt_mask is 0 and it had read all we published before. */
+static bool ring_publish(struct guest_ring *r)
 {
-	r->priv_index = new_w;
+	uint32_t old_w = r->published;
+
+	r->published = r->priv_index;
 	/* [1] packet bytes before the index that covers them. */
-	ring_store_release(RING_FIELD(r, write_index), new_w);
+	ring_store_release(RING_FIELD(r, write_index), r->priv_index);
 	/* [2] our index store before the loads of the host's state. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (ring_load_acquire(RING_FIELD(r, interrupt_mask))) {
-		*signal = false;
-		return;
-	}
-	/* hv_signal_on_write: the host had caught up with everything written
-	 * before this packet, so it may be idle waiting for a kick. */
-	*signal = ring_load_acquire(RING_FIELD(r, read_index)) == old_w;
+	if (ring_load_acquire(RING_FIELD(r, interrupt_mask)))
+		return false;
+	return ring_load_acquire(RING_FIELD(r, read_index)) == old_w;
+}
+
+/* The common tail of both writers: the packet ends at new_w. */
+static bool ring_wrote(struct guest_ring *r, uint32_t new_w)
+{
+	uint32_t unpublished;
+
+	r->priv_index = new_w;
+	unpublished = r->size - ring_free(r->size, new_w, r->published);
+	/* (a small ring is never held more than half hidden) */
+	if (r->batching && unpublished < MIN(GUEST_RING_PUBLISH_BYTES, r->size / 2))
+		return false; /* the burst's end, or its next threshold, publishes */
+	return ring_publish(r);
 }
 
 static int ring_reserve(struct guest_ring *r, uint32_t total, uint32_t *w_out)
@@ -163,12 +178,20 @@ static int ring_reserve(struct guest_ring *r, uint32_t total, uint32_t *w_out)
 		return -EIO;
 	if (total >= r->size)
 		return -EMSGSIZE;
+	/* In a burst, the read index loaded last may already leave room: the
+	 * header line is the host's to write, so each load is a miss. */
+	if (r->batching && r->peer_valid && ring_free(r->size, r->priv_index, r->peer) > total) {
+		*w_out = r->priv_index;
+		return 0;
+	}
 	/* [3] the host's reads of old packets are done before we overwrite. */
 	rd = ring_load_acquire(RING_FIELD(r, read_index));
 	if (rd >= r->size) {
 		ring_break(r, "host read_index outside the data area");
 		return -EIO;
 	}
+	r->peer = rd;
+	r->peer_valid = true;
 	/* Strictly greater: a ring is never filled completely (facts §6.2). */
 	if (ring_free(r->size, r->priv_index, rd) <= total)
 		return -EAGAIN;
@@ -176,12 +199,29 @@ static int ring_reserve(struct guest_ring *r, uint32_t total, uint32_t *w_out)
 	return 0;
 }
 
+void guest_ring_send_begin(struct guest_ring *r)
+{
+	r->batching = true;
+	r->peer_valid = false; /* the first send of the burst loads read_index */
+}
+
+bool guest_ring_send_flush(struct guest_ring *r)
+{
+	return !r->broken && guest_ring_send_pending(r) && ring_publish(r);
+}
+
+bool guest_ring_send_end(struct guest_ring *r)
+{
+	r->batching = false;
+	return guest_ring_send_flush(r);
+}
+
 int guest_ring_send(struct guest_ring *r, uint16_t type, uint16_t flags, uint64_t trans_id,
 		    const void *payload, uint32_t len, bool *signal)
 {
 	static const uint8_t zeros[8];
 	struct vmpacket_descriptor desc;
-	uint32_t packed, total, w, old_w;
+	uint32_t packed, total, w;
 	uint64_t trailer;
 	int ret;
 
@@ -199,9 +239,8 @@ int guest_ring_send(struct guest_ring *r, uint16_t type, uint16_t flags, uint64_
 	desc.len8 = (uint16_t)(packed / 8u);
 	desc.flags = flags;
 	desc.trans_id = trans_id;
-	old_w = w;
 	/* Linux puts the old write index in the trailer's upper half. */
-	trailer = (uint64_t)old_w << 32;
+	trailer = (uint64_t)w << 32;
 	if (r->size - w >= total) {
 		/* The common case, no wrap: straight into place. */
 		uint8_t *dst = r->data + w;
@@ -217,22 +256,21 @@ int guest_ring_send(struct guest_ring *r, uint16_t type, uint16_t flags, uint64_
 		w = ring_copy_in(r, w, zeros, packed - 16u - len);
 		w = ring_copy_in(r, w, &trailer, sizeof(trailer));
 	}
-	ring_publish(r, old_w, w, signal);
+	*signal = ring_wrote(r, w);
 	return 0;
 }
 
 int guest_ring_send_raw(struct guest_ring *r, const void *bytes, uint32_t len, bool *signal)
 {
-	uint32_t w, old_w;
+	uint32_t w;
 	int ret;
 
 	*signal = false;
 	ret = ring_reserve(r, len, &w);
 	if (ret)
 		return ret;
-	old_w = w;
 	w = ring_copy_in(r, w, bytes, len);
-	ring_publish(r, old_w, w, signal);
+	*signal = ring_wrote(r, w);
 	return 0;
 }
 
@@ -278,13 +316,28 @@ static bool ring_read_signal(struct guest_ring *r, uint32_t bytes_read)
 	return free_now > pending;
 }
 
-/* After a packet was taken: publish now, or at guest_ring_recv_end. */
+/* Stores read_index for what was read since the last store. */
+static bool ring_publish_read(struct guest_ring *r)
+{
+	uint32_t bytes = r->unpublished;
+
+	if (!bytes || r->broken)
+		return false;
+	r->unpublished = 0;
+	/* Our copies are complete before the host may reuse the space. */
+	ring_store_release(RING_FIELD(r, read_index), r->priv_index);
+	return ring_read_signal(r, bytes);
+}
+
+/* After a packet was taken: publish now or, in a batch, once
+ * GUEST_RING_PUBLISH_BYTES wait (a host writer facing a full ring gets its
+ * room while we read on) or at guest_ring_recv_end. */
 static bool ring_consumed(struct guest_ring *r, uint32_t bytes)
 {
 	r->unpublished += bytes;
-	if (r->batching)
+	if (r->batching && r->unpublished < GUEST_RING_PUBLISH_BYTES)
 		return false;
-	return guest_ring_recv_end(r);
+	return ring_publish_read(r);
 }
 
 void guest_ring_recv_begin(struct guest_ring *r)
@@ -294,15 +347,8 @@ void guest_ring_recv_begin(struct guest_ring *r)
 
 bool guest_ring_recv_end(struct guest_ring *r)
 {
-	uint32_t bytes = r->unpublished;
-
 	r->batching = false;
-	if (!bytes || r->broken)
-		return false;
-	r->unpublished = 0;
-	/* Our copies are complete before the host may reuse the space. */
-	ring_store_release(RING_FIELD(r, read_index), r->priv_index);
-	return ring_read_signal(r, bytes);
+	return ring_publish_read(r);
 }
 
 int guest_ring_recv(struct guest_ring *r, void *buf, uint32_t buflen,

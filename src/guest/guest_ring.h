@@ -36,8 +36,13 @@ struct guest_ring {
 	uint32_t max_pkt;              /* inbound: largest packet accepted (Linux max_pkt_size) */
 	bool broken;                   /* the host corrupted the ring; it is no longer used */
 	const char *error;             /* why it broke (static string) */
-	bool batching;                 /* inbound: between recv_begin and recv_end */
+	bool batching;                 /* inbound: between recv_begin and recv_end;
+					* outbound: between send_begin and send_end */
 	uint32_t unpublished;          /* inbound: bytes read, read_index not yet stored */
+	uint32_t published;            /* outbound: write_index as last stored */
+	uint32_t peer;                 /* outbound, in a burst: the host's read_index as
+					* last loaded and checked ... */
+	bool peer_valid;               /* ... once loaded in this burst */
 	uint32_t bad_pending;          /* inbound: a pending_send_sz beyond the ring, seen
 					* and not yet reported (0 = none) */
 };
@@ -71,6 +76,32 @@ int guest_ring_send(struct guest_ring *r, uint16_t type, uint16_t flags, uint64_
  * (hostile-input tests).  Same returns as guest_ring_send. */
 int guest_ring_send_raw(struct guest_ring *r, const void *bytes, uint32_t len, bool *signal);
 
+/* Bytes a batch of reads or a burst of sends moves before it stores its
+ * index: one store per many small packets (the header's cache line then
+ * crosses between the CPUs once, not per packet), often enough that the
+ * peer keeps going on large ones.  The host's RING_PUBLISH_BYTES. */
+#define GUEST_RING_PUBLISH_BYTES 8192u
+
+/* A burst of sends (a guest driver with several packets queued, as DPDK's
+ * netvsc PMD has per tx burst): between begin and end, guest_ring_send
+ * stores write_index (fence, signal decision) only once
+ * GUEST_RING_PUBLISH_BYTES are unpublished, and reloads the host's
+ * read_index only when the last value it loaded leaves too little room.
+ * The signal rule is the per-packet one applied to what is published at
+ * once: interrupt when the host had read everything published before.
+ * flush publishes what is pending and stays in the burst (a writer about
+ * to wait for room must, or the host never sees the packets it waits on);
+ * end flushes and leaves it.  Both return whether to interrupt the host.
+ * Without a burst every send publishes, as Linux's hv_ringbuffer_write. */
+void guest_ring_send_begin(struct guest_ring *r);
+bool guest_ring_send_flush(struct guest_ring *r);
+bool guest_ring_send_end(struct guest_ring *r);
+/* Bytes written in this burst that the host cannot see yet. */
+static inline bool guest_ring_send_pending(const struct guest_ring *r)
+{
+	return r->priv_index != r->published;
+}
+
 /*
  * Takes the next packet: copies it (descriptor included) into buf, which
  * must hold r->max_pkt bytes, and advances the read index.  *signal says
@@ -82,9 +113,12 @@ int guest_ring_recv(struct guest_ring *r, void *buf, uint32_t buflen,
 		    struct guest_ring_pkt *pkt, bool *signal);
 
 /* Linux's hv_pkt_iter_first .. hv_pkt_iter_close: between begin and end,
- * guest_ring_recv only advances the private read index; end stores
- * read_index once, fences, and returns whether the host (a writer blocked
- * on pending_send_sz) must be interrupted for everything read. */
+ * guest_ring_recv advances the private read index and stores read_index
+ * only once GUEST_RING_PUBLISH_BYTES were read (so a host writer waiting
+ * for room is not held up by a long batch; it then returns the signal
+ * decision through *signal); end stores the rest, fences, and returns
+ * whether the host (a writer blocked on pending_send_sz) must be
+ * interrupted for everything read. */
 void guest_ring_recv_begin(struct guest_ring *r);
 bool guest_ring_recv_end(struct guest_ring *r);
 

@@ -71,9 +71,11 @@
  *     it caught up), when RING_PUBLISH_BYTES are waiting to be freed, and
  *     at the end of the batch, followed by one pending_send_sz check for
  *     all the bytes read since the last one;
- *   - a host->guest send publishes write_index at once (the guest may read
- *     it already) but the fence and interrupt decision happen once, at the
- *     end: interrupt if the guest's interrupt_mask is 0 and its read_index
+ *   - a host->guest send stores write_index only when RING_PUBLISH_BYTES
+ *     are unpublished (a guest that polls keeps reading), when the ring is
+ *     full (before pending_send_sz: the guest can only make room by reading
+ *     what is there) and at the end of the batch; the fence and interrupt
+ *     decision happen once, at the end: interrupt if the guest's interrupt_mask is 0 and its read_index
  *     is not at our write index.  That covers every point of the batch
  *     where the per-packet rule would have fired: a guest that went idle
  *     after reading up to any packet of the batch still has unread data
@@ -92,7 +94,12 @@
  * no wake-up is lost.  A batch that moves nothing ends the poll the same
  * way (unmask, fence, re-check; a device that stopped reading with packets
  * left is not run again, or it would spin), and after RING_POLL_TURNS
- * batches the loop gets its turn back (vmbus_chan_notify_later).
+ * batches the loop gets its turn back (vmbus_chan_notify_later).  A send
+ * that finds "out" full inside a polling channel's batch does not set
+ * pending_send_sz: the poll watches the guest's read_index itself, and the
+ * request goes to the guest only when we stop polling (ring_ask_room, or
+ * the poll's way to sleep); set at once, every read the guest makes while
+ * we spin would signal us.
  */
 #include <errno.h>
 #include <sched.h>
@@ -258,7 +265,9 @@ int vmbus_ring_start(struct vmbus_channel *ch)
 	in->published = in_r;
 	in->consumed = 0;
 	out->idx = out_w;
+	out->published = out_w;
 	out->batch_sent = false;
+	ch->out_need = 0;
 	ch->batching = false;
 	ch->polling = false;
 	/* We want every guest->host signal, and are not blocked. */
@@ -400,6 +409,16 @@ int vmbus_chan_recv(struct vmbus_channel *ch, struct vmbus_pkt *pkt)
 
 /* ---- host -> guest -------------------------------------------------------- */
 
+/* Stores our write index of "out" if the guest has not seen it yet. */
+static void ring_publish_write(struct vmbus_ring *out)
+{
+	if (out->published != out->idx) {
+		/* B: the packet bytes are visible before the index that covers them. */
+		ring_store_release(RING_WORD(out, write_index), out->idx);
+		out->published = out->idx;
+	}
+}
+
 static void ring_kick_later(struct vmbus_channel *ch)
 {
 	struct timeval tv = { 0, RING_KICK_US };
@@ -487,6 +506,17 @@ int vmbus_ring_write(struct vmbus_channel *ch, uint16_t type, uint16_t flags, ui
 	if (!ring_index_ok(out, r))
 		return ring_broken(ch, "guest read index", r, out->size);
 	if (ring_space(out, r, w) <= need) {
+		/* What we wrote is all the guest can read to make room. */
+		ring_publish_write(out);
+		if (ch->batching && ch->params.poll_us) {
+			/* A polling channel watches for the room itself and asks
+			 * the guest (pending_send_sz) only before it sleeps:
+			 * asked now, the guest's next read would signal us for
+			 * room the poll is about to see (ring_poll). */
+			ch->out_need = need;
+			ch->stats.send_full++;
+			return -EAGAIN;
+		}
 		ring_store_relaxed(RING_WORD(out, pending_send_sz), need);
 		/* C: pending_send_sz store before the re-check of read_index;
 		 * pairs with the guest's read_index store, virt_mb, load of
@@ -529,11 +559,17 @@ int vmbus_ring_write(struct vmbus_channel *ch, uint16_t type, uint16_t flags, ui
 
 	w = ring_advance(out, w, need); /* need < size */
 	out->idx = w;
-	/* B: the packet bytes are visible before the index that covers them.
-	 * (ring.write_index_beyond publishes a lie instead; our private idx
-	 * stays right, so the next packet publishes the true index again.) */
-	ring_store_release(RING_WORD(out, write_index),
-			   m && m->bad_write_index ? out->size + 8 : w);
+	if (m && m->bad_write_index) {
+		/* ring.write_index_beyond publishes a lie; our private idx
+		 * stays right, so the next packet's publish stores the truth
+		 * again (not this batch's end: the lie is to be seen). */
+		ring_store_release(RING_WORD(out, write_index), out->size + 8);
+		out->published = w;
+	} else if (!ch->batching || ch->params.signal_every_packet ||
+		   out->size - ring_space(out, out->published, w) >=
+			   MIN(RING_PUBLISH_BYTES, out->size / 2)) {
+		ring_publish_write(out);
+	}
 	if (m && m->bad_pending_send_sz)
 		ring_store_relaxed(RING_WORD(out, pending_send_sz), out->size * 2);
 	ch->stats.packets_out++;
@@ -568,6 +604,7 @@ static void ring_batch_end(struct vmbus_channel *ch)
 		ring_publish_read(in);
 		ring_check_pending(ch);
 	}
+	ring_publish_write(out);
 	if (!out->batch_sent)
 		return;
 	out->batch_sent = false;
@@ -598,15 +635,16 @@ static bool ring_has_work(struct vmbus_channel *ch, uint32_t out_need)
  * write), so returning false is safe to sleep on. */
 static bool ring_poll(struct vmbus_channel *ch, uint64_t deadline)
 {
-	uint32_t out_need = ring_load_relaxed(RING_WORD(&ch->out, pending_send_sz));
+	uint32_t out_need = MAX(ch->out_need, ring_load_relaxed(RING_WORD(&ch->out, pending_send_sz)));
 	unsigned spins = 0;
 	bool work;
 
+	ch->out_need = 0;
 	if (!ch->polling) {
 		ring_store_relaxed(RING_WORD(&ch->in, interrupt_mask), 1);
 		ch->polling = true;
 	}
-	if (out_need)
+	if (ring_load_relaxed(RING_WORD(&ch->out, pending_send_sz)))
 		ring_store_relaxed(RING_WORD(&ch->out, pending_send_sz), 0);
 	for (;;) {
 		if (ring_has_work(ch, out_need))
@@ -623,15 +661,33 @@ static bool ring_poll(struct vmbus_channel *ch, uint64_t deadline)
 		if (++spins % 8 == 0)
 			sched_yield();
 	}
-	/* Restored either way: a device whose retry still finds the ring
-	 * full sets it again, one that succeeds clears it. */
-	if (out_need)
-		ring_store_relaxed(RING_WORD(&ch->out, pending_send_sz), out_need);
+	/* Work found: the device's retry sends, or finds the ring full and
+	 * sets pending_send_sz again itself.  Restoring it here would only
+	 * let the guest's next read signal us for room we already have. */
 	if (ch->polling)
 		return true;
+	if (out_need)
+		ring_store_relaxed(RING_WORD(&ch->out, pending_send_sz), out_need);
 	ring_fence();
 	work = ring_has_work(ch, out_need);
 	return work;
+}
+
+/* Leaving a polling channel's batches without a poll: a send that found
+ * the ring full (vmbus_ring_write kept its need in ch->out_need) now asks
+ * the guest for a signal, then re-checks (rule C); true when the room is
+ * there already, so the caller runs another batch instead of sleeping. */
+static bool ring_ask_room(struct vmbus_channel *ch)
+{
+	uint32_t need = ch->out_need, r;
+
+	if (!need)
+		return false;
+	ch->out_need = 0;
+	ring_store_relaxed(RING_WORD(&ch->out, pending_send_sz), need);
+	ring_fence();
+	r = ring_load_acquire(RING_WORD(&ch->out, read_index));
+	return !ring_index_ok(&ch->out, r) || ring_space(&ch->out, r, ch->out.idx) > need;
 }
 
 /* A batch moved nothing: stop polling.  Unmask, then rule C's re-check: a
@@ -670,12 +726,15 @@ void vmbus_chan_run_notify(struct vmbus_channel *ch)
 		if (!ch->params.poll_us)
 			return;
 		if (ch->stats.packets_in + ch->stats.packets_out == moved) {
-			if (ring_unpoll(ch))
+			bool again = ring_unpoll(ch);
+
+			if (ring_ask_room(ch) || again)
 				continue;
 			return;
 		}
 		if (turn + 1 >= RING_POLL_TURNS) {
 			/* Signals stay masked: the kick runs us again. */
+			(void)ring_ask_room(ch);
 			vmbus_chan_notify_later(ch);
 			return;
 		}

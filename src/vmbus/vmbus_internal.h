@@ -34,7 +34,8 @@ struct vmbus_ring {
 	uint32_t idx;                  /* host's own index: read (g->h) or write (h->g) */
 	/* Guest->host ring inside a batch (ring.c "Batches"): */
 	uint32_t peer;                 /* last guest write_index loaded and checked */
-	uint32_t published;            /* read_index as last stored for the guest */
+	uint32_t published;            /* our index (read_index of "in", write_index of
+					* "out") as last stored for the guest */
 	uint32_t consumed;             /* bytes read since the last pending_send_sz check */
 	bool drained;                  /* this batch's recv found the ring empty */
 	/* Host->guest ring inside a batch: */
@@ -111,6 +112,8 @@ struct vmbus_channel {
 	bool port_registered;
 	bool batching;                 /* inside ops->notify: index stores and signals deferred */
 	bool polling;                  /* "in".interrupt_mask set by vmbus_chan_run_notify's poll */
+	uint32_t out_need;             /* polling: bytes a full "out" must free, not yet
+					* asked of the guest (ring.c "Polling") */
 
 	uint32_t target_vp;
 	uint32_t openid;

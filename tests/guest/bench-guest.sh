@@ -63,7 +63,7 @@ VIRTIO_DISK=(-drive "file=$work/disk.img,if=none,id=d0,format=raw"
 
 if part boot; then
 cat >"$work/boot.json" <<JSON
-{ "name": "boot benchmark", "guest": { "vcpus": $VCPUS, "memory_mib": 512, "cmdline": "vmbusd.poweroff=bound" },
+{ "name": "boot benchmark", "guest": { "vcpus": $VCPUS, "memory_mib": 512, "cmdline": "vmbusd.poweroff=bound vmbusd.expect=2 vmbusd.modules=hv_vmbus,hv_storvsc,hv_netvsc" },
   "devices": [ { "type": "storvsp", "disks": [ { "path": "$work/disk.img", "format": "raw" } ] },
                { "type": "netvsp", "name": "net0", "backend": { "kind": "null" } } ],
   "steps": [ { "step": "bound" },

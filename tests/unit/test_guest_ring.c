@@ -270,6 +270,94 @@ START_TEST(test_raw_and_unmask)
 }
 END_TEST
 
+/* A burst: write_index stored once for several packets, at the end, with
+ * the signal decided for all of them (the host had read everything). */
+START_TEST(test_send_burst)
+{
+	uint8_t payload[8] = { 0 };
+	bool sig;
+
+	guest_ring_send_begin(&ring);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(guest_ring_send(&ring, VM_PKT_DATA_INBAND, 0, 0, payload, 8, &sig), 0);
+		ck_assert(!sig);
+		ck_assert_uint_eq(ring.hdr->write_index, 0); /* not yet stored */
+	}
+	ck_assert(guest_ring_send_pending(&ring));
+	ck_assert(guest_ring_send_end(&ring)); /* host idle at 0 == old write index */
+	ck_assert_uint_eq(ring.hdr->write_index, 3 * 32);
+	ck_assert(!guest_ring_send_pending(&ring));
+	/* The host has not read: the next burst raises no signal. */
+	guest_ring_send_begin(&ring);
+	ck_assert_int_eq(guest_ring_send(&ring, VM_PKT_DATA_INBAND, 0, 0, payload, 8, &sig), 0);
+	ck_assert(!guest_ring_send_end(&ring));
+	ck_assert_uint_eq(ring.hdr->write_index, 4 * 32);
+}
+END_TEST
+
+/* A full ring in a burst: the send fails, the burst's packets are still
+ * unpublished (the caller must flush before it waits), and a read index
+ * cached by the burst is reloaded before -EAGAIN is believed. */
+START_TEST(test_send_burst_full)
+{
+	uint8_t payload[104] = { 0 };
+	bool sig;
+	int n = 0;
+
+	guest_ring_send_begin(&ring);
+	while (guest_ring_send(&ring, VM_PKT_DATA_INBAND, 0, 0, payload, sizeof(payload), &sig) == 0)
+		n++;
+	ck_assert_int_eq(n, 3); /* 3 x 128 of 512; a 4th would fill it */
+	/* Half a small ring is the most a burst hides. */
+	ck_assert_uint_eq(ring.hdr->write_index, 256);
+	ck_assert(guest_ring_send_pending(&ring));
+	/* The host was told at that store; it has not read since. */
+	ck_assert(!guest_ring_send_flush(&ring));
+	ck_assert_uint_eq(ring.hdr->write_index, 384);
+	ring.hdr->read_index = 256; /* the host read two */
+	ck_assert_int_eq(guest_ring_send(&ring, VM_PKT_DATA_INBAND, 0, 0, payload, sizeof(payload), &sig), 0);
+	ck_assert(!guest_ring_send_end(&ring)); /* the host was not idle at 384 */
+	ck_assert_uint_eq(ring.hdr->write_index, 0); /* 512 wraps to 0 */
+	/* A bad read index is still caught in a burst once it is loaded. */
+	guest_ring_send_begin(&ring);
+	ring.hdr->read_index = 4096;
+	ck_assert_int_eq(guest_ring_send(&ring, VM_PKT_DATA_INBAND, 0, 0, payload, 8, &sig), -EIO);
+	ck_assert(ring.broken);
+}
+END_TEST
+
+/* A long batch of reads stores read_index every GUEST_RING_PUBLISH_BYTES,
+ * so a host writer waiting for room need not wait for the batch's end. */
+START_TEST(test_batched_read_publishes_early)
+{
+	const uint32_t bytes = 4096 + 4 * GUEST_RING_PUBLISH_BYTES;
+	uint8_t *big = aligned_alloc(4096, bytes), payload[1000] = { 0 }, buf[1024 + 8];
+	struct guest_ring w, rd;
+	struct guest_ring_pkt pkt;
+	uint32_t per = guest_ring_pkt_bytes(sizeof(payload)), n = 0, stores = 0, last = 0;
+	bool sig;
+
+	memset(big, 0, bytes);
+	ck_assert_int_eq(guest_ring_setup(&w, big, bytes, sizeof(buf)), 0);
+	ck_assert_int_eq(guest_ring_setup(&rd, big, bytes, sizeof(buf)), 0);
+	while (guest_ring_send(&w, VM_PKT_DATA_INBAND, 0, 0, payload, sizeof(payload), &sig) == 0)
+		n++;
+	guest_ring_recv_begin(&rd);
+	for (uint32_t i = 0; i < n; i++) {
+		ck_assert_int_eq(guest_ring_recv(&rd, buf, sizeof(buf), &pkt, &sig), 0);
+		if (rd.hdr->read_index != last) {
+			stores++;
+			last = rd.hdr->read_index;
+			ck_assert_uint_ge(last, GUEST_RING_PUBLISH_BYTES * stores);
+		}
+	}
+	ck_assert_uint_eq(stores, n * per / GUEST_RING_PUBLISH_BYTES);
+	guest_ring_recv_end(&rd);
+	ck_assert_uint_eq(rd.hdr->read_index, rd.hdr->write_index);
+	free(big);
+}
+END_TEST
+
 static Suite *ring_suite(void)
 {
 	Suite *s = suite_create("guest_ring");
@@ -277,6 +365,9 @@ static Suite *ring_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_init_header);
+	tcase_add_test(tc, test_send_burst);
+	tcase_add_test(tc, test_send_burst_full);
+	tcase_add_test(tc, test_batched_read_publishes_early);
 	tcase_add_test(tc, test_send_layout_and_signal);
 	tcase_add_test(tc, test_full_never_completely);
 	tcase_add_test(tc, test_roundtrip_wrap);

@@ -149,6 +149,61 @@ START_TEST(batch_signal_every_packet_kept)
 }
 END_TEST
 
+/* ---- write_index inside a batch ------------------------------------------------ */
+
+static uint32_t w_seen[16], pend_at_full;
+static int n_sent;
+
+/* Sends 1000-byte packets until the ring is full, noting the write_index
+ * the guest could see after each. */
+static void hook_send_until_full(struct td *d)
+{
+	static const uint8_t payload[1000];
+
+	n_sent = 0;
+	while (n_sent < 16 && vmbus_chan_send_inband(d->ch, 1, 0, payload, sizeof(payload)) == 0)
+		w_seen[n_sent++] = tg_ld(TG_W(&cur->c.in));
+	pend_at_full = tg_ld(TG_PEND(&cur->c.in));
+	d->hook = NULL;
+}
+
+START_TEST(batch_write_index_deferred)
+{
+	struct fix f;
+
+	fix_setup(&f, false, 0);
+	f.d.hook = hook_send;
+	sends_per_notify = 3;
+	ck_assert_int_eq(th_signal(&f.t, 0, f.c.conn_id), HV_STATUS_SUCCESS);
+	/* three 32-byte packets, stored once at the end of the batch */
+	ck_assert_uint_eq(tg_ld(TG_W(&f.c.in)), 3 * 32);
+	ck_assert_uint_eq(vmbus_chan_stats(f.d.ch)->signals_out, 1);
+	th_fini(&f.t);
+}
+END_TEST
+
+/* Stored every RING_PUBLISH_BYTES inside a batch (at most half the ring:
+ * 6 KiB here), and before the host waits on a full ring: the guest can
+ * only make room by reading. */
+START_TEST(batch_write_index_published_when_full)
+{
+	struct fix f;
+
+	fix_setup(&f, false, 0);
+	f.d.hook = hook_send_until_full;
+	ck_assert_int_eq(th_signal(&f.t, 0, f.c.conn_id), HV_STATUS_SUCCESS);
+	/* 12 KiB data area, 1024 bytes a packet: 11 fit (never completely full) */
+	ck_assert_int_eq(n_sent, 11);
+	for (int i = 0; i < 5; i++)
+		ck_assert_uint_eq(w_seen[i], 0);
+	for (int i = 5; i < 11; i++)
+		ck_assert_uint_eq(w_seen[i], 6 * 1024);
+	ck_assert_uint_eq(pend_at_full, 1024);
+	ck_assert_uint_eq(tg_ld(TG_W(&f.c.in)), 11 * 1024);
+	th_fini(&f.t);
+}
+END_TEST
+
 /* ---- polling ---------------------------------------------------------------------- */
 
 static uint32_t mask_at[8];
@@ -219,6 +274,8 @@ int main(void)
 	tcase_add_test(tc, batch_pending_send_sz_once);
 	tcase_add_test(tc, batch_one_interrupt_per_batch);
 	tcase_add_test(tc, batch_signal_every_packet_kept);
+	tcase_add_test(tc, batch_write_index_deferred);
+	tcase_add_test(tc, batch_write_index_published_when_full);
 	tcase_add_test(tc, poll_masks_then_sleeps);
 	tcase_add_test(tc, poll_window_ends);
 	suite_add_tcase(s, tc);
