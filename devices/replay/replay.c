@@ -78,12 +78,16 @@ static int replay_open(struct vmbus_channel *ch)
 {
 	struct replay_dev *r = vmbus_chan_priv(ch);
 
+	r->gone = false;
 	replay_pump(r);
 	return 0;
 }
 
 static void replay_close(struct vmbus_channel *ch)
 {
+	struct replay_dev *r = vmbus_chan_priv(ch);
+
+	r->gone = true;
 }
 
 static const struct vmbus_channel_ops replay_channel_ops = {
@@ -293,9 +297,11 @@ static void replay_destroy(void *dev)
 	replay_free(r);
 }
 
-/* {"state": "waiting"|"done"|"diverged", "relid", "capture_relid", "steps",
- *  "next", "matched", "sent", "data_written", "late_completions", "subchannels",
- *  and on divergence "seq", "why", "expected", "actual"}: a primary's
+/* {"state": "waiting"|"done"|"ended"|"diverged", "relid", "capture_relid",
+ *  "steps", "next", "matched", "sent", "data_written", "late_completions",
+ *  "subchannels", when "ended" (the guest left with only host-started
+ *  exchanges to go: replay_cut_short) the steps left as "cut", and on
+ *  divergence "seq", "why", "expected", "actual"}: a primary's
  * counters include its subchannels'; a subchannel's divergence is the
  * device's, with that subchannel's relids. */
 static json_t *replay_stats(void *dev)
@@ -303,7 +309,8 @@ static json_t *replay_stats(void *dev)
 	struct replay_dev *r = dev, *div = r->diverged ? r : NULL;
 	uint32_t steps = r->n_steps, next = r->next, matched = r->matched, sent = r->sent;
 	uint32_t data = r->data_written, late = r->late_completions;
-	bool done = r->next >= r->n_steps;
+	uint32_t cut = r->next < r->n_steps ? r->n_steps - r->next : 0;
+	bool done = r->next >= r->n_steps, ended = done || replay_cut_short(r);
 	json_t *o;
 
 	for (uint32_t i = 0; i < r->n_subs; i++) {
@@ -312,6 +319,8 @@ static json_t *replay_stats(void *dev)
 		if (s->diverged && !div)
 			div = s;
 		done = done && s->next >= s->n_steps;
+		ended = ended && (s->next >= s->n_steps || replay_cut_short(s));
+		cut += s->next < s->n_steps ? s->n_steps - s->next : 0;
 		steps += s->n_steps;
 		next += s->next;
 		matched += s->matched;
@@ -320,13 +329,15 @@ static json_t *replay_stats(void *dev)
 		late += s->late_completions;
 	}
 	o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "state",
-		      div ? "diverged" : done ? "done" : "waiting",
+		      div ? "diverged" : done ? "done" : ended ? "ended" : "waiting",
 		      "relid", (json_int_t)vmbus_chan_relid((div ? div : r)->ch),
 		      "capture_relid", (json_int_t)(div ? div : r)->capture_relid,
 		      "steps", (json_int_t)steps, "next", (json_int_t)next,
 		      "matched", (json_int_t)matched, "sent", (json_int_t)sent,
 		      "data_written", (json_int_t)data, "late_completions", (json_int_t)late,
 		      "subchannels", (json_int_t)r->n_subs);
+	if (o && !done && ended)
+		json_object_set_new(o, "cut", json_integer(cut));
 	if (o && div) {
 		json_object_set_new(o, "seq", json_integer(div->div_seq));
 		json_object_set_new(o, "why", json_string(div->why));

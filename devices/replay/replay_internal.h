@@ -61,6 +61,7 @@ struct replay_dev {
 	uint32_t n_steps, next;
 	uint32_t matched, sent, data_written;
 	uint32_t late_completions;         /* guest completions past the capture's end */
+	bool gone;                         /* the guest closed the channel (or went away) */
 	bool diverged;
 	char why[160];
 	uint32_t div_seq;
@@ -91,6 +92,8 @@ void replay_pump(struct replay_dev *r);
 void replay_notify(struct vmbus_channel *ch);
 void replay_timer_fired(evutil_socket_t fd, short what, void *opaque);
 void replay_link_answers(struct replay_dev *r);
+/* The guest went away with only host-started exchanges left (replay_play.c). */
+bool replay_cut_short(const struct replay_dev *r);
 /* replay.c: offers subchannel `index` of primary r (its "offer" step). */
 struct replay_dev *replay_offer_sub(struct replay_dev *r, uint16_t index, struct json_err *err);
 

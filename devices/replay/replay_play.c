@@ -548,3 +548,55 @@ void replay_link_answers(struct replay_dev *r)
 		}
 	}
 }
+
+/* Is step i a guest packet answering a host-started exchange: the nearest
+ * packet before it on this channel is an unsolicited host packet (an IC
+ * request: heartbeat, KVP, shutdown)? */
+static bool replay_answers_host(const struct replay_dev *r, uint32_t i)
+{
+	while (i-- > 0) {
+		const struct replay_step *s = &r->steps[i];
+
+		if (s->kind == STEP_OUT)
+			return s->req < 0;
+		if (s->kind == STEP_IN)
+			return false;
+	}
+	return false;
+}
+
+/*
+ * A guest that powers off or unloads ends its session where it ends it;
+ * the capture went on as long as the captured guest lived: a heartbeat
+ * captured after the shutdown request is played or not depending on how
+ * fast this guest powers off.  So a channel the guest closed "ended" (not
+ * "done": a guest that died early ends its channels too) when everything
+ * it has left belongs to exchanges the host starts (unsolicited host
+ * packets not yet due, the guest's answers to them, host answers to guest
+ * packets that never came).  Anything the guest started and left undone
+ * (a disk request) still waits.
+ */
+bool replay_cut_short(const struct replay_dev *r)
+{
+	if (!r->gone || r->diverged)
+		return false;
+	for (uint32_t i = r->next; i < r->n_steps; i++) {
+		const struct replay_step *s = &r->steps[i];
+
+		if (s->done)
+			continue;
+		switch (s->kind) {
+		case STEP_OUT:
+			if (s->req >= 0 && r->steps[s->req].done)
+				return false; /* the guest asked: its answer was owed */
+			break;
+		case STEP_IN:
+			if (!replay_answers_host(r, i))
+				return false;
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}

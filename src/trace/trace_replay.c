@@ -7,7 +7,8 @@
  * the guest, so negotiation, offers, GPADLs and relids are chosen anew and
  * only the device traffic is replayed.  The run ends when every channel's
  * script is done (exit 0), at the first divergence (exit 1: both packets
- * decoded side by side) or at the timeout (exit 3).
+ * decoded side by side), at the timeout (exit 3), or (exit 4) when the guest
+ * left with only host-started exchanges to go (replay_cut_short).
  *
  * --edit RULES.json drops, patches or inserts packets of the session first
  * (replay_edits_load below).
@@ -49,7 +50,7 @@ struct replay_chan {
 struct replay_run {
 	struct host *host;
 	struct event_base *base;
-	int result;             /* -1 running, 0 done, 1 diverged */
+	int result;             /* -1 running, 0 done, 1 diverged, 4 ended early */
 	json_t *diverged;       /* the device stats of the divergence */
 	const char *dev_name;
 	uint8_t proto;
@@ -436,7 +437,7 @@ static void replay_report(struct replay_run *run, FILE *out)
 static void replay_poll(evutil_socket_t fd, short what, void *opaque)
 {
 	struct replay_run *run = opaque;
-	bool all_done = true;
+	bool all_done = true, any_ended = false;
 
 	for (unsigned i = 0; i < run->host->n_devices; i++) {
 		struct host_device *hd = &run->host->devices[i];
@@ -452,12 +453,15 @@ static void replay_poll(evutil_socket_t fd, short what, void *opaque)
 			event_base_loopbreak(run->base);
 			return;
 		}
-		if (!state || strcmp(state, "done"))
+		/* "ended": the guest left with only host-started exchanges to go */
+		if (state && !strcmp(state, "ended"))
+			any_ended = true;
+		else if (!state || strcmp(state, "done"))
 			all_done = false;
 		json_decref(st);
 	}
 	if (all_done) {
-		run->result = 0;
+		run->result = any_ended ? 4 : 0;
 		event_base_loopbreak(run->base);
 	}
 }
@@ -577,7 +581,7 @@ int trace_replay(const struct trace_replay_opts *o, FILE *out, FILE *errf)
 	struct timeval tv = { 0, 50000 }, tmo = { o->timeout_s ? o->timeout_s : 60, 0 };
 	struct host host;
 	json_t *root = NULL;
-	unsigned n_dev = 0, matched = 0, sent = 0, data = 0;
+	unsigned n_dev = 0, matched = 0, sent = 0, data = 0, cut = 0;
 	int rc = 2;
 
 	if (!chans)
@@ -616,6 +620,7 @@ int trace_replay(const struct trace_replay_opts *o, FILE *out, FILE *errf)
 		matched += (unsigned)json_integer_value(json_object_get(st, "matched"));
 		sent += (unsigned)json_integer_value(json_object_get(st, "sent"));
 		data += (unsigned)json_integer_value(json_object_get(st, "data_written"));
+		cut += (unsigned)json_integer_value(json_object_get(st, "cut"));
 		if (run.result < 0)
 			fprintf(out, "  %s: %s, step %lld of %lld\n", host.devices[i].name,
 				json_string_value(json_object_get(st, "state")),
@@ -632,6 +637,12 @@ int trace_replay(const struct trace_replay_opts *o, FILE *out, FILE *errf)
 			"%u host packets sent, %u data records written, no divergence\n", matched,
 			sent, data);
 		rc = 0;
+	} else if (run.result == 4) {
+		fprintf(out, "replay: the guest left before the capture's end, with only host-started "
+			"exchanges to go (%u captured steps: heartbeats, IC requests not yet due); "
+			"%u guest packets matched, %u host packets sent, no divergence\n", cut,
+			matched, sent);
+		rc = 4;
 	} else {
 		fprintf(out, "replay: timeout: %u guest packets matched, %u host packets sent\n",
 			matched, sent);

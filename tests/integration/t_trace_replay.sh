@@ -31,6 +31,13 @@ expect_event "$T/g2.out" '"event":"shutdown","relid":2,"flags":0'
 [ "$(grep -c '"event":"heartbeat"' "$T/g2.out")" = "$(grep -c '"event":"heartbeat"' "$T/g.out")" ] ||
 	fail "a different number of heartbeats than captured"
 
+# A guest that leaves early (0.3 s: before the host's KVP set and the
+# poweroff request are due) ends the IC channels with only host-started
+# exchanges to go: "ended", exit 4, not "every channel played to its end".
+rc=0; replay_against "$T/cap.pcap" -- run --duration 0.3 || rc=$?
+[ $rc = 4 ] || { cat "$T/r.out"; fail "replay to a guest that left early: exit $rc, want 4"; }
+expect_line "$T/r.out" 'the guest left before the capture' 'host-started' 'no divergence'
+
 # Edit the capture: the guest's answer to the host's set now says "trace-Key".
 off=$(LC_ALL=C grep -obUaP 't\x00r\x00a\x00c\x00e\x00-\x00k\x00e\x00y' "$T/cap.pcap" | cut -d: -f1 | sed -n 2p)
 [ -n "$off" ] || fail "KVP key not found in the capture"
