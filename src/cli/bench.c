@@ -150,13 +150,15 @@ static int bench_round(const char *sock, const struct bench_row *r, uint64_t cou
 static void bench_usage(FILE *f)
 {
 	fputs("usage: vmbusd bench ring [SCALE] [--rounds N] [--json FILE] [--poll-us US] [--burst N]\n"
-	      "                         [--trace FILE [--trace-snap N]]\n"
+	      "                         [--only TEXT] [--trace FILE [--trace-snap N]]\n"
 	      "         SCALE multiplies the bytes per row (default 1); N rounds per row,\n"
 	      "         interleaved with the bare reference, medians reported (default 3);\n"
 	      "         --poll-us: the bench device's polling window (default 50; 0 = sleep\n"
 	      "         on every empty ring);\n"
 	      "         --burst: guest->host packets per send burst, write index stored\n"
-	      "         once per 4 KiB of them (default 32; 1 = every packet, as Linux);\n"
+	      "         once per 8 KiB of them (default 32; 1 = every packet, as Linux);\n"
+	      "         --only TEXT: the rows whose \"direction size\" contains TEXT\n"
+	      "         (\"g2h 64\", \"wrap\");\n"
 	      "         --trace: the daemon captures as `serve --trace` does (its cost)\n"
 	      "       vmbusd bench compare OLD.json NEW.json\n", f);
 }
@@ -168,13 +170,14 @@ int cli_bench(int argc, char **argv)
 		{ "json", required_argument, NULL, 'j' },
 		{ "poll-us", required_argument, NULL, 'p' },
 		{ "burst", required_argument, NULL, 'b' },
+		{ "only", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		CLI_TRACE_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct trace_opts topts = { 0 };
 	char dir[] = "/tmp/vmbusd-bench.XXXXXX", sock[128];
-	const char *json_path = NULL;
+	const char *json_path = NULL, *only = NULL;
 	double scale = 1.0;
 	unsigned rounds = 3;
 	long poll_us = -1, burst = BENCH_BURST;
@@ -213,6 +216,7 @@ int cli_bench(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'o': only = optarg; break;
 		case 'h': bench_usage(stdout); return 0;
 		case CLI_OPT_TRACE: case CLI_OPT_TRACE_MAX_MB: case CLI_OPT_TRACE_SNAP:
 			if (cli_trace_option("bench", c, optarg, &topts))
@@ -257,7 +261,12 @@ int cli_bench(int argc, char **argv)
 		double sig_g2h[BENCH_MAX_ROUNDS], sig_h2g[BENCH_MAX_ROUNDS];
 		double bgbps[BENCH_MAX_ROUNDS], bmpps[BENCH_MAX_ROUNDS];
 		double g, m, sg, sgg, sgh, bg, bm;
+		char name[32];
 		int rc = 0;
+
+		snprintf(name, sizeof(name), "%s %u", r->label, r->size);
+		if (only && !strstr(name, only))
+			continue;
 
 		for (unsigned k = 0; k < rounds && !rc; k++) {
 			struct bench_sample smp = { 0 };

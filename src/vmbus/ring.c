@@ -89,12 +89,15 @@
  * packets: it sets "in".interrupt_mask (Linux's hv_signal_on_write then
  * skips the HvSignalEvent), clears a pending_send_sz it had set, and spins
  * on the guest's indices; new packets or freed space run ops->notify
- * again.  When the window passes with nothing new it unmasks, restores
- * pending_send_sz, fences and re-checks (rule C) before going to sleep, so
- * no wake-up is lost.  A batch that moves nothing ends the poll the same
- * way (unmask, fence, re-check; a device that stopped reading with packets
- * left is not run again, or it would spin), and after RING_POLL_TURNS
- * batches the loop gets its turn back (vmbus_chan_notify_later).  A send
+ * again.  The window runs from the last batch that moved a packet.  When
+ * it passes with nothing new the poll unmasks, restores pending_send_sz,
+ * fences and re-checks (rule C) before going to sleep, so no wake-up is
+ * lost.  A batch that moves nothing after the window ends the poll the
+ * same way, and so does one whose device stopped (it neither read "in"
+ * empty nor waits for room in "out": run again, it would only spin);
+ * otherwise, inside the window, it polls on (the kick's first batch often
+ * comes before the guest's next packet).  After RING_POLL_TURNS batches the loop gets its turn back
+ * (vmbus_chan_notify_later) with signals still masked.  A send
  * that finds "out" full inside a polling channel's batch does not set
  * pending_send_sz: the poll watches the guest's read_index itself, and the
  * request goes to the guest only when we stop polling (ring_ask_room, or
@@ -708,7 +711,7 @@ static bool ring_unpoll(struct vmbus_channel *ch)
 
 void vmbus_chan_run_notify(struct vmbus_channel *ch)
 {
-	uint64_t deadline = 0;
+	uint64_t deadline = 0, now;
 
 	for (unsigned turn = 0;; turn++) {
 		uint64_t moved;
@@ -725,7 +728,14 @@ void vmbus_chan_run_notify(struct vmbus_channel *ch)
 		ring_batch_end(ch);
 		if (!ch->params.poll_us)
 			return;
-		if (ch->stats.packets_in + ch->stats.packets_out == moved) {
+		now = now_ns();
+		if (ch->stats.packets_in + ch->stats.packets_out != moved) {
+			ch->poll_moved_ns = now;
+		} else if (!ch->polling || !(ch->in.drained || ch->out_need) ||
+			   now - ch->poll_moved_ns >= (uint64_t)ch->params.poll_us * 1000u) {
+			/* Nothing moved, and nothing since the window began, or
+			 * the device stopped: it neither read "in" empty nor
+			 * waits for room in "out". */
 			bool again = ring_unpoll(ch);
 
 			if (ring_ask_room(ch) || again)
@@ -733,12 +743,12 @@ void vmbus_chan_run_notify(struct vmbus_channel *ch)
 			return;
 		}
 		if (turn + 1 >= RING_POLL_TURNS) {
-			/* Signals stay masked: the kick runs us again. */
-			(void)ring_ask_room(ch);
+			/* Signals stay masked and room is not asked for: the kick
+			 * runs us again, and its batch polls on. */
 			vmbus_chan_notify_later(ch);
 			return;
 		}
-		deadline = now_ns() + (uint64_t)ch->params.poll_us * 1000u;
+		deadline = ch->poll_moved_ns + (uint64_t)ch->params.poll_us * 1000u;
 		if (!ring_poll(ch, deadline))
 			return;
 	}

@@ -114,6 +114,7 @@ struct vmbus_channel {
 	bool polling;                  /* "in".interrupt_mask set by vmbus_chan_run_notify's poll */
 	uint32_t out_need;             /* polling: bytes a full "out" must free, not yet
 					* asked of the guest (ring.c "Polling") */
+	uint64_t poll_moved_ns;        /* polling: when a batch last moved a packet */
 
 	uint32_t target_vp;
 	uint32_t openid;

@@ -263,6 +263,25 @@ START_TEST(poll_window_ends)
 }
 END_TEST
 
+/* A polling channel that fills "out" keeps its need to itself while it
+ * polls (the guest's reads meanwhile would each signal it), and asks the
+ * guest for room only when the window passes and it goes to sleep. */
+START_TEST(poll_full_ring_asks_only_before_sleep)
+{
+	struct fix f;
+
+	fix_setup(&f, false, 500);
+	f.d.hook = hook_send_until_full;
+	ck_assert_int_eq(th_signal(&f.t, 0, f.c.conn_id), HV_STATUS_SUCCESS);
+	ck_assert_int_eq(n_sent, 11);
+	ck_assert_uint_eq(pend_at_full, 0);                  /* not asked while polling */
+	ck_assert_uint_eq(tg_ld(TG_PEND(&f.c.in)), 1024);    /* asked before sleeping */
+	ck_assert_uint_eq(tg_ld(TG_W(&f.c.in)), 11 * 1024);
+	ck_assert_uint_eq(tg_ld(TG_MASK(&f.c.out)), 0);      /* guest signals unmasked */
+	th_fini(&f.t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ring_batch");
@@ -278,6 +297,7 @@ int main(void)
 	tcase_add_test(tc, batch_write_index_published_when_full);
 	tcase_add_test(tc, poll_masks_then_sleeps);
 	tcase_add_test(tc, poll_window_ends);
+	tcase_add_test(tc, poll_full_ring_asks_only_before_sleep);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
