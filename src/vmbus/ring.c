@@ -497,7 +497,7 @@ int vmbus_ring_write(struct vmbus_channel *ch, uint16_t type, uint16_t flags, ui
 	struct vmbus_ring *out = &ch->out;
 	struct vmpacket_descriptor desc;
 	uint32_t len = ring_pkt_len(ch, payload), need, r, w, old_w, mask;
-	uint64_t trailer;
+	uint64_t trailer, word0;
 	uint8_t *dst;
 
 	if (!ch->open || ch->closing || ch->broken)
@@ -545,9 +545,14 @@ int vmbus_ring_write(struct vmbus_channel *ch, uint16_t type, uint16_t flags, ui
 		desc.offset8 = (uint16_t)m->offset8;
 	desc.flags = flags;
 	desc.trans_id = trans_id;
-	/* Linear even across the end of the data area (double mapping). */
+	/* Linear even across the end of the data area (double mapping).  The
+	 * descriptor goes as two 8-byte words: its 16-bit fields stored on the
+	 * stack and reloaded as one block would stall the store buffer. */
 	dst = out->data + w;
-	memcpy(dst, &desc, sizeof(desc));
+	word0 = (uint64_t)desc.type | (uint64_t)desc.offset8 << 16 | (uint64_t)desc.len8 << 32 |
+		(uint64_t)desc.flags << 48;
+	memcpy(dst, &word0, 8);
+	memcpy(dst + 8, &trans_id, 8);
 	dst += sizeof(desc);
 	for (int i = 0; i < iovcnt; i++) {
 		if (iov[i].iov_len)
