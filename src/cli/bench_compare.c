@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `vmbusd bench compare OLD.json NEW.json`: two `vmbusd bench ring --json`
- * results side by side, the ratio new/old of each row's throughput and of
- * its ratio to the bare reference (the steadier figure: both sides of it
- * move with the machine).  Rows are matched by direction and size; a row
- * whose vmbus/bare ratio dropped by more than 10 % is marked, since these
- * machines vary by up to 30 % run to run in absolute terms.
+ * (or tests/guest/bench-guest.sh BENCH_JSON) results side by side, the
+ * ratio new/old of each row's figure ("gbps" for ring rows, "value" for
+ * guest rows: MB/s, IOPS, Mbit/s, boots per minute) and of its ratio to
+ * the same-run reference (the steadier figure: both sides of it move with
+ * the machine; higher is better in every row).  Rows are matched by
+ * direction and size; a row whose ratio to its reference dropped by more
+ * than 10 % is marked, since these machines vary by up to 30 % run to run
+ * in absolute terms.
  */
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +43,14 @@ static json_t *bench_find(json_t *rows, const char *dir, json_int_t size)
 	return NULL;
 }
 
+/* A row's own figure: a ring row's GB/s, a guest row's value. */
+static double bench_figure(json_t *row)
+{
+	json_t *v = json_object_get(row, "gbps");
+
+	return json_number_value(v ? v : json_object_get(row, "value"));
+}
+
 int bench_compare(const char *old_path, const char *new_path)
 {
 	json_t *old = bench_load(old_path), *new = old ? bench_load(new_path) : NULL, *r;
@@ -50,7 +61,7 @@ int bench_compare(const char *old_path, const char *new_path)
 		json_decref(old);
 		return 2;
 	}
-	printf("%-9s %6s %10s %10s %8s %9s %9s %8s\n", "direction", "size", "old GB/s", "new GB/s",
+	printf("%-28s %7s %10s %10s %8s %9s %9s %8s\n", "row", "size", "old", "new",
 	       "new/old", "old ratio", "new ratio", "new/old");
 	json_array_foreach(json_object_get(new, "rows"), i, r) {
 		const char *dir = json_string_value(json_object_get(r, "direction"));
@@ -59,19 +70,19 @@ int bench_compare(const char *old_path, const char *new_path)
 		double og, ng, orat, nrat;
 
 		if (!o) {
-			printf("%-9s %6lld  (not in %s)\n", dir ? dir : "?", (long long)size, old_path);
+			printf("%-28s %7lld  (not in %s)\n", dir ? dir : "?", (long long)size, old_path);
 			continue;
 		}
-		og = json_number_value(json_object_get(o, "gbps"));
-		ng = json_number_value(json_object_get(r, "gbps"));
+		og = bench_figure(o);
+		ng = bench_figure(r);
 		orat = json_number_value(json_object_get(o, "ratio"));
 		nrat = json_number_value(json_object_get(r, "ratio"));
-		printf("%-9s %6lld %10.3f %10.3f %8.3f %9.3f %9.3f %8.3f%s\n", dir, (long long)size, og,
+		printf("%-28s %7lld %10.3f %10.3f %8.3f %9.3f %9.3f %8.3f%s\n", dir, (long long)size, og,
 		       ng, og > 0 ? ng / og : 0, orat, nrat, orat > 0 ? nrat / orat : 0,
 		       orat > 0 && nrat / orat < 0.9 ? "  SLOWER" : "");
 		slower += orat > 0 && nrat / orat < 0.9;
 	}
-	printf("%u row(s) more than 10 %% slower relative to the bare ring\n", slower);
+	printf("%u row(s) more than 10 %% slower relative to their reference\n", slower);
 	json_decref(old);
 	json_decref(new);
 	return 0;
