@@ -151,8 +151,9 @@ fuzz: fuzz-build
 # ---- benchmarks ------------------------------------------------------------
 
 .PHONY: bench bench-guest bench-compare
-# The ring rows also go to $(BUILD)/bench-ring.json; keep one to compare a
-# later run with: make bench-compare OLD=old.json NEW=$(BUILD)/bench-ring.json
+# The ring rows also go to $(BUILD)/bench-ring.json and the guest rows to
+# $(BUILD)/bench-guest.json; keep one to compare a later run with:
+# make bench-compare OLD=old.json NEW=$(BUILD)/bench-ring.json
 bench: $(BINS)
 	$(VMBUSD) bench ring --json $(BUILD)/bench-ring.json
 	@$(MAKE) --no-print-directory bench-guest
@@ -162,7 +163,7 @@ bench-compare: $(BINS)
 	$(VMBUSD) bench compare $(OLD) $(NEW)
 
 bench-guest: $(BINS) qemu guest
-	@VMBUSD=$(abspath $(VMBUSD)) tests/guest/bench-guest.sh
+	@VMBUSD=$(abspath $(VMBUSD)) BENCH_JSON=$(abspath $(BUILD))/bench-guest.json tests/guest/bench-guest.sh
 
 # ---- the real guest: patched QEMU, guest image, demo ------------------------
 

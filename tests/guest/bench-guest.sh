@@ -38,6 +38,19 @@ export VMBUSD_QEMU=$QEMU VMBUSD_GUEST_DIR=$GUEST_DIR VMBUSD_SSDT=$SSDT
 part() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# BENCH_JSON=FILE (make bench: build/bench-guest.json): every row also as
+# JSON for `vmbusd bench compare OLD NEW` — "value" its figure and "ratio"
+# against its same-run reference, both higher-is-better (a boot is given as
+# boots per minute and virtio's time / vmbusd's).
+jrow() { # NAME SIZE VALUE UNIT RATIO
+	printf '{"direction": "%s", "size": %s, "value": %s, "unit": "%s", "ratio": %s}\n' \
+		"$1" "$2" "$3" "$4" "$5" >>"$work/rows.jsonl"
+}
+jwrite() {
+	[ -n "${BENCH_JSON:-}" ] || return 0
+	{ echo '{"bench": "guest", "rows": ['; sed '$!s/$/,/' "$work/rows.jsonl" 2>/dev/null; echo ']}'; } >"$BENCH_JSON"
+	echo "bench: rows written to $BENCH_JSON"
+}
 dd if=/dev/zero of="$work/disk.img" bs=1M count=512 status=none
 
 # QEMU start -> the first console line matching MARKER, in seconds.  The
@@ -94,6 +107,8 @@ printf '%-48s %8s s   (runs: %s)\n' "plain boot to init (no devices)" "$p" "${pl
 printf '%-48s %8s s   (runs: %s)\n' "virtio: boot to virtio-blk + virtio-net bound" "$v" "${virtio[*]}"
 printf '%-48s %8s s   (runs: %s)\n' "vmbusd: boot to storvsc + netvsc bound" "$o" "${ours[*]}"
 awk -v o="$o" -v v="$v" 'BEGIN { printf "%-48s %8.2f\n", "ratio (vmbusd / virtio)", o / v }'
+jrow "boot to devices bound" 0 "$(awk -v o="$o" 'BEGIN { print 60 / o }')" "boots/min" \
+	"$(awk -v o="$o" -v v="$v" 'BEGIN { print v / o }')"
 echo "round trips of the last vmbusd boot (to every device bound, both vCPUs):"
 grep -Eo '(hv|attach)\.[a-z_]+ = [0-9]+' "$work/boot$RUNS.log" | sed 's/^/  /'
 fi
@@ -236,7 +251,7 @@ echo "$COST_ROWS" | while read -r mode bs count qd jobs; do
 done
 fi
 
-part net || exit 0
+part net || { jwrite; exit 0; }
 echo
 echo "== network: netvsc on vmbusd vs virtio-net, same guest, same TAP arrangement (netns) =="
 # TCP over a TAP that the test moves into its own network namespace; busybox
@@ -302,6 +317,7 @@ printf '%-34s %12s %12s %8s   (median of %s runs each, %s MiB)\n' "metric" "netv
 for dir in g2h h2g; do
 	s=$(nval netvsc $dir); v=$(nval virtionet $dir)
 	awk -v n="TCP $dir (Mbit/s)" -v s="$s" -v v="$v" 'BEGIN { printf "%-34s %12s %12s %8.2f\n", n, s, v, s / v }'
+	jrow "net TCP $dir" 0 "$s" "Mbit/s" "$(awk -v s="$s" -v v="$v" 'BEGIN { print s / v }')"
 	if [[ $variants == *novnet* ]]; then
 		s=$(nval novnet $dir)
 		awk -v n="TCP $dir, TAP without vnet hdr" -v s="$s" -v v="$v" 'BEGIN { printf "%-34s %12s %12s %8.2f\n", n, s, v, s / v }'
@@ -315,3 +331,4 @@ for w in $variants; do echo "runs $w: g2h $(runs "$w" g2h)/ h2g $(runs "$w" h2g)
 
 echo
 VMBUSD=$VMBUSD BENCH_RUNS=$RUNS tests/guest/bench-dpdk.sh
+jwrite
