@@ -163,6 +163,19 @@ static void bench_usage(FILE *f)
 	      "       vmbusd bench compare OLD.json NEW.json\n", f);
 }
 
+/* A whole decimal number in [min, max], or a message and -1. */
+static int bench_opt_range(const char *name, const char *arg, long min, long max, long *out)
+{
+	char *end;
+
+	*out = strtol(arg, &end, 10);
+	if (*arg == '\0' || *end || *out < min || *out > max) {
+		fprintf(stderr, "vmbusd bench: %s must be %ld..%ld\n", name, min, max);
+		return -1;
+	}
+	return 0;
+}
+
 int cli_bench(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -181,7 +194,6 @@ int cli_bench(int argc, char **argv)
 	double scale = 1.0;
 	unsigned rounds = 3;
 	long poll_us = -1, burst = BENCH_BURST;
-	char *end;
 	json_t *out_rows;
 	pid_t daemon_pid;
 	int failed = 0, c;
@@ -203,18 +215,12 @@ int cli_bench(int argc, char **argv)
 		case 'r': rounds = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'j': json_path = optarg; break;
 		case 'p':
-			poll_us = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end || poll_us < 0 || poll_us > 10000) {
-				fputs("vmbusd bench: --poll-us must be 0..10000\n", stderr);
+			if (bench_opt_range("--poll-us", optarg, 0, 10000, &poll_us))
 				return 2;
-			}
 			break;
 		case 'b':
-			burst = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end || burst < 1 || burst > 4096) {
-				fputs("vmbusd bench: --burst must be 1..4096\n", stderr);
+			if (bench_opt_range("--burst", optarg, 1, 4096, &burst))
 				return 2;
-			}
 			break;
 		case 'o': only = optarg; break;
 		case 'h': bench_usage(stdout); return 0;
