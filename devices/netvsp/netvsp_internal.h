@@ -317,17 +317,31 @@ struct netvsp_dev {
 	struct netvsp_queue_stats retired;  /* of subchannels that are gone */
 };
 
-/* netvsp.c */
+/* The primary channel while it is open (queue 0), else NULL. */
+static inline struct vmbus_channel *netvsp_primary(const struct netvsp_dev *d)
+{
+	return d->q[0] && d->q[0]->open ? d->q[0]->ch : NULL;
+}
+
+/* netvsp.c: the channels, guest -> host packets, the notify loop. */
 extern const struct vmbus_channel_ops netvsp_channel_ops;
+void netvsp_rescind_subchannels(struct netvsp_dev *d);
+void netvsp_stats_add(struct netvsp_queue_stats *t, const struct netvsp_queue_stats *q);
+json_t *netvsp_stats(void *dev);
+
+/* netvsp_rx.c: host -> guest through the receive buffer. */
 /* The backend's receive callback (net.h). */
 bool netvsp_backend_rx(void *opaque, uint8_t *frame, size_t len, const struct net_offload *o);
 /* Queues one RNDIS control message (a reply or an indication) for the guest. */
 void netvsp_ctrl_send(struct netvsp_dev *d, const void *msg, uint32_t len);
-void netvsp_rescind_subchannels(struct netvsp_dev *d);
 void netvsp_ctrl_drop_all(struct netvsp_dev *d);
+/* The guest connected its receive buffer (NVSP 101): slot tables for it. */
+int netvsp_rb_attach(struct netvsp_dev *d);
 void netvsp_rb_drop(struct netvsp_dev *d);
-void netvsp_stats_add(struct netvsp_queue_stats *t, const struct netvsp_queue_stats *q);
-json_t *netvsp_stats(void *dev);
+/* The guest completed transfer-page packet `tid` (NVSP 108): its slots are free. */
+void netvsp_rx_done(struct netvsp_queue *q, uint64_t tid);
+/* Receive-buffer or ring space came free: control replies, then the backend. */
+void netvsp_rx_resume(struct netvsp_dev *d);
 
 /* netvsp_link.c: link indications, paced as Linux applies them. */
 #define NETVSP_LINK_INTERVAL_NS 2000000000ull  /* netvsc's LINKCHANGE_INT */
