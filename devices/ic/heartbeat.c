@@ -3,11 +3,16 @@
  * Heartbeat IC (facts §7.4): every interval_ms the host sends seq_num; the
  * guest answers with seq_num + 1.  A tick that finds the previous beat
  * still unanswered counts a miss and sends nothing (one request at a time).
+ * A beat unanswered for answer_timeout_ms is given up (counted), so the
+ * next tick sends a new one: a beat lost on the way (the guest never saw
+ * it) does not stop heartbeats for good.  An answer after that counts as
+ * the IC framework's "unexpected".
  *
- * Config: {"interval_ms": 1000 (>= 1)} plus the common IC keys.
+ * Config: {"interval_ms": 1000 (>= 1), "answer_timeout_ms": max(10 x
+ * interval, 10000)} plus the common IC keys.
  * Controls: none.
- * Stats: beats, last_seq, misses, failed (guest status not OK) and the
- * framework's counters.
+ * Stats: beats, last_seq, misses, unanswered, failed (guest status not OK)
+ * and the framework's counters.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -22,6 +27,7 @@
 
 #define HEARTBEAT_DEFAULT_INTERVAL_MS 1000u
 #define HEARTBEAT_MAX_INTERVAL_MS     3600000u
+#define HEARTBEAT_MIN_ANSWER_TIMEOUT_MS 10000u  /* the default's floor */
 
 static const struct ic_version heartbeat_versions[] = { { 3, 0 }, { 1, 0 } };
 
@@ -30,12 +36,14 @@ static const struct ic_version heartbeat_versions[] = { { 3, 0 }, { 1, 0 } };
 	X(beats, "correct echoes")                                 \
 	X(last_seq, "last seq_num the guest returned (a value)")   \
 	X(misses, "ticks with the previous beat unanswered")       \
+	X(unanswered, "beats given up after answer_timeout_ms")    \
 	X(failed, "answers with a failure status")
 
 struct heartbeat {
 	struct ic_dev ic;
 	struct event *tick;
 	uint32_t interval_ms;
+	uint32_t answer_timeout_ms;
 	uint64_t next_seq;
 	uint64_t sent_seq;
 	bool outstanding;
@@ -71,6 +79,8 @@ static void heartbeat_reply(struct ic_dev *ic, void *arg, int err, const struct 
 	uint64_t seq;
 
 	hb->outstanding = false;
+	if (err == -ETIMEDOUT)
+		hb->unanswered++; /* the next tick sends a new beat */
 	if (err)
 		return; /* closed or timed out; the ticks count the misses */
 	if (reply->hdr.status != HV_S_OK) {
@@ -100,7 +110,7 @@ static void heartbeat_send(struct heartbeat *hb)
 		return;
 	}
 	heartbeat_build_body(&d, hb->next_seq);
-	rc = ic_submit(&hb->ic, &d, sizeof(d), 0, heartbeat_reply, NULL);
+	rc = ic_submit(&hb->ic, &d, sizeof(d), hb->answer_timeout_ms, heartbeat_reply, NULL);
 	if (rc) {
 		log_debug("heartbeat: not sent: %s", strerror(-rc));
 		return;
@@ -162,8 +172,8 @@ static void heartbeat_destroy(void *dev)
 static int heartbeat_create(struct vmbus_server *srv, const json_t *config, const char *path,
 			    void **dev, struct json_err *err)
 {
-	static const char *const keys[] = { IC_COMMON_KEYS, "interval_ms", NULL };
-	uint64_t interval = HEARTBEAT_DEFAULT_INTERVAL_MS;
+	static const char *const keys[] = { IC_COMMON_KEYS, "interval_ms", "answer_timeout_ms", NULL };
+	uint64_t interval = HEARTBEAT_DEFAULT_INTERVAL_MS, answer;
 	struct heartbeat *hb;
 	int rc;
 
@@ -171,12 +181,19 @@ static int heartbeat_create(struct vmbus_server *srv, const json_t *config, cons
 	if (!rc)
 		rc = json_get_u64(config, path, "interval_ms", false, 1, HEARTBEAT_MAX_INTERVAL_MS,
 				  &interval, err);
+	/* Long enough that a slow guest (TCG, a loaded machine) answers in
+	 * time; an answer after it would count as unexpected. */
+	answer = MAX(10 * interval, HEARTBEAT_MIN_ANSWER_TIMEOUT_MS);
+	if (!rc)
+		rc = json_get_u64(config, path, "answer_timeout_ms", false, 1,
+				  10ull * HEARTBEAT_MAX_INTERVAL_MS, &answer, err);
 	if (rc)
 		return rc;
 	hb = calloc(1, sizeof(*hb));
 	if (!hb)
 		return json_fail(err, path, NULL, "out of memory");
 	hb->interval_ms = (uint32_t)interval;
+	hb->answer_timeout_ms = (uint32_t)answer;
 	hb->next_seq = 1;
 	hb->tick = event_new(vmbus_server_base(srv), -1, EV_PERSIST, heartbeat_tick, hb);
 	if (!hb->tick) {
