@@ -243,12 +243,9 @@ int guest_ring_send(struct guest_ring *r, uint16_t type, uint16_t flags, uint64_
 	trailer = (uint64_t)w << 32;
 	if (r->size - w >= total) {
 		/* The common case, no wrap: straight into place, the
-		 * descriptor as two 8-byte words (its four 16-bit fields built
-		 * on the stack and reloaded as one 16-byte block stalled the
-		 * store buffer on every packet). */
+		 * descriptor as two 8-byte words. */
 		uint8_t *dst = r->data + w;
-		uint64_t word0 = (uint64_t)type | (uint64_t)2 << 16 | (uint64_t)(packed / 8u) << 32 |
-				 (uint64_t)flags << 48;
+		uint64_t word0 = vmpacket_desc_word0(type, 2, (uint16_t)(packed / 8u), flags);
 
 		memcpy(dst, &word0, 8);
 		memcpy(dst + 8, &trans_id, 8);

@@ -75,8 +75,8 @@
  *     are unpublished (a guest that polls keeps reading), when the ring is
  *     full (before pending_send_sz: the guest can only make room by reading
  *     what is there) and at the end of the batch; the fence and interrupt
- *     decision happen once, at the end: interrupt if the guest's interrupt_mask is 0 and its read_index
- *     is not at our write index.  That covers every point of the batch
+ *     decision happen once, at the end: interrupt if the guest's
+ *     interrupt_mask is 0 and its read_index is not at our write index.  That covers every point of the batch
  *     where the per-packet rule would have fired: a guest that went idle
  *     after reading up to any packet of the batch still has unread data
  *     (read != write), and one that has read everything needs nothing.
@@ -96,13 +96,13 @@
  * same way, and so does one whose device stopped (it neither read "in"
  * empty nor waits for room in "out": run again, it would only spin);
  * otherwise, inside the window, it polls on (the kick's first batch often
- * comes before the guest's next packet).  After RING_POLL_TURNS batches the loop gets its turn back
- * (vmbus_chan_notify_later) with signals still masked.  A send
- * that finds "out" full inside a polling channel's batch does not set
- * pending_send_sz: the poll watches the guest's read_index itself, and the
- * request goes to the guest only when we stop polling (ring_ask_room, or
- * the poll's way to sleep); set at once, every read the guest makes while
- * we spin would signal us.
+ * comes before the guest's next packet).  After RING_POLL_TURNS batches
+ * the loop gets its turn back (vmbus_chan_notify_later) with signals still
+ * masked.  A send that finds "out" full inside a polling channel's batch
+ * does not set pending_send_sz: the poll watches the guest's read_index
+ * itself, and the request goes to the guest only when we stop polling
+ * (ring_ask_pending_room, or the poll's way to sleep); set at once, every
+ * read the guest makes while we spin would signal us.
  */
 #include <errno.h>
 #include <sched.h>
@@ -412,6 +412,18 @@ int vmbus_chan_recv(struct vmbus_channel *ch, struct vmbus_pkt *pkt)
 
 /* ---- host -> guest -------------------------------------------------------- */
 
+/* Asks the guest to signal once `need` bytes of "out" are free, then
+ * re-loads its read_index (unchecked: the caller checks). */
+static uint32_t ring_ask_room(struct vmbus_ring *out, uint32_t need)
+{
+	ring_store_relaxed(RING_WORD(out, pending_send_sz), need);
+	/* C: pending_send_sz store before the re-check of read_index; pairs
+	 * with the guest's read_index store, virt_mb, load of pending_send_sz
+	 * (hv_pkt_iter_close). */
+	ring_fence();
+	return ring_load_acquire(RING_WORD(out, read_index));
+}
+
 /* Stores our write index of "out" if the guest has not seen it yet. */
 static void ring_publish_write(struct vmbus_ring *out)
 {
@@ -520,12 +532,7 @@ int vmbus_ring_write(struct vmbus_channel *ch, uint16_t type, uint16_t flags, ui
 			ch->stats.send_full++;
 			return -EAGAIN;
 		}
-		ring_store_relaxed(RING_WORD(out, pending_send_sz), need);
-		/* C: pending_send_sz store before the re-check of read_index;
-		 * pairs with the guest's read_index store, virt_mb, load of
-		 * pending_send_sz (hv_pkt_iter_close). */
-		ring_fence();
-		r = ring_load_acquire(RING_WORD(out, read_index));
+		r = ring_ask_room(out, need);
 		if (!ring_index_ok(out, r))
 			return ring_broken(ch, "guest read index", r, out->size);
 		if (ring_space(out, r, w) <= need) {
@@ -545,12 +552,10 @@ int vmbus_ring_write(struct vmbus_channel *ch, uint16_t type, uint16_t flags, ui
 		desc.offset8 = (uint16_t)m->offset8;
 	desc.flags = flags;
 	desc.trans_id = trans_id;
-	/* Linear even across the end of the data area (double mapping).  The
-	 * descriptor goes as two 8-byte words: its 16-bit fields stored on the
-	 * stack and reloaded as one block would stall the store buffer. */
+	/* Linear even across the end of the data area (double mapping); the
+	 * descriptor as two 8-byte words. */
 	dst = out->data + w;
-	word0 = (uint64_t)desc.type | (uint64_t)desc.offset8 << 16 | (uint64_t)desc.len8 << 32 |
-		(uint64_t)desc.flags << 48;
+	word0 = vmpacket_desc_word0(desc.type, desc.offset8, desc.len8, desc.flags);
 	memcpy(dst, &word0, 8);
 	memcpy(dst + 8, &trans_id, 8);
 	dst += sizeof(desc);
@@ -643,7 +648,8 @@ static bool ring_has_work(struct vmbus_channel *ch, uint32_t out_need)
  * write), so returning false is safe to sleep on. */
 static bool ring_poll(struct vmbus_channel *ch, uint64_t deadline)
 {
-	uint32_t out_need = MAX(ch->out_need, ring_load_relaxed(RING_WORD(&ch->out, pending_send_sz)));
+	uint32_t asked = ring_load_relaxed(RING_WORD(&ch->out, pending_send_sz));
+	uint32_t out_need = MAX(ch->out_need, asked);
 	unsigned spins = 0;
 	bool work;
 
@@ -652,7 +658,7 @@ static bool ring_poll(struct vmbus_channel *ch, uint64_t deadline)
 		ring_store_relaxed(RING_WORD(&ch->in, interrupt_mask), 1);
 		ch->polling = true;
 	}
-	if (ring_load_relaxed(RING_WORD(&ch->out, pending_send_sz)))
+	if (asked)
 		ring_store_relaxed(RING_WORD(&ch->out, pending_send_sz), 0);
 	for (;;) {
 		if (ring_has_work(ch, out_need))
@@ -684,17 +690,16 @@ static bool ring_poll(struct vmbus_channel *ch, uint64_t deadline)
 /* Leaving a polling channel's batches without a poll: a send that found
  * the ring full (vmbus_ring_write kept its need in ch->out_need) now asks
  * the guest for a signal, then re-checks (rule C); true when the room is
- * there already, so the caller runs another batch instead of sleeping. */
-static bool ring_ask_room(struct vmbus_channel *ch)
+ * there already (or the index is bad: the retry reports it), so the caller
+ * runs another batch instead of sleeping. */
+static bool ring_ask_pending_room(struct vmbus_channel *ch)
 {
 	uint32_t need = ch->out_need, r;
 
 	if (!need)
 		return false;
 	ch->out_need = 0;
-	ring_store_relaxed(RING_WORD(&ch->out, pending_send_sz), need);
-	ring_fence();
-	r = ring_load_acquire(RING_WORD(&ch->out, read_index));
+	r = ring_ask_room(&ch->out, need);
 	return !ring_index_ok(&ch->out, r) || ring_space(&ch->out, r, ch->out.idx) > need;
 }
 
@@ -743,7 +748,7 @@ void vmbus_chan_run_notify(struct vmbus_channel *ch)
 			 * waits for room in "out". */
 			bool again = ring_unpoll(ch);
 
-			if (ring_ask_room(ch) || again)
+			if (ring_ask_pending_room(ch) || again)
 				continue;
 			return;
 		}

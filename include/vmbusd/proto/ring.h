@@ -56,6 +56,17 @@ struct vmpacket_descriptor {
 } __attribute__((packed));
 _Static_assert(sizeof(struct vmpacket_descriptor) == 16, "vmpacket_descriptor");
 
+/* The descriptor's first 8 bytes (type, offset8, len8, flags; x86 is
+ * little-endian), for writers that store it as two words: built field by
+ * field on the stack and copied as one 16-byte block, it stalls the store
+ * buffer on every packet. */
+static inline uint64_t vmpacket_desc_word0(uint16_t type, uint16_t offset8, uint16_t len8,
+					   uint16_t flags)
+{
+	return (uint64_t)type | (uint64_t)offset8 << 16 | (uint64_t)len8 << 32 |
+	       (uint64_t)flags << 48;
+}
+
 /* Every packet is followed by this in the ring; readers ignore its value. */
 #define VMBUS_PKT_TRAILER_SIZE 8u
 
