@@ -304,13 +304,19 @@ static void replay_destroy(void *dev)
  *  divergence "seq", "why", "expected", "actual"}: a primary's
  * counters include its subchannels'; a subchannel's divergence is the
  * device's, with that subchannel's relids. */
+/* Steps this channel has still to play. */
+static uint32_t replay_left(const struct replay_dev *r)
+{
+	return r->next < r->n_steps ? r->n_steps - r->next : 0;
+}
+
 static json_t *replay_stats(void *dev)
 {
 	struct replay_dev *r = dev, *div = r->diverged ? r : NULL;
 	uint32_t steps = r->n_steps, next = r->next, matched = r->matched, sent = r->sent;
 	uint32_t data = r->data_written, late = r->late_completions;
-	uint32_t cut = r->next < r->n_steps ? r->n_steps - r->next : 0;
-	bool done = r->next >= r->n_steps, ended = done || replay_cut_short(r);
+	uint32_t cut = replay_left(r);
+	bool done = !cut, ended = done || replay_cut_short(r);
 	json_t *o;
 
 	for (uint32_t i = 0; i < r->n_subs; i++) {
@@ -318,9 +324,9 @@ static json_t *replay_stats(void *dev)
 
 		if (s->diverged && !div)
 			div = s;
-		done = done && s->next >= s->n_steps;
-		ended = ended && (s->next >= s->n_steps || replay_cut_short(s));
-		cut += s->next < s->n_steps ? s->n_steps - s->next : 0;
+		done = done && !replay_left(s);
+		ended = ended && (!replay_left(s) || replay_cut_short(s));
+		cut += replay_left(s);
 		steps += s->n_steps;
 		next += s->next;
 		matched += s->matched;

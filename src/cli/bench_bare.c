@@ -6,10 +6,10 @@
  * data area of the size vmbusd's ring of the row has; the producer copies
  * each packet in behind an 8-byte length, the consumer copies it out into
  * a buffer of its own; both busy poll, nobody signals, nothing is checked,
- * indices advance by compare and subtract (as vmbusd's do).  Whatever vmbusd does beyond
- * this (descriptors, validation, the device, the event loop, signalling)
- * is what the ratio measures.  Written for the benchmark, never used to
- * move real packets.
+ * indices advance by compare and subtract (as vmbusd's do).  Whatever
+ * vmbusd does beyond this (descriptors, validation, the device, the event
+ * loop, signalling) is what the ratio measures.  Written for the
+ * benchmark, never used to move real packets.
  */
 #include <errno.h>
 #include <sched.h>
