@@ -33,7 +33,8 @@ struct blk_ops {
 	X(errors, "requests that completed with an error")                        \
 	X(refused, "requests refused at submission (range, alignment, read-only)") \
 	X(cancelled, "requests whose guest memory was taken back (blk_cancel)")   \
-	X(inline_done, "raw: requests finished on the loop thread (RWF_NOWAIT hit)")
+	X(inline_done, "raw: requests finished on the loop thread")               \
+	X(inline_blocking, "raw: lone writes done by a plain pwritev on the loop")
 
 struct blk_backend {
 	const struct blk_ops *ops;

@@ -661,10 +661,10 @@ static int storvsp_create(struct vmbus_server *srv, const json_t *config, const 
 			  void **out, struct json_err *err)
 {
 	static const char *const keys[] = { "instance", "controller", "subchannels",
-					    "max_transfer_bytes", "disks", "class", NULL };
+					    "max_transfer_bytes", "disks", "class", "poll_us", NULL };
 	static unsigned int next_controller;
 	uint64_t subchannels = STORVSP_DEFAULT_SUBCHANNELS, max_transfer = STORVSP_DEFAULT_MAX_TRANSFER;
-	uint64_t controller;
+	uint64_t controller, poll_us = STORVSP_DEFAULT_POLL_US;
 	const json_t *disks, *disk;
 	struct storvsp_dev *d;
 	char text[GUID_STR_LEN];
@@ -682,7 +682,8 @@ static int storvsp_create(struct vmbus_server *srv, const json_t *config, const 
 			       &subchannels, err)) ||
 	    (rc = json_get_u64(config, path, "max_transfer_bytes", false, 4096,
 			       SCSI_MAX_TRANSFER_BYTES, &max_transfer, err)) ||
-	    (rc = json_get_string(config, path, "class", false, &cls, err)))
+	    (rc = json_get_string(config, path, "class", false, &cls, err)) ||
+	    (rc = json_get_u64(config, path, "poll_us", false, 0, 10000, &poll_us, err)))
 		return rc;
 	ide = !strcmp(cls, "ide");
 	if (!ide && strcmp(cls, "scsi"))
@@ -719,6 +720,7 @@ static int storvsp_create(struct vmbus_server *srv, const json_t *config, const 
 					 : "d34b2567-b9b6-42b9-8778-0a4ec0b9%04x", d->controller);
 	guid_parse(text, &d->offer.if_instance);
 	d->offer.max_pkt_size = STORVSC_MAX_PKT_SIZE;
+	d->offer.poll_us = (uint32_t)poll_us;
 	if ((rc = json_get_guid(config, path, "instance", false, &d->offer.if_instance, err)))
 		goto fail;
 	if (ide && (d->offer.if_instance.b[4] || d->offer.if_instance.b[5])) {

@@ -36,7 +36,8 @@
 
 #define STORVSP_MAX_SUBCHANNELS      64u     /* config ceiling for "subchannels" */
 #define STORVSP_DEFAULT_SUBCHANNELS  8u      /* the guest asks for min(cpus - 1, this) */
-#define STORVSP_DEFAULT_MAX_TRANSFER 0x40000u /* 256 KiB, as Hyper-V/OpenVMM */
+#define STORVSP_DEFAULT_POLL_US      0u      /* ring poll after a batch (ring.c "Polling") */
+#define STORVSP_DEFAULT_MAX_TRANSFER 0x100000u /* 1 MiB: README "Storage" (Hyper-V allows 8 MiB) */
 #define STORVSP_MAX_LUN              254u    /* config ceiling (Linux: max_lun 255) */
 /* Requests in flight per channel, and per controller (all its channels),
  * before a channel stops reading its ring (it resumes as they complete).

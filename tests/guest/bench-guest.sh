@@ -154,7 +154,7 @@ cat >"$work/storage.json" <<JSON
     "qemu_args": [ "-drive", "file=$work/disk-virtio.img,if=none,id=d0,format=raw",
                    "-device", "virtio-blk-pci,drive=d0,num-queues=$VCPUS" ] },
   "devices": [ { "type": "shutdown" },
-               { "type": "storvsp", "name": "disk", "disks": [ { "path": "$work/disk.img", "format": "raw", "lun": 0 } ] } ],
+               { "type": "storvsp", "name": "disk", ${BENCH_STORVSP:+$BENCH_STORVSP,} "disks": [ { "path": "$work/disk.img", "format": "raw", "lun": 0 } ] } ],
   "steps": [ { "step": "bound" }, { "step": "marker", "event": "ready" },
     { "step": "guest", "run": "modprobe virtio_pci && modprobe virtio_blk && sleep 1 && ls /dev/vda", "expect": "vda" },
 $(steps)

@@ -16,11 +16,11 @@ guest storvsc --subchannels 2 \
 	capacity 0 blocks=16384 block_size=512 \
 	write 0 0 8 0xa5 \
 	write 0 1000 3 lba \
-	write 0 4000 1200 0x5a \
+	write 0 4000 2400 0x5a \
 	write 0 16383 1 lba \
 	read-verify 0 0 8 0xa5 \
 	read-verify 0 1000 3 lba \
-	read-verify 0 4000 1200 0x5a \
+	read-verify 0 4000 2400 0x5a \
 	read-verify 0 16383 1 lba \
 	read-verify 0 8 992 0 \
 	write 0 16384 1 0x11 expect-sense 5/21/00 \
@@ -32,15 +32,16 @@ guest storvsc --subchannels 2 \
 	read-verify 1 0 8 0 \
 	sync 0 >"$T/out" || { cat "$T/out"; fail "storvsc script failed"; }
 expect_event "$T/out" '"event":"storvsc_done","ok":true'
-# 1200 blocks = 600 KiB: more than one 256 KiB request.
-expect_line "$T/out" '"step":"write"' '"args":["0","4000","1200","0x5a"]' '"requests":3'
+# 2400 blocks = 1200 KiB: more than one 1 MiB request (the default
+# max_transfer_bytes).
+expect_line "$T/out" '"step":"write"' '"args":["0","4000","2400","0x5a"]' '"requests":2'
 stop_daemon
 
 # The expected image, built independently of the guest's pattern code.
 truncate -s 8M "$T/exp.img"
 bytes 0xa5 4096 | put "$T/exp.img" 0
 lba_blocks 1000 3 | put "$T/exp.img" 1000
-bytes 0x5a $((1200 * 512)) | put "$T/exp.img" 4000
+bytes 0x5a $((2400 * 512)) | put "$T/exp.img" 4000
 lba_blocks 16383 1 | put "$T/exp.img" 16383
 cmp "$T/a.img" "$T/exp.img" || fail "image differs from what was written"
 [ "$(stat -c %s "$T/a.img")" = 8388608 ] || fail "image size changed"

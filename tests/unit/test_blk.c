@@ -440,11 +440,6 @@ static bool UNUSED make_image(const char *path, const char *fmt, const char *siz
 	return system(cmd) == 0;
 }
 
-#ifdef HAVE_LIBNBD
-/* blk.h's guest memory contract: after blk_cancel() returns, the request's
- * buffer never changes again.  Six slow reads on four workers: the last two
- * are still queued and are cancelled without being read; the first four are
- * inside their (slowed) system call and blk_cancel waits for them. */
 /* Cached reads (and, where the filesystem can, buffered writes) finish on
  * the loop thread with RWF_NOWAIT: the data is right, done() still comes
  * from the loop and never inside blk_submit, and "inline_done" counts
@@ -503,6 +498,91 @@ START_TEST(raw_inline_completes_from_the_loop)
 }
 END_TEST
 
+static long long stat_of(struct blk_backend *b, const char *key)
+{
+	json_t *st = blk_stats(b);
+	long long v = json_integer_value(json_object_get(st, key));
+
+	json_decref(st);
+	return v;
+}
+
+/* A lone request (nothing else in flight: queue depth 1) is done on the
+ * loop up to 1 MiB for reads; with another in flight, a large read goes to
+ * the workers.  A lone small write is done on the loop too (RWF_NOWAIT, or
+ * where the file system refuses that, a plain pwritev: "inline_blocking"),
+ * a second one in flight only by RWF_NOWAIT. */
+START_TEST(raw_lone_requests_on_the_loop)
+{
+	enum { BIG = 1 << 20 };
+	static uint8_t disk[2 * BIG], a[BIG], c[BIG], w[2][4096];
+	struct blk_request ra, rc, wr[2];
+	struct iovec ia = { a, BIG }, ic = { c, BIG }, iw[2] = { { w[0], 4096 }, { w[1], 4096 } };
+	int res[4], fd, base = completions;
+	long long blocking;
+	char path[128];
+	struct blk_backend *b;
+
+	snprintf(path, sizeof(path), "%s/lone.raw", dir);
+	for (unsigned i = 0; i < sizeof(disk); i++)
+		disk[i] = (uint8_t)(i * 7 + i / 4096);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, disk, sizeof(disk), 0), (ssize_t)sizeof(disk));
+	b = open_raw(path, false, BLK_CACHE_WRITEBACK, false);
+
+	ra = (struct blk_request){ .op = BLK_OP_READ, .offset = 0, .len = BIG, .iov = &ia,
+				   .iovcnt = 1, .done = on_done, .opaque = &res[0] };
+	ck_assert_int_eq(submit(b, &ra), 0);
+	wait_for(base + 1);
+	ck_assert_int_eq(res[0], 0);
+	ck_assert_mem_eq(a, disk, BIG);
+	ck_assert_int_eq(stat_of(b, "inline_done"), 1);
+
+	/* Two at once: the first is lone, the second is not. */
+	memset(a, 0, BIG);
+	rc = (struct blk_request){ .op = BLK_OP_READ, .offset = BIG, .len = BIG, .iov = &ic,
+				   .iovcnt = 1, .done = on_done, .opaque = &res[1] };
+	ck_assert_int_eq(submit(b, &ra), 0);
+	ck_assert_int_eq(submit(b, &rc), 0);
+	wait_for(base + 3);
+	ck_assert_int_eq(res[0], 0);
+	ck_assert_int_eq(res[1], 0);
+	ck_assert_mem_eq(a, disk, BIG);
+	ck_assert_mem_eq(c, disk + BIG, BIG);
+	ck_assert_int_eq(stat_of(b, "inline_done"), 2);
+
+	/* Writes: a lone one on the loop; of two at once, at most the first
+	 * by a plain pwritev. */
+	memset(w, 0x5c, sizeof(w));
+	for (int i = 0; i < 2; i++)
+		wr[i] = (struct blk_request){ .op = BLK_OP_WRITE, .offset = (uint64_t)i * 8192,
+					      .len = 4096, .iov = &iw[i], .iovcnt = 1,
+					      .done = on_done, .opaque = &res[2 + i] };
+	ck_assert_int_eq(submit(b, &wr[0]), 0);
+	wait_for(base + 4);
+	ck_assert_int_eq(res[2], 0);
+	ck_assert_int_eq(stat_of(b, "inline_done"), 3);
+	blocking = stat_of(b, "inline_blocking");
+	ck_assert_int_le(blocking, 1);
+	ck_assert_int_eq(submit(b, &wr[0]), 0);
+	ck_assert_int_eq(submit(b, &wr[1]), 0);
+	wait_for(base + 6);
+	ck_assert_int_eq(res[2], 0);
+	ck_assert_int_eq(res[3], 0);
+	ck_assert_int_le(stat_of(b, "inline_blocking"), blocking + 1);
+	ck_assert_int_eq(stat_of(b, "in_flight"), 0);
+	blk_close(b);
+	ck_assert_int_eq(pread(fd, a, 4096, 8192), 4096);
+	ck_assert_mem_eq(a, w[1], 4096);
+	close(fd);
+}
+END_TEST
+
+/* blk.h's guest memory contract: after blk_cancel() returns, the request's
+ * buffer never changes again.  Six slow reads on four workers: the last two
+ * are still queued and are cancelled without being read; the first four are
+ * inside their (slowed) system call and blk_cancel waits for them. */
 START_TEST(raw_cancel_keeps_guest_memory)
 {
 	enum { N = 6 };
@@ -560,6 +640,7 @@ START_TEST(raw_cancel_keeps_guest_memory)
 }
 END_TEST
 
+#ifdef HAVE_LIBNBD
 static void nbd_roundtrip(const char *fmt)
 {
 	struct blk_config cfg = { .format = fmt, .discard = true };
@@ -819,6 +900,7 @@ int main(void)
 	tcase_add_test(tc, raw_close_completes_in_flight);
 	tcase_add_test(tc, raw_cancel_keeps_guest_memory);
 	tcase_add_test(tc, raw_inline_completes_from_the_loop);
+	tcase_add_test(tc, raw_lone_requests_on_the_loop);
 	tcase_add_test(tc, open_errors_name_the_file);
 	tcase_add_test(tc, config_from_json_names_keys);
 #ifdef HAVE_LIBNBD

@@ -363,7 +363,7 @@ START_TEST(test_device_end_to_end)
 	ck_assert_uint_eq(r.status, 0);
 	guest_init_op(&c, VSTOR_OP_QUERY_PROPERTIES, 0, &r);
 	ck_assert_uint_eq(r.status, 0);
-	ck_assert_uint_eq(r.properties.max_transfer_bytes, 0x40000);
+	ck_assert_uint_eq(r.properties.max_transfer_bytes, 0x100000);
 	ck_assert_uint_eq(r.properties.flags, 1);
 	ck_assert_uint_eq(r.properties.max_channel_cnt, 2);
 	guest_init_op(&c, VSTOR_OP_END_INITIALIZATION, 0, &r);

@@ -163,7 +163,7 @@ START_TEST(test_linux_init_sequence)
 	p = pkt_op(VSTOR_OP_QUERY_PROPERTIES);
 	dispatch(&p, &d);
 	ck_assert_uint_eq(d.reply.status, 0);
-	ck_assert_uint_eq(d.reply.properties.max_transfer_bytes, 0x40000);
+	ck_assert_uint_eq(d.reply.properties.max_transfer_bytes, STORVSP_DEFAULT_MAX_TRANSFER);
 	ck_assert_uint_eq(d.reply.properties.flags, STORAGE_CHANNEL_SUPPORTS_MULTI_CHANNEL);
 	ck_assert_uint_eq(d.reply.properties.max_channel_cnt, 4);
 
@@ -479,8 +479,8 @@ START_TEST(test_srb_invalid)
 	REFUSED(p, 64, true, 4096);          /* data_in */
 	p = srb_pkt(0x28, VSTOR_DATA_UNKNOWN, 4096);
 	REFUSED(p, 64, true, 4096);          /* length without direction */
-	p = srb_pkt(0x28, VSTOR_DATA_IN, 0x40000 + 512);
-	REFUSED(p, 64, true, 0x80000);       /* above max_transfer_bytes */
+	p = srb_pkt(0x28, VSTOR_DATA_IN, STORVSP_DEFAULT_MAX_TRANSFER + 512);
+	REFUSED(p, 64, true, 2 * STORVSP_DEFAULT_MAX_TRANSFER); /* above max_transfer_bytes */
 	p = srb_pkt(0x28, VSTOR_DATA_IN, 4096);
 	p.vm_srb.length = 35;
 	REFUSED(p, 64, true, 4096);
