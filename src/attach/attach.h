@@ -46,6 +46,9 @@ struct attach_backend_ops {
 	/* CLOCK: the guest TSC read `guest_tsc` at host CLOCK_MONOTONIC
 	 * `host_ns` (optional; NULL ignores the samples). */
 	void (*clock)(void *opaque, uint64_t guest_tsc, uint64_t host_ns);
+	/* The idle doorbell rang: a vCPU halted while the idle watch's words
+	 * had bits set (attach_set_idle_watch; optional). */
+	void (*idle)(void *opaque);
 	/* Guest system reset. */
 	void (*reset)(void *opaque);
 	/* The frontend is gone (or detached); `mem` is about to be unmapped. */
@@ -62,6 +65,10 @@ void attach_server_free(struct attach_server *srv);
  * shared irq area, then kicks that vCPU's eventfd.  Safe to call at any
  * time; a no-op without a frontend or for an out-of-range vCPU. */
 void attach_raise_irq(struct attach_server *srv, uint32_t vcpu, uint8_t vector);
+/* Names the guest words the frontend checks when a vCPU halts, for every
+ * vCPU (attach.h, struct attach_irq_slot); gpa 0 ends the watch.  A no-op
+ * without a frontend; a new attach starts without a watch. */
+void attach_set_idle_watch(struct attach_server *srv, uint64_t gpa, uint64_t mask);
 
 /* The plugin-protocol server's counters (core/stats.h).  Every frontend
  * input that is refused moves one of them: a framing error or a stall
@@ -76,7 +83,8 @@ void attach_raise_irq(struct attach_server *srv, uint32_t vcpu, uint8_t vector);
 	X(protocol_errors, "peers dropped for a bad header, unexpected fds or order")     \
 	X(timeouts, "peers dropped for stalling mid-message or leaving a reply unread")   \
 	X(socket_errors, "peers dropped on a socket error or EOF mid-message")             \
-	X(signal_fds, "signal eventfds handed to a frontend (HvSignalEvent fast path)")
+	X(signal_fds, "signal eventfds handed to a frontend (HvSignalEvent fast path)")     \
+	X(idle_kicks, "idle doorbell kicks: a vCPU halted with watched words set")
 STATS_STRUCT(attach_stats, ATTACH_STATS);
 STATS_DECLARE(attach_stats, struct attach_stats);
 /* Every ATTACH_STATS counter: a new object, or NULL. */

@@ -18,8 +18,9 @@
  * SCM_MAX_FD), so that the kernel never truncates and silently drops them:
  * we see every fd the peer sent and close the unexpected ones ourselves. */
 #define ATTACH_RECV_CMSG_FDS 253u
-/* Replies carry at most the irq memfd and one eventfd per vCPU. */
-#define ATTACH_SEND_MAX_FDS (1u + ATTACH_MAX_VCPUS)
+/* Replies carry at most the irq memfd, one eventfd per vCPU and the idle
+ * doorbell. */
+#define ATTACH_SEND_MAX_FDS (2u + ATTACH_MAX_VCPUS)
 /* A peer that leaves a reply unread this long is detached. */
 #define ATTACH_WRITE_TIMEOUT_MS 1000u
 /* A peer that stops in the middle of a message this long is detached. */
@@ -72,6 +73,8 @@ struct attach_conn {
 	void *irq_area;
 	size_t irq_area_size;
 	int irq_efd[ATTACH_MAX_VCPUS];
+	int idle_efd;            /* the idle doorbell: the frontend writes it */
+	struct event *idle_ev;
 	struct attach_signal_fd **sig;
 	uint32_t n_sig;
 	uint32_t cap_sig;

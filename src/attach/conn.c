@@ -45,6 +45,7 @@ struct attach_conn *attach_conn_new(struct attach_server *srv, int fd, bool reje
 	c->fd = fd;
 	c->reject = reject;
 	c->irq_memfd = -1;
+	c->idle_efd = -1;
 	for (uint32_t i = 0; i < ATTACH_MAX_VCPUS; i++)
 		c->irq_efd[i] = -1;
 	gmem_init(&c->mem);

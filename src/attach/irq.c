@@ -9,7 +9,11 @@
  *    early doorbell loses nothing (attach.h, struct attach_irq_slot);
  *  - HvSignalEvent: one eventfd per connection id, handed to the frontend
  *    in a HYPERCALL reply; a kick from the frontend becomes
- *    backend->signal(conn_id) on the loop.
+ *    backend->signal(conn_id) on the loop;
+ *  - the idle watch: words of guest memory named in every vCPU's slot,
+ *    which the frontend checks when a vCPU halts, and one doorbell eventfd
+ *    it writes when they are set; a kick becomes backend->idle() on the
+ *    loop (attach.h, struct attach_irq_slot).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +26,19 @@
 #include "attach/attach_internal.h"
 #include "core/log.h"
 #include "core/util.h"
+
+static void attach_idle_on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct attach_conn *c = arg;
+	struct attach_server *srv = c->srv;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0)
+		return; /* EAGAIN: drained meanwhile */
+	srv->stats.idle_kicks++;
+	if (c->attached && srv->ops->idle)
+		srv->ops->idle(srv->opaque);
+}
 
 int attach_irq_setup(struct attach_conn *c, uint32_t n_vcpus)
 {
@@ -59,11 +76,29 @@ int attach_irq_setup(struct attach_conn *c, uint32_t n_vcpus)
 			return ret;
 		}
 	}
+	c->idle_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->idle_efd < 0) {
+		ret = -errno;
+		attach_irq_teardown(c);
+		return ret;
+	}
+	c->idle_ev = event_new(c->srv->base, c->idle_efd, EV_READ | EV_PERSIST,
+			       attach_idle_on_kick, c);
+	if (!c->idle_ev || event_add(c->idle_ev, NULL) < 0) {
+		attach_irq_teardown(c);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
 void attach_irq_teardown(struct attach_conn *c)
 {
+	if (c->idle_ev)
+		event_free(c->idle_ev);
+	c->idle_ev = NULL;
+	if (c->idle_efd >= 0)
+		close(c->idle_efd);
+	c->idle_efd = -1;
 	for (uint32_t i = 0; i < ATTACH_MAX_VCPUS; i++) {
 		if (c->irq_efd[i] >= 0)
 			close(c->irq_efd[i]);
@@ -93,6 +128,20 @@ void attach_irq_clear(struct attach_conn *c)
 	for (uint32_t v = 0; v < c->n_vcpus; v++)
 		for (uint32_t w = 0; w < 4; w++)
 			__atomic_store_n(attach_irq_word(c, v, w), 0, __ATOMIC_RELAXED);
+}
+
+void attach_set_idle_watch(struct attach_server *srv, uint64_t gpa, uint64_t mask)
+{
+	struct attach_conn *c = srv ? srv->frontend : NULL;
+
+	if (!c || !c->irq_area)
+		return;
+	/* Mask first, then the address with release: a frontend that loads
+	 * the address with acquire sees the mask that goes with it. */
+	for (uint32_t v = 0; v < c->n_vcpus; v++) {
+		__atomic_store_n(attach_irq_word(c, v, 5), mask, __ATOMIC_RELAXED);
+		__atomic_store_n(attach_irq_word(c, v, 4), gpa, __ATOMIC_RELEASE);
+	}
 }
 
 void attach_raise_irq(struct attach_server *srv, uint32_t vcpu, uint8_t vector)

@@ -243,10 +243,11 @@ static int attach_handle_attach(struct attach_conn *c)
 	fds[0] = c->irq_memfd;
 	for (uint32_t i = 0; i < req.n_vcpus; i++)
 		fds[1 + i] = c->irq_efd[i];
+	fds[1 + req.n_vcpus] = c->idle_efd;
 	log_debug("attach: frontend attached: %u vCPUs, %u RAM regions", req.n_vcpus, n_regions);
 	return attach_conn_reply(c, &out,
 				 (uint32_t)(sizeof(out.rep) + (size_t)n_cpuid * sizeof(struct attach_cpuid)),
-				 fds, 1 + req.n_vcpus);
+				 fds, 2 + req.n_vcpus);
 }
 
 /* ---- MSR_READ / MSR_WRITE -------------------------------------------- */

@@ -2,6 +2,7 @@
 #include "guest/guest_attach.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stddef.h>
@@ -17,7 +18,7 @@
 #include "core/util.h"
 #include "vmbusd/proto/hv.h"
 
-#define ATTACH_MAX_FDS (1u + ATTACH_MAX_VCPUS)
+#define ATTACH_MAX_FDS (2u + ATTACH_MAX_VCPUS)
 
 static int attach_fail(struct guest_attach *a, int err, const char *why)
 {
@@ -247,6 +248,7 @@ int guest_attach_open(struct guest_attach *a, const char *path, uint32_t n_vcpus
 	a->timeout_ms = timeout_ms;
 	for (unsigned int i = 0; i < ATTACH_MAX_VCPUS; i++)
 		a->irq_fd[i] = -1;
+	a->idle_fd = -1;
 	if (n_vcpus < 1 || n_vcpus > ATTACH_MAX_VCPUS || mem_bytes == 0 ||
 	    ((ram_gpa | mem_bytes) & (HV_PAGE_SIZE - 1)) || strlen(path) >= sizeof(sa.sun_path))
 		return -EINVAL;
@@ -312,7 +314,7 @@ int guest_attach_open(struct guest_attach *a, const char *path, uint32_t n_vcpus
 	a->daemon_version = reply.hdr.version;
 	if (reply.hdr.n_cpuid > ATTACH_MAX_CPUID ||
 	    size != sizeof(reply.hdr) + reply.hdr.n_cpuid * sizeof(struct attach_cpuid) ||
-	    n_fds != 1 + n_vcpus || reply.hdr.irq_area_size < n_vcpus * sizeof(struct attach_irq_slot)) {
+	    n_fds != 2 + n_vcpus || reply.hdr.irq_area_size < n_vcpus * sizeof(struct attach_irq_slot)) {
 		close_fds(fds, n_fds);
 		ret = attach_fail(a, -EPROTO, "ATTACH reply does not match the request");
 		goto fail;
@@ -331,6 +333,7 @@ int guest_attach_open(struct guest_attach *a, const char *path, uint32_t n_vcpus
 	a->irq_area = irq;
 	for (uint32_t i = 0; i < n_vcpus; i++)
 		a->irq_fd[i] = fds[1 + i];
+	a->idle_fd = fds[1 + n_vcpus];
 	/* Our "TSC" runs from the start, as a VM's does once it runs. */
 	ret = guest_attach_clock(a);
 	if (ret)
@@ -357,6 +360,9 @@ void guest_attach_close(struct guest_attach *a)
 			close(a->irq_fd[i]);
 			a->irq_fd[i] = -1;
 		}
+	if (a->idle_fd >= 0)
+		close(a->idle_fd);
+	a->idle_fd = -1;
 	if (a->irq_area)
 		munmap(a->irq_area, a->irq_area_size);
 	a->irq_area = NULL;
@@ -370,6 +376,38 @@ void guest_attach_close(struct guest_attach *a)
 		close(a->sock);
 	a->sock = -1;
 	a->dead = true;
+}
+
+void guest_attach_idle(struct guest_attach *a, uint32_t vcpu)
+{
+	const uint8_t *slot;
+	uint64_t gpa, mask, word;
+	const uint8_t *p;
+	uint64_t one = 1;
+
+	if (a->dead || !a->irq_area || vcpu >= a->n_vcpus || a->idle_fd < 0)
+		return;
+	slot = (const uint8_t *)(const void *)a->irq_area + vcpu * sizeof(struct attach_irq_slot);
+	/* acquire pairs with the daemon's release store of the address. */
+	gpa = atomic_load_explicit((_Atomic const uint64_t *)(const void *)(slot + 32),
+				   memory_order_acquire);
+	mask = atomic_load_explicit((_Atomic const uint64_t *)(const void *)(slot + 40),
+				    memory_order_relaxed);
+	/* Four 8-aligned words inside one page of our RAM, or no check. */
+	if (!gpa || (gpa & 7) || gpa < a->ram_gpa || gpa - a->ram_gpa > a->ram_size - 32 ||
+	    (gpa & (HV_PAGE_SIZE - 1)) > HV_PAGE_SIZE - 32)
+		return;
+	p = a->ram + (gpa - a->ram_gpa);
+	for (unsigned int w = 0; w < 4; w++) {
+		word = atomic_load_explicit((_Atomic const uint64_t *)(const void *)(p + w * 8),
+					    memory_order_relaxed);
+		if (word & mask) {
+			/* EAGAIN: the counter is saturated, kicks are pending. */
+			if (write(a->idle_fd, &one, sizeof(one)) == sizeof(one))
+				a->n_idle_kicks++;
+			return;
+		}
+	}
 }
 
 void guest_attach_cpuid(const struct guest_attach *a, uint32_t fn,

@@ -41,6 +41,7 @@ struct guest_attach {
 	struct attach_irq_slot *irq_area; /* shared, n_vcpus slots */
 	uint64_t irq_area_size;
 	int irq_fd[ATTACH_MAX_VCPUS];     /* eventfds the daemon kicks */
+	int idle_fd;                      /* the idle doorbell we kick */
 
 	/* HvSignalEvent fast path: eventfd per connection id, until RESET. */
 	struct { uint32_t conn_id; int fd; } sigfd[GUEST_ATTACH_MAX_SIGFDS];
@@ -54,6 +55,7 @@ struct guest_attach {
 	uint64_t n_requests;
 	uint64_t n_signal_fd;      /* HvSignalEvent sent as an eventfd write */
 	uint64_t n_signal_hc;      /* HvSignalEvent sent as a HYPERCALL request */
+	uint64_t n_idle_kicks;     /* idle doorbell writes (guest_attach_idle) */
 };
 
 /* Connects, creates the RAM memfd (mem_bytes at ram_gpa) and ATTACHes with
@@ -63,6 +65,10 @@ int guest_attach_open(struct guest_attach *a, const char *path, uint32_t n_vcpus
 		      uint64_t ram_gpa, uint64_t mem_bytes, int timeout_ms);
 /* Closes everything (no DETACH message; see guest_attach_detach). */
 void guest_attach_close(struct guest_attach *a);
+/* What a frontend does as vCPU `vcpu` halts: checks the daemon's idle
+ * watch (attach.h, struct attach_irq_slot) and kicks the doorbell when a
+ * watched bit is set. */
+void guest_attach_idle(struct guest_attach *a, uint32_t vcpu);
 
 /* CPUID of the frontend: the daemon's table, zeros for absent leaves. */
 void guest_attach_cpuid(const struct guest_attach *a, uint32_t fn,

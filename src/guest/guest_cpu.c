@@ -295,6 +295,9 @@ int guest_cpu_poll(struct guest *g, int timeout_ms)
 		p[i].events = POLLIN;
 		p[i].revents = 0;
 	}
+	/* About to wait: what a halting vCPU does (attach.h, the idle watch). */
+	if (timeout_ms != 0)
+		guest_attach_idle(&g->att, 0);
 	/* The daemon never writes unsolicited: readable/HUP means gone. */
 	p[n].fd = g->att.sock;
 	p[n].events = POLLIN | POLLRDHUP;

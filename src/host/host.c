@@ -266,6 +266,16 @@ static void backend_signal(void *opaque, uint32_t conn_id)
 	hv_signal_event_port(((struct host *)opaque)->hv, conn_id);
 }
 
+static void backend_idle(void *opaque)
+{
+	vmbus_server_monitor_idle(((struct host *)opaque)->vmbus);
+}
+
+static void host_idle_watch(void *opaque, uint64_t gpa, uint64_t mask)
+{
+	attach_set_idle_watch(((struct host *)opaque)->attach, gpa, mask);
+}
+
 static void backend_clock(void *opaque, uint64_t guest_tsc, uint64_t host_ns)
 {
 	hv_partition_clock(((struct host *)opaque)->hv, guest_tsc, host_ns);
@@ -300,6 +310,7 @@ static const struct attach_backend_ops host_backend_ops = {
 	.msr_write = backend_msr_write,
 	.hypercall = backend_hypercall,
 	.signal = backend_signal,
+	.idle = backend_idle,
 	.clock = backend_clock,
 	.reset = backend_reset,
 	.detach = backend_detach,
@@ -404,7 +415,8 @@ int host_init(struct host *d, struct event_base *base, const struct host_config 
 	struct hv_timer_sink timer = { .arm = host_stimer_arm, .opaque = d };
 	struct vmbus_server_config vcfg = { .max_version = cfg->max_version,
 					    .monitor_latency_us = cfg->monitor_latency_us,
-					    .monitor_idle_us = cfg->monitor_idle_us };
+					    .monitor_idle_us = cfg->monitor_idle_us,
+					    .idle_watch = host_idle_watch, .idle_opaque = d };
 	int rc;
 
 	memset(d, 0, sizeof(*d));

@@ -374,6 +374,10 @@ struct vmbus_server *vmbus_server_new(struct hv_partition *hv, struct event_base
 	if (vmbus_monitor_init(srv, cfg ? cfg->monitor_latency_us : 0,
 			       cfg ? cfg->monitor_idle_us : 0) < 0)
 		goto fail;
+	if (cfg) {
+		srv->mon.idle_watch = cfg->idle_watch;
+		srv->mon.idle_opaque = cfg->idle_opaque;
+	}
 	ret = hv_register_message_port(hv, VMBUS_MESSAGE_CONNECTION_ID, vmbus_on_message, srv);
 	if (ret < 0) {
 		log_error("vmbus: message port %u: %s", VMBUS_MESSAGE_CONNECTION_ID, strerror(-ret));

@@ -42,6 +42,11 @@ struct vmbus_server_config {
 				      * 0 = VMBUS_MONITOR_LATENCY_DEFAULT_US */
 	uint32_t monitor_idle_us;    /* scan period once idle (>= the latency);
 				      * 0 = VMBUS_MONITOR_IDLE_DEFAULT_US */
+	/* Asks the frontend to check the monitor's pending words whenever a
+	 * vCPU halts, and to ring vmbus_server_monitor_idle() when any is set
+	 * (attach.h, the idle watch); gpa 0 ends it.  NULL: the timer only. */
+	void (*idle_watch)(void *opaque, uint64_t gpa, uint64_t mask);
+	void *idle_opaque;
 };
 
 enum vmbus_conn_state {
@@ -72,7 +77,8 @@ enum vmbus_conn_state {
 	X(monitor_pages_refused, "INITIATE_CONTACT monitor pages unusable: offers went out unmonitored") \
 	X(monitor_scans, "monitor page scans (timer ticks while a monitored channel was open)") \
 	X(monitor_signals, "pending bits found set for an open monitored channel")    \
-	X(monitor_stray, "pending bits set for a monitor id no open channel owns (cleared, ignored)")
+	X(monitor_stray, "pending bits set for a monitor id no open channel owns (cleared, ignored)") \
+	X(monitor_idle_scans, "scans run because a vCPU halted with monitor bits pending")
 STATS_STRUCT(vmbus_server_stats, VMBUS_SERVER_STATS);
 STATS_DECLARE(vmbus_server_stats, struct vmbus_server_stats);
 
@@ -162,6 +168,9 @@ int vmbus_chan_monitor_id(const struct vmbus_channel *ch);
 int vmbus_server_monitor_scan(struct vmbus_server *srv);
 /* The scan period now in force (us), 0 when the timer is not running. */
 uint32_t vmbus_server_monitor_period_us(const struct vmbus_server *srv);
+/* The frontend's idle doorbell: a vCPU halted with monitor bits pending;
+ * scans at once. */
+void vmbus_server_monitor_idle(struct vmbus_server *srv);
 
 /* Why an offer failed, for a device's configuration error (errno above). */
 const char *vmbus_offer_strerror(int err);

@@ -183,6 +183,7 @@ echo "$ROWS" | while read -r mode bs count qd jobs; do
 	s=$(val after storvsc "$mode" "$bs" "$qd" "$key"); v=$(val after virtio-blk "$mode" "$bs" "$qd" "$key")
 	awk -v n="$what QD$qd x$jobs ($unit)" -v s="$s" -v v="$v" \
 		'BEGIN { printf "%-34s %9s %10s %6.2f", n, s, v, s / v }'
+	jrow "storvsc $mode QD$qd x$jobs" "$bs" "$s" "$unit" "$(awk -v s="$s" -v v="$v" 'BEGIN { print s / v }')"
 	if [ -n "${BENCH_VMBUSD_BEFORE:-}" ]; then
 		s=$(val before storvsc "$mode" "$bs" "$qd" "$key"); v=$(val before virtio-blk "$mode" "$bs" "$qd" "$key")
 		awk -v s="$s" -v v="$v" 'BEGIN { printf "  %9s %10s %6.2f", s, v, s / v }'

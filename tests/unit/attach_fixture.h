@@ -35,7 +35,7 @@
 
 static struct {
 	uint32_t attach_calls, detach_calls, reset_calls, signal_calls;
-	uint32_t last_signal, n_vcpus, clock_calls;
+	uint32_t last_signal, n_vcpus, clock_calls, idle_calls;
 	uint64_t tsc_hz, clock_tsc, clock_ns;
 	int refuse_attach;
 	struct gmem *mem;
@@ -116,6 +116,11 @@ static void be_clock(void *o, uint64_t guest_tsc, uint64_t host_ns)
 	be.clock_ns = host_ns;
 }
 
+static void be_idle(void *o)
+{
+	be.idle_calls++;
+}
+
 static void be_reset(void *o)
 {
 	be.reset_calls++;
@@ -130,7 +135,7 @@ static void be_detach(void *o)
 static const struct attach_backend_ops be_ops = {
 	.attach = be_attach, .msr_read = be_msr_read, .msr_write = be_msr_write,
 	.hypercall = be_hypercall, .signal = be_signal, .clock = be_clock, .reset = be_reset,
-	.detach = be_detach,
+	.detach = be_detach, .idle = be_idle,
 };
 
 /* ---- fixture and client helpers -------------------------------------------- */
@@ -328,7 +333,7 @@ struct attach_ok {
 } __attribute__((packed));
 
 /* A full, valid ATTACH of `n_vcpus` with one RAM region; returns the reply
- * fds (irq memfd, then eventfds). */
+ * fds (irq memfd, the vCPUs' eventfds, the idle doorbell). */
 static void cl_attach(int fd, uint32_t n_vcpus, int *fds, int *n_fds, struct attach_ok *ok)
 {
 	struct attach_msg m = { .req = { ATTACH_PROTOCOL_VERSION, n_vcpus, 1, 0 },
@@ -340,7 +345,7 @@ static void cl_attach(int fd, uint32_t n_vcpus, int *fds, int *n_fds, struct att
 	*n_fds = 0;
 	cl_recv(fd, ATTACH_MSG_ATTACH, 1, ok, sizeof(*ok), fds, n_fds);
 	ck_assert_int_eq(ok->rep.status, 0);
-	ck_assert_int_eq(*n_fds, 1 + (int)n_vcpus);
+	ck_assert_int_eq(*n_fds, 2 + (int)n_vcpus);
 }
 
 static void close_fds(int *fds, int n)
@@ -353,7 +358,7 @@ static void close_fds(int *fds, int n)
 static void next_client_attaches(void)
 {
 	struct attach_ok ok;
-	int fds[1 + ATTACH_MAX_VCPUS], n;
+	int fds[2 + ATTACH_MAX_VCPUS], n;
 	int c = cl_connect();
 	uint64_t gen = attach_server_generation(srv);
 

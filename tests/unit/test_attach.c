@@ -61,7 +61,7 @@ START_TEST(attach_replies_cpuid_and_maps_ram)
 	ck_assert_uint_eq(ok.cpuid[0].function, HV_CPUID_VENDOR_AND_MAX);
 	ck_assert_uint_eq(ok.cpuid[0].ebx, HV_CPUID_SIGNATURE_EBX);
 	ck_assert_uint_eq(ok.cpuid[1].eax, 2);
-	ck_assert_int_eq(n, 3);
+	ck_assert_int_eq(n, 4);
 	ck_assert(attach_server_attached(srv));
 	ck_assert_uint_eq(attach_server_generation(srv), 1);
 	ck_assert_uint_eq(be.attach_calls, 1);
@@ -179,12 +179,28 @@ START_TEST(irq_area_and_eventfds_work)
 		ck_assert_int_eq(st.status, 0);
 	}
 	ck_assert_uint_eq(area[0].pending[0], 0);
+
+	/* The idle watch: every vCPU's slot names the words and the mask; a
+	 * kick of the doorbell (the last fd) reaches the backend. */
+	attach_set_idle_watch(srv, 0x5008, 0xffffffffull);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_uint_eq(__atomic_load_n(&area[i].idle_gpa, __ATOMIC_ACQUIRE), 0x5008);
+		ck_assert_uint_eq(area[i].idle_mask, 0xffffffffull);
+	}
+	v = 1;
+	ck_assert_int_eq(write(fds[3], &v, sizeof(v)), (ssize_t)sizeof(v));
+	ck_assert_int_eq(write(fds[3], &v, sizeof(v)), (ssize_t)sizeof(v));
+	pump_ms(5);
+	ck_assert_uint_eq(be.idle_calls, 1); /* two kicks, one wake-up */
+	attach_set_idle_watch(srv, 0, 0);
+	ck_assert_uint_eq(area[1].idle_gpa, 0);
 	munmap(area, ok.rep.irq_area_size);
 	close_fds(fds, n);
 	close(c);
 	pump_ms(5);
-	/* Without a frontend, raising is a no-op. */
+	/* Without a frontend, raising and watching are no-ops. */
 	attach_raise_irq(srv, 0, 0x30);
+	attach_set_idle_watch(srv, 0x5008, 1);
 }
 END_TEST
 

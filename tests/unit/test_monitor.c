@@ -265,6 +265,39 @@ START_TEST(subchannel_inherits_and_ids_run_out)
 }
 END_TEST
 
+/* The idle watch (monitor.c): the frontend is pointed at page 2's pending
+ * words while the pages are in use, and its doorbell scans at once. */
+START_TEST(idle_watch_follows_the_pages)
+{
+	struct mon_fixture f;
+	struct tg_chan c0;
+	struct vmbus_msg_header m = { .msgtype = CHANNELMSG_UNLOAD };
+
+	mon_setup(&f);
+	ck_assert_uint_eq(f.t.idle_gpa, f.pages + 4096 + 8);
+	ck_assert_uint_eq(f.t.idle_mask, 0xffffffffu);
+	ck_assert_int_eq(tg_open(&f.t, &c0, 1, 0xA0, 4, 4, 0, 0), 0);
+	__atomic_fetch_or(PEND(f.p2, 0), 1u << 0, __ATOMIC_SEQ_CST);
+	vmbus_server_monitor_idle(f.t.srv);
+	ck_assert_int_eq(f.d[0].notifies, 1);
+	ck_assert_uint_eq(*PEND(f.p2, 0), 0);
+	ck_assert_uint_eq(vmbus_server_stats(f.t.srv)->monitor_idle_scans, 1);
+	/* A stray bit is cleared too, so it does not ring at every halt. */
+	__atomic_fetch_or(PEND(f.p2, 2), 1u << 5, __ATOMIC_SEQ_CST);
+	vmbus_server_monitor_idle(f.t.srv);
+	ck_assert_uint_eq(*PEND(f.p2, 2), 0);
+	th_post(&f.t, 0, 1, &m, sizeof(m));
+	ck_assert_int_eq(th_recv(&f.t, 0, NULL, NULL), CHANNELMSG_UNLOAD_RESPONSE);
+	ck_assert_uint_eq(f.t.idle_gpa, 0);
+	/* Pages gone: a late doorbell touches nothing. */
+	__atomic_fetch_or(PEND(f.p2, 0), 1u, __ATOMIC_SEQ_CST);
+	vmbus_server_monitor_idle(f.t.srv);
+	ck_assert_uint_eq(*PEND(f.p2, 0), 1);
+	ck_assert_uint_eq(vmbus_server_stats(f.t.srv)->monitor_idle_scans, 2);
+	th_fini(&f.t);
+}
+END_TEST
+
 START_TEST(unload_forgets_pages)
 {
 	struct mon_fixture f;
@@ -311,6 +344,7 @@ int main(void)
 	tcase_add_test(tc, scan_idles_and_wakes);
 	tcase_add_test(tc, subchannel_inherits_and_ids_run_out);
 	tcase_add_test(tc, unload_forgets_pages);
+	tcase_add_test(tc, idle_watch_follows_the_pages);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

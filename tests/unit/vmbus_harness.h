@@ -37,6 +37,8 @@ struct th {
 	uint32_t n_vcpus;
 	uint64_t irqs[TH_MAX_VCPUS];
 	uint64_t next_alloc;
+	uint64_t idle_gpa, idle_mask; /* the monitor's idle watch, as set last */
+	uint32_t idle_watches;        /* calls of it */
 };
 
 static inline void th_irq(void *opaque, uint32_t vp, uint8_t vector)
@@ -67,11 +69,21 @@ static inline int th_synic_enable(struct th *t, uint32_t vp)
 	return ret;
 }
 
+static inline void th_idle_watch(void *opaque, uint64_t gpa, uint64_t mask)
+{
+	struct th *t = opaque;
+
+	t->idle_gpa = gpa;
+	t->idle_mask = mask;
+	t->idle_watches++;
+}
+
 static inline int th_init(struct th *t, uint32_t n_vcpus, uint32_t max_version)
 {
 	struct hv_irq_sink sink = { .raise = th_irq, .opaque = t };
 	struct hv_config hcfg = { .n_vcpus = n_vcpus };
-	struct vmbus_server_config vcfg = { .max_version = max_version };
+	struct vmbus_server_config vcfg = { .max_version = max_version,
+					    .idle_watch = th_idle_watch, .idle_opaque = t };
 	int fd;
 
 	memset(t, 0, sizeof(*t));

@@ -20,8 +20,10 @@
 #include <stdint.h>
 
 /* 2: ATTACH carries the guest TSC rate; CLOCK ties the guest TSC to the
- * host clock.  A daemon refuses any other version with -EPROTO. */
-#define ATTACH_PROTOCOL_VERSION 2u
+ * host clock.  3: the idle watch (struct attach_irq_slot) and its doorbell,
+ * one more eventfd in the ATTACH reply.  A daemon refuses any other
+ * version with -EPROTO. */
+#define ATTACH_PROTOCOL_VERSION 3u
 
 /* Limits both sides enforce before trusting a count. */
 #define ATTACH_MAX_REGIONS    16u   /* guest RAM regions per attach */
@@ -86,11 +88,12 @@ struct attach_cpuid {
 _Static_assert(sizeof(struct attach_cpuid) == 24, "attach_cpuid");
 
 /*
- * Reply payload.  On status 0 the reply carries 1 + n_vcpus fds: the irq
+ * Reply payload.  On status 0 the reply carries 2 + n_vcpus fds: the irq
  * area memfd (struct attach_irq_slot[n_vcpus]), then one eventfd per vCPU
- * that the daemon writes after setting bits in that vCPU's slot.  A
- * frontend answers every leaf of 0x40000000..0x400000FF not in the table
- * with zeros.
+ * that the daemon writes after setting bits in that vCPU's slot, then the
+ * idle doorbell, an eventfd the frontend writes (struct attach_irq_slot).
+ * A frontend answers every leaf of 0x40000000..0x400000FF not in the
+ * table with zeros.
  */
 struct attach_reply {
 	int32_t status;   /* 0, or -errno (EPROTO version, EBUSY already attached, EINVAL) */
@@ -108,10 +111,23 @@ _Static_assert(sizeof(struct attach_reply) == 16, "attach_reply");
  * fixed, edge-triggered interrupt for every set bit to that vCPU's local
  * APIC.  Because the bitmap is the source of truth, coalesced eventfd kicks
  * lose nothing.
+ *
+ * The idle watch (v3).  While idle_gpa is non-zero, a frontend that sees
+ * this vCPU about to halt (HLT) reads the four little-endian 64-bit words
+ * at guest-physical idle_gpa (8-byte aligned, inside one page of guest
+ * RAM) and, when any of them has a bit of idle_mask set, writes 1 to the
+ * idle doorbell.  The daemon stores idle_mask, then idle_gpa (release);
+ * the frontend loads idle_gpa (acquire), then idle_mask.  It is a hint: a
+ * frontend that never checks (under KVM a vCPU halts inside the kernel)
+ * loses only latency.  vmbusd points it at the pending words of the
+ * guest's child->parent monitor page, which the guest sets instead of
+ * calling HvSignalEvent (MNF, docs/plugin-protocol.md).
  */
 struct attach_irq_slot {
 	uint64_t pending[4]; /* bit V of the 256 = vector V */
-	uint64_t reserved[4];
+	uint64_t idle_gpa;   /* v3: 0 = no watch */
+	uint64_t idle_mask;
+	uint64_t reserved[2];
 } __attribute__((packed));
 _Static_assert(sizeof(struct attach_irq_slot) == 64, "attach_irq_slot");
 
