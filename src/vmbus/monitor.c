@@ -51,7 +51,13 @@
  * vCPU is the moment a bit can no longer be joined by more work from that
  * vCPU, so nothing is lost by not batching further; a busy guest does not
  * halt and is served by the ticks, which batch.  Under KVM the vCPU halts
- * in the kernel, unseen: the ticks alone serve, as before.
+ * in the kernel, unseen: the ticks alone serve, as before.  Once a doorbell
+ * scan has found a bit (the frontend does check), interrupting the guest
+ * no longer speeds the timer up, and doorbell scans neither speed it up nor
+ * count as empty: at queue depth 1 every request comes by the doorbell and
+ * the timer idles, one wake-up per request instead of three (two ticks of
+ * 100 us, which cost a 2-core machine's vCPUs as much as the I/O itself).
+ * A busy vCPU's bits are found by a tick, which makes the timer active.
  *
  * The pages are guest memory: the guest may write anything at any time.
  * A pending word is taken with one atomic exchange (copy once: the bits
@@ -210,6 +216,7 @@ void vmbus_monitor_disconnect(struct vmbus_server *srv)
 
 	if (m->idle_watch && m->page[1])
 		m->idle_watch(m->idle_opaque, 0, 0);
+	m->idle_seen = false;
 	m->page[0] = m->page[1] = NULL;
 	m->gpa[0] = m->gpa[1] = 0;
 	for (struct vmbus_channel *ch = srv->chan_head; ch; ch = ch->next)
@@ -314,7 +321,9 @@ static bool vmbus_monitor_live(const struct vmbus_channel *ch)
 	return ch->monitor_offered && ch->open && !ch->closing && !ch->rescinded;
 }
 
-int vmbus_server_monitor_scan(struct vmbus_server *srv)
+/* One pass over the pending words.  A timer scan moves the timer between
+ * active and idle; a doorbell scan leaves it alone (see the file comment). */
+static int vmbus_monitor_scan(struct vmbus_server *srv, bool timer)
 {
 	struct vmbus_monitor *m = &srv->mon;
 	int n = 0, stray = 0;
@@ -357,11 +366,18 @@ int vmbus_server_monitor_scan(struct vmbus_server *srv)
 			n++;
 		}
 	}
+	if (!timer)
+		return n;
 	if (n)
 		vmbus_monitor_set_active(srv, true);
 	else if (!stray && m->active && ++m->empty_scans >= VMBUS_MONITOR_IDLE_SCANS)
 		vmbus_monitor_set_active(srv, false);
 	return n;
+}
+
+int vmbus_server_monitor_scan(struct vmbus_server *srv)
+{
+	return vmbus_monitor_scan(srv, true);
 }
 
 void vmbus_server_monitor_idle(struct vmbus_server *srv)
@@ -371,12 +387,16 @@ void vmbus_server_monitor_idle(struct vmbus_server *srv)
 	/* Scanned even with no monitored channel open: that clears stray
 	 * bits, which would otherwise ring again at every halt. */
 	srv->stats.monitor_idle_scans++;
-	vmbus_server_monitor_scan(srv);
+	if (vmbus_monitor_scan(srv, false) > 0)
+		srv->mon.idle_seen = true;
 }
 
 void vmbus_monitor_kick(struct vmbus_server *srv)
 {
-	if (srv->mon.page[1])
+	/* With a frontend that rings when the guest halts, the guest's answer
+	 * is announced by the doorbell if the guest idles before it, and by
+	 * the timer (which then speeds up) if it stays busy. */
+	if (srv->mon.page[1] && !srv->mon.idle_seen)
 		vmbus_monitor_set_active(srv, true);
 }
 

@@ -159,6 +159,7 @@ struct vmbus_monitor {
 	uint32_t period_us;            /* the timer's period now; 0 = stopped */
 	uint32_t empty_scans;          /* in a row, while active */
 	bool active;                   /* ticking at the latency, not the idle period */
+	bool idle_seen;                /* a doorbell scan found a bit: the frontend checks */
 	void (*idle_watch)(void *opaque, uint64_t gpa, uint64_t mask); /* config */
 	void *idle_opaque;
 };
