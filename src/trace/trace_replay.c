@@ -28,8 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attach/attach.h"
 #include "core/guid.h"
 #include "core/hex.h"
+#include "core/util.h"
 #include "host/host.h"
 #include "trace/trace_internal.h"
 #include "vmbusd/proto/nvsp.h"
@@ -47,10 +49,15 @@ struct replay_chan {
 	uint32_t n_in, n_out, n_data;
 };
 
+/* How long a replay that has played everything keeps serving a guest that
+ * is still attached (replay_poll). */
+#define REPLAY_LINGER_NS 500000000ull
+
 struct replay_run {
 	struct host *host;
 	struct event_base *base;
 	int result;             /* -1 running, 0 done, 1 diverged, 4 ended early */
+	uint64_t all_done_ns;   /* when the result was decided (replay_poll) */
 	json_t *diverged;       /* the device stats of the divergence */
 	const char *dev_name;
 	uint8_t proto;
@@ -439,6 +446,16 @@ static void replay_poll(evutil_socket_t fd, short what, void *opaque)
 	struct replay_run *run = opaque;
 	bool all_done = true, any_ended = false;
 
+	if (run->result >= 0) {
+		/* Decided.  The last host packet is in the guest's ring, not
+		 * yet in the guest: keep serving until the guest leaves, or for
+		 * REPLAY_LINGER_NS, so it reads that packet rather than a closed
+		 * connection.  What it does meanwhile is past the capture. */
+		if (!attach_server_attached(run->host->attach) ||
+		    now_ns() - run->all_done_ns >= REPLAY_LINGER_NS)
+			event_base_loopbreak(run->base);
+		return;
+	}
 	for (unsigned i = 0; i < run->host->n_devices; i++) {
 		struct host_device *hd = &run->host->devices[i];
 		json_t *st = hd->ops->stats(hd->dev);
@@ -462,7 +479,7 @@ static void replay_poll(evutil_socket_t fd, short what, void *opaque)
 	}
 	if (all_done) {
 		run->result = any_ended ? 4 : 0;
-		event_base_loopbreak(run->base);
+		run->all_done_ns = now_ns();
 	}
 }
 
