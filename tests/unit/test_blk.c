@@ -67,6 +67,16 @@ static void make_file(const char *path, uint64_t size)
 	close(fd);
 }
 
+/* A file holding `len` bytes of `data`, left in the page cache. */
+static void write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, data, len, 0), (ssize_t)len);
+	close(fd);
+}
+
 static struct blk_backend *open_raw(const char *path, bool ro, enum blk_cache cache, bool discard)
 {
 	struct blk_config cfg = { .path = path, .format = "raw", .readonly = ro, .cache = cache,
@@ -458,10 +468,7 @@ START_TEST(raw_inline_completes_from_the_loop)
 	snprintf(path, sizeof(path), "%s/disk.raw", dir);
 	for (unsigned i = 0; i < sizeof(disk); i++)
 		disk[i] = (uint8_t)(i * 31 + i / 4096);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pwrite(fd, disk, sizeof(disk), 0), (ssize_t)sizeof(disk));
-	close(fd);   /* the pages stay in the page cache */
+	write_file(path, disk, sizeof(disk));
 	b = open_raw(path, false, BLK_CACHE_WRITEBACK, false);
 	for (int i = 0; i < N; i++) {
 		iov[i] = (struct iovec){ buf[i], 4096 };
@@ -526,9 +533,7 @@ START_TEST(raw_lone_requests_on_the_loop)
 	snprintf(path, sizeof(path), "%s/lone.raw", dir);
 	for (unsigned i = 0; i < sizeof(disk); i++)
 		disk[i] = (uint8_t)(i * 7 + i / 4096);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pwrite(fd, disk, sizeof(disk), 0), (ssize_t)sizeof(disk));
+	write_file(path, disk, sizeof(disk));
 	b = open_raw(path, false, BLK_CACHE_WRITEBACK, false);
 
 	ra = (struct blk_request){ .op = BLK_OP_READ, .offset = 0, .len = BIG, .iov = &ia,
@@ -573,6 +578,8 @@ START_TEST(raw_lone_requests_on_the_loop)
 	ck_assert_int_le(stat_of(b, "inline_blocking"), blocking + 1);
 	ck_assert_int_eq(stat_of(b, "in_flight"), 0);
 	blk_close(b);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(pread(fd, a, 4096, 8192), 4096);
 	ck_assert_mem_eq(a, w[1], 4096);
 	close(fd);
