@@ -378,29 +378,26 @@ static void raw_on_inline(evutil_socket_t fd, short what, void *arg)
 static bool raw_try_inline(struct blk_backend *b, struct raw *r, struct blk_request *req)
 {
 	bool is_write = req->op == BLK_OP_WRITE, lone = b->in_flight == 0;
-	ssize_t got;
+	bool *nowait_off = is_write ? &r->nowait_write_off : &r->nowait_read_off;
+	ssize_t got = -1;
 
 	if ((req->op != BLK_OP_READ && !is_write) || r->direct || req->slow_ ||
 	    req->len == 0 || req->iovcnt > IOV_MAX ||
 	    req->len > (lone && !is_write ? RAW_LONE_MAX : RAW_INLINE_MAX))
 		return false;
-	if (!(is_write ? r->nowait_write_off : r->nowait_read_off)) {
+	if (!*nowait_off) {
 		got = is_write ? pwritev2(r->fd, req->iov, req->iovcnt, (off_t)req->offset, RWF_NOWAIT)
 			       : preadv2(r->fd, req->iov, req->iovcnt, (off_t)req->offset, RWF_NOWAIT);
 		/* EOPNOTSUPP: this file (system) has no non-blocking path. */
-		if (got >= 0 || errno != EOPNOTSUPP)
-			goto tried;
-		if (is_write)
-			r->nowait_write_off = true;
-		else
-			r->nowait_read_off = true;
+		*nowait_off = got < 0 && errno == EOPNOTSUPP;
 	}
-	/* No RWF_NOWAIT: only a lone (small) write is done here, plainly. */
-	if (!is_write || !lone)
-		return false;
-	got = pwritev(r->fd, req->iov, req->iovcnt, (off_t)req->offset);
-	b->inline_blocking++;
-tried:
+	if (*nowait_off) {
+		/* No RWF_NOWAIT: only a lone (small) write is done here, plainly. */
+		if (!is_write || !lone)
+			return false;
+		got = pwritev(r->fd, req->iov, req->iovcnt, (off_t)req->offset);
+		b->inline_blocking++;
+	}
 	/* EAGAIN (not cached), a short transfer (partly cached, or the end
 	 * of a shrunk file), EINTR, a real error: the worker does it all
 	 * and reports what the blocking call says. */
