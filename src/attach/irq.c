@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -114,6 +115,9 @@ void attach_irq_teardown(struct attach_conn *c)
 	c->n_vcpus = 0;
 }
 
+/* The index of a slot field in 64-bit words. */
+#define IRQ_WORD(field) ((uint32_t)(offsetof(struct attach_irq_slot, field) / sizeof(uint64_t)))
+
 static uint64_t *attach_irq_word(struct attach_conn *c, uint32_t vcpu, uint32_t word)
 {
 	/* Computed rather than &slot->pending[w]: the struct is packed, but
@@ -139,8 +143,8 @@ void attach_set_idle_watch(struct attach_server *srv, uint64_t gpa, uint64_t mas
 	/* Mask first, then the address with release: a frontend that loads
 	 * the address with acquire sees the mask that goes with it. */
 	for (uint32_t v = 0; v < c->n_vcpus; v++) {
-		__atomic_store_n(attach_irq_word(c, v, 5), mask, __ATOMIC_RELAXED);
-		__atomic_store_n(attach_irq_word(c, v, 4), gpa, __ATOMIC_RELEASE);
+		__atomic_store_n(attach_irq_word(c, v, IRQ_WORD(idle_mask)), mask, __ATOMIC_RELAXED);
+		__atomic_store_n(attach_irq_word(c, v, IRQ_WORD(idle_gpa)), gpa, __ATOMIC_RELEASE);
 	}
 }
 

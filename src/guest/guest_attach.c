@@ -378,6 +378,10 @@ void guest_attach_close(struct guest_attach *a)
 	a->dead = true;
 }
 
+/* A 64-bit field of an irq slot, for the atomics. */
+#define SLOT_WORD(slot, field) \
+	((_Atomic const uint64_t *)(const void *)((slot) + offsetof(struct attach_irq_slot, field)))
+
 void guest_attach_idle(struct guest_attach *a, uint32_t vcpu)
 {
 	const uint8_t *slot;
@@ -389,10 +393,8 @@ void guest_attach_idle(struct guest_attach *a, uint32_t vcpu)
 		return;
 	slot = (const uint8_t *)(const void *)a->irq_area + vcpu * sizeof(struct attach_irq_slot);
 	/* acquire pairs with the daemon's release store of the address. */
-	gpa = atomic_load_explicit((_Atomic const uint64_t *)(const void *)(slot + 32),
-				   memory_order_acquire);
-	mask = atomic_load_explicit((_Atomic const uint64_t *)(const void *)(slot + 40),
-				    memory_order_relaxed);
+	gpa = atomic_load_explicit(SLOT_WORD(slot, idle_gpa), memory_order_acquire);
+	mask = atomic_load_explicit(SLOT_WORD(slot, idle_mask), memory_order_relaxed);
 	/* Four 8-aligned words inside one page of our RAM, or no check. */
 	if (!gpa || (gpa & 7) || gpa < a->ram_gpa || gpa - a->ram_gpa > a->ram_size - 32 ||
 	    (gpa & (HV_PAGE_SIZE - 1)) > HV_PAGE_SIZE - 32)
