@@ -57,7 +57,14 @@
  * count as empty: at queue depth 1 every request comes by the doorbell and
  * the timer idles, one wake-up per request instead of three (two ticks of
  * 100 us, which cost a 2-core machine's vCPUs as much as the I/O itself).
- * A busy vCPU's bits are found by a tick, which makes the timer active.
+ * QEMU also looks when a vCPU reads its TSC, which the guest does within
+ * microseconds of setting a bit and which a busy vCPU does all the time;
+ * then a tick finds a bit only by racing the doorbell, and such a find
+ * must not keep the timer active (it did: 15,000 wake-ups a second for
+ * nothing, 3x the daemon's CPU per request).  So a tick's find makes the
+ * timer active only while ticks find more of the bits than the doorbell
+ * does (vmbus_monitor_count_find): a busy vCPU that a halt-only watch
+ * misses, or no watch at all.
  *
  * The pages are guest memory: the guest may write anything at any time.
  * A pending word is taken with one atomic exchange (copy once: the bits
@@ -79,6 +86,9 @@
 #include "core/trace.h"
 #include "core/util.h"
 #include "vmbus/vmbus_internal.h"
+
+/* Scans that found a bit are counted over about the last this many. */
+#define VMBUS_MONITOR_FINDS_WINDOW 64u
 
 #define MON_PENDING_OFF(g) \
 	(offsetof(struct hv_monitor_page, trigger_group) + (g) * sizeof(struct hv_monitor_trigger_group))
@@ -217,6 +227,7 @@ void vmbus_monitor_disconnect(struct vmbus_server *srv)
 	if (m->idle_watch && m->page[1])
 		m->idle_watch(m->idle_opaque, 0, 0);
 	m->idle_seen = false;
+	m->finds_tick = m->finds_bell = 0;
 	m->page[0] = m->page[1] = NULL;
 	m->gpa[0] = m->gpa[1] = 0;
 	for (struct vmbus_channel *ch = srv->chan_head; ch; ch = ch->next)
@@ -321,6 +332,26 @@ static bool vmbus_monitor_live(const struct vmbus_channel *ch)
 	return ch->monitor_offered && ch->open && !ch->closing && !ch->rescinded;
 }
 
+/* A scan found a bit; returns whether ticks found more of them lately
+ * than the doorbell did, i.e. whether ticks are what serves this guest.
+ * A frontend watch that sees each bit at once leaves a tick only the bits
+ * it finds by racing the doorbell: the time from the guest's store to the
+ * doorbell scan, some 10 % of a 100 us tick period on the test machine.
+ * A lower threshold (1 tick find in 9 was tried) is bistable: once the
+ * timer ticks fast, its own races keep it fast. */
+static bool vmbus_monitor_count_find(struct vmbus_monitor *m, bool by_tick)
+{
+	if (by_tick)
+		m->finds_tick++;
+	else
+		m->finds_bell++;
+	if (m->finds_tick + m->finds_bell > VMBUS_MONITOR_FINDS_WINDOW) {
+		m->finds_tick /= 2;
+		m->finds_bell /= 2;
+	}
+	return m->finds_tick > m->finds_bell;
+}
+
 /* One pass over the pending words.  A timer scan moves the timer between
  * active and idle; a doorbell scan leaves it alone (see the file comment). */
 static int vmbus_monitor_scan(struct vmbus_server *srv, bool timer)
@@ -368,7 +399,7 @@ static int vmbus_monitor_scan(struct vmbus_server *srv, bool timer)
 	}
 	if (!timer)
 		return n;
-	if (n)
+	if (n && vmbus_monitor_count_find(m, true))
 		vmbus_monitor_set_active(srv, true);
 	else if (!stray && m->active && ++m->empty_scans >= VMBUS_MONITOR_IDLE_SCANS)
 		vmbus_monitor_set_active(srv, false);
@@ -387,8 +418,10 @@ void vmbus_server_monitor_idle(struct vmbus_server *srv)
 	/* Scanned even with no monitored channel open: that clears stray
 	 * bits, which would otherwise ring again at every halt. */
 	srv->stats.monitor_idle_scans++;
-	if (vmbus_monitor_scan(srv, false) > 0)
+	if (vmbus_monitor_scan(srv, false) > 0) {
 		srv->mon.idle_seen = true;
+		vmbus_monitor_count_find(&srv->mon, false);
+	}
 }
 
 void vmbus_monitor_kick(struct vmbus_server *srv)

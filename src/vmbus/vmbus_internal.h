@@ -160,6 +160,8 @@ struct vmbus_monitor {
 	uint32_t empty_scans;          /* in a row, while active */
 	bool active;                   /* ticking at the latency, not the idle period */
 	bool idle_seen;                /* a doorbell scan found a bit: the frontend checks */
+	uint32_t finds_tick;           /* scans that found a bit, by tick and by doorbell, */
+	uint32_t finds_bell;           /* halved together as they grow: the recent share */
 	void (*idle_watch)(void *opaque, uint64_t gpa, uint64_t mask); /* config */
 	void *idle_opaque;
 };

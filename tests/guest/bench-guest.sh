@@ -8,8 +8,10 @@
 #      loaded the same way (vmbusd.modules=); plus a plain boot to init for
 #      scale.  The vmbusd boot's round trips to the daemon (MSR reads and
 #      writes, EOMs, hypercalls, posts) are read from its status;
-#   2. storage: one guest with a storvsc disk on vmbusd and a QEMU virtio-blk
-#      disk (identical raw images), the rows interleaved: 1 MiB sequential read and write and
+#   2. storage: one guest with a storvsc disk on vmbusd, a QEMU virtio-blk
+#      disk and a QEMU virtio-scsi disk (identical raw images; virtio-scsi
+#      shares storvsc's guest SCSI path, so storvsc / virtio-scsi is the
+#      part a host decides), the rows interleaved: 1 MiB sequential read and write and
 #      4 KiB random read and write with O_DIRECT, at queue depth 1 (one job)
 #      and at queue depth 32 per job with one job per vCPU, storvsc with its
 #      subchannels against virtio-blk with as many queues
@@ -115,16 +117,20 @@ fi
 
 if part storage; then
 echo
-echo "== storage: storvsc on vmbusd vs virtio-blk, one guest with both, rows interleaved =="
-# One guest holds both disks: LUN 0 of a storvsp controller (sda) and a
-# virtio-blk disk (vda), two identical raw images.  Every row runs on sda
-# and then at once on vda, ROUNDS times over (BENCH_RUNS, default 5), and
+echo "== storage: storvsc on vmbusd vs virtio-blk and virtio-scsi, one guest with all three, rows interleaved =="
+# One guest holds three disks: LUN 0 of a storvsp controller (sda), a
+# virtio-blk disk (vda) and a virtio-scsi disk (the guest links it as
+# /dev/vscsi), identical raw images.  virtio-blk is the issue's reference;
+# virtio-scsi runs the same guest SCSI midlayer and sd driver as storvsc,
+# so storvsc / virtio-scsi isolates what the host side (daemon, plugin,
+# VMBus signalling) costs.  Every row runs on sda and then at once on vda
+# and vscsi, ROUNDS times over (BENCH_RUNS, default 5), and
 # each cell is the median: on a machine shared with other work the load
 # changes within seconds and by 2x, so only rows measured side by side
 # compare.  Rows: MODE BS COUNT QD JOBS; QD 32 runs one job per vCPU, so
 # storvsc spreads over its primary channel and subchannel(s) (Linux asks
 # for min(vCPUs - 1, offered) subchannels) and virtio-blk over as many
-# queues.  BENCH_VMBUSD_BEFORE=path runs the same guest again on that
+# queues (virtio-scsi: as many request queues).  BENCH_VMBUSD_BEFORE=path runs the same guest again on that
 # (older) daemon and prints both storvsc/virtio ratios: what a change
 # bought, each measured against the virtio-blk of its own guest.
 ROUNDS=${BENCH_RUNS:-5}
@@ -140,10 +146,11 @@ randwrite 4096 12000 32 $VCPUS"
 # (how a file was written decides its folio sizes, and ext4's buffered
 # write cost grows with them).
 dd if=/dev/zero of="$work/disk-virtio.img" bs=1M count=512 status=none
+dd if=/dev/zero of="$work/disk-vscsi.img" bs=1M count=512 status=none
 steps() {
 	for r in $(seq "$ROUNDS"); do
 		echo "$ROWS" | while read -r mode bs count qd jobs; do
-			for dev in sda:storvsc vda:virtio-blk; do
+			for dev in sda:storvsc vda:virtio-blk vscsi:virtio-scsi; do
 				echo "    { \"step\": \"guest\", \"title\": \"${dev#*:}\", \"run\": \"iobench /dev/${dev%%:*} $mode $bs $count $qd $jobs\", \"expect\": \"iobench\", \"timeout_s\": 300 },"
 			done
 		done
@@ -152,11 +159,14 @@ steps() {
 cat >"$work/storage.json" <<JSON
 { "name": "storvsc and virtio-blk benchmark", "guest": { "vcpus": $VCPUS, "memory_mib": 512,
     "qemu_args": [ "-drive", "file=$work/disk-virtio.img,if=none,id=d0,format=raw",
-                   "-device", "virtio-blk-pci,drive=d0,num-queues=$VCPUS" ] },
+                   "-device", "virtio-blk-pci,drive=d0,num-queues=$VCPUS",
+                   "-drive", "file=$work/disk-vscsi.img,if=none,id=d1,format=raw",
+                   "-device", "virtio-scsi-pci,id=vs,num_queues=$VCPUS", "-device", "scsi-hd,drive=d1,bus=vs.0" ] },
   "devices": [ { "type": "shutdown" },
                { "type": "storvsp", "name": "disk", ${BENCH_STORVSP:+$BENCH_STORVSP,} "disks": [ { "path": "$work/disk.img", "format": "raw", "lun": 0 } ] } ],
   "steps": [ { "step": "bound" }, { "step": "marker", "event": "ready" },
-    { "step": "guest", "run": "modprobe virtio_pci && modprobe virtio_blk && sleep 1 && ls /dev/vda", "expect": "vda" },
+    { "step": "guest", "run": "modprobe virtio_pci && modprobe virtio_blk && modprobe virtio_scsi && sleep 1 && ls /dev/vda", "expect": "vda" },
+    { "step": "guest", "run": "for d in /sys/block/sd*; do grep -q QEMU \$d/device/vendor && ln -sf /dev/\${d##*/} /dev/vscsi; done; ls -l /dev/vscsi", "expect": "vscsi -> /dev/sd" },
 $(steps)
     { "step": "status", "key": "devices.disk.channels.0.requests", "op": ">", "value": 0, "host_only": true },
     { "step": "status", "key": "devices.disk.channels.1.requests", "op": ">", "value": 0, "host_only": true },
@@ -174,16 +184,18 @@ val() { # RUN TITLE MODE BS QD KEY -> the median over the rounds
 	grep -E "ok +$2 +iobench $3 bs=$4 ops=[0-9]+ secs=[0-9.]+ MBps=[0-9.]+ IOPS=[0-9]+ qd=$5 " \
 		"$work/$1.log" | grep -Eo " $6=[0-9.]+" | cut -d= -f2 | median
 }
-printf '%-34s %9s %10s %6s' "metric (median of $ROUNDS rounds)" "storvsc" "virtio-blk" "ratio"
+printf '%-34s %9s %10s %6s %11s %6s' "metric (median of $ROUNDS rounds)" "storvsc" "virtio-blk" "ratio" "virtio-scsi" "ratio"
 [ -z "${BENCH_VMBUSD_BEFORE:-}" ] || printf '  %9s %10s %6s' "before" "virtio-blk" "ratio"
 echo
 echo "$ROWS" | while read -r mode bs count qd jobs; do
 	if [ "$bs" -ge 1048576 ]; then key=MBps unit="MB/s" what="1 MiB $mode"
 	else key=IOPS unit=IOPS what="4 KiB $mode"; fi
 	s=$(val after storvsc "$mode" "$bs" "$qd" "$key"); v=$(val after virtio-blk "$mode" "$bs" "$qd" "$key")
-	awk -v n="$what QD$qd x$jobs ($unit)" -v s="$s" -v v="$v" \
-		'BEGIN { printf "%-34s %9s %10s %6.2f", n, s, v, s / v }'
+	c=$(val after virtio-scsi "$mode" "$bs" "$qd" "$key")
+	awk -v n="$what QD$qd x$jobs ($unit)" -v s="$s" -v v="$v" -v c="$c" \
+		'BEGIN { printf "%-34s %9s %10s %6.2f %11s %6.2f", n, s, v, s / v, c, s / c }'
 	jrow "storvsc $mode QD$qd x$jobs" "$bs" "$s" "$unit" "$(awk -v s="$s" -v v="$v" 'BEGIN { print s / v }')"
+	jrow "storvsc $mode QD$qd x$jobs vs virtio-scsi" "$bs" "$s" "$unit" "$(awk -v s="$s" -v c="$c" 'BEGIN { print s / c }')"
 	if [ -n "${BENCH_VMBUSD_BEFORE:-}" ]; then
 		s=$(val before storvsc "$mode" "$bs" "$qd" "$key"); v=$(val before virtio-blk "$mode" "$bs" "$qd" "$key")
 		awk -v s="$s" -v v="$v" 'BEGIN { printf "  %9s %10s %6.2f", s, v, s / v }'

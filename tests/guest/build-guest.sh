@@ -29,7 +29,7 @@ DEBS=$CACHE/debs
 # dummy; the rest can be loaded by tests with modprobe (uio_hv_generic: a
 # user-space driver takes a channel, DPDK style; tests/guest/scenarios/monitor.json).
 MODULES="hv_vmbus hv_utils hv_storvsc sd_mod sg hv_netvsc dummy hv_balloon uio_hv_generic
-         hv_sock hyperv-keyboard virtio_pci virtio_blk virtio_net"
+         hv_sock hyperv-keyboard virtio_pci virtio_blk virtio_net virtio_scsi"
 
 log() { echo "build-guest: $*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -284,7 +284,8 @@ START_TEST(idle_watch_follows_the_pages)
 	ck_assert_uint_eq(vmbus_server_stats(f.t.srv)->monitor_idle_scans, 1);
 	/* The frontend checks, so the timer is left to idle: doorbell scans
 	 * do not count as empty or found, interrupting the guest does not
-	 * speed it up, a tick that finds a bit (a busy vCPU) does. */
+	 * speed it up, ticks that find more bits than the doorbell did (a
+	 * busy vCPU the watch misses) do. */
 	for (uint32_t i = 0; i < VMBUS_MONITOR_IDLE_SCANS; i++)
 		vmbus_server_monitor_scan(f.t.srv);
 	ck_assert_uint_eq(vmbus_server_monitor_period_us(f.t.srv), VMBUS_MONITOR_IDLE_DEFAULT_US);
@@ -293,8 +294,10 @@ START_TEST(idle_watch_follows_the_pages)
 	vmbus_server_monitor_idle(f.t.srv);
 	ck_assert_int_eq(f.d[0].notifies, 2);
 	ck_assert_uint_eq(vmbus_server_monitor_period_us(f.t.srv), VMBUS_MONITOR_IDLE_DEFAULT_US);
-	__atomic_fetch_or(PEND(f.p2, 0), 1u << 0, __ATOMIC_SEQ_CST);
-	ck_assert_int_eq(vmbus_server_monitor_scan(f.t.srv), 1);
+	for (int i = 0; i < 3; i++) {
+		__atomic_fetch_or(PEND(f.p2, 0), 1u << 0, __ATOMIC_SEQ_CST);
+		ck_assert_int_eq(vmbus_server_monitor_scan(f.t.srv), 1);
+	}
 	ck_assert_uint_eq(vmbus_server_monitor_period_us(f.t.srv), 100);
 	/* A stray bit is cleared too, so it does not ring at every halt. */
 	__atomic_fetch_or(PEND(f.p2, 2), 1u << 5, __ATOMIC_SEQ_CST);
@@ -308,6 +311,49 @@ START_TEST(idle_watch_follows_the_pages)
 	vmbus_server_monitor_idle(f.t.srv);
 	ck_assert_uint_eq(*PEND(f.p2, 0), 1);
 	ck_assert_uint_eq(vmbus_server_stats(f.t.srv)->monitor_idle_scans, 3);
+	th_fini(&f.t);
+}
+END_TEST
+
+/* With a frontend watch that rings for nearly every bit, a tick that finds
+ * one only raced the doorbell: the timer stays idle.  Ticks that find a
+ * real share of the bits (a busy vCPU the watch misses) wake it. */
+START_TEST(ticks_idle_while_the_watch_serves)
+{
+	struct mon_fixture f;
+	struct tg_chan c0;
+	const uint32_t bells = 4;
+
+	mon_setup(&f);
+	ck_assert_int_eq(tg_open(&f.t, &c0, 1, 0xA0, 4, 4, 0, 0), 0);
+	for (uint32_t i = 0; i < bells; i++) {
+		__atomic_fetch_or(PEND(f.p2, 0), 1u, __ATOMIC_SEQ_CST);
+		vmbus_server_monitor_idle(f.t.srv);
+	}
+	ck_assert_int_eq(f.d[0].notifies, (int)bells);
+	for (uint32_t i = 0; i < VMBUS_MONITOR_IDLE_SCANS; i++)
+		vmbus_server_monitor_scan(f.t.srv);
+	ck_assert_uint_eq(vmbus_server_monitor_period_us(f.t.srv), VMBUS_MONITOR_IDLE_DEFAULT_US);
+	/* Found by ticks: served every time, but only once ticks have found
+	 * more bits than the doorbell (the fifth) are they worth speeding up. */
+	for (uint32_t i = 1; i <= bells + 1; i++) {
+		__atomic_fetch_or(PEND(f.p2, 0), 1u, __ATOMIC_SEQ_CST);
+		ck_assert_int_eq(vmbus_server_monitor_scan(f.t.srv), 1);
+		ck_assert_int_eq(f.d[0].notifies, (int)(bells + i));
+		ck_assert_uint_eq(vmbus_server_monitor_period_us(f.t.srv),
+				  i <= bells ? VMBUS_MONITOR_IDLE_DEFAULT_US : 100);
+	}
+	/* The share decays as the doorbell keeps finding bits: the counts are
+	 * halved together, so old tick finds weigh less and less. */
+	for (uint32_t i = 0; i < 200; i++) {
+		__atomic_fetch_or(PEND(f.p2, 0), 1u, __ATOMIC_SEQ_CST);
+		vmbus_server_monitor_idle(f.t.srv);
+	}
+	for (uint32_t i = 0; i < VMBUS_MONITOR_IDLE_SCANS; i++)
+		vmbus_server_monitor_scan(f.t.srv);
+	__atomic_fetch_or(PEND(f.p2, 0), 1u, __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(vmbus_server_monitor_scan(f.t.srv), 1);
+	ck_assert_uint_eq(vmbus_server_monitor_period_us(f.t.srv), VMBUS_MONITOR_IDLE_DEFAULT_US);
 	th_fini(&f.t);
 }
 END_TEST
@@ -359,6 +405,7 @@ int main(void)
 	tcase_add_test(tc, subchannel_inherits_and_ids_run_out);
 	tcase_add_test(tc, unload_forgets_pages);
 	tcase_add_test(tc, idle_watch_follows_the_pages);
+	tcase_add_test(tc, ticks_idle_while_the_watch_serves);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

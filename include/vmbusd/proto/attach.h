@@ -116,7 +116,9 @@ _Static_assert(sizeof(struct attach_reply) == 16, "attach_reply");
  * this vCPU about to halt (HLT) reads the four little-endian 64-bit words
  * at guest-physical idle_gpa (8-byte aligned, inside one page of guest
  * RAM) and, when any of them has a bit of idle_mask set, writes 1 to the
- * idle doorbell.  The daemon stores idle_mask, then idle_gpa (release);
+ * idle doorbell.  It may also look when the vCPU reads its clock (TCG:
+ * RDTSC), ringing then only for bits that were clear at that vCPU's
+ * previous look.  The daemon stores idle_mask, then idle_gpa (release);
  * the frontend loads idle_gpa (acquire), then idle_mask.  It is a hint: a
  * frontend that never checks (under KVM a vCPU halts inside the kernel)
  * loses only latency.  vmbusd points it at the pending words of the
