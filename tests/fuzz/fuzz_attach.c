@@ -316,7 +316,7 @@ static void read_replies(int sock)
 
 			memcpy(&h, buf, sizeof(h));
 			CHECK(h.flags == ATTACH_F_REPLY && h.type >= ATTACH_MSG_ATTACH &&
-			      h.type <= ATTACH_MSG_DETACH && h.size <= ATTACH_MAX_PAYLOAD);
+			      h.type <= ATTACH_MSG_CLOCK && h.size <= ATTACH_MAX_PAYLOAD);
 			if (have < sizeof(h) + h.size)
 				break;
 			memmove(buf, buf + sizeof(h) + h.size, have - sizeof(h) - h.size);
