@@ -129,10 +129,10 @@ echo "== storage: storvsc on vmbusd vs virtio-blk and virtio-scsi, one guest wit
 # changes within seconds and by 2x, so only rows measured side by side
 # compare.  Rows: MODE BS COUNT QD JOBS; QD 32 runs one job per vCPU, so
 # storvsc spreads over its primary channel and subchannel(s) (Linux asks
-# for min(vCPUs - 1, offered) subchannels) and virtio-blk over as many
-# queues (virtio-scsi: as many request queues).  BENCH_VMBUSD_BEFORE=path runs the same guest again on that
-# (older) daemon and prints both storvsc/virtio ratios: what a change
-# bought, each measured against the virtio-blk of its own guest.
+# for min(vCPUs - 1, offered) subchannels) and virtio-blk and virtio-scsi
+# over as many queues.  BENCH_VMBUSD_BEFORE=path runs the same guest again
+# on that (older) daemon and prints both storvsc/virtio-blk ratios: what a
+# change bought, each measured against the virtio-blk of its own guest.
 ROUNDS=${BENCH_RUNS:-5}
 ROWS="read 1048576 128 1 1
 write 1048576 128 1 1
@@ -157,7 +157,7 @@ steps() {
 	done
 }
 cat >"$work/storage.json" <<JSON
-{ "name": "storvsc and virtio-blk benchmark", "guest": { "vcpus": $VCPUS, "memory_mib": 512,
+{ "name": "storvsc, virtio-blk and virtio-scsi benchmark", "guest": { "vcpus": $VCPUS, "memory_mib": 512,
     "qemu_args": [ "-drive", "file=$work/disk-virtio.img,if=none,id=d0,format=raw",
                    "-device", "virtio-blk-pci,drive=d0,num-queues=$VCPUS",
                    "-drive", "file=$work/disk-vscsi.img,if=none,id=d1,format=raw",
