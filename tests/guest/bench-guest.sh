@@ -201,10 +201,11 @@ echo "$ROWS" | while read -r mode bs count qd jobs; do
 	else key=IOPS unit=IOPS what="4 KiB $mode"; fi
 	s=$(val after storvsc "$mode" "$bs" "$qd" "$key"); v=$(val after virtio-blk "$mode" "$bs" "$qd" "$key")
 	c=$(val after virtio-scsi "$mode" "$bs" "$qd" "$key")
-	awk -v n="$what QD$qd x$jobs ($unit)" -v s="$s" -v v="$v" -v c="$c" \
-		'BEGIN { printf "%-34s %9s %10s %6.2f %11s %6.2f", n, s, v, s / v, c, s / c }'
-	jrow "storvsc $mode QD$qd x$jobs" "$bs" "$s" "$unit" "$(awk -v s="$s" -v v="$v" 'BEGIN { print s / v }')"
-	jrow "storvsc $mode QD$qd x$jobs vs virtio-scsi" "$bs" "$s" "$unit" "$(awk -v s="$s" -v c="$c" 'BEGIN { print s / c }')"
+	rv=$(awk -v s="$s" -v v="$v" 'BEGIN { print s / v }')
+	rc=$(awk -v s="$s" -v c="$c" 'BEGIN { print s / c }')
+	printf '%-34s %9s %10s %6.2f %11s %6.2f' "$what QD$qd x$jobs ($unit)" "$s" "$v" "$rv" "$c" "$rc"
+	jrow "storvsc $mode QD$qd x$jobs" "$bs" "$s" "$unit" "$rv"
+	jrow "storvsc $mode QD$qd x$jobs vs virtio-scsi" "$bs" "$s" "$unit" "$rc"
 	if [ -n "${BENCH_VMBUSD_BEFORE:-}" ]; then
 		s=$(val before storvsc "$mode" "$bs" "$qd" "$key"); v=$(val before virtio-blk "$mode" "$bs" "$qd" "$key")
 		awk -v s="$s" -v v="$v" 'BEGIN { printf "  %9s %10s %6.2f", s, v, s / v }'
