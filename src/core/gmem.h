@@ -25,6 +25,7 @@ struct gmem_region {
 	uint64_t fd_offset; /* offset of gpa inside fd */
 	int fd;             /* owned */
 	uint8_t *hva;       /* MAP_SHARED mapping of [gpa, gpa + size) */
+	uint64_t *mapped;   /* one bit a page: populated ahead of use (gmem.c) */
 };
 
 struct gmem {
@@ -63,9 +64,15 @@ int gmem_range_iov(const struct gmem *mem, uint64_t gpa, uint64_t len,
  * hold exactly the pages the range touches (ceil((offset + len) / 4096)
  * when len > 0), offset < 4096.  Physically contiguous pages merge into
  * one iovec.  Returns the iovec count, -EINVAL for a list that does not
- * match the range, -EFAULT for a page outside RAM, -E2BIG past max_iov. */
+ * match the range, -EFAULT for a page outside RAM, -E2BIG past max_iov.
+ * On success the pages this process has not used yet are populated first
+ * (gmem.c, "Populating ahead of use"), since the caller is about to move
+ * data through them. */
 int gmem_pfns_iov(const struct gmem *mem, const uint64_t *pfns, uint32_t n_pfns,
 		  uint32_t offset, uint64_t len, struct iovec *iov, int max_iov);
+
+/* True once the page holding gpa was populated here (tests). */
+bool gmem_page_populated(const struct gmem *mem, uint64_t gpa);
 
 /* The fd and file offset that back the page at gpa (page aligned), for
  * callers that remap guest pages (ring double mapping).  -EFAULT if none. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/fault.h"
@@ -126,6 +127,50 @@ START_TEST(gmem_pfns_iov_checks_list)
 }
 END_TEST
 
+/* gmem.c, "Populating ahead of use": a translated page list gets its pages
+ * mapped here before the caller copies, only those pages, once. */
+START_TEST(gmem_pfns_iov_populates_the_pages_it_names)
+{
+	struct gmem m;
+	struct iovec iov[8];
+	struct stat st;
+	uint64_t first[3] = { 1, 2, 5 }, again[2] = { 2, 3 };
+	int fd = make_memfd(1 * MiB);
+	void *probe = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	/* A kernel before 5.14 has no MADV_POPULATE_WRITE: only the marks then. */
+	bool populates = madvise(probe, 4096, MADV_POPULATE_WRITE) == 0;
+
+	munmap(probe, 4096);
+	ck_assert_int_eq(ftruncate(fd, 0), 0); /* drop the probe's page */
+	ck_assert_int_eq(ftruncate(fd, (off_t)(1 * MiB)), 0);
+	gmem_init(&m);
+	ck_assert_int_eq(gmem_add(&m, 0, 1 * MiB, fd, 0), 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(st.st_blocks, 0);
+
+	ck_assert_int_eq(gmem_pfns_iov(&m, first, 3, 0, 3 * 4096, iov, 8), 2);
+	for (uint64_t pfn = 0; pfn < 8; pfn++)
+		ck_assert_int_eq(gmem_page_populated(&m, pfn << 12), pfn == 1 || pfn == 2 || pfn == 5);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	if (populates)
+		ck_assert_int_eq(st.st_blocks, 3 * 4096 / 512); /* pages 1, 2 and 5, no others */
+	/* A list that fails translation populates nothing. */
+	{
+		uint64_t bad[2] = { 6, (2 * MiB) >> 12 };
+
+		ck_assert_int_eq(gmem_pfns_iov(&m, bad, 2, 0, 8192, iov, 8), -EFAULT);
+		ck_assert(!gmem_page_populated(&m, 6 << 12));
+	}
+	/* Page 2 is marked: only page 3 is new. */
+	ck_assert_int_eq(gmem_pfns_iov(&m, again, 2, 0, 8192, iov, 8), 1);
+	ck_assert(gmem_page_populated(&m, 3 << 12));
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	if (populates)
+		ck_assert_int_eq(st.st_blocks, 4 * 4096 / 512);
+	gmem_release(&m);
+}
+END_TEST
+
 START_TEST(guid_wire_order)
 {
 	struct guid g;
@@ -204,6 +249,7 @@ int main(void)
 	tcase_add_test(tc, gmem_copy_across_regions_fails_cleanly);
 	tcase_add_test(tc, gmem_range_iov_splits_and_merges);
 	tcase_add_test(tc, gmem_pfns_iov_checks_list);
+	tcase_add_test(tc, gmem_pfns_iov_populates_the_pages_it_names);
 	tcase_add_test(tc, guid_wire_order);
 	tcase_add_test(tc, json_errors_name_the_key);
 	tcase_add_test(tc, fault_points);
