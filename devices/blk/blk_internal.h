@@ -34,7 +34,8 @@ struct blk_ops {
 	X(refused, "requests refused at submission (range, alignment, read-only)") \
 	X(cancelled, "requests whose guest memory was taken back (blk_cancel)")   \
 	X(inline_done, "raw: requests finished on the loop thread")               \
-	X(inline_blocking, "raw: lone writes done by a plain pwritev on the loop")
+	X(inline_blocking, "raw: lone writes done by a plain pwritev on the loop") \
+	X(inline_missed, "raw: inline tries the page cache could not finish (to the workers)")
 
 struct blk_backend {
 	const struct blk_ops *ops;

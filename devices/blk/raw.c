@@ -30,7 +30,8 @@
  * event activated in the same loop iteration runs (blk.h: done() never
  * inside blk_submit).  What the inline try does not finish completely goes
  * to the workers unchanged and is done again from its start: a read
- * re-reads, a write re-writes the same bytes.  This saves two thread
+ * re-reads, a write re-writes the same bytes (`inline_missed` counts these:
+ * how often the host's page cache did not hold what the guest asked for).  This saves two thread
  * hand-offs (loop -> worker -> loop) per request, which on a loaded
  * machine are most of a cached request's latency.
  *
@@ -401,8 +402,10 @@ static bool raw_try_inline(struct blk_backend *b, struct raw *r, struct blk_requ
 	/* EAGAIN (not cached), a short transfer (partly cached, or the end
 	 * of a shrunk file), EINTR, a real error: the worker does it all
 	 * and reports what the blocking call says. */
-	if (got < 0 || (uint64_t)got != req->len)
+	if (got < 0 || (uint64_t)got != req->len) {
+		b->inline_missed++;
 		return false;
+	}
 	req->result_ = 0;
 	req->state_ = RAW_FINISHED;
 	req->next_ = NULL;

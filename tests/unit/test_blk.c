@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -450,6 +451,31 @@ static bool UNUSED make_image(const char *path, const char *fmt, const char *siz
 	return system(cmd) == 0;
 }
 
+/* Drops path's pages from the page cache; false where they stay (tmpfs). */
+static bool evict(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	long page = sysconf(_SC_PAGESIZE);
+	struct stat st;
+	unsigned char vec[64];
+	bool gone = true;
+	void *map;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_le(st.st_size / page, (long)sizeof(vec));
+	ck_assert_int_eq(fdatasync(fd), 0);
+	ck_assert_int_eq(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(map, MAP_FAILED);
+	ck_assert_int_eq(mincore(map, (size_t)st.st_size, vec), 0);
+	for (long i = 0; i < st.st_size / page; i++)
+		gone = gone && !(vec[i] & 1);
+	munmap(map, (size_t)st.st_size);
+	close(fd);
+	return gone;
+}
+
 /* Cached reads (and, where the filesystem can, buffered writes) finish on
  * the loop thread with RWF_NOWAIT: the data is right, done() still comes
  * from the loop and never inside blk_submit, and "inline_done" counts
@@ -461,7 +487,7 @@ START_TEST(raw_inline_completes_from_the_loop)
 	struct blk_request req[N];
 	struct iovec iov[N];
 	char path[128];
-	int res[N], fd;
+	int res[N], seen;
 	struct blk_backend *b;
 	json_t *st;
 
@@ -486,16 +512,33 @@ START_TEST(raw_inline_completes_from_the_loop)
 	}
 	st = blk_stats(b);
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "inline_done")), N);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "inline_missed")), 0);
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "in_flight")), 0);
 	json_decref(st);
+
+	/* Out of the page cache: the inline try misses, the workers read it. */
+	if (evict(path)) {
+		iov[0] = (struct iovec){ buf[0], 4096 };
+		req[0].offset = 4096;
+		memset(buf[0], 0, 4096);
+		ck_assert_int_eq(submit(b, &req[0]), 0);
+		wait_for(N + 1);
+		ck_assert_int_eq(res[0], 0);
+		ck_assert_mem_eq(buf[0], disk + 4096, 4096);
+		st = blk_stats(b);
+		ck_assert_int_eq(json_integer_value(json_object_get(st, "inline_done")), N);
+		ck_assert_int_eq(json_integer_value(json_object_get(st, "inline_missed")), 1);
+		json_decref(st);
+	}
 	blk_close(b);
 
 	/* O_DIRECT: the workers do everything. */
 	b = open_raw(path, false, BLK_CACHE_NONE, false);
 	iov[0] = (struct iovec){ buf[0], 4096 };
 	req[0].offset = 0;
+	seen = completions;
 	ck_assert_int_eq(submit(b, &req[0]), 0);
-	wait_for(N + 1);
+	wait_for(seen + 1);
 	ck_assert_int_eq(res[0], 0);
 	ck_assert_mem_eq(buf[0], disk, 4096);
 	st = blk_stats(b);
