@@ -4,7 +4,7 @@
  * frontend, so its first touch of each guest page is a page fault of its
  * own even when the guest's page is long there: the frontend's page
  * tables, which the guest's accesses filled, are not ours.  On a nested
- * host such a fault costs about 10 us (README, "Storage"), 2.5 ms for the
+ * host such a fault costs about 10 us (README, "Round 6"), 2.5 ms for the
  * first 1 MiB read into a guest buffer this process has not seen, where
  * QEMU's thread pool, writing through the frontend's mapping, pays none.
  * MADV_POPULATE_WRITE (Linux 5.14) maps a run of pages in one call, at
@@ -13,10 +13,10 @@
  * of a request that are not marked in the region's `mapped` bitmap, one
  * call per run of adjacent ones, and marks them.  Nothing else changes:
  * the pages populated are the ones the guest named for the transfer, so
- * no page outside them is allocated, and the bitmap is only a hint: a page the kernel unmaps later (migration,
- * reclaim) just faults again as before.  The bits are set with atomic
- * ORs, so translations from several threads at most populate a page
- * twice.
+ * no page outside them is allocated, and the bitmap is only a hint: a
+ * page the kernel unmaps later (migration, reclaim) just faults again, as
+ * before.  The bits are set with atomic ORs, so translations from several
+ * threads at most populate a page twice.
  */
 #include "core/gmem.h"
 
