@@ -520,6 +520,7 @@ START_TEST(raw_inline_completes_from_the_loop)
 	if (evict(path)) {
 		iov[0] = (struct iovec){ buf[0], 4096 };
 		req[0].offset = 4096;
+		res[0] = 1;
 		memset(buf[0], 0, 4096);
 		ck_assert_int_eq(submit(b, &req[0]), 0);
 		wait_for(N + 1);
