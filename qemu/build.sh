@@ -101,28 +101,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # ---- Debian source package ------------------------------------------------
-# Not `apt-cache ... | grep -q`: under pipefail, grep -q exits at the first
-# match, apt-cache dies of SIGPIPE writing the rest, and the test fails.
-have_src() { apt-cache showsrc qemu 2>/dev/null | grep -c '^Package: qemu$' >/dev/null; }
-if ! have_src; then
-    list=/etc/apt/sources.list.d/vmbusd-deb-src.sources
-    if [ ! -f "$list" ]; then
-        grep -qs 'VERSION_CODENAME=bookworm' /etc/os-release ||
-            say "warning: this is not Debian 12 (bookworm); using bookworm sources anyway"
-        say "adding a bookworm deb-src entry: $list"
-        $sudo tee "$list" >/dev/null <<'EOF' || die "cannot write $list"
-# Added by vmbusd's qemu/build.sh: source packages for `apt-get source qemu`.
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-    fi
-    say "apt-get update (to see the deb-src entry)"
-    $sudo apt-get update || say "warning: apt-get update reported errors"
-    have_src || die "apt-cache has no source package 'qemu' even with $list"
-fi
+"$repo/scripts/deb-src" qemu || die "cannot make apt see the qemu source package"
 
 dl=$cache_root/qemu-dl
 mkdir -p "$dl"

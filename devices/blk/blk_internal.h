@@ -35,7 +35,8 @@ struct blk_ops {
 	X(cancelled, "requests whose guest memory was taken back (blk_cancel)")   \
 	X(inline_done, "raw: requests finished on the loop thread")               \
 	X(inline_blocking, "raw: lone writes done by a plain pwritev on the loop") \
-	X(inline_missed, "raw: inline tries the page cache could not finish (to the workers)")
+	X(inline_missed, "raw: inline tries the page cache could not finish (to the workers)") \
+	X(inline_stalls, "raw: plain writes that held the loop past 10 ms (then a backoff)")
 
 struct blk_backend {
 	const struct blk_ops *ops;
@@ -48,6 +49,10 @@ struct blk_backend {
 	uint64_t in_flight;
 	STATS_FIELDS(BLK_STATS)
 };
+
+/* Tests: the raw backend's stall limit in ns (RAW_STALL_NS by default),
+ * and RWF_NOWAIT writes off, so lone writes take the plain path. */
+void blk_raw_test_set(struct blk_backend *b, uint64_t stall_ns, bool no_nowait_writes);
 
 /* Called by backends on the loop thread when a request finished. */
 void blk_complete(struct blk_backend *b, struct blk_request *req, int result);

@@ -36,14 +36,20 @@
  * machine are most of a cached request's latency.
  *
  * A lone request (nothing else in flight on this disk: a guest at queue
- * depth 1) is tried inline up to RAW_LONE_MAX, so a 1 MiB read at queue
- * depth 1 skips the hand-offs too; with others in flight, large transfers
- * stay on the workers, which copy them side by side.  A file system that
- * refuses RWF_NOWAIT for buffered writes (ext4 up to at least Linux 6.18:
- * EOPNOTSUPP) gets a lone write of at most RAW_INLINE_MAX done with a
- * plain pwritev on the loop: a page-cache write of a few pages, which only
- * dirty-page throttling could hold up, and that ceiling keeps such a write
- * small.  Lone larger writes still go to the workers.
+ * depth 1) is tried inline up to RAW_LONE_MAX, so a 1 MiB read or write at
+ * queue depth 1 skips the hand-offs too; with others in flight, large
+ * transfers stay on the workers, which copy them side by side.  A file
+ * system that refuses RWF_NOWAIT for buffered writes (ext4 up to at least
+ * Linux 6.18: EOPNOTSUPP) gets a lone write done with a plain pwritev on
+ * the loop.  That is a copy into the page cache (about 200 us for 1 MiB
+ * here) unless the kernel makes the writer wait: dirty-page throttling
+ * (balance_dirty_pages pauses up to 200 ms), a journal commit.  The loop
+ * serves every channel, so a plain write that holds it past RAW_STALL_NS
+ * counts in `inline_stalls` and turns plain writes off for a backoff that
+ * starts at 1 s and doubles with each stall in a row (to 64 s); a plain
+ * write under the limit after a backoff resets it.  Sustained throttling
+ * thus costs the loop one stall per backoff, while the workers, which the
+ * kernel may pause as long as it likes, carry the writes.
  *
  * Cancelling (blk.h's guest memory contract).  A request is QUEUED on
  * `todo`, RUNNING in a worker (the only state in which its iovecs are
@@ -60,6 +66,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/falloc.h>
 #include <limits.h>
 #include <linux/fs.h>
@@ -88,6 +95,14 @@
  * default max_transfer_bytes.  Inline, a 1 MiB read at queue depth 1 went
  * from 0.7x to 0.9x virtio-blk (README, "Storage"). */
 #define RAW_LONE_MAX (1u << 20)
+/* A plain write on the loop longer than this stalled it (file comment):
+ * fifty times the copy of a whole RAW_LONE_MAX write on these machines,
+ * and past a scheduler slice (3 ms), so that being preempted by the
+ * guest's vCPU threads on a busy host is not taken for a stall (a 2 ms
+ * limit tripped once in a bench run that way). */
+#define RAW_STALL_NS (10u * 1000 * 1000)
+#define RAW_BACKOFF_MIN_NS (1000ull * 1000 * 1000)
+#define RAW_BACKOFF_MAX_NS (64ull * 1000 * 1000 * 1000)
 #define RAW_DIO_ALIGN 4096u      /* bounce-buffer alignment: fits any logical block size */
 #define RAW_ZERO_CHUNK (1u << 20)
 
@@ -113,6 +128,9 @@ struct raw {
 	struct blk_request *idone_head, **idone_tail;
 	bool nowait_read_off;    /* RWF_NOWAIT refused: stop trying */
 	bool nowait_write_off;
+	uint64_t stall_ns;       /* RAW_STALL_NS (blk_raw_test_set) */
+	uint64_t plain_after_ns; /* no plain write on the loop before this (now_ns) */
+	uint64_t backoff_ns;     /* the next stall's backoff */
 };
 
 /* ---- the system calls (worker threads) ---------------------------------- */
@@ -375,16 +393,36 @@ static void raw_on_inline(evutil_socket_t fd, short what, void *arg)
 	raw_drain_inline(arg);
 }
 
+/* After a plain write on the loop that began at t0: a stall turns plain
+ * writes off for the backoff, which doubles; a quick one resets it. */
+static void raw_note_plain_write(struct blk_backend *b, struct raw *r, uint64_t t0)
+{
+	uint64_t t1 = now_ns();
+
+	if (t1 - t0 <= r->stall_ns) {
+		r->backoff_ns = RAW_BACKOFF_MIN_NS;
+		return;
+	}
+	b->inline_stalls++;
+	r->plain_after_ns = t1 + r->backoff_ns;
+	/* At most one line per backoff (>= 1 s): rate-limited by design. */
+	log_warn("%s: a write on the loop took %" PRIu64 " us (the host is throttling "
+		 "writes?): lone writes go to the workers for %" PRIu64 " s", b->path,
+		 (t1 - t0) / 1000, r->backoff_ns / 1000000000);
+	r->backoff_ns = MIN(r->backoff_ns * 2, RAW_BACKOFF_MAX_NS);
+}
+
 /* The inline try (file comment): true when req is FINISHED and on `idone`. */
 static bool raw_try_inline(struct blk_backend *b, struct raw *r, struct blk_request *req)
 {
 	bool is_write = req->op == BLK_OP_WRITE, lone = b->in_flight == 0;
 	bool *nowait_off = is_write ? &r->nowait_write_off : &r->nowait_read_off;
 	ssize_t got = -1;
+	uint64_t t0;
 
 	if ((req->op != BLK_OP_READ && !is_write) || r->direct || req->slow_ ||
 	    req->len == 0 || req->iovcnt > IOV_MAX ||
-	    req->len > (lone && !is_write ? RAW_LONE_MAX : RAW_INLINE_MAX))
+	    req->len > (lone ? RAW_LONE_MAX : RAW_INLINE_MAX))
 		return false;
 	if (!*nowait_off) {
 		got = is_write ? pwritev2(r->fd, req->iov, req->iovcnt, (off_t)req->offset, RWF_NOWAIT)
@@ -393,11 +431,13 @@ static bool raw_try_inline(struct blk_backend *b, struct raw *r, struct blk_requ
 		*nowait_off = got < 0 && errno == EOPNOTSUPP;
 	}
 	if (*nowait_off) {
-		/* No RWF_NOWAIT: only a lone (small) write is done here, plainly. */
-		if (!is_write || !lone)
+		/* No RWF_NOWAIT: only a lone write is done here, plainly, and
+		 * not while a stall's backoff lasts (file comment). */
+		if (!is_write || !lone || (t0 = now_ns()) < r->plain_after_ns)
 			return false;
 		got = pwritev(r->fd, req->iov, req->iovcnt, (off_t)req->offset);
 		b->inline_blocking++;
+		raw_note_plain_write(b, r, t0);
 	}
 	/* EAGAIN (not cached), a short transfer (partly cached, or the end
 	 * of a shrunk file), EINTR, a real error: the worker does it all
@@ -542,6 +582,14 @@ static int raw_probe_direct(struct raw *r, uint64_t size)
 	return rc;
 }
 
+void blk_raw_test_set(struct blk_backend *b, uint64_t stall_ns, bool no_nowait_writes)
+{
+	struct raw *r = b->impl;
+
+	r->stall_ns = stall_ns;
+	r->nowait_write_off = r->nowait_write_off || no_nowait_writes;
+}
+
 int blk_raw_open(struct blk_backend *b, const struct blk_config *cfg, struct json_err *err)
 {
 	int flags = (cfg->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
@@ -561,6 +609,8 @@ int blk_raw_open(struct blk_backend *b, const struct blk_config *cfg, struct jso
 	r->idone_tail = &r->idone_head;
 	r->direct = cfg->cache == BLK_CACHE_NONE;
 	r->unsafe = cfg->cache == BLK_CACHE_UNSAFE;
+	r->stall_ns = RAW_STALL_NS;
+	r->backoff_ns = RAW_BACKOFF_MIN_NS;
 
 	r->fd = open(cfg->path, flags | (r->direct ? O_DIRECT : 0));
 	if (r->fd < 0 && r->direct && errno == EINVAL) {

@@ -14,8 +14,9 @@
 #      part a host decides), the rows interleaved: 1 MiB sequential read and write and
 #      4 KiB random read and write with O_DIRECT, at queue depth 1 (one job)
 #      and at queue depth 32 per job with one job per vCPU, storvsc with its
-#      subchannels against virtio-blk with as many queues
-#      (tests/guest/tools/iobench.c; Linux AIO for QD > 1);
+#      subchannels against virtio-blk with as many queues (fio in the
+#      guest, through tests/guest/rootfs/usr/bin/fiobench: psync at QD 1,
+#      libaio above);
 #   3. network: the same guest, TCP guest -> host and host -> guest over a
 #      TAP in a network namespace, through netvsc on vmbusd versus QEMU's
 #      virtio-net (BENCH_NET_MIB each way, default 64);
@@ -134,7 +135,7 @@ echo "== storage: storvsc on vmbusd vs virtio-blk and virtio-scsi, one guest wit
 # on that (older) daemon and prints both storvsc/virtio-blk ratios: what a
 # change bought, each measured against the virtio-blk of its own guest.
 ROUNDS=${BENCH_RUNS:-5}
-# BENCH_PIN=N runs every row's iobench on vCPU N (taskset), for all three
+# BENCH_PIN=N runs every row's fio on vCPU N (taskset), for all three
 # disks alike: with BENCH_STORVSP='"subchannels": 0' and N the vCPU its one
 # channel interrupts (printed), storvsc completes on the submitting vCPU, as
 # virtio does; without, Linux's storvsc completes on the other (README).
@@ -159,7 +160,7 @@ steps() {
 	for r in $(seq "$ROUNDS"); do
 		echo "$ROWS" | while read -r mode bs count qd jobs; do
 			for dev in sda:storvsc vda:virtio-blk vscsi:virtio-scsi; do
-				echo "    { \"step\": \"guest\", \"title\": \"${dev#*:}\", \"run\": \"${pin}iobench /dev/${dev%%:*} $mode $bs $count $qd $jobs\", \"expect\": \"iobench\", \"timeout_s\": 300 },"
+				echo "    { \"step\": \"guest\", \"title\": \"${dev#*:}\", \"run\": \"${pin}fiobench /dev/${dev%%:*} $mode $bs $count $qd $jobs\", \"expect\": \"fio $mode bs=\", \"timeout_s\": 300 },"
 			done
 		done
 	done
@@ -182,18 +183,25 @@ cat >"$work/storage.json" <<JSON
 $(steps)
     { "step": "status", "key": "devices.disk.channels.0.requests", "op": ">", "value": 0, "host_only": true },
 $sub_check
+$(for k in inline_done inline_blocking inline_missed inline_stalls; do
+	echo "    { \"step\": \"status\", \"key\": \"devices.disk.disks.0.scsi.blk.$k\", \"op\": \">=\", \"value\": 0, \"host_only\": true },"
+done)
     { "step": "control", "device": "shutdown", "action": "shutdown", "guest_may_exit": true }, { "step": "poweroff" } ] }
 JSON
-run_storage() { # NAME DAEMON
+run_storage() { # NAME DAEMON [SCENARIO]
 	mkdir -p "$work/$1"
-	"$2" run --workdir "$work/$1" "$work/storage.json" >"$work/$1.log" 2>&1 ||
+	"$2" run --workdir "$work/$1" "$work/${3:-storage.json}" >"$work/$1.log" 2>&1 ||
 		{ cat "$work/$1.log"; echo "bench: the $1 storage run failed"; exit 1; }
 	[ -z "${BENCH_KEEP:-}" ] || cp "$work/$1.log" "$BENCH_KEEP/"
 }
 run_storage after "$VMBUSD"
-[ -z "${BENCH_VMBUSD_BEFORE:-}" ] || run_storage before "$BENCH_VMBUSD_BEFORE"
+# An older daemon may lack some of the inline counters: its run skips them.
+if [ -n "${BENCH_VMBUSD_BEFORE:-}" ]; then
+	grep -v 'scsi\.blk\.inline_' "$work/storage.json" >"$work/storage-before.json"
+	run_storage before "$BENCH_VMBUSD_BEFORE" storage-before.json
+fi
 val() { # RUN TITLE MODE BS QD KEY -> the median over the rounds
-	grep -E "ok +$2 +iobench $3 bs=$4 ops=[0-9]+ secs=[0-9.]+ MBps=[0-9.]+ IOPS=[0-9]+ qd=$5 " \
+	grep -E "ok +$2 +fio $3 bs=$4 ops=[0-9]+ secs=[0-9.]+ MBps=[0-9.]+ IOPS=[0-9]+ qd=$5 " \
 		"$work/$1.log" | grep -Eo " $6=[0-9.]+" | cut -d= -f2 | median
 }
 printf '%-34s %9s %10s %6s %11s %6s' "metric (median of $ROUNDS rounds)" "storvsc" "virtio-blk" "ratio" "virtio-scsi" "ratio"
@@ -218,6 +226,8 @@ done
 echo "storvsc requests per channel (primary, subchannel):"
 grep -Eo 'disk\.channels\.[0-9]+\.requests = [0-9]+' "$work/after.log" | sed 's/^/  /' || true
 grep -Eo 'relid .*storvsc channels' "$work/after.log" | sed 's/^/  interrupts: /' || true
+echo "storvsc requests done on the daemon's loop (the raw backend's inline path, devices/blk/raw.c):"
+grep -Eo 'blk\.inline_[a-z]+ = [0-9]+' "$work/after.log" | sed 's/^/  /' || true
 
 # The daemon's own cost per request, which the machine's load hardly moves
 # (throughput above does): CPU time (utime + stime, all threads) and
@@ -234,7 +244,7 @@ cost_steps() {
 	for r in $(seq "$ROUNDS"); do
 		echo "$COST_ROWS" | while read -r mode bs count qd jobs; do
 			echo "    ${snap/LABEL/a}"
-			echo "    { \"step\": \"guest\", \"run\": \"iobench /dev/sda $mode $bs $count $qd $jobs\", \"expect\": \"iobench\", \"timeout_s\": 300 },"
+			echo "    { \"step\": \"guest\", \"run\": \"fiobench /dev/sda $mode $bs $count $qd $jobs\", \"expect\": \"fio $mode bs=\", \"timeout_s\": 300 },"
 			echo "    ${snap/LABEL/b}"
 		done
 	done
@@ -252,10 +262,10 @@ run_cost() { # NAME DAEMON -> "ops us-per-op cs-per-op" per step, in order
 	"$2" run --workdir "$work/cost-$1" "$work/cost.json" >"$work/cost-$1.log" 2>&1 ||
 		{ cat "$work/cost-$1.log"; echo "bench: the $1 cost run failed"; exit 1; }
 	[ -z "${BENCH_KEEP:-}" ] || cp "$work/cost-$1.log" "$BENCH_KEEP/"
-	grep -Eo 'cost [ab] [0-9]+ [0-9]+|iobench [a-z]+ bs=[0-9]+ ops=[0-9]+ secs=[0-9.]+ MBps=[0-9.]+ IOPS=[0-9]+ qd=[0-9]+' "$work/cost-$1.log" |
+	grep -Eo 'cost [ab] [0-9]+ [0-9]+|fio [a-z]+ bs=[0-9]+ ops=[0-9]+ secs=[0-9.]+ MBps=[0-9.]+ IOPS=[0-9]+ qd=[0-9]+' "$work/cost-$1.log" |
 		awk -v hz="$(getconf CLK_TCK)" '
 			$2 == "a" { t = $3; c = $4 }
-			$1 == "iobench" { split($4, o, "="); ops = o[2]; row = $2 " " $3 " " $8 }
+			$1 == "fio" { split($4, o, "="); ops = o[2]; row = $2 " " $3 " " $8 }
 			$2 == "b" { printf "%s %.1f %.2f\n", row, ($3 - t) * 1e6 / hz / ops, ($4 - c) / ops }'
 }
 cost_cell() { # FILE ROW-PREFIX FIELD -> median

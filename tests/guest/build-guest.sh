@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build the vmbusd test guest: a Debian 12 cloud kernel plus a busybox
-# initramfs with the Hyper-V drivers, hyperv-daemons, e2fsprogs and DPDK's
-# dpdk-testpmd with the netvsc PMD.
+# initramfs with the Hyper-V drivers, hyperv-daemons, e2fsprogs, fio and
+# DPDK's dpdk-testpmd with the netvsc PMD.
 #
 #   build-guest.sh [--force] [OUTDIR]   build (no-op if OUTDIR is complete)
 #   build-guest.sh --print-dir [OUTDIR] the same, for scripts: only the
@@ -245,6 +245,35 @@ cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$root/lib/x86_64-linux-gnu/" ||
 	die "libgcc_s.so.1 not found on the host (EAL dlopens it)"
 dpdk_version=$(dpkg-deb -f "$(fetch_deb dpdk-dev)" Version)
 
+# --- fio ---------------------------------------------------------------------------
+# Debian's fio binary links Ceph's librados/librbd, GlusterFS, PMDK, RDMA
+# and libnbd (tens of MB of libraries in an image every test boots), so the
+# image gets fio built here from Debian's own source package, static, with
+# only the engines that need no library beyond libaio: psync, libaio,
+# io_uring and the rest of fio's built-ins.  About 30 s; the binary is
+# kept in $CACHE/fio-<version>-<hash of these flags>.
+FIO_FLAGS="--build-static --disable-native --disable-numa --disable-rdma --disable-rados
+	--disable-rbd --disable-http --disable-gfapi --disable-libnfs --disable-pmem --disable-xnvme
+	--disable-libzbc --disable-tcmalloc --disable-dfs --disable-lex"
+"$HERE/../../scripts/deb-src" fio || die "cannot make apt see the fio source package"
+fio_version=$(apt-cache showsrc fio | awk '/^Version:/ { print $2 }' | sort -V | tail -n 1)
+fio_cache=$CACHE/fio-$fio_version-$(echo "$FIO_FLAGS" | sha256sum | cut -c1-8)
+if [ ! -x "$fio_cache/fio" ]; then
+	[ -f /usr/lib/x86_64-linux-gnu/libaio.a ] && [ -f /usr/include/zlib.h ] ||
+		$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+			libaio-dev zlib1g-dev >&2
+	log "building fio $fio_version (static)"
+	mkdir -p "$work/fio"
+	(cd "$work/fio" && apt-get source --download-only -o APT::Sandbox::User=root "fio=$fio_version" >&2 &&
+	 tar xzf fio_*.orig.tar.gz && cd fio-*/ &&
+	 ./configure $FIO_FLAGS >&2 && make -j"$(nproc)" fio >&2) || die "cannot build fio"
+	f=$(ls "$work"/fio/fio-*/fio)
+	grep -q '^#define CONFIG_LIBAIO$' "$(dirname "$f")/config-host.h" || die "fio was built without libaio"
+	mkdir -p "$fio_cache"
+	strip -o "$fio_cache/fio.tmp" "$f" && mv "$fio_cache/fio.tmp" "$fio_cache/fio"
+fi
+install -m 0755 "$fio_cache/fio" "$root/usr/bin/fio"
+
 # --- our files -------------------------------------------------------------------
 cp -a "$HERE/rootfs/." "$root/"
 # Our guest tools (tools/*.c), static so they need nothing from the image.
@@ -268,6 +297,7 @@ done
 	echo "hyperv-daemons: $(candidate hyperv-daemons)"
 	echo "busybox-static: $(candidate busybox-static)"
 	echo "dpdk: $dpdk_version (dpdk-testpmd, PMDs: $DPDK_PMDS)"
+	echo "fio: $fio_version (built static: libaio, io_uring, psync and fio's other built-in engines)"
 	echo "e2fsprogs: $(dpkg-query -W -f '${Version}' e2fsprogs 2>/dev/null || echo none)"
 	echo "hash: $hash"
 	echo "modules:"

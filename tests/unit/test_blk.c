@@ -6,6 +6,7 @@
  * through NBD are in test_blk_nbd.c.
  */
 #include "blk_fixture.h"
+#include "devices/blk/blk_internal.h"
 
 /* ---- raw ------------------------------------------------------------------ */
 
@@ -427,8 +428,8 @@ static long long stat_of(struct blk_backend *b, const char *key)
 }
 
 /* A lone request (nothing else in flight: queue depth 1) is done on the
- * loop up to 1 MiB for reads; with another in flight, a large read goes to
- * the workers.  A lone small write is done on the loop too (RWF_NOWAIT, or
+ * loop up to 1 MiB; with another in flight, a large read goes to the
+ * workers.  A lone small write is done on the loop too (RWF_NOWAIT, or
  * where the file system refuses that, a plain pwritev: "inline_blocking"),
  * a second one in flight only by RWF_NOWAIT. */
 START_TEST(raw_lone_requests_on_the_loop)
@@ -437,7 +438,7 @@ START_TEST(raw_lone_requests_on_the_loop)
 	static uint8_t disk[2 * BIG], a[BIG], c[BIG], w[2][4096];
 	struct blk_request ra, rc, wr[2];
 	struct iovec ia = { a, BIG }, ic = { c, BIG }, iw[2] = { { w[0], 4096 }, { w[1], 4096 } };
-	int res[4], fd, base = completions;
+	int res[4], fd, first = completions;
 	long long blocking;
 	char path[128];
 	struct blk_backend *b;
@@ -451,7 +452,7 @@ START_TEST(raw_lone_requests_on_the_loop)
 	ra = (struct blk_request){ .op = BLK_OP_READ, .offset = 0, .len = BIG, .iov = &ia,
 				   .iovcnt = 1, .done = on_done, .opaque = &res[0] };
 	ck_assert_int_eq(submit(b, &ra), 0);
-	wait_for(base + 1);
+	wait_for(first + 1);
 	ck_assert_int_eq(res[0], 0);
 	ck_assert_mem_eq(a, disk, BIG);
 	ck_assert_int_eq(stat_of(b, "inline_done"), 1);
@@ -462,7 +463,7 @@ START_TEST(raw_lone_requests_on_the_loop)
 				   .iovcnt = 1, .done = on_done, .opaque = &res[1] };
 	ck_assert_int_eq(submit(b, &ra), 0);
 	ck_assert_int_eq(submit(b, &rc), 0);
-	wait_for(base + 3);
+	wait_for(first + 3);
 	ck_assert_int_eq(res[0], 0);
 	ck_assert_int_eq(res[1], 0);
 	ck_assert_mem_eq(a, disk, BIG);
@@ -477,14 +478,14 @@ START_TEST(raw_lone_requests_on_the_loop)
 					      .len = 4096, .iov = &iw[i], .iovcnt = 1,
 					      .done = on_done, .opaque = &res[2 + i] };
 	ck_assert_int_eq(submit(b, &wr[0]), 0);
-	wait_for(base + 4);
+	wait_for(first + 4);
 	ck_assert_int_eq(res[2], 0);
 	ck_assert_int_eq(stat_of(b, "inline_done"), 3);
 	blocking = stat_of(b, "inline_blocking");
 	ck_assert_int_le(blocking, 1);
 	ck_assert_int_eq(submit(b, &wr[0]), 0);
 	ck_assert_int_eq(submit(b, &wr[1]), 0);
-	wait_for(base + 6);
+	wait_for(first + 6);
 	ck_assert_int_eq(res[2], 0);
 	ck_assert_int_eq(res[3], 0);
 	ck_assert_int_le(stat_of(b, "inline_blocking"), blocking + 1);
@@ -494,6 +495,68 @@ START_TEST(raw_lone_requests_on_the_loop)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(pread(fd, a, 4096, 8192), 4096);
 	ck_assert_mem_eq(a, w[1], 4096);
+	close(fd);
+}
+END_TEST
+
+/* Submits a lone write, waits for completion number n, and checks it
+ * succeeded and where the inline counters stand after it. */
+static void lone_write(struct blk_backend *b, struct blk_request *req, int n, long long done,
+		       long long blocking, long long stalls)
+{
+	ck_assert_int_eq(submit(b, req), 0);
+	wait_for(n);
+	ck_assert_int_eq(*(int *)req->opaque, 0);
+	ck_assert_int_eq(stat_of(b, "inline_done"), done);
+	ck_assert_int_eq(stat_of(b, "inline_blocking"), blocking);
+	ck_assert_int_eq(stat_of(b, "inline_stalls"), stalls);
+}
+
+/* A plain write on the loop that overstays the stall limit turns plain
+ * writes off for the backoff (1 s): the next lone write goes to a worker;
+ * after the backoff one is done on the loop again.  The limit is set to 0
+ * (every plain write "stalls") and RWF_NOWAIT writes off, whatever the
+ * file system under the test directory does. */
+START_TEST(raw_stalled_plain_write_backs_off)
+{
+	enum { BIG = 1 << 20 };
+	static uint8_t w[3][BIG], back[BIG];
+	struct blk_request wr[3];
+	struct iovec iw[3];
+	int res[3], fd, first = completions;
+	char path[128];
+	struct blk_backend *b;
+
+	snprintf(path, sizeof(path), "%s/stall.raw", dir);
+	memset(back, 0, sizeof(back));
+	write_file(path, back, sizeof(back));
+	b = open_raw(path, false, BLK_CACHE_WRITEBACK, false);
+	blk_raw_test_set(b, 0, true);
+	for (int i = 0; i < 3; i++) {
+		memset(w[i], 0xa0 + i, BIG);
+		iw[i] = (struct iovec){ w[i], BIG };
+		res[i] = 1;
+		wr[i] = (struct blk_request){ .op = BLK_OP_WRITE, .offset = 0, .len = BIG,
+					      .iov = &iw[i], .iovcnt = 1, .done = on_done,
+					      .opaque = &res[i] };
+	}
+
+	/* Lone and whole: on the loop, and a stall. */
+	lone_write(b, &wr[0], first + 1, 1, 1, 1);
+	/* Within the backoff: a worker writes it. */
+	lone_write(b, &wr[1], first + 2, 1, 1, 1);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, back, BIG, 0), BIG);
+	ck_assert_mem_eq(back, w[1], BIG);
+
+	/* After it, with a limit no write reaches: on the loop again. */
+	blk_raw_test_set(b, UINT64_MAX, true);
+	usleep(1100 * 1000);
+	lone_write(b, &wr[2], first + 3, 2, 2, 1);
+	blk_close(b);
+	ck_assert_int_eq(pread(fd, back, BIG, 0), BIG);
+	ck_assert_mem_eq(back, w[2], BIG);
 	close(fd);
 }
 END_TEST
@@ -571,6 +634,7 @@ static void add_tests(TCase *tc)
 	tcase_add_test(tc, raw_cancel_keeps_guest_memory);
 	tcase_add_test(tc, raw_inline_completes_from_the_loop);
 	tcase_add_test(tc, raw_lone_requests_on_the_loop);
+	tcase_add_test(tc, raw_stalled_plain_write_backs_off);
 	tcase_add_test(tc, open_errors_name_the_file);
 	tcase_add_test(tc, config_from_json_names_keys);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * iobench: a tiny O_DIRECT block benchmark for the test guest, built
+ * iobench: a tiny O_DIRECT block load for the test guest, built
  * statically into the initramfs (busybox dd cannot do random reads without
- * a process per I/O, and the image carries no fio).
+ * a process per I/O).  scenarios/monitor.json drives its disk with it; the
+ * benchmark uses fio (rootfs/usr/bin/fiobench).
  *
  *   iobench DEVICE read|write|randread|randwrite BLOCK_BYTES COUNT [QD [JOBS]]
  *
